@@ -1,0 +1,15 @@
+// Subcommand registration: each adds itself to the CLI11 app and returns the exit code via *rc.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace cnet {
+
+void AddSimulateCommand(CLI::App& app, int* rc, const char* argv0);
+void AddPoliciesCommand(CLI::App& app, int* rc);
+
+// Exit code for a Status: 0 ok, 2 bad input, 1 otherwise; prints the error to stderr.
+class Status;
+int ReportError(const Status& st);
+
+}  // namespace cnet

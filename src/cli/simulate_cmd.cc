@@ -1,0 +1,181 @@
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "cli/data_paths.h"
+#include "common/csv.h"
+#include "sched/policy_registry.h"
+#include "sim/generator.h"
+#include "sim/report.h"
+
+namespace cnet {
+
+namespace {
+
+struct SimArgs {
+  std::string cluster, throughputs, spread, catalogue, trace, trace_format = "csv", generate;
+  std::string policies = "las,las-hetero", measure, json, reference = "V100";
+  double rate = 0, round = 360, penalty = 0;
+  size_t jobs = 0, limit = 0;
+  uint64_t seed = 0;
+  bool quiet = false;
+};
+
+Status ParseMeasure(const std::string& m, SimOptions* o) {
+  if (m.empty()) return Status::Ok();
+  size_t dash = m.find('-');
+  auto a = dash == std::string::npos ? std::nullopt : ParseInt(m.substr(0, dash));
+  auto b = dash == std::string::npos ? std::nullopt : ParseInt(m.substr(dash + 1));
+  if (!a || !b || *a < 0 || *b < *a)
+    return InvalidArgument("--measure: expected FIRST-LAST job ids (e.g. 4000-4999), got '" + m + "'");
+  o->measure_first = *a;
+  o->measure_last = *b;
+  return Status::Ok();
+}
+
+std::vector<std::string> SplitComma(const std::string& s) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos <= s.size()) {
+    size_t c = s.find(',', pos);
+    std::string part = Trim(s.substr(pos, c == std::string::npos ? std::string::npos : c - pos));
+    if (!part.empty()) out.push_back(part);
+    if (c == std::string::npos) break;
+    pos = c + 1;
+  }
+  return out;
+}
+
+Status RunSimulate(const SimArgs& a, const char* argv0) {
+  std::string cat_path = a.catalogue.empty() ? FindDataFile("accelerators.yaml", argv0) : a.catalogue;
+  CNET_ASSIGN_OR_RETURN(Catalogue cat, Catalogue::LoadYaml(cat_path));
+  CNET_ASSIGN_OR_RETURN(Cluster cluster, Cluster::LoadYaml(a.cluster, cat));
+  CNET_ASSIGN_OR_RETURN(ThroughputMatrix matrix, ThroughputMatrix::LoadCsv(a.throughputs, cat, a.spread));
+  PerfModel perf(cat, matrix);
+  auto ref = cat.Find(a.reference);
+  if (!ref) return InvalidArgument("--reference: unknown accelerator type '" + a.reference + "'");
+  SimOptions opts;
+  opts.round_s = a.round;
+  opts.seed = a.seed;
+  opts.preempt_penalty_s = a.penalty;
+  if (a.round <= 0) return InvalidArgument("--round: must be > 0 seconds");
+  if (a.penalty < 0) return InvalidArgument("--preempt-penalty: must be >= 0 seconds");
+  CNET_RETURN_IF_ERROR(ParseMeasure(a.measure, &opts));
+
+  Rng wl_rng(a.seed);
+  Workload wl;
+  if (!a.trace.empty() == !a.generate.empty())
+    return InvalidArgument("give exactly one of --trace FILE or --generate WORKLOAD");
+  if (!a.trace.empty()) {
+    if (a.trace_format == "csv") {
+      CNET_ASSIGN_OR_RETURN(wl, ReadCsvTrace(a.trace, perf));
+    } else if (a.trace_format == "philly") {
+      CNET_ASSIGN_OR_RETURN(wl, ReadPhillyTrace(a.trace, perf, *ref, wl_rng, a.limit));
+    } else {
+      return InvalidArgument("--trace-format: expected csv or philly, got '" + a.trace_format + "'");
+    }
+  } else {
+    GavelWorkload kind;
+    if (a.generate == "gavel-single") kind = GavelWorkload::kSingle;
+    else if (a.generate == "gavel-multi") kind = GavelWorkload::kMulti;
+    else return InvalidArgument("--generate: expected gavel-single or gavel-multi, got '" + a.generate + "'");
+    if (a.jobs == 0) return InvalidArgument("--jobs: required with --generate, and > 0");
+    if (a.rate < 0) return InvalidArgument("--rate: must be >= 0 jobs/hour (0: all jobs at time 0)");
+    CNET_ASSIGN_OR_RETURN(wl, GenerateGavel(kind, a.rate, a.jobs, perf, *ref, wl_rng));
+  }
+
+  PolicyRegistry reg;
+  RegisterBuiltinPolicies(reg);
+  std::vector<std::string> names = SplitComma(a.policies);
+  if (names.empty()) return InvalidArgument("--policy: no policy named");
+  for (const auto& n : names) CNET_RETURN_IF_ERROR(reg.Create(n).status());
+  const bool tty = !a.quiet && isatty(STDERR_FILENO);
+  std::vector<SimResult> results;
+  for (const auto& n : names) {
+    auto pol = reg.Create(n);
+    SimOptions o = opts;
+    if (tty) {
+      o.progress = [n](double f, Seconds t, size_t done) {
+        int bar = static_cast<int>(f * 30);
+        std::fprintf(stderr, "\r%-16s [%-30s] %3.0f%%  t=%.1f h  finished %zu", n.c_str(),
+                     std::string(bar, '#').c_str(), f * 100, t / 3600, done);
+        std::fflush(stderr);
+      };
+    }
+    CNET_ASSIGN_OR_RETURN(SimResult r, Simulate(cluster, perf, std::move(*pol), wl, o));
+    if (tty) std::fprintf(stderr, "\r%80s\r", "");
+    results.push_back(std::move(r));
+  }
+  std::cout << "cluster " << cluster.name() << " (" << cluster.TotalAccels() << " accelerators), workload "
+            << wl.source << " (" << wl.jobs.size() << " jobs), round " << a.round << " s, seed " << a.seed
+            << "\n"
+            << FormatTable(results);
+  if (results.size() > 1) {
+    const auto& base = results.front();
+    for (size_t i = 1; i < results.size(); ++i)
+      if (results[i].avg_jct_hours > 0)
+        std::printf("avg JCT %s / %s = %.2fx; makespan ratio %.2fx\n", base.policy.c_str(),
+                    results[i].policy.c_str(), base.avg_jct_hours / results[i].avg_jct_hours,
+                    base.makespan_hours / results[i].makespan_hours);
+  }
+  if (!a.json.empty()) {
+    nlohmann::json j;
+    if (results.size() == 1) {
+      j = ToJson(results.front());
+    } else {
+      j["runs"] = nlohmann::json::array();
+      for (const auto& r : results) j["runs"].push_back(ToJson(r));
+    }
+    std::string tmp = a.json + ".tmp";
+    {
+      std::ofstream out(tmp);
+      if (!out) return Status(Code::kUnavailable, "--json: cannot write " + tmp);
+      out << j.dump(2) << "\n";
+      if (!out) return Status(Code::kUnavailable, "--json: write failed on " + tmp);
+    }
+    if (std::rename(tmp.c_str(), a.json.c_str()) != 0)
+      return Status(Code::kUnavailable, "--json: cannot rename " + tmp + " to " + a.json);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+void AddSimulateCommand(CLI::App& app, int* rc, const char* argv0) {
+  auto a = std::make_shared<SimArgs>();
+  CLI::App* s = app.add_subcommand("simulate", "run scheduling policies on a workload in simulated time");
+  s->add_option("--cluster", a->cluster, "cluster spec YAML")->required();
+  s->add_option("--throughputs", a->throughputs, "throughput matrix CSV")->required();
+  s->add_option("--throughputs-spread", a->spread, "throughputs of gangs spread over nodes (CSV)");
+  s->add_option("--catalogue", a->catalogue, "accelerator catalogue YAML (default data/accelerators.yaml)");
+  s->add_option("--trace", a->trace, "trace file");
+  s->add_option("--trace-format", a->trace_format, "csv (default) or philly");
+  s->add_option("--generate", a->generate, "gavel-single or gavel-multi");
+  s->add_option("--rate", a->rate, "arrivals per hour for --generate (0: all at time 0)");
+  s->add_option("--jobs", a->jobs, "number of jobs for --generate");
+  s->add_option("--limit", a->limit, "philly: first N jobs only");
+  s->add_option("--reference", a->reference, "accelerator whose throughput turns durations into steps (V100)");
+  s->add_option("--policy", a->policies, "policy name, or several separated by commas")->capture_default_str();
+  s->add_option("--round", a->round, "round length, seconds")->capture_default_str();
+  s->add_option("--seed", a->seed, "random seed")->capture_default_str();
+  s->add_option("--measure", a->measure, "job ids FIRST-LAST to measure (default: all)");
+  s->add_option("--preempt-penalty", a->penalty, "seconds without progress after each restart");
+  s->add_option("--json", a->json, "write results as JSON to this file");
+  s->add_flag("--quiet", a->quiet, "no progress bar");
+  s->callback([a, rc, argv0] { *rc = ReportError(RunSimulate(*a, argv0)); });
+}
+
+void AddPoliciesCommand(CLI::App& app, int* rc) {
+  CLI::App* p = app.add_subcommand("policies", "list scheduling policies");
+  p->callback([rc] {
+    PolicyRegistry reg;
+    RegisterBuiltinPolicies(reg);
+    for (const auto& n : reg.Names()) std::printf("%-16s %s\n", n.c_str(), reg.Description(n).c_str());
+    *rc = 0;
+  });
+}
+
+}  // namespace cnet

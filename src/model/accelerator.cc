@@ -1,0 +1,124 @@
+#include "model/accelerator.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "common/csv.h"
+#include "model/yaml_util.h"
+
+namespace cnet {
+
+const char* AccelKindName(AccelKind k) {
+  switch (k) {
+    case AccelKind::kGpu: return "gpu";
+    case AccelKind::kNpu: return "npu";
+    case AccelKind::kCpu: return "cpu";
+  }
+  return "?";
+}
+
+namespace {
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+Status Positive(const YamlCtx& c, const YAML::Node& n, const std::string& field, double v,
+                bool allow_zero) {
+  if (v < 0 || (!allow_zero && v == 0))
+    return c.Error(n, field, allow_zero ? "must be >= 0" : "must be > 0");
+  return Status::Ok();
+}
+}  // namespace
+
+Status Catalogue::Add(AcceleratorSpec spec) {
+  if (Find(spec.name)) return InvalidArgument("duplicate accelerator name '" + spec.name + "'");
+  for (const auto& a : spec.aliases)
+    if (Find(a)) return InvalidArgument("alias '" + a + "' of " + spec.name + " is already taken");
+  specs_.push_back(std::move(spec));
+  return Status::Ok();
+}
+
+std::optional<AccelId> Catalogue::Find(const std::string& name) const {
+  std::string n = Lower(name);
+  for (size_t i = 0; i < specs_.size(); ++i) {
+    if (Lower(specs_[i].name) == n) return AccelId(static_cast<int32_t>(i));
+    for (const auto& a : specs_[i].aliases)
+      if (Lower(a) == n) return AccelId(static_cast<int32_t>(i));
+  }
+  return std::nullopt;
+}
+
+std::string Catalogue::NameList() const {
+  std::string s;
+  for (const auto& a : specs_) s += (s.empty() ? "" : ", ") + a.name;
+  return s;
+}
+
+Result<Catalogue> Catalogue::LoadYaml(const std::string& path) {
+  CNET_ASSIGN_OR_RETURN(std::string text, ReadWholeFile(path));
+  return ParseYaml(text, path);
+}
+
+Result<Catalogue> Catalogue::ParseYaml(const std::string& text, const std::string& file) {
+  CNET_ASSIGN_OR_RETURN(YAML::Node root, ParseYamlText(text, file));
+  YamlCtx c{file};
+  if (!root.IsMap()) return c.Error(root, "", "expected a mapping with key 'accelerators'");
+  CNET_ASSIGN_OR_RETURN(YAML::Node list, YamlSeq(c, root, "accelerators", ""));
+  Catalogue cat;
+  const double zero = 0, one = 1, net = 12.5;
+  const std::string empty_src;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const YAML::Node& n = list[i];
+    std::string p = "accelerators[" + std::to_string(i) + "]";
+    CNET_RETURN_IF_ERROR(YamlOnlyKeys(
+        c, n,
+        {"name", "aliases", "vendor", "kind", "peak_tflops", "memory_gib", "mem_bw_gbs",
+         "dies_per_package", "d2d_bw_gbs", "link_bw_gbs", "network_bw_gbs", "board_power_w",
+         "idle_power_w", "price_per_hour_usd", "source"},
+        p));
+    AcceleratorSpec s;
+    CNET_ASSIGN_OR_RETURN(s.name, YamlString(c, n, "name", p));
+    CNET_ASSIGN_OR_RETURN(s.vendor, YamlString(c, n, "vendor", p));
+    CNET_ASSIGN_OR_RETURN(std::string kind, YamlString(c, n, "kind", p));
+    if (kind == "gpu") s.kind = AccelKind::kGpu;
+    else if (kind == "npu") s.kind = AccelKind::kNpu;
+    else if (kind == "cpu") s.kind = AccelKind::kCpu;
+    else return c.Error(n["kind"], p + ".kind", "must be gpu, npu or cpu, not '" + kind + "'");
+    if (n["aliases"]) {
+      if (!n["aliases"].IsSequence()) return c.Error(n["aliases"], p + ".aliases", "expected a list");
+      for (const auto& a : n["aliases"]) s.aliases.push_back(a.as<std::string>());
+    }
+    CNET_ASSIGN_OR_RETURN(s.peak_tflops, YamlDouble(c, n, "peak_tflops", p));
+    CNET_ASSIGN_OR_RETURN(s.memory_gib, YamlDouble(c, n, "memory_gib", p));
+    CNET_ASSIGN_OR_RETURN(s.mem_bw_gbs, YamlDouble(c, n, "mem_bw_gbs", p));
+    CNET_ASSIGN_OR_RETURN(double dies, YamlDouble(c, n, "dies_per_package", p, &one));
+    s.dies_per_package = static_cast<int>(dies);
+    CNET_ASSIGN_OR_RETURN(s.d2d_bw_gbs, YamlDouble(c, n, "d2d_bw_gbs", p, &zero));
+    CNET_ASSIGN_OR_RETURN(s.link_bw_gbs, YamlDouble(c, n, "link_bw_gbs", p, &zero));
+    CNET_ASSIGN_OR_RETURN(s.network_bw_gbs, YamlDouble(c, n, "network_bw_gbs", p, &net));
+    CNET_ASSIGN_OR_RETURN(s.board_power_w, YamlDouble(c, n, "board_power_w", p));
+    CNET_ASSIGN_OR_RETURN(s.idle_power_w, YamlDouble(c, n, "idle_power_w", p, &zero));
+    CNET_ASSIGN_OR_RETURN(s.price_per_hour_usd, YamlDouble(c, n, "price_per_hour_usd", p, &zero));
+    CNET_ASSIGN_OR_RETURN(s.source, YamlString(c, n, "source", p, &empty_src));
+    CNET_RETURN_IF_ERROR(Positive(c, n, p + ".peak_tflops", s.peak_tflops, false));
+    CNET_RETURN_IF_ERROR(Positive(c, n, p + ".memory_gib", s.memory_gib, false));
+    CNET_RETURN_IF_ERROR(Positive(c, n, p + ".mem_bw_gbs", s.mem_bw_gbs, false));
+    CNET_RETURN_IF_ERROR(Positive(c, n, p + ".board_power_w", s.board_power_w, false));
+    CNET_RETURN_IF_ERROR(Positive(c, n, p + ".idle_power_w", s.idle_power_w, true));
+    CNET_RETURN_IF_ERROR(Positive(c, n, p + ".price_per_hour_usd", s.price_per_hour_usd, true));
+    CNET_RETURN_IF_ERROR(Positive(c, n, p + ".network_bw_gbs", s.network_bw_gbs, false));
+    if (s.dies_per_package < 1 || dies != s.dies_per_package)
+      return c.Error(n["dies_per_package"], p + ".dies_per_package", "must be an integer >= 1");
+    if (s.dies_per_package > 1 && s.d2d_bw_gbs <= 0)
+      return c.Error(n, p + ".d2d_bw_gbs", "required (> 0) when dies_per_package > 1");
+    if (s.idle_power_w > s.board_power_w)
+      return c.Error(n["idle_power_w"], p + ".idle_power_w", "exceeds board_power_w");
+    Status st = cat.Add(std::move(s));
+    if (!st.ok()) return c.Error(n, p + ".name", st.message());
+  }
+  if (cat.size() == 0) return c.Error(root, "accelerators", "empty list");
+  return cat;
+}
+
+}  // namespace cnet

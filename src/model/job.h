@@ -1,0 +1,45 @@
+// A job as the scheduling core sees it: a gang of `workers` accelerators that start together or
+// not at all, and an amount of work (`total_steps` of its job type). Value type.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/ids.h"
+#include "common/units.h"
+
+namespace cnet {
+
+struct JobSpec {
+  JobId id;
+  std::string name;
+  std::string tenant = "default";
+  std::string job_type;   // a row of the throughput matrix, e.g. "ResNet-50 (batch size 64)"
+  JobTypeId type_id;      // resolved by the perf model
+  int workers = 1;        // gang size, in accelerator packages
+  std::vector<AccelId> acceptable;    // empty: any accelerator type
+  std::vector<SiteId> allowed_sites;  // data residency; empty: any site
+  double total_steps = 0;
+  Seconds submit_time_s = 0;
+  double priority = 1.0;               // weight in fairness policies; larger is more important
+  std::optional<Seconds> deadline_s;   // absolute time
+  // Optional per-worker host resources (0: not constrained).
+  int cpus_per_worker = 0;
+  double memory_gib_per_worker = 0;
+
+  bool Accepts(AccelId a) const {
+    if (acceptable.empty()) return true;
+    for (AccelId x : acceptable)
+      if (x == a) return true;
+    return false;
+  }
+  bool AllowsSite(SiteId s) const {
+    if (allowed_sites.empty()) return true;
+    for (SiteId x : allowed_sites)
+      if (x == s) return true;
+    return false;
+  }
+};
+
+}  // namespace cnet

@@ -1,0 +1,91 @@
+#include "model/yaml_util.h"
+
+#include "common/csv.h"
+
+namespace cnet {
+
+namespace {
+std::string Join(const std::string& path, const std::string& key) {
+  return path.empty() ? key : path + "." + key;
+}
+}  // namespace
+
+Result<YAML::Node> ParseYamlText(const std::string& text, const std::string& file) {
+  try {
+    YAML::Node n = YAML::Load(text);
+    if (!n || n.IsNull()) return InputError(file, 0, "", "empty YAML document");
+    return n;
+  } catch (const YAML::Exception& e) {
+    return InputError(file, e.mark.line + 1, "", "YAML syntax error: " + e.msg);
+  }
+}
+
+Result<YAML::Node> LoadYamlFile(const std::string& path) {
+  CNET_ASSIGN_OR_RETURN(std::string text, ReadWholeFile(path));
+  return ParseYamlText(text, path);
+}
+
+Result<std::string> YamlString(const YamlCtx& c, const YAML::Node& map, const std::string& key,
+                               const std::string& path, const std::string* def) {
+  YAML::Node v = map[key];
+  if (!v) {
+    if (def) return *def;
+    return c.Error(map, Join(path, key), "missing required field");
+  }
+  if (!v.IsScalar()) return c.Error(v, Join(path, key), "expected a string");
+  std::string s = v.as<std::string>();
+  if (s.empty()) return c.Error(v, Join(path, key), "empty string");
+  return s;
+}
+
+Result<double> YamlDouble(const YamlCtx& c, const YAML::Node& map, const std::string& key,
+                          const std::string& path, const double* def) {
+  YAML::Node v = map[key];
+  if (!v) {
+    if (def) return *def;
+    return c.Error(map, Join(path, key), "missing required field");
+  }
+  if (!v.IsScalar()) return c.Error(v, Join(path, key), "expected a number");
+  auto d = ParseDouble(v.Scalar());
+  if (!d) return c.Error(v, Join(path, key), "not a number: '" + v.Scalar() + "'");
+  return *d;
+}
+
+Result<int64_t> YamlInt(const YamlCtx& c, const YAML::Node& map, const std::string& key,
+                        const std::string& path, const int64_t* def) {
+  YAML::Node v = map[key];
+  if (!v) {
+    if (def) return *def;
+    return c.Error(map, Join(path, key), "missing required field");
+  }
+  if (!v.IsScalar()) return c.Error(v, Join(path, key), "expected an integer");
+  auto d = ParseInt(v.Scalar());
+  if (!d) return c.Error(v, Join(path, key), "not an integer: '" + v.Scalar() + "'");
+  return *d;
+}
+
+Status YamlOnlyKeys(const YamlCtx& c, const YAML::Node& map, const std::vector<std::string>& allowed,
+                    const std::string& path) {
+  if (!map.IsMap()) return c.Error(map, path, "expected a mapping");
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    std::string k = it->first.as<std::string>();
+    bool ok = false;
+    for (const auto& a : allowed) ok = ok || a == k;
+    if (!ok) {
+      std::string list;
+      for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+      return c.Error(it->first, Join(path, k), "unknown field (allowed: " + list + ")");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<YAML::Node> YamlSeq(const YamlCtx& c, const YAML::Node& map, const std::string& key,
+                           const std::string& path) {
+  YAML::Node v = map[key];
+  if (!v) return c.Error(map, Join(path, key), "missing required field");
+  if (!v.IsSequence()) return c.Error(v, Join(path, key), "expected a list");
+  return v;
+}
+
+}  // namespace cnet

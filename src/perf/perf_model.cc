@@ -1,0 +1,113 @@
+#include "perf/perf_model.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+
+namespace cnet {
+
+PerfModel::PerfModel(const Catalogue& cat, const ThroughputMatrix& m) : cat_(cat), m_(m) {
+  size_t n = m.num_job_types();
+  ref_.resize(n);
+  alpha_.assign(n, 0.5);
+  for (size_t i = 0; i < n; ++i) {
+    JobTypeId t(static_cast<int32_t>(i));
+    auto measured = m.MeasuredAccels(t);
+    assert(!measured.empty());
+    AccelId ref = measured[0];
+    for (AccelId a : measured)
+      if (cat.Get(a).peak_tflops > cat.Get(ref).peak_tflops) ref = a;
+    ref_[i] = ref;
+    // Least squares for alpha in log T_a/T_r = alpha*log(C_a/C_r) + (1-alpha)*log(B_a/B_r).
+    double sxy = 0, sxx = 0;
+    double tr = *m.Get(t, ref, 1, false);
+    const auto& r = cat.Get(ref);
+    for (AccelId a : measured) {
+      if (a == ref) continue;
+      const auto& s = cat.Get(a);
+      double y = std::log(*m.Get(t, a, 1, false) / tr) - std::log(s.mem_bw_gbs / r.mem_bw_gbs);
+      double x = std::log(s.peak_tflops / r.peak_tflops) - std::log(s.mem_bw_gbs / r.mem_bw_gbs);
+      sxy += x * y;
+      sxx += x * x;
+    }
+    if (sxx > 1e-12) alpha_[i] = std::clamp(sxy / sxx, 0.0, 1.0);
+  }
+}
+
+double PerfModel::CommRatio(JobTypeId t, int n, bool spread) const {
+  if (n <= 1) return 0;
+  AccelId ref = ref_[t.value()];
+  double t1 = *m_.Get(t, ref, 1, false);
+  auto ratio_at = [&](int w, bool sp) -> std::optional<double> {
+    auto v = m_.Get(t, ref, w, sp);
+    if (!v) return std::nullopt;
+    double eff = std::clamp(*v / (w * t1), 0.05, 1.0);
+    return (1 - eff) / eff;
+  };
+  for (bool sp : {spread, false}) {
+    auto ws = m_.MeasuredWorkers(t, ref, sp);
+    int best = 0;
+    for (int w : ws)
+      if (w > 1 && (best == 0 || std::abs(std::log2(w) - std::log2(n)) <
+                                     std::abs(std::log2(best) - std::log2(n))))
+        best = w;
+    if (best == 0) continue;
+    double f = *ratio_at(best, sp);
+    // Ring all-reduce moves 2(n-1)/n of the gradients per step.
+    f *= (static_cast<double>(n - 1) / n) / (static_cast<double>(best - 1) / best);
+    if (spread && !sp) {
+      // Only on-node measured: scale by the link/network bandwidth ratio of the reference.
+      const auto& r = cat_.Get(ref);
+      if (r.link_bw_gbs > 0) f *= r.link_bw_gbs / r.network_bw_gbs;
+    }
+    return f;
+  }
+  return 0.1;  // no multi-worker measurement at all: assume 10% communication time
+}
+
+double PerfModel::SingleDie(JobTypeId t, AccelId a) const {
+  AccelId ref = ref_[t.value()];
+  const auto& s = cat_.Get(a);
+  const auto& r = cat_.Get(ref);
+  double d = s.dies_per_package;
+  double al = alpha_[t.value()];
+  double tr = *m_.Get(t, ref, 1, false);
+  return tr * std::pow(s.peak_tflops / d / r.peak_tflops, al) *
+         std::pow(s.mem_bw_gbs / d / r.mem_bw_gbs, 1 - al);
+}
+
+double PerfModel::SingleWorker(JobTypeId t, AccelId a, bool* predicted) const {
+  if (auto v = m_.Get(t, a, 1, false)) return *v;
+  *predicted = true;
+  const auto& s = cat_.Get(a);
+  double die = SingleDie(t, a);
+  if (s.dies_per_package <= 1) return die;
+  // A package of D dies: a D-worker gang joined by the die-to-die link.
+  AccelId ref = ref_[t.value()];
+  const auto& r = cat_.Get(ref);
+  double f = CommRatio(t, s.dies_per_package, false);
+  double ref_bw = r.link_bw_gbs > 0 ? r.link_bw_gbs : r.network_bw_gbs;
+  double tr = *m_.Get(t, ref, 1, false);
+  return s.dies_per_package * die / (1 + f * (ref_bw / s.d2d_bw_gbs) * (die / tr));
+}
+
+Estimate PerfModel::Throughput(JobTypeId t, AccelId a, int workers, int nodes) const {
+  assert(workers >= 1 && nodes >= 1);
+  const auto& s = cat_.Get(a);
+  if (s.kind == AccelKind::kCpu) return {};
+  bool spread = nodes > 1;
+  if (auto v = m_.Get(t, a, workers, spread)) return {*v, false};
+  bool predicted = true;
+  double t1 = SingleWorker(t, a, &predicted);
+  if (workers == 1) return {t1, predicted};
+  AccelId ref = ref_[t.value()];
+  const auto& r = cat_.Get(ref);
+  double f = CommRatio(t, workers, spread);
+  double bw_ref = spread ? r.network_bw_gbs : (r.link_bw_gbs > 0 ? r.link_bw_gbs : r.network_bw_gbs);
+  double bw = spread ? s.network_bw_gbs : (s.link_bw_gbs > 0 ? s.link_bw_gbs : s.network_bw_gbs);
+  double tr = *m_.Get(t, ref, 1, false);
+  double v = workers * t1 / (1 + f * (bw_ref / bw) * (t1 / tr));
+  return {v, true};
+}
+
+}  // namespace cnet

@@ -1,0 +1,52 @@
+// Throughput of a job type on an accelerator type: measured where the matrix has the figure,
+// otherwise predicted from the catalogue (see docs/ARCHITECTURE.md, "Performance model"):
+//  - single worker on an unmeasured type: the job type's fastest measured type scaled by
+//    (compute ratio)^alpha * (memory-bandwidth ratio)^(1-alpha), alpha fitted per job type from
+//    its measurements (its arithmetic intensity, in effect);
+//  - gangs: N * T1 / (1 + f * bw_ref/bw * T1/T1_ref), f the communication/compute time ratio
+//    measured on the reference type for the nearest gang size (on one node or spread), bw the
+//    link the gang crosses (intra-node link or network);
+//  - multi-die packages (Ascend 910C) are a 2-worker gang joined by the die-to-die link.
+// Immutable after construction; thread-safe to read.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "model/accelerator.h"
+#include "perf/throughput_matrix.h"
+
+namespace cnet {
+
+struct Estimate {
+  double steps_per_s = 0;
+  bool predicted = false;
+};
+
+class PerfModel {
+ public:
+  PerfModel(const Catalogue& cat, const ThroughputMatrix& m);
+
+  const Catalogue& catalogue() const { return cat_; }
+  const ThroughputMatrix& matrix() const { return m_; }
+
+  // Throughput of a gang of `workers` packages of type a spread over `nodes` nodes (>= 1).
+  // Zero for CPU entries.
+  Estimate Throughput(JobTypeId t, AccelId a, int workers, int nodes = 1) const;
+  // The job type's fitted compute-boundness in [0, 1].
+  double Alpha(JobTypeId t) const { return alpha_[t.value()]; }
+  AccelId Reference(JobTypeId t) const { return ref_[t.value()]; }
+
+ private:
+  double SingleWorker(JobTypeId t, AccelId a, bool* predicted) const;
+  double SingleDie(JobTypeId t, AccelId a) const;
+  // Communication/compute time ratio of the reference type for a gang of n (spread or not).
+  double CommRatio(JobTypeId t, int n, bool spread) const;
+
+  const Catalogue& cat_;
+  const ThroughputMatrix& m_;
+  std::vector<AccelId> ref_;
+  std::vector<double> alpha_;
+};
+
+}  // namespace cnet

@@ -1,0 +1,69 @@
+#include "sched/capacity.h"
+
+#include <cassert>
+
+namespace cnet {
+
+Capacity::Capacity(const Cluster& cluster, const Catalogue& cat) : cluster_(&cluster) {
+  free_.resize(cluster.nodes().size());
+  free_by_type_.assign(cat.size(), 0);
+  rack_draw_w_.assign(cluster.racks().size(), 0);
+  rack_cap_w_.resize(cluster.racks().size());
+  busy_delta_w_.resize(cat.size());
+  for (size_t a = 0; a < cat.size(); ++a) {
+    const auto& s = cat.Get(AccelId(static_cast<int32_t>(a)));
+    busy_delta_w_[a] = s.board_power_w - s.idle_power_w;
+  }
+  for (const Rack& r : cluster.racks()) rack_cap_w_[r.id.value()] = r.power_cap_kw * 1000;
+  for (const Node& n : cluster.nodes()) {
+    free_[n.id.value()] = n.accel_count;
+    if (n.accel.valid()) {
+      free_by_type_[n.accel.value()] += n.accel_count;
+      rack_draw_w_[n.rack.value()] += n.accel_count * cat.Get(n.accel).idle_power_w;
+    }
+  }
+}
+
+double Capacity::RackHeadroomW(RackId r) const {
+  return rack_cap_w_[r.value()] - rack_draw_w_[r.value()];
+}
+
+bool Capacity::CanTake(const Placement& p) const {
+  if (p.empty()) return false;
+  double delta = busy_delta_w_[p.accel.value()];
+  // Racks may appear in several slots: sum per rack (slots are few; quadratic is fine).
+  for (size_t i = 0; i < p.slots.size(); ++i) {
+    const Node& n = cluster_->node(p.slots[i].node);
+    if (n.accel != p.accel || p.slots[i].count <= 0 || free_[n.id.value()] < p.slots[i].count)
+      return false;
+    int in_rack = 0;
+    for (const auto& s : p.slots)
+      if (cluster_->node(s.node).rack == n.rack) in_rack += s.count;
+    if (in_rack * delta > RackHeadroomW(n.rack) + 1e-6) return false;
+  }
+  return true;
+}
+
+void Capacity::Take(const Placement& p) {
+  assert(CanTake(p));
+  double delta = busy_delta_w_[p.accel.value()];
+  for (const auto& s : p.slots) {
+    const Node& n = cluster_->node(s.node);
+    free_[s.node.value()] -= s.count;
+    free_by_type_[p.accel.value()] -= s.count;
+    rack_draw_w_[n.rack.value()] += s.count * delta;
+  }
+}
+
+void Capacity::Give(const Placement& p) {
+  double delta = busy_delta_w_[p.accel.value()];
+  for (const auto& s : p.slots) {
+    const Node& n = cluster_->node(s.node);
+    free_[s.node.value()] += s.count;
+    free_by_type_[p.accel.value()] += s.count;
+    rack_draw_w_[n.rack.value()] -= s.count * delta;
+    assert(free_[s.node.value()] <= n.accel_count);
+  }
+}
+
+}  // namespace cnet

@@ -1,0 +1,39 @@
+// Free accelerator packages per node and power headroom per rack. Rack draw counts every
+// accelerator at idle power plus (board - idle) for each busy one; a placement must keep every
+// rack under its cap. Value type: policies copy it as scratch while they decide. Not thread-safe.
+#pragma once
+
+#include <vector>
+
+#include "model/cluster.h"
+#include "sched/placement_types.h"
+
+namespace cnet {
+
+class Capacity {
+ public:
+  Capacity(const Cluster& cluster, const Catalogue& cat);
+
+  int Free(NodeId n) const { return free_[n.value()]; }
+  int FreeOfType(AccelId a) const { return free_by_type_[a.value()]; }
+  double RackDrawW(RackId r) const { return rack_draw_w_[r.value()]; }
+  double RackHeadroomW(RackId r) const;
+  // Extra watts one busy package of type a adds to its rack.
+  double BusyDeltaW(AccelId a) const { return busy_delta_w_[a.value()]; }
+
+  bool CanTake(const Placement& p) const;
+  void Take(const Placement& p);  // asserts CanTake
+  void Give(const Placement& p);
+
+  const Cluster& cluster() const { return *cluster_; }
+
+ private:
+  const Cluster* cluster_;
+  std::vector<int> free_;
+  std::vector<int> free_by_type_;
+  std::vector<double> rack_draw_w_;
+  std::vector<double> rack_cap_w_;
+  std::vector<double> busy_delta_w_;
+};
+
+}  // namespace cnet

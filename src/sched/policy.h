@@ -1,0 +1,53 @@
+// The policy contract. A policy looks at a Snapshot and returns Decisions as data, each with a
+// reason; it never changes state itself (the Scheduler applies decisions in a separate step).
+// A policy object may keep its own memory between cycles (e.g. time-sharing deficits); it is
+// used from one thread at a time.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/rng.h"
+#include "model/cluster.h"
+#include "sched/capacity.h"
+#include "sched/job_record.h"
+
+namespace cnet {
+
+enum class Action { kPlace, kPreempt, kKeep };
+const char* ActionName(Action a);
+
+struct Decision {
+  Action action = Action::kKeep;
+  JobId job;
+  Placement placement;  // kPlace only
+  std::string reason;
+};
+
+struct Snapshot {
+  Seconds now = 0;
+  Seconds round_s = 360;          // length of a scheduling round
+  bool round_boundary = true;     // a new round starts now (time-sharing policies act only then)
+  bool explain_waiting = false;   // emit kKeep with a reason for jobs left waiting
+  const Cluster* cluster = nullptr;
+  const Catalogue* catalogue = nullptr;
+  const Capacity* capacity = nullptr;         // free capacity now (running jobs hold theirs)
+  std::vector<const JobRecord*> pending;      // in submit order
+  std::vector<const JobRecord*> running;
+};
+
+class Policy {
+ public:
+  virtual ~Policy() = default;
+  virtual std::string_view name() const = 0;
+  // True for round-based time sharing: every round may preempt and re-place any job.
+  // False for event-driven policies that never preempt.
+  virtual bool time_sharing() const = 0;
+  // One decision step. Decisions for one job appear at most once, except Preempt followed by
+  // Place (a migration). Placements must fit the snapshot's capacity after the preemptions.
+  virtual std::vector<Decision> Decide(const Snapshot& snap, Rng& rng) = 0;
+};
+
+}  // namespace cnet

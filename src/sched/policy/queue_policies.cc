@@ -1,0 +1,236 @@
+#include "sched/policy/queue_policies.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <optional>
+
+#include "sched/placement.h"
+
+namespace cnet {
+
+namespace {
+
+std::string Fmt(const char* f, double v) {
+  char b[64];
+  std::snprintf(b, sizeof b, f, v);
+  return b;
+}
+
+// Types a job can use, fastest first.
+std::vector<AccelId> TypesBySpeed(const JobRecord& j, const Cluster& cl) {
+  std::vector<AccelId> ts;
+  for (AccelId a : cl.accel_types())
+    if (j.rate[a.value()] > 0) ts.push_back(a);
+  std::stable_sort(ts.begin(), ts.end(),
+                   [&](AccelId x, AccelId y) { return j.rate[x.value()] > j.rate[y.value()]; });
+  return ts;
+}
+
+std::string WhyWaiting(const JobRecord& j, const Snapshot& s) {
+  std::string t;
+  for (AccelId a : TypesBySpeed(j, *s.cluster))
+    t += (t.empty() ? "" : ", ") + std::to_string(s.capacity->FreeOfType(a)) + " " +
+         s.catalogue->Get(a).name;
+  return "waiting: needs " + std::to_string(j.spec.workers) + " accelerators on one site; free now: " + t;
+}
+
+Decision PlaceDecision(const JobRecord& j, Placement p, std::string why, const Catalogue& cat) {
+  why += " -> " + std::to_string(p.Workers()) + " x " + cat.Get(p.accel).name + " on " +
+         std::to_string(p.Nodes()) + " node(s)";
+  return Decision{Action::kPlace, j.spec.id, std::move(p), std::move(why)};
+}
+
+class FifoPolicy final : public Policy {
+ public:
+  explicit FifoPolicy(bool hetero) : hetero_(hetero) {}
+  std::string_view name() const override { return hetero_ ? "fifo-hetero" : "fifo"; }
+  bool time_sharing() const override { return false; }
+
+  std::vector<Decision> Decide(const Snapshot& s, Rng& rng) override {
+    std::vector<Decision> out;
+    Capacity cap = *s.capacity;
+    for (size_t i = 0; i < s.pending.size(); ++i) {
+      const JobRecord& j = *s.pending[i];
+      std::vector<AccelId> types = TypesBySpeed(j, *s.cluster);
+      if (!hetero_) rng.Shuffle(types);
+      std::optional<Placement> p;
+      for (AccelId a : types)
+        if ((p = FindPlacement(cap, j.spec, a))) break;
+      if (!p) {
+        if (s.explain_waiting) {
+          out.push_back({Action::kKeep, j.spec.id, {}, std::string(name()) + ": head of the queue; " + WhyWaiting(j, s)});
+          for (size_t k = i + 1; k < s.pending.size(); ++k)
+            out.push_back({Action::kKeep, s.pending[k]->spec.id, {},
+                           std::string(name()) + ": behind job " + std::to_string(j.spec.id.value()) + " in the queue"});
+        }
+        break;  // strict FIFO: nobody overtakes the head
+      }
+      cap.Take(*p);
+      out.push_back(PlaceDecision(j, *p, std::string(name()) + (hetero_ ? ": fastest type with room" : ": next in queue, any type"), *s.catalogue));
+    }
+    return out;
+  }
+
+ private:
+  bool hetero_;
+};
+
+class BackfillPolicy final : public Policy {
+ public:
+  std::string_view name() const override { return "backfill"; }
+  bool time_sharing() const override { return false; }
+
+  std::vector<Decision> Decide(const Snapshot& s, Rng&) override {
+    std::vector<Decision> out;
+    Capacity cap = *s.capacity;
+    const Catalogue& cat = *s.catalogue;
+    // Reservation for the first job that cannot start.
+    bool reserved = false;
+    AccelId res_type;
+    Seconds shadow = 0;
+    int extra = 0;  // accelerators of res_type free at the shadow time beyond the reservation
+    // Cache of the smallest gang that failed per type in this cycle: larger ones fail too.
+    std::vector<int> failed_at(cat.size(), std::numeric_limits<int>::max());
+    for (const JobRecord* jp : s.pending) {
+      const JobRecord& j = *jp;
+      std::optional<Placement> placed;
+      for (AccelId a : TypesBySpeed(j, *s.cluster)) {
+        if (j.spec.allowed_sites.empty() && j.spec.workers >= failed_at[a.value()]) continue;
+        if (reserved && a == res_type) {
+          Seconds run = j.spec.total_steps / j.rate[a.value()];
+          bool before = s.now + run <= shadow;
+          if (!before && j.spec.workers > extra) continue;
+          auto p = FindPlacement(cap, j.spec, a);
+          if (!p) continue;
+          if (!before) extra -= j.spec.workers;
+          placed = p;
+          break;
+        }
+        auto p = FindPlacement(cap, j.spec, a);
+        if (p) {
+          placed = p;
+          break;
+        }
+        if (j.spec.allowed_sites.empty()) failed_at[a.value()] = std::min(failed_at[a.value()], j.spec.workers);
+      }
+      if (placed) {
+        cap.Take(*placed);
+        out.push_back(PlaceDecision(j, *placed, reserved ? "backfill: fits without delaying the reserved job" : "backfill: head of the queue", cat));
+        continue;
+      }
+      if (!reserved) {
+        Reserve(s, cap, j, &res_type, &shadow, &extra);
+        reserved = res_type.valid();
+        if (s.explain_waiting)
+          out.push_back({Action::kKeep, j.spec.id, {},
+                         "backfill: head of the queue, reserved " + std::to_string(j.spec.workers) +
+                             " x " + (reserved ? cat.Get(res_type).name : std::string("?")) + " at t+" +
+                             Fmt("%.0f s", shadow - s.now) + "; " + WhyWaiting(j, s)});
+      } else if (s.explain_waiting) {
+        out.push_back({Action::kKeep, j.spec.id, {}, "backfill: cannot start without delaying an earlier job; " + WhyWaiting(j, s)});
+      }
+    }
+    return out;
+  }
+
+ private:
+  // Earliest completion for job j over its types, counting accelerators as running jobs end.
+  static void Reserve(const Snapshot& s, const Capacity& cap, const JobRecord& j, AccelId* type,
+                      Seconds* shadow, int* extra) {
+    *type = AccelId();
+    Seconds best_end = std::numeric_limits<double>::infinity();
+    for (AccelId a : s.cluster->accel_types()) {
+      if (j.rate[a.value()] <= 0) continue;
+      std::vector<std::pair<Seconds, int>> ends;
+      for (const JobRecord* r : s.running)
+        if (r->placement.accel == a) ends.emplace_back(r->ExpectedFinish(), r->placement.Workers());
+      std::sort(ends.begin(), ends.end());
+      int free = cap.FreeOfType(a);
+      Seconds t = s.now;
+      for (size_t k = 0; free < j.spec.workers && k < ends.size(); ++k) {
+        free += ends[k].second;
+        t = ends[k].first;
+      }
+      if (free < j.spec.workers) continue;
+      Seconds end = t + j.spec.total_steps / j.rate[a.value()];
+      if (end < best_end) {
+        best_end = end;
+        *type = a;
+        *shadow = t;
+        *extra = free - j.spec.workers;
+      }
+    }
+  }
+};
+
+class CostPolicy final : public Policy {
+ public:
+  std::string_view name() const override { return "cost-hetero"; }
+  bool time_sharing() const override { return false; }
+
+  std::vector<Decision> Decide(const Snapshot& s, Rng&) override {
+    const Catalogue& cat = *s.catalogue;
+    std::vector<const JobRecord*> order = s.pending;
+    std::stable_sort(order.begin(), order.end(), [](const JobRecord* a, const JobRecord* b) {
+      double da = a->spec.deadline_s.value_or(std::numeric_limits<double>::infinity());
+      double db = b->spec.deadline_s.value_or(std::numeric_limits<double>::infinity());
+      return da < db;
+    });
+    std::vector<Decision> out;
+    Capacity cap = *s.capacity;
+    for (const JobRecord* jp : order) {
+      const JobRecord& j = *jp;
+      double rem = j.Remaining(s.now);
+      struct Opt {
+        AccelId a;
+        double cost, finish;
+      };
+      std::vector<Opt> opts;
+      for (AccelId a : s.cluster->accel_types()) {
+        double r = j.rate[a.value()];
+        if (r <= 0) continue;
+        double run = rem / r;
+        opts.push_back({a, cat.Get(a).price_per_hour_usd * j.spec.workers * run / 3600, s.now + run});
+      }
+      std::sort(opts.begin(), opts.end(), [](const Opt& x, const Opt& y) { return x.cost < y.cost; });
+      double dl = j.spec.deadline_s.value_or(std::numeric_limits<double>::infinity());
+      bool any_meets = false;
+      std::optional<Placement> p;
+      std::string why;
+      for (const Opt& o : opts) {
+        if (o.finish > dl) continue;
+        any_meets = true;
+        if ((p = FindPlacement(cap, j.spec, o.a))) {
+          why = "cost-hetero: cheapest type that meets the deadline ($" + Fmt("%.2f", o.cost) + ")";
+          break;
+        }
+      }
+      if (!p && !any_meets) {
+        // No type can meet the deadline: take the fastest with room.
+        std::sort(opts.begin(), opts.end(), [](const Opt& x, const Opt& y) { return x.finish < y.finish; });
+        for (const Opt& o : opts)
+          if ((p = FindPlacement(cap, j.spec, o.a))) {
+            why = "cost-hetero: no type meets the deadline; fastest with room";
+            break;
+          }
+      }
+      if (p) {
+        cap.Take(*p);
+        out.push_back(PlaceDecision(j, *p, why, cat));
+      } else if (s.explain_waiting) {
+        out.push_back({Action::kKeep, j.spec.id, {}, "cost-hetero: " + WhyWaiting(j, s)});
+      }
+    }
+    return out;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Policy> MakeFifoPolicy(bool hetero) { return std::make_unique<FifoPolicy>(hetero); }
+std::unique_ptr<Policy> MakeBackfillPolicy() { return std::make_unique<BackfillPolicy>(); }
+std::unique_ptr<Policy> MakeCostHeteroPolicy() { return std::make_unique<CostPolicy>(); }
+
+}  // namespace cnet

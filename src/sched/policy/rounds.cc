@@ -1,0 +1,122 @@
+#include "sched/policy/rounds.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <unordered_set>
+
+#include "sched/placement.h"
+
+namespace cnet {
+
+namespace {
+constexpr double kDeficitClamp = 3.0;  // rounds of memory either way
+
+std::string Pct(double f) {
+  char b[16];
+  std::snprintf(b, sizeof b, "%.0f%%", f * 100);
+  return b;
+}
+}  // namespace
+
+std::vector<Decision> RoundRealizer::Realize(const Snapshot& snap, const Allocation& alloc,
+                                             const std::string& policy_name) {
+  const size_t T = alloc.types;
+  const Catalogue& cat = *snap.catalogue;
+  // 1. Account the round that just ended, then owe this round's share.
+  std::unordered_map<JobId, std::vector<double>> next;
+  next.reserve(alloc.jobs.size());
+  for (size_t m = 0; m < alloc.jobs.size(); ++m) {
+    const JobRecord* j = alloc.jobs[m];
+    auto it = deficit_.find(j->spec.id);
+    std::vector<double> d = it == deficit_.end() ? std::vector<double>(T, 0.0) : std::move(it->second);
+    if (j->phase == JobPhase::kRunning) d[j->placement.accel.value()] -= 1.0;
+    for (size_t a = 0; a < T; ++a)
+      d[a] = std::clamp(d[a] + alloc.At(m, a), -kDeficitClamp, kDeficitClamp);
+    next.emplace(j->spec.id, std::move(d));
+  }
+  deficit_ = std::move(next);
+
+  // 2. Candidates (job, type) by deficit, largest first.
+  struct Cand {
+    size_t m;
+    AccelId a;
+    double key;
+  };
+  std::vector<Cand> cands;
+  for (size_t m = 0; m < alloc.jobs.size(); ++m) {
+    const auto& d = deficit_[alloc.jobs[m]->spec.id];
+    for (size_t a = 0; a < T; ++a)
+      if (alloc.At(m, a) > 1e-6) cands.push_back({m, AccelId(static_cast<int32_t>(a)), d[a] + 1e-3 * alloc.At(m, a)});
+  }
+  std::sort(cands.begin(), cands.end(), [&](const Cand& x, const Cand& y) {
+    if (x.key != y.key) return x.key > y.key;
+    return alloc.jobs[x.m]->spec.id < alloc.jobs[y.m]->spec.id;
+  });
+
+  // 3. Select by counts, then place: jobs staying on their type keep their nodes first.
+  Capacity cap = *snap.capacity;
+  for (const JobRecord* r : snap.running) cap.Give(r->placement);
+  std::vector<int> left(cat.size(), 0);
+  for (AccelId a : snap.cluster->accel_types()) left[a.value()] = cap.FreeOfType(a);
+  std::vector<AccelId> chosen(alloc.jobs.size());
+  for (const Cand& c : cands) {
+    const JobRecord* j = alloc.jobs[c.m];
+    if (chosen[c.m].valid() || left[c.a.value()] < j->spec.workers) continue;
+    chosen[c.m] = c.a;
+    left[c.a.value()] -= j->spec.workers;
+  }
+  std::vector<Placement> placed(alloc.jobs.size());
+  for (size_t m = 0; m < alloc.jobs.size(); ++m) {
+    const JobRecord* j = alloc.jobs[m];
+    if (chosen[m].valid() && j->phase == JobPhase::kRunning && j->placement.accel == chosen[m] &&
+        cap.CanTake(j->placement)) {
+      placed[m] = j->placement;
+      cap.Take(placed[m]);
+    }
+  }
+  for (size_t m = 0; m < alloc.jobs.size(); ++m) {
+    if (!chosen[m].valid() || !placed[m].empty()) continue;
+    auto p = FindPlacement(cap, alloc.jobs[m]->spec, chosen[m]);
+    if (p) {
+      placed[m] = *p;
+      cap.Take(*p);
+    }
+  }
+  // Fill what fragmentation left with the next candidates in deficit order.
+  for (const Cand& c : cands) {
+    if (!placed[c.m].empty()) continue;
+    const JobRecord* j = alloc.jobs[c.m];
+    if (cap.FreeOfType(c.a) < j->spec.workers) continue;
+    auto p = FindPlacement(cap, j->spec, c.a);
+    if (p) {
+      placed[c.m] = *p;
+      cap.Take(*p);
+    }
+  }
+
+  // 4. Decisions.
+  std::vector<Decision> out;
+  for (size_t m = 0; m < alloc.jobs.size(); ++m) {
+    const JobRecord* j = alloc.jobs[m];
+    const Placement& p = placed[m];
+    std::string share;
+    for (size_t a = 0; a < T; ++a)
+      if (alloc.At(m, a) > 1e-6)
+        share += (share.empty() ? "" : ", ") + Pct(alloc.At(m, a)) + " " + cat.Get(AccelId(static_cast<int32_t>(a))).name;
+    if (share.empty()) share = "no share this round";
+    std::string why = policy_name + ": time share " + share;
+    bool running = j->phase == JobPhase::kRunning;
+    if (running && p == j->placement) {
+      if (snap.explain_waiting) out.push_back({Action::kKeep, j->spec.id, {}, why});
+      continue;
+    }
+    if (running) out.push_back({Action::kPreempt, j->spec.id, {}, why + (p.empty() ? "; round given to jobs owed more" : "; moving")});
+    if (!p.empty())
+      out.push_back({Action::kPlace, j->spec.id, p, why + "; " + cat.Get(p.accel).name + " this round"});
+    else if (!running && snap.explain_waiting)
+      out.push_back({Action::kKeep, j->spec.id, {}, why + "; waiting: others are owed more"});
+  }
+  return out;
+}
+
+}  // namespace cnet

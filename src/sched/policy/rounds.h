@@ -1,0 +1,32 @@
+// Turns an allocation (fraction of time each job should spend on each accelerator type) into one
+// round's placements, as Gavel's round-based mechanism does: each job carries a deficit per type
+// (time owed minus time received, in rounds); the round serves the largest deficits first, keeps
+// a job on its nodes when it stays on the same type, and preempts the rest. Stateful (deficits);
+// one instance per policy; not thread-safe.
+#pragma once
+
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "sched/policy.h"
+
+namespace cnet {
+
+struct Allocation {
+  std::vector<const JobRecord*> jobs;  // rows
+  std::vector<double> x;               // jobs * num_types (catalogue size), time fractions
+  size_t types = 0;
+  double At(size_t m, size_t j) const { return x[m * types + j]; }
+};
+
+class RoundRealizer {
+ public:
+  std::vector<Decision> Realize(const Snapshot& snap, const Allocation& alloc,
+                                const std::string& policy_name);
+
+ private:
+  std::unordered_map<JobId, std::vector<double>> deficit_;
+};
+
+}  // namespace cnet

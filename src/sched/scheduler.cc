@@ -1,0 +1,215 @@
+#include "sched/scheduler.h"
+
+#include <algorithm>
+#include <cassert>
+
+#include "common/clock.h"
+
+namespace cnet {
+
+Scheduler::Scheduler(const Cluster& cluster, const PerfModel& perf, std::unique_ptr<Policy> policy,
+                     SchedulerOptions opts)
+    : cluster_(cluster),
+      perf_(perf),
+      policy_(std::move(policy)),
+      opts_(opts),
+      capacity_(cluster, perf.catalogue()) {}
+
+Status Scheduler::Admit(JobSpec spec) {
+  if (jobs_.count(spec.id))
+    return Status(Code::kAlreadyExists, "job " + std::to_string(spec.id.value()) + " already admitted");
+  CNET_ASSIGN_OR_RETURN(JobRecord r, Prepare(std::move(spec)));
+  JobId id = r.spec.id;
+  jobs_.emplace(id, std::move(r));
+  pending_.push_back(id);
+  return Status::Ok();
+}
+
+Result<JobRecord> Scheduler::Prepare(JobSpec spec) const {
+  const Catalogue& cat = perf_.catalogue();
+  const std::string who = "job " + std::to_string(spec.id.value());
+  if (spec.workers <= 0) return InvalidArgument(who + ": workers must be > 0");
+  if (!(spec.total_steps > 0)) return InvalidArgument(who + ": total_steps must be > 0");
+  if (!spec.type_id.valid()) {
+    auto t = perf_.matrix().FindJobType(spec.job_type);
+    if (!t) return InvalidArgument(who + ": unknown job type '" + spec.job_type + "'");
+    spec.type_id = *t;
+  }
+  JobRecord r;
+  r.rate.assign(cat.size(), 0);
+  r.rate_spread.assign(cat.size(), 0);
+  r.predicted.assign(cat.size(), false);
+  int best_site_cap = 0;
+  for (AccelId a : cluster_.accel_types()) {
+    if (!spec.Accepts(a)) continue;
+    // Largest gang of type a one allowed site can hold.
+    std::vector<int> per_site(cluster_.sites().size(), 0);
+    int per_node = 0;
+    for (NodeId id : cluster_.NodesWith(a)) {
+      const Node& n = cluster_.node(id);
+      if (!spec.AllowsSite(n.site)) continue;
+      per_site[n.site.value()] += n.accel_count;
+      per_node = std::max(per_node, n.accel_count);
+    }
+    int site_cap = *std::max_element(per_site.begin(), per_site.end());
+    best_site_cap = std::max(best_site_cap, site_cap);
+    if (site_cap < spec.workers) continue;
+    Estimate spread = perf_.Throughput(spec.type_id, a, spec.workers, 2);
+    Estimate one = spec.workers <= per_node ? perf_.Throughput(spec.type_id, a, spec.workers, 1)
+                                            : spread;
+    r.rate[a.value()] = one.steps_per_s;
+    r.rate_spread[a.value()] = spread.steps_per_s;
+    r.predicted[a.value()] = one.predicted;
+  }
+  if (r.BestRate() <= 0) {
+    std::string acc;
+    for (AccelId a : spec.acceptable) acc += (acc.empty() ? "" : ", ") + cat.Get(a).name;
+    return InvalidArgument(who + ": no site can run a gang of " + std::to_string(spec.workers) +
+                           " accelerators" + (acc.empty() ? "" : " of type " + acc) +
+                           (spec.allowed_sites.empty() ? "" : " in its allowed sites") +
+                           " (largest: " + std::to_string(best_site_cap) + ")");
+  }
+  r.spec = std::move(spec);
+  r.anchor_s = r.spec.submit_time_s;
+  r.reason = "queued";
+  return r;
+}
+
+const JobRecord* Scheduler::Find(JobId id) const {
+  auto it = jobs_.find(id);
+  return it == jobs_.end() ? nullptr : &it->second;
+}
+
+void Scheduler::Erase(std::vector<JobId>& v, JobId id) {
+  auto it = std::find(v.begin(), v.end(), id);
+  if (it != v.end()) v.erase(it);
+}
+
+void Scheduler::Stop(JobRecord& j, Seconds now) {
+  assert(j.phase == JobPhase::kRunning);
+  j.steps_at_anchor = j.StepsDone(now);
+  j.attained_s += j.placement.Workers() * std::max(0.0, now - j.anchor_s);
+  j.anchor_s = now;
+  j.rate_now = 0;
+  capacity_.Give(j.placement);
+  j.placement = Placement{};
+  j.phase = JobPhase::kPending;
+}
+
+Status Scheduler::Apply(const Decision& d, Seconds now) {
+  auto it = jobs_.find(d.job);
+  if (it == jobs_.end()) return NotFound("no active job " + std::to_string(d.job.value()));
+  JobRecord& j = it->second;
+  switch (d.action) {
+    case Action::kKeep:
+      if (!d.reason.empty()) j.reason = d.reason;
+      return Status::Ok();
+    case Action::kPreempt:
+      if (j.phase != JobPhase::kRunning) return FailedPrecondition("preempt of a job not running");
+      Stop(j, now);
+      ++j.preemptions;
+      Erase(running_, j.spec.id);
+      pending_.insert(std::upper_bound(pending_.begin(), pending_.end(), j.spec.id,
+                                       [&](JobId a, JobId b) {
+                                         const auto& ja = jobs_.at(a).spec;
+                                         const auto& jb = jobs_.at(b).spec;
+                                         return ja.submit_time_s != jb.submit_time_s
+                                                    ? ja.submit_time_s < jb.submit_time_s
+                                                    : a < b;
+                                       }),
+                      j.spec.id);
+      j.reason = d.reason;
+      return Status::Ok();
+    case Action::kPlace: {
+      if (j.phase != JobPhase::kPending) return FailedPrecondition("place of a job not pending");
+      if (d.placement.Workers() != j.spec.workers)
+        return InvalidArgument("placement has " + std::to_string(d.placement.Workers()) +
+                               " workers, job needs " + std::to_string(j.spec.workers));
+      if (!j.spec.Accepts(d.placement.accel)) return InvalidArgument("type not acceptable");
+      for (const auto& s : d.placement.slots)
+        if (!j.spec.AllowsSite(cluster_.node(s.node).site))
+          return InvalidArgument("node in a site the job may not use");
+      if (!capacity_.CanTake(d.placement)) return FailedPrecondition("placement does not fit");
+      double rate = j.RateOn(d.placement.accel, d.placement.Nodes());
+      if (rate <= 0) return InvalidArgument("job cannot run on that type");
+      capacity_.Take(d.placement);
+      j.placement = d.placement;
+      j.phase = JobPhase::kRunning;
+      j.anchor_s = now;
+      j.penalty_until_s = j.starts > 0 ? now + opts_.preempt_penalty_s : now;
+      j.rate_now = rate;
+      if (j.first_start_s < 0) j.first_start_s = now;
+      ++j.starts;
+      j.reason = d.reason;
+      Erase(pending_, j.spec.id);
+      running_.push_back(j.spec.id);
+      return Status::Ok();
+    }
+  }
+  return Internal("bad action");
+}
+
+CycleResult Scheduler::RunCycle(Seconds now, bool round_boundary, Rng& rng) {
+  Snapshot s;
+  s.now = now;
+  s.round_s = opts_.round_s;
+  s.round_boundary = round_boundary;
+  s.explain_waiting = opts_.explain_waiting;
+  s.cluster = &cluster_;
+  s.catalogue = &perf_.catalogue();
+  s.capacity = &capacity_;
+  s.pending.reserve(pending_.size());
+  for (JobId id : pending_) s.pending.push_back(&jobs_.at(id));
+  s.running.reserve(running_.size());
+  for (JobId id : running_) s.running.push_back(&jobs_.at(id));
+
+  CycleResult out;
+  double t0 = MonotonicSeconds();
+  std::vector<Decision> ds = policy_->Decide(s, rng);
+  out.solve_ms = (MonotonicSeconds() - t0) * 1000;
+  // Apply preemptions first, so that places may use what they free.
+  std::stable_partition(ds.begin(), ds.end(),
+                        [](const Decision& d) { return d.action == Action::kPreempt; });
+  for (auto& d : ds) {
+    Status st = Apply(d, now);
+    if (st.ok()) {
+      if (d.action != Action::kKeep) out.applied.push_back(std::move(d));
+    } else {
+      out.rejected.push_back(std::string(ActionName(d.action)) + " job " +
+                             std::to_string(d.job.value()) + ": " + st.message());
+    }
+  }
+  return out;
+}
+
+JobRecord Scheduler::Complete(JobId id, Seconds now) {
+  auto it = jobs_.find(id);
+  assert(it != jobs_.end() && it->second.phase == JobPhase::kRunning);
+  JobRecord r = std::move(it->second);
+  jobs_.erase(it);
+  r.steps_at_anchor = r.StepsDone(now);
+  r.attained_s += r.placement.Workers() * std::max(0.0, now - r.anchor_s);
+  capacity_.Give(r.placement);
+  r.phase = JobPhase::kFinished;
+  r.finish_s = now;
+  Erase(running_, id);
+  return r;
+}
+
+Result<JobRecord> Scheduler::Remove(JobId id, Seconds now) {
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return NotFound("no active job " + std::to_string(id.value()));
+  if (it->second.phase == JobPhase::kRunning) {
+    Stop(it->second, now);
+    Erase(running_, id);
+  } else {
+    Erase(pending_, id);
+  }
+  JobRecord r = std::move(it->second);
+  jobs_.erase(it);
+  r.phase = JobPhase::kFinished;
+  r.finish_s = now;
+  return r;
+}
+
+}  // namespace cnet

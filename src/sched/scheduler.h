@@ -1,0 +1,70 @@
+// The scheduling core: admitted jobs, free capacity, and the cycle
+//   snapshot -> policy.Decide -> validate and apply.
+// The same object runs in the simulator and in the service; time comes in as arguments and
+// randomness as an Rng, so a cycle is a pure function of state, time and seed. Not thread-safe.
+#pragma once
+
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "perf/perf_model.h"
+#include "sched/policy.h"
+
+namespace cnet {
+
+struct SchedulerOptions {
+  Seconds round_s = 360;
+  Seconds preempt_penalty_s = 0;  // no progress for this long after a restart (checkpoint restore)
+  bool explain_waiting = false;   // ask policies for a reason for every waiting job
+};
+
+struct CycleResult {
+  std::vector<Decision> applied;  // in application order
+  std::vector<std::string> rejected;  // decisions that failed validation, with why (a policy bug)
+  double solve_ms = 0;            // wall time of policy.Decide
+};
+
+class Scheduler {
+ public:
+  Scheduler(const Cluster& cluster, const PerfModel& perf, std::unique_ptr<Policy> policy,
+            SchedulerOptions opts);
+
+  // Resolves the job's rates and queues it. Fails, saying why, when the job type is unknown or no
+  // site could ever hold the gang (too many workers, no acceptable type, excluded sites).
+  Status Admit(JobSpec spec);
+  // The checks and rate resolution of Admit, without queueing: a job record ready to queue.
+  Result<JobRecord> Prepare(JobSpec spec) const;
+  // One cycle at time `now`.
+  CycleResult RunCycle(Seconds now, bool round_boundary, Rng& rng);
+  // A running job has done all its steps at `now`: releases it and returns its final record.
+  JobRecord Complete(JobId id, Seconds now);
+  // Removes a pending or running job (cancel); returns its record.
+  Result<JobRecord> Remove(JobId id, Seconds now);
+
+  const JobRecord* Find(JobId id) const;
+  const std::vector<JobId>& pending() const { return pending_; }
+  const std::vector<JobId>& running() const { return running_; }
+  size_t active() const { return jobs_.size(); }
+  const Capacity& capacity() const { return capacity_; }
+  const Policy& policy() const { return *policy_; }
+  const Cluster& cluster() const { return cluster_; }
+  const PerfModel& perf() const { return perf_; }
+  const SchedulerOptions& options() const { return opts_; }
+
+ private:
+  void Stop(JobRecord& j, Seconds now);  // settle progress, release capacity
+  Status Apply(const Decision& d, Seconds now);
+  static void Erase(std::vector<JobId>& v, JobId id);
+
+  const Cluster& cluster_;
+  const PerfModel& perf_;
+  std::unique_ptr<Policy> policy_;
+  SchedulerOptions opts_;
+  Capacity capacity_;
+  std::unordered_map<JobId, JobRecord> jobs_;
+  std::vector<JobId> pending_;  // submit order
+  std::vector<JobId> running_;
+};
+
+}  // namespace cnet

@@ -1,0 +1,168 @@
+#include "sim/trace.h"
+
+#include <algorithm>
+#include <ctime>
+#include <numeric>
+#include <unordered_set>
+
+#include "common/csv.h"
+
+namespace cnet {
+
+namespace {
+
+void SortWorkload(Workload& w) {
+  std::vector<size_t> idx(w.jobs.size());
+  std::iota(idx.begin(), idx.end(), 0);
+  std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) {
+    const auto& x = w.jobs[a];
+    const auto& y = w.jobs[b];
+    return x.submit_time_s != y.submit_time_s ? x.submit_time_s < y.submit_time_s : x.id < y.id;
+  });
+  Workload out;
+  out.source = w.source;
+  for (size_t i : idx) {
+    out.jobs.push_back(std::move(w.jobs[i]));
+    out.lines.push_back(w.lines[i]);
+  }
+  w = std::move(out);
+}
+
+// Parses "2017-10-09 07:01:55" as UTC seconds.
+bool ParseTimestamp(const std::string& s, double* out) {
+  std::tm tm{};
+  const char* end = strptime(s.c_str(), "%Y-%m-%d %H:%M:%S", &tm);
+  if (!end || *end != '\0') return false;
+  *out = static_cast<double>(timegm(&tm));
+  return true;
+}
+
+}  // namespace
+
+Result<Workload> ParseCsvTrace(const std::string& text, const std::string& file, const PerfModel& perf) {
+  CNET_ASSIGN_OR_RETURN(CsvTable t, CsvTable::Parse(text, file));
+  CNET_RETURN_IF_ERROR(t.RequireColumns({"job_id", "submit_time_s", "job_type", "workers", "total_steps"}));
+  for (const auto& h : t.header()) {
+    static const std::vector<std::string> known = {"job_id", "submit_time_s", "job_type", "workers",
+                                                   "total_steps", "tenant", "priority",
+                                                   "deadline_s", "accelerators"};
+    if (std::find(known.begin(), known.end(), h) == known.end())
+      return InputError(file, 1, h, "unknown column (known: job_id, submit_time_s, job_type, "
+                                    "workers, total_steps, tenant, priority, deadline_s, accelerators)");
+  }
+  auto col = [&](const char* n) { return t.Column(n); };
+  Workload w;
+  w.source = file;
+  std::unordered_set<int64_t> seen;
+  const Catalogue& cat = perf.catalogue();
+  for (const auto& r : t.rows()) {
+    JobSpec j;
+    CNET_ASSIGN_OR_RETURN(int64_t id, t.Int(r, *col("job_id")));
+    if (id < 0) return InputError(file, r.line, "job_id", "must be >= 0");
+    if (!seen.insert(id).second) return InputError(file, r.line, "job_id", "duplicate id " + std::to_string(id));
+    j.id = JobId(id);
+    j.name = "job-" + std::to_string(id);
+    CNET_ASSIGN_OR_RETURN(j.submit_time_s, t.Double(r, *col("submit_time_s")));
+    if (j.submit_time_s < 0) return InputError(file, r.line, "submit_time_s", "must be >= 0");
+    CNET_ASSIGN_OR_RETURN(j.job_type, t.Str(r, *col("job_type")));
+    auto type = perf.matrix().FindJobType(j.job_type);
+    if (!type)
+      return InputError(file, r.line, "job_type", "unknown job type '" + j.job_type +
+                                                      "' (not in the throughput matrix)");
+    j.type_id = *type;
+    CNET_ASSIGN_OR_RETURN(int64_t workers, t.Int(r, *col("workers")));
+    if (workers <= 0 || workers > 1000000)
+      return InputError(file, r.line, "workers", "must be between 1 and 1000000, not " + std::to_string(workers));
+    j.workers = static_cast<int>(workers);
+    CNET_ASSIGN_OR_RETURN(j.total_steps, t.Double(r, *col("total_steps")));
+    if (j.total_steps <= 0) return InputError(file, r.line, "total_steps", "must be > 0");
+    if (auto c = col("tenant"); c && !r.cells[*c].empty()) j.tenant = r.cells[*c];
+    if (auto c = col("priority"); c && !r.cells[*c].empty()) {
+      CNET_ASSIGN_OR_RETURN(j.priority, t.Double(r, *c));
+      if (j.priority <= 0) return InputError(file, r.line, "priority", "must be > 0");
+    }
+    if (auto c = col("deadline_s"); c && !r.cells[*c].empty()) {
+      CNET_ASSIGN_OR_RETURN(double d, t.Double(r, *c));
+      if (d <= j.submit_time_s) return InputError(file, r.line, "deadline_s", "must be after submit_time_s");
+      j.deadline_s = d;
+    }
+    if (auto c = col("accelerators"); c && !r.cells[*c].empty()) {
+      std::string list = r.cells[*c];
+      size_t pos = 0;
+      while (pos <= list.size()) {
+        size_t bar = list.find('|', pos);
+        std::string name = Trim(list.substr(pos, bar == std::string::npos ? std::string::npos : bar - pos));
+        auto a = cat.Find(name);
+        if (!a || cat.Get(*a).kind == AccelKind::kCpu)
+          return InputError(file, r.line, "accelerators", "unknown accelerator type '" + name + "'");
+        j.acceptable.push_back(*a);
+        if (bar == std::string::npos) break;
+        pos = bar + 1;
+      }
+    }
+    w.jobs.push_back(std::move(j));
+    w.lines.push_back(r.line);
+  }
+  if (w.jobs.empty()) return InputError(file, 0, "", "trace has no jobs");
+  SortWorkload(w);
+  return w;
+}
+
+Result<Workload> ReadCsvTrace(const std::string& path, const PerfModel& perf) {
+  CNET_ASSIGN_OR_RETURN(std::string text, ReadWholeFile(path));
+  return ParseCsvTrace(text, path, perf);
+}
+
+Result<Workload> ReadPhillyTrace(const std::string& path, const PerfModel& perf, AccelId reference,
+                                 Rng& rng, size_t limit) {
+  CNET_ASSIGN_OR_RETURN(CsvTable t, CsvTable::ReadFile(path));
+  CNET_RETURN_IF_ERROR(t.RequireColumns({"timestamp", "duration", "num_gpus"}));
+  size_t cts = *t.Column("timestamp"), cdur = *t.Column("duration"), cg = *t.Column("num_gpus");
+  struct Raw {
+    double submit, duration;
+    int gpus, line;
+  };
+  std::vector<Raw> raw;
+  raw.reserve(t.rows().size());
+  for (const auto& r : t.rows()) {
+    double ts;
+    if (!ParseTimestamp(r.cells[cts], &ts))
+      return InputError(path, r.line, "timestamp", "expected 'YYYY-MM-DD HH:MM:SS', got '" + r.cells[cts] + "'");
+    CNET_ASSIGN_OR_RETURN(double dur, t.Double(r, cdur));
+    CNET_ASSIGN_OR_RETURN(int64_t g, t.Int(r, cg));
+    if (dur < 0) return InputError(path, r.line, "duration", "must be >= 0");
+    if (g <= 0 || g > 1000000) return InputError(path, r.line, "num_gpus", "must be between 1 and 1000000");
+    raw.push_back({ts, std::max(1.0, dur), static_cast<int>(g), r.line});
+  }
+  if (raw.empty()) return InputError(path, 0, "", "trace has no jobs");
+  std::stable_sort(raw.begin(), raw.end(), [](const Raw& a, const Raw& b) { return a.submit < b.submit; });
+  if (limit > 0 && raw.size() > limit) raw.resize(limit);
+  const ThroughputMatrix& m = perf.matrix();
+  std::vector<JobTypeId> all, multi;
+  for (size_t i = 0; i < m.num_job_types(); ++i) {
+    JobTypeId id(static_cast<int32_t>(i));
+    all.push_back(id);
+    if (m.MeasuredWorkers(id, reference, false).size() > 1) multi.push_back(id);
+  }
+  if (multi.empty()) multi = all;
+  Workload w;
+  w.source = path;
+  double t0 = raw.front().submit;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    const Raw& r = raw[i];
+    const auto& pool = r.gpus > 1 ? multi : all;
+    JobSpec j;
+    j.id = JobId(static_cast<int64_t>(i));
+    j.name = "philly-" + std::to_string(i);
+    j.type_id = pool[static_cast<size_t>(rng.UniformInt(0, static_cast<int64_t>(pool.size()) - 1))];
+    j.job_type = m.JobTypeName(j.type_id);
+    j.workers = r.gpus;
+    j.submit_time_s = r.submit - t0;
+    j.total_steps = r.duration * perf.Throughput(j.type_id, reference, r.gpus, 1).steps_per_s;
+    w.jobs.push_back(std::move(j));
+    w.lines.push_back(r.line);
+  }
+  return w;
+}
+
+}  // namespace cnet

@@ -1,0 +1,34 @@
+// Workload inputs for the simulator. Every job keeps the line it came from, so that a job the
+// cluster can never run is reported as "file:line: field ...".
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/rng.h"
+#include "common/status.h"
+#include "model/job.h"
+#include "perf/perf_model.h"
+
+namespace cnet {
+
+struct Workload {
+  std::string source;            // file name or generator description
+  std::vector<JobSpec> jobs;     // sorted by submit time, then id
+  std::vector<int> lines;        // input line of each job (0 when generated)
+};
+
+// CSV: job_id,submit_time_s,job_type,workers,total_steps[,tenant][,priority][,deadline_s]
+// [,accelerators] (accelerators: types separated by '|', empty = any).
+Result<Workload> ReadCsvTrace(const std::string& path, const PerfModel& perf);
+Result<Workload> ParseCsvTrace(const std::string& text, const std::string& file, const PerfModel& perf);
+
+// Philly (Jeon et al., ATC'19) in the Pollux/Sia form: timestamp,duration,num_gpus,gpu_time,cluster.
+// Submit times are relative to the first job. Each job gets a job type drawn with `rng` among the
+// types measured with more than one worker when num_gpus > 1 (all types otherwise), and
+// total_steps = duration x its throughput on `reference` with num_gpus workers (Gavel's method).
+// `limit` > 0 keeps only the first `limit` jobs by submit time.
+Result<Workload> ReadPhillyTrace(const std::string& path, const PerfModel& perf, AccelId reference,
+                                 Rng& rng, size_t limit = 0);
+
+}  // namespace cnet
