@@ -31,7 +31,7 @@ TEST(Cluster, Gavel36x3) {
   ASSERT_TRUE(cl.ok()) << cl.status().ToString();
   EXPECT_EQ(cl->TotalAccels(), 108);
   for (const char* n : {"K80", "P100", "V100"}) EXPECT_EQ(cl->AccelCount(*TestCatalogue().Find(n)), 36);
-  EXPECT_EQ(cl->MaxPerNode(*TestCatalogue().Find("V100")), 4);
+  EXPECT_EQ(cl->MaxPerNode(*TestCatalogue().Find("V100")), 8);
 }
 
 }  // namespace

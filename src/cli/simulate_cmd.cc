@@ -56,7 +56,8 @@ Status RunSimulate(const SimArgs& a, const char* argv0) {
   CNET_ASSIGN_OR_RETURN(ThroughputMatrix matrix, ThroughputMatrix::LoadCsv(a.throughputs, cat, a.spread));
   PerfModel perf(cat, matrix);
   auto ref = cat.Find(a.reference);
-  if (!ref) return InvalidArgument("--reference: unknown accelerator type '" + a.reference + "'");
+  if (!ref || cat.Get(*ref).kind == AccelKind::kCpu)
+    return InvalidArgument("--reference: unknown accelerator type '" + a.reference + "'");
   SimOptions opts;
   opts.round_s = a.round;
   opts.seed = a.seed;
@@ -155,8 +156,12 @@ void AddSimulateCommand(CLI::App& app, int* rc, const char* argv0) {
   s->add_option("--trace-format", a->trace_format, "csv (default) or philly");
   s->add_option("--generate", a->generate, "gavel-single or gavel-multi");
   s->add_option("--rate", a->rate, "arrivals per hour for --generate (0: all at time 0)");
-  s->add_option("--jobs", a->jobs, "number of jobs for --generate");
-  s->add_option("--limit", a->limit, "philly: first N jobs only");
+  // CLI11 would wrap a negative count into a huge size_t.
+  const CLI::Validator count(
+      [](std::string& v) { return Trim(v).rfind('-', 0) == 0 ? "must be >= 0, got " + v : std::string(); },
+      "COUNT");
+  s->add_option("--jobs", a->jobs, "number of jobs for --generate")->check(count);
+  s->add_option("--limit", a->limit, "philly: first N jobs only")->check(count);
   s->add_option("--reference", a->reference, "accelerator whose throughput turns durations into steps (V100)");
   s->add_option("--policy", a->policies, "policy name, or several separated by commas")->capture_default_str();
   s->add_option("--round", a->round, "round length, seconds")->capture_default_str();

@@ -1,5 +1,6 @@
-// Injected time. The scheduling core never reads the system clock itself: the service passes a
-// SystemClock, the simulator and tests a ManualClock. Now() is in seconds.
+// Injected time. The scheduling core never reads the system clock: the Scheduler takes `now` as an
+// argument; the service reads a SystemClock, tests a ManualClock, and the simulator its own event
+// time. Now() is in seconds.
 #pragma once
 
 #include "common/units.h"

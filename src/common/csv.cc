@@ -51,7 +51,7 @@ namespace {
 
 // Splits one logical record starting at `pos`; advances pos and the line counter.
 Status SplitRecord(const std::string& text, size_t& pos, int& line, const std::string& file,
-                   std::vector<std::string>& out) {
+                   const std::vector<std::string>& header, std::vector<std::string>& out) {
   out.clear();
   std::string cell;
   bool quoted = false, in_quotes = false;
@@ -96,7 +96,12 @@ Status SplitRecord(const std::string& text, size_t& pos, int& line, const std::s
     cell += c;
     ++pos;
   }
-  if (in_quotes) return InputError(file, start_line, "", "unterminated quoted field");
+  if (in_quotes) {
+    size_t col = out.size();
+    return InputError(file, start_line,
+                      col < header.size() ? header[col] : "column " + std::to_string(col + 1),
+                      "unterminated quoted field");
+  }
   out.push_back(quoted ? cell : Trim(cell));
   ++line;
   return Status::Ok();
@@ -108,14 +113,14 @@ Result<CsvTable> CsvTable::Parse(const std::string& text, const std::string& fil
                                  std::vector<std::string> header) {
   CsvTable t;
   t.file_ = file;
-  size_t pos = 0;
+  size_t pos = text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;  // skip a UTF-8 byte-order mark
   int line = 1;
   std::vector<std::string> rec;
   bool have_header = !header.empty();
   if (have_header) t.header_ = std::move(header);
   while (pos < text.size()) {
     int rec_line = line;
-    CNET_RETURN_IF_ERROR(SplitRecord(text, pos, line, file, rec));
+    CNET_RETURN_IF_ERROR(SplitRecord(text, pos, line, file, t.header_, rec));
     if (rec.size() == 1 && rec[0].empty()) continue;  // blank line
     if (!have_header) {
       t.header_ = rec;
@@ -123,15 +128,19 @@ Result<CsvTable> CsvTable::Parse(const std::string& text, const std::string& fil
       continue;
     }
     if (rec.size() != t.header_.size()) {
-      return InputError(file, rec_line, "",
+      return InputError(file, rec_line,
+                        rec.size() < t.header_.size() ? t.header_[rec.size()]
+                                                      : "column " + std::to_string(t.header_.size() + 1),
                         "expected " + std::to_string(t.header_.size()) + " columns (" +
                             std::to_string(t.header_.size()) + " in the header), found " +
                             std::to_string(rec.size()));
     }
     t.rows_.push_back(Row{rec_line, rec});
   }
-  if (!have_header) return InputError(file, 0, "", "empty file: no header line");
-  for (size_t i = 0; i < t.header_.size(); ++i) t.index_[t.header_[i]] = i;
+  if (!have_header) return InputError(file, 1, "", "empty file: no header line");
+  for (size_t i = 0; i < t.header_.size(); ++i)
+    if (!t.index_.emplace(t.header_[i], i).second)
+      return InputError(file, 1, t.header_[i], "column appears twice in the header");
   return t;
 }
 
@@ -147,10 +156,13 @@ std::optional<size_t> CsvTable::Column(const std::string& name) const {
 }
 
 Status CsvTable::RequireColumns(const std::vector<std::string>& names) const {
-  std::string missing;
+  std::string missing, first;
   for (const auto& n : names)
-    if (!Column(n)) missing += (missing.empty() ? "" : ", ") + n;
-  if (!missing.empty()) return InputError(file_, 1, "", "missing column(s): " + missing);
+    if (!Column(n)) {
+      if (first.empty()) first = n;
+      missing += (missing.empty() ? "" : ", ") + n;
+    }
+  if (!missing.empty()) return InputError(file_, 1, first, "missing column(s): " + missing);
   return Status::Ok();
 }
 

@@ -25,8 +25,11 @@ std::string Lower(std::string s) {
 
 Status Positive(const YamlCtx& c, const YAML::Node& n, const std::string& field, double v,
                 bool allow_zero) {
-  if (v < 0 || (!allow_zero && v == 0))
-    return c.Error(n, field, allow_zero ? "must be >= 0" : "must be > 0");
+  if (v < 0 || (!allow_zero && v == 0)) {
+    // Point at the value's own line when it is given (`field` ends in its key).
+    const YAML::Node at = n[field.substr(field.rfind('.') + 1)];
+    return c.Error(at ? at : n, field, allow_zero ? "must be >= 0" : "must be > 0");
+  }
   return Status::Ok();
 }
 }  // namespace
@@ -87,13 +90,15 @@ Result<Catalogue> Catalogue::ParseYaml(const std::string& text, const std::strin
     else return c.Error(n["kind"], p + ".kind", "must be gpu, npu or cpu, not '" + kind + "'");
     if (n["aliases"]) {
       if (!n["aliases"].IsSequence()) return c.Error(n["aliases"], p + ".aliases", "expected a list");
-      for (const auto& a : n["aliases"]) s.aliases.push_back(a.as<std::string>());
+      for (const auto& a : n["aliases"]) {
+        if (!a.IsScalar()) return c.Error(a, p + ".aliases", "expected a list of names");
+        s.aliases.push_back(a.Scalar());
+      }
     }
     CNET_ASSIGN_OR_RETURN(s.peak_tflops, YamlDouble(c, n, "peak_tflops", p));
     CNET_ASSIGN_OR_RETURN(s.memory_gib, YamlDouble(c, n, "memory_gib", p));
     CNET_ASSIGN_OR_RETURN(s.mem_bw_gbs, YamlDouble(c, n, "mem_bw_gbs", p));
     CNET_ASSIGN_OR_RETURN(double dies, YamlDouble(c, n, "dies_per_package", p, &one));
-    s.dies_per_package = static_cast<int>(dies);
     CNET_ASSIGN_OR_RETURN(s.d2d_bw_gbs, YamlDouble(c, n, "d2d_bw_gbs", p, &zero));
     CNET_ASSIGN_OR_RETURN(s.link_bw_gbs, YamlDouble(c, n, "link_bw_gbs", p, &zero));
     CNET_ASSIGN_OR_RETURN(s.network_bw_gbs, YamlDouble(c, n, "network_bw_gbs", p, &net));
@@ -108,8 +113,11 @@ Result<Catalogue> Catalogue::ParseYaml(const std::string& text, const std::strin
     CNET_RETURN_IF_ERROR(Positive(c, n, p + ".idle_power_w", s.idle_power_w, true));
     CNET_RETURN_IF_ERROR(Positive(c, n, p + ".price_per_hour_usd", s.price_per_hour_usd, true));
     CNET_RETURN_IF_ERROR(Positive(c, n, p + ".network_bw_gbs", s.network_bw_gbs, false));
-    if (s.dies_per_package < 1 || dies != s.dies_per_package)
-      return c.Error(n["dies_per_package"], p + ".dies_per_package", "must be an integer >= 1");
+    CNET_RETURN_IF_ERROR(Positive(c, n, p + ".link_bw_gbs", s.link_bw_gbs, true));
+    CNET_RETURN_IF_ERROR(Positive(c, n, p + ".d2d_bw_gbs", s.d2d_bw_gbs, true));
+    if (dies < 1 || dies > 64 || dies != static_cast<int>(dies))
+      return c.Error(n["dies_per_package"], p + ".dies_per_package", "must be an integer from 1 to 64");
+    s.dies_per_package = static_cast<int>(dies);
     if (s.dies_per_package > 1 && s.d2d_bw_gbs <= 0)
       return c.Error(n, p + ".d2d_bw_gbs", "required (> 0) when dies_per_package > 1");
     if (s.idle_power_w > s.board_power_w)

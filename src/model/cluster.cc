@@ -69,7 +69,7 @@ Result<Cluster> Cluster::ParseYaml(const std::string& text, const std::string& f
   CNET_ASSIGN_OR_RETURN(YAML::Node sites, YamlSeq(c, root, "sites", ""));
   if (sites.size() == 0) return c.Error(sites, "sites", "empty list: a cluster needs a site");
   const std::string no_region = "default";
-  const int64_t def_cpus = 0, zero = 0;
+  const int64_t def_cpus = 0;
   for (size_t si = 0; si < sites.size(); ++si) {
     const YAML::Node& sn = sites[si];
     std::string sp = "sites[" + std::to_string(si) + "]";
@@ -94,6 +94,9 @@ Result<Cluster> Cluster::ParseYaml(const std::string& text, const std::string& f
       CNET_ASSIGN_OR_RETURN(rack.power_cap_kw, YamlDouble(c, rn, "power_cap_kw", rp));
       if (rack.power_cap_kw <= 0)
         return c.Error(rn["power_cap_kw"], rp + ".power_cap_kw", "must be > 0");
+      for (const Rack& other : cl.racks_)
+        if (other.site == site.id && other.name == rack.name)
+          return c.Error(rn["name"], rp + ".name", "duplicate rack name '" + rack.name + "' in site " + site.name);
       cl.racks_.push_back(rack);
       CNET_ASSIGN_OR_RETURN(YAML::Node groups, YamlSeq(c, rn, "nodes", rp));
       if (groups.size() == 0) return c.Error(groups, rp + ".nodes", "empty list");
@@ -107,6 +110,9 @@ Result<Cluster> Cluster::ParseYaml(const std::string& text, const std::string& f
              "memory_gib"},
             gp));
         CNET_ASSIGN_OR_RETURN(std::string gname, YamlString(c, gn, "name", gp));
+        for (size_t gj = 0; gj < gi; ++gj)
+          if (groups[gj]["name"] && groups[gj]["name"].as<std::string>() == gname)
+            return c.Error(gn["name"], gp + ".name", "duplicate node group name '" + gname + "' in rack " + rack.name);
         CNET_ASSIGN_OR_RETURN(int64_t count, YamlInt(c, gn, "count", gp));
         if (count <= 0 || count > 1000000)
           return c.Error(gn["count"], gp + ".count", "must be between 1 and 1000000");
@@ -149,7 +155,6 @@ Result<Cluster> Cluster::ParseYaml(const std::string& text, const std::string& f
         if (proto.memory_gib < 0) return c.Error(gn["memory_gib"], gp + ".memory_gib", "must be >= 0");
         if (!proto.accel.valid() && proto.cpus == 0)
           return c.Error(gn, gp, "a node group needs an accelerator or cpus > 0");
-        (void)zero;
         for (int64_t k = 0; k < count; ++k) {
           Node node = proto;
           node.id = NodeId(static_cast<int32_t>(cl.nodes_.size()));

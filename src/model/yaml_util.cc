@@ -13,7 +13,7 @@ std::string Join(const std::string& path, const std::string& key) {
 Result<YAML::Node> ParseYamlText(const std::string& text, const std::string& file) {
   try {
     YAML::Node n = YAML::Load(text);
-    if (!n || n.IsNull()) return InputError(file, 0, "", "empty YAML document");
+    if (!n || n.IsNull()) return InputError(file, 1, "", "empty YAML document");
     return n;
   } catch (const YAML::Exception& e) {
     return InputError(file, e.mark.line + 1, "", "YAML syntax error: " + e.msg);
@@ -68,7 +68,9 @@ Status YamlOnlyKeys(const YamlCtx& c, const YAML::Node& map, const std::vector<s
                     const std::string& path) {
   if (!map.IsMap()) return c.Error(map, path, "expected a mapping");
   for (auto it = map.begin(); it != map.end(); ++it) {
-    std::string k = it->first.as<std::string>();
+    if (!it->first.IsScalar())
+      return c.Error(it->first, path, "a key must be a plain name, not a list or mapping");
+    std::string k = it->first.Scalar();
     bool ok = false;
     for (const auto& a : allowed) ok = ok || a == k;
     if (!ok) {

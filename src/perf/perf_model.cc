@@ -97,6 +97,9 @@ Estimate PerfModel::Throughput(JobTypeId t, AccelId a, int workers, int nodes) c
   if (s.kind == AccelKind::kCpu) return {};
   bool spread = nodes > 1;
   if (auto v = m_.Get(t, a, workers, spread)) return {*v, false};
+  // A measured 0 (e.g. out of memory) on one worker, or on this gang on one node, rules out
+  // the type for larger or spread gangs too.
+  if (m_.Get(t, a, 1, false) == 0.0 || (spread && m_.Get(t, a, workers, false) == 0.0)) return {0, false};
   bool predicted = true;
   double t1 = SingleWorker(t, a, &predicted);
   if (workers == 1) return {t1, predicted};

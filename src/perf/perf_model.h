@@ -1,12 +1,15 @@
 // Throughput of a job type on an accelerator type: measured where the matrix has the figure,
 // otherwise predicted from the catalogue (see docs/ARCHITECTURE.md, "Performance model"):
-//  - single worker on an unmeasured type: the job type's fastest measured type scaled by
+//  - single worker on an unmeasured type: the job type's reference (its measured type with the
+//    highest peak_tflops) scaled by
 //    (compute ratio)^alpha * (memory-bandwidth ratio)^(1-alpha), alpha fitted per job type from
 //    its measurements (its arithmetic intensity, in effect);
 //  - gangs: N * T1 / (1 + f * bw_ref/bw * T1/T1_ref), f the communication/compute time ratio
 //    measured on the reference type for the nearest gang size (on one node or spread), bw the
 //    link the gang crosses (intra-node link or network);
-//  - multi-die packages (Ascend 910C) are a 2-worker gang joined by the die-to-die link.
+//  - multi-die packages (Ascend 910C) are a gang of dies_per_package workers joined by the
+//    die-to-die link.
+//  - a measured 0 (cannot run, e.g. out of memory) is never overridden by a prediction.
 // Immutable after construction; thread-safe to read.
 #pragma once
 

@@ -1,8 +1,17 @@
 #include "sched/capacity.h"
 
+#include <algorithm>
 #include <cassert>
+#include <cmath>
 
 namespace cnet {
+
+int PowerSlots(double headroom_w, double delta_w) {
+  constexpr double kMax = 1 << 30;
+  if (delta_w <= 0) return static_cast<int>(kMax);
+  if (headroom_w <= 0) return 0;
+  return static_cast<int>(std::min(kMax, std::floor(headroom_w / delta_w + 1e-9)));
+}
 
 Capacity::Capacity(const Cluster& cluster, const Catalogue& cat) : cluster_(&cluster) {
   free_.resize(cluster.nodes().size());

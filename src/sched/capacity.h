@@ -10,6 +10,9 @@
 
 namespace cnet {
 
+// How many more packages drawing `delta_w` each fit in `headroom_w` (clamped to [0, 1<<30]).
+int PowerSlots(double headroom_w, double delta_w);
+
 class Capacity {
  public:
   Capacity(const Cluster& cluster, const Catalogue& cat);
@@ -18,6 +21,7 @@ class Capacity {
   int FreeOfType(AccelId a) const { return free_by_type_[a.value()]; }
   double RackDrawW(RackId r) const { return rack_draw_w_[r.value()]; }
   double RackHeadroomW(RackId r) const;
+  double RackCapW(RackId r) const { return rack_cap_w_[r.value()]; }
   // Extra watts one busy package of type a adds to its rack.
   double BusyDeltaW(AccelId a) const { return busy_delta_w_[a.value()]; }
 

@@ -12,15 +12,13 @@ namespace {
 int Usable(const Capacity& cap, const Node& n, double delta) {
   int f = cap.Free(n.id);
   if (delta <= 0) return f;
-  double h = cap.RackHeadroomW(n.rack);
-  int by_power = h <= 0 ? 0 : static_cast<int>(std::floor(h / delta + 1e-9));
-  return std::min(f, by_power);
+  return std::min(f, PowerSlots(cap.RackHeadroomW(n.rack), delta));
 }
 
 }  // namespace
 
 std::optional<Placement> FindPlacement(const Capacity& cap, const JobSpec& job, AccelId a,
-                                       const Placement* prefer) {
+                                       const Placement* prefer, bool allow_spread) {
   const int w = job.workers;
   if (cap.FreeOfType(a) < w) return std::nullopt;
   if (prefer && prefer->accel == a && prefer->Workers() == w && cap.CanTake(*prefer)) return *prefer;
@@ -42,7 +40,7 @@ std::optional<Placement> FindPlacement(const Capacity& cap, const JobSpec& job, 
     }
   }
   if (best) return Placement{a, {Slot{best->id, w}}};
-  if (w <= 1) return std::nullopt;
+  if (w <= 1 || (!allow_spread && w <= cl.MaxPerNode(a))) return std::nullopt;
 
   // 2./3. Several nodes: within one rack, else within one site. Power headroom is per rack, so
   // within a rack the usable total is min(sum of free, headroom / delta).
@@ -59,9 +57,7 @@ std::optional<Placement> FindPlacement(const Capacity& cap, const JobSpec& job, 
     g.total += cap.Free(id);
   }
   auto rack_usable = [&](int rack, const Group& g) {
-    if (delta <= 0) return g.total;
-    double h = cap.RackHeadroomW(RackId(rack));
-    return std::min(g.total, h <= 0 ? 0 : static_cast<int>(std::floor(h / delta + 1e-9)));
+    return std::min(g.total, PowerSlots(cap.RackHeadroomW(RackId(rack)), delta));
   };
   // Fill from the largest free nodes first, so the gang uses as few nodes as possible.
   auto take = [&](Group& g, int want, Placement& p) {

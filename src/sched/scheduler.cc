@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cmath>
 
 #include "common/clock.h"
 
@@ -13,7 +14,9 @@ Scheduler::Scheduler(const Cluster& cluster, const PerfModel& perf, std::unique_
       perf_(perf),
       policy_(std::move(policy)),
       opts_(opts),
-      capacity_(cluster, perf.catalogue()) {}
+      capacity_(cluster, perf.catalogue()) {
+  for (const Rack& r : cluster.racks()) rack_idle_w_.push_back(capacity_.RackDrawW(r.id));
+}
 
 Status Scheduler::Admit(JobSpec spec) {
   if (jobs_.count(spec.id))
@@ -42,15 +45,23 @@ Result<JobRecord> Scheduler::Prepare(JobSpec spec) const {
   int best_site_cap = 0;
   for (AccelId a : cluster_.accel_types()) {
     if (!spec.Accepts(a)) continue;
-    // Largest gang of type a one allowed site can hold.
-    std::vector<int> per_site(cluster_.sites().size(), 0);
-    int per_node = 0;
+    // Largest gang of type a one allowed site can hold and power (each rack: its packages of
+    // type a, at most as many as its cap can power busy on top of every package's idle draw).
+    // rack_idle_w_ is each rack's draw with nothing running.
+    auto powered = [&](RackId r) {
+      return PowerSlots(capacity_.RackCapW(r) - rack_idle_w_[r.value()], capacity_.BusyDeltaW(a));
+    };
+    std::vector<int> per_rack(cluster_.racks().size(), 0);
+    int per_node = 0;  // largest gang one node can hold and its rack can power
     for (NodeId id : cluster_.NodesWith(a)) {
       const Node& n = cluster_.node(id);
       if (!spec.AllowsSite(n.site)) continue;
-      per_site[n.site.value()] += n.accel_count;
-      per_node = std::max(per_node, n.accel_count);
+      per_rack[n.rack.value()] += n.accel_count;
+      per_node = std::max(per_node, std::min(n.accel_count, powered(n.rack)));
     }
+    std::vector<int> per_site(cluster_.sites().size(), 0);
+    for (const Rack& rk : cluster_.racks())
+      per_site[rk.site.value()] += std::min(per_rack[rk.id.value()], powered(rk.id));
     int site_cap = *std::max_element(per_site.begin(), per_site.end());
     best_site_cap = std::max(best_site_cap, site_cap);
     if (site_cap < spec.workers) continue;

@@ -62,6 +62,7 @@ class Scheduler {
   std::unique_ptr<Policy> policy_;
   SchedulerOptions opts_;
   Capacity capacity_;
+  std::vector<double> rack_idle_w_;  // every rack's draw with nothing running
   std::unordered_map<JobId, JobRecord> jobs_;
   std::vector<JobId> pending_;  // submit order
   std::vector<JobId> running_;

@@ -6,12 +6,12 @@ namespace cnet {
 
 Result<Workload> GenerateGavel(GavelWorkload kind, double rate_per_hour, size_t jobs,
                                const PerfModel& perf, AccelId reference, Rng& rng) {
-  if (jobs == 0) return InvalidArgument("--jobs: must be > 0");
+  if (jobs == 0 || jobs > 10'000'000) return InvalidArgument("--jobs: must be between 1 and 10000000");
   const ThroughputMatrix& m = perf.matrix();
   std::vector<std::vector<JobTypeId>> by_workers(9);
   for (int w : {1, 2, 4, 8})
     for (size_t i = 0; i < m.num_job_types(); ++i)
-      if (m.Get(JobTypeId(static_cast<int32_t>(i)), reference, w, false))
+      if (m.Get(JobTypeId(static_cast<int32_t>(i)), reference, w, false).value_or(0) > 0)
         by_workers[w].push_back(JobTypeId(static_cast<int32_t>(i)));
   if (by_workers[1].empty())
     return InvalidArgument("reference accelerator has no single-worker measurements");

@@ -42,9 +42,12 @@ Result<SimResult> Simulate(const Cluster& cluster, const PerfModel& perf, std::u
   for (size_t i = 0; i < wl.jobs.size(); ++i) {
     auto r = sched.Prepare(wl.jobs[i]);
     if (!r.ok()) {
-      std::string where = wl.lines[i] > 0 ? wl.source + ":" + std::to_string(wl.lines[i]) + ": field 'workers': "
-                                          : wl.source + ": ";
-      return InvalidArgument(where + r.status().message());
+      const std::string& msg = r.status().message();
+      std::string field = msg.find("job type") != std::string::npos      ? "job_type"
+                          : msg.find("total_steps") != std::string::npos ? "total_steps"
+                                                                          : wl.size_field;
+      int line = wl.lines[i];
+      return InvalidArgument(line > 0 ? Where(wl.source, line, field) + ": " + msg : wl.source + ": " + msg);
     }
   }
   auto measured = [&](JobId id) {

@@ -75,7 +75,8 @@ Result<Workload> ParseCsvTrace(const std::string& text, const std::string& file,
       return InputError(file, r.line, "workers", "must be between 1 and 1000000, not " + std::to_string(workers));
     j.workers = static_cast<int>(workers);
     CNET_ASSIGN_OR_RETURN(j.total_steps, t.Double(r, *col("total_steps")));
-    if (j.total_steps <= 0) return InputError(file, r.line, "total_steps", "must be > 0");
+    if (j.total_steps <= 0 || j.total_steps > 1e15)
+      return InputError(file, r.line, "total_steps", "must be > 0 and at most 1e15");
     if (auto c = col("tenant"); c && !r.cells[*c].empty()) j.tenant = r.cells[*c];
     if (auto c = col("priority"); c && !r.cells[*c].empty()) {
       CNET_ASSIGN_OR_RETURN(j.priority, t.Double(r, *c));
@@ -130,7 +131,7 @@ Result<Workload> ReadPhillyTrace(const std::string& path, const PerfModel& perf,
       return InputError(path, r.line, "timestamp", "expected 'YYYY-MM-DD HH:MM:SS', got '" + r.cells[cts] + "'");
     CNET_ASSIGN_OR_RETURN(double dur, t.Double(r, cdur));
     CNET_ASSIGN_OR_RETURN(int64_t g, t.Int(r, cg));
-    if (dur < 0) return InputError(path, r.line, "duration", "must be >= 0");
+    if (dur < 0 || dur > 1e10) return InputError(path, r.line, "duration", "must be between 0 and 1e10 seconds");
     if (g <= 0 || g > 1000000) return InputError(path, r.line, "num_gpus", "must be between 1 and 1000000");
     raw.push_back({ts, std::max(1.0, dur), static_cast<int>(g), r.line});
   }
@@ -147,6 +148,7 @@ Result<Workload> ReadPhillyTrace(const std::string& path, const PerfModel& perf,
   if (multi.empty()) multi = all;
   Workload w;
   w.source = path;
+  w.size_field = "num_gpus";
   double t0 = raw.front().submit;
   for (size_t i = 0; i < raw.size(); ++i) {
     const Raw& r = raw[i];

@@ -16,6 +16,7 @@ struct Workload {
   std::string source;            // file name or generator description
   std::vector<JobSpec> jobs;     // sorted by submit time, then id
   std::vector<int> lines;        // input line of each job (0 when generated)
+  std::string size_field = "workers";  // the input column holding the gang size
 };
 
 // CSV: job_id,submit_time_s,job_type,workers,total_steps[,tenant][,priority][,deadline_s]

@@ -74,22 +74,57 @@ std::vector<Decision> RoundRealizer::Realize(const Snapshot& snap, const Allocat
       cap.Take(placed[m]);
     }
   }
-  for (size_t m = 0; m < alloc.jobs.size(); ++m) {
-    if (!chosen[m].valid() || !placed[m].empty()) continue;
-    auto p = FindPlacement(cap, alloc.jobs[m]->spec, chosen[m]);
+  // New placements largest gang first (first-fit decreasing), so big gangs find whole nodes.
+  std::vector<size_t> fresh;
+  for (size_t m = 0; m < alloc.jobs.size(); ++m)
+    if (chosen[m].valid() && placed[m].empty()) fresh.push_back(m);
+  std::stable_sort(fresh.begin(), fresh.end(), [&](size_t x, size_t y) {
+    return alloc.jobs[x]->spec.workers > alloc.jobs[y]->spec.workers;
+  });
+  // The allocation assumed each gang's one-node rate: no spreading here.
+  for (size_t m : fresh) {
+    auto p = FindPlacement(cap, alloc.jobs[m]->spec, chosen[m], nullptr, false);
     if (p) {
       placed[m] = *p;
       cap.Take(*p);
     }
   }
-  // Fill what fragmentation left with the next candidates in deficit order.
+  // Fill what is left with the next candidates in deficit order.
   for (const Cand& c : cands) {
     if (!placed[c.m].empty()) continue;
     const JobRecord* j = alloc.jobs[c.m];
     if (cap.FreeOfType(c.a) < j->spec.workers) continue;
-    auto p = FindPlacement(cap, j->spec, c.a);
+    auto p = FindPlacement(cap, j->spec, c.a, nullptr, false);
     if (p) {
       placed[c.m] = *p;
+      cap.Take(*p);
+    }
+  }
+  // Work conservation: accelerators nobody is owed this round go to jobs left out that can use
+  // them: by relative speed there (rate / the job's best rate) when speed-aware, else by what the
+  // job is owed on that type.
+  std::vector<std::pair<double, std::pair<size_t, AccelId>>> idle;
+  for (size_t m = 0; m < alloc.jobs.size(); ++m) {
+    if (!placed[m].empty()) continue;
+    const JobRecord* j = alloc.jobs[m];
+    double best = j->BestRate();
+    const auto& d = deficit_[j->spec.id];
+    for (AccelId a : snap.cluster->accel_types())
+      if (j->rate[a.value()] > 0 && cap.FreeOfType(a) >= j->spec.workers)
+        idle.push_back({speed_aware_ ? j->rate[a.value()] / best : d[a.value()], {m, a}});
+  }
+  std::stable_sort(idle.begin(), idle.end(), [](const auto& x, const auto& y) { return x.first > y.first; });
+  for (const auto& [gain, ma] : idle) {
+    auto [m, a] = ma;
+    if (!placed[m].empty() || cap.FreeOfType(a) < alloc.jobs[m]->spec.workers) continue;
+    auto p = FindPlacement(cap, alloc.jobs[m]->spec, a, nullptr, false);
+    if (!p && speed_aware_) {
+      p = FindPlacement(cap, alloc.jobs[m]->spec, a);
+      // Spread only where it still runs at a useful fraction of the job's best speed.
+      if (p && alloc.jobs[m]->RateOn(a, p->Nodes()) < 0.5 * alloc.jobs[m]->BestRate()) p.reset();
+    }
+    if (p) {
+      placed[m] = *p;
       cap.Take(*p);
     }
   }

@@ -22,10 +22,15 @@ struct Allocation {
 
 class RoundRealizer {
  public:
+  // speed_aware: whether idle accelerators left after the allocation is served go to the jobs
+  // that run relatively fastest there (hetero policies) or to those owed most (agnostic ones,
+  // which must not use speed information).
+  explicit RoundRealizer(bool speed_aware) : speed_aware_(speed_aware) {}
   std::vector<Decision> Realize(const Snapshot& snap, const Allocation& alloc,
                                 const std::string& policy_name);
 
  private:
+  bool speed_aware_;
   std::unordered_map<JobId, std::vector<double>> deficit_;
 };
 

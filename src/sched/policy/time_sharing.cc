@@ -15,7 +15,7 @@ enum class Kind { kLas, kLasHetero, kFtf, kMakespan };
 
 class TimeSharingPolicy final : public Policy {
  public:
-  explicit TimeSharingPolicy(Kind k) : kind_(k) {}
+  explicit TimeSharingPolicy(Kind k) : kind_(k), realizer_(k != Kind::kLas) {}
 
   std::string_view name() const override {
     switch (kind_) {
@@ -104,7 +104,9 @@ class TimeSharingPolicy final : public Policy {
       }
     };
     if (kind_ == Kind::kLasHetero) {
-      fill([&](size_t m) { return iso[m] * jobs[m]->spec.priority; });
+      // Normalised by the equal-share throughput and scaled by the gang size, so that fairness is
+      // over accelerator-time: a gang of 8 is owed 1/8 of the time a single worker is.
+      fill([&](size_t m) { return iso[m] * jobs[m]->spec.priority / jobs[m]->spec.workers; });
       MaxMinSolution s = SolveMaxMin(p);
       return s.ok ? s.x : Agnostic(jobs, c);
     }
@@ -160,24 +162,25 @@ class TimeSharingPolicy final : public Policy {
     return best.x;
   }
 
-  // Equal (priority-weighted) time shares by water-filling, spread over allowed types by count.
+  // Equal (priority-weighted) accelerator-time by water-filling, spread over allowed types by
+  // count: workers_m * share_m = min(workers_m, lambda * w_m), sum workers_m * share_m = total.
   static std::vector<double> Agnostic(const std::vector<const JobRecord*>& jobs, const Common& c) {
     const size_t M = jobs.size(), T = c.T;
     std::vector<double> x(M * T, 0.0), share(M, 0.0);
-    // Water-fill: share_m = min(1, lambda * w_m) with sum workers_m * share_m = total.
+    // Jobs that saturate first (share 1) are those with the largest w_m / workers_m.
     std::vector<size_t> order(M);
     for (size_t m = 0; m < M; ++m) order[m] = m;
     std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-      return jobs[a]->spec.priority > jobs[b]->spec.priority;
+      return jobs[a]->spec.priority / jobs[a]->spec.workers > jobs[b]->spec.priority / jobs[b]->spec.workers;
     });
     double cap_left = c.total, weight_left = 0;
-    for (auto* j : jobs) weight_left += j->spec.priority * j->spec.workers;
+    for (auto* j : jobs) weight_left += j->spec.priority;
     for (size_t m : order) {
       const auto& s = jobs[m]->spec;
       double lambda = weight_left > 0 ? cap_left / weight_left : 0;
-      share[m] = std::min(1.0, lambda * s.priority);
+      share[m] = std::min(1.0, lambda * s.priority / s.workers);
       cap_left -= share[m] * s.workers;
-      weight_left -= s.priority * s.workers;
+      weight_left -= s.priority;
     }
     for (size_t m = 0; m < M; ++m) {
       double allowed = 0;

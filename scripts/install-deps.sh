@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs computenet's build and test dependencies from Debian 12's packages (see docs/DEPENDENCIES.md).
+set -euo pipefail
+pkgs=(build-essential cmake ninja-build pkg-config python3
+      libyaml-cpp-dev nlohmann-json3-dev libcli11-dev coinor-libclp-dev
+      libcpp-httplib-dev libsqlite3-dev libsodium-dev
+      libgtest-dev libgmock-dev libbenchmark-dev time)
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -eq 0 ]; then echo "install-deps: all ${#pkgs[@]} packages present"; exit 0; fi
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

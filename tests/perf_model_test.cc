@@ -1,0 +1,95 @@
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/csv.h"
+#include "perf/perf_model.h"
+#include "test_util.h"
+
+namespace cnet {
+namespace {
+
+using testing::Accel;
+using testing::GavelMatrix;
+using testing::TestCatalogue;
+
+TEST(PerfModel, MeasuredFiguresAreReturnedAsIs) {
+  PerfModel pm(TestCatalogue(), GavelMatrix());
+  JobTypeId t = *GavelMatrix().FindJobType("ResNet-50 (batch size 64)");
+  Estimate e = pm.Throughput(t, Accel("V100"), 1);
+  EXPECT_FALSE(e.predicted);
+  EXPECT_DOUBLE_EQ(e.steps_per_s, 4.394774823323071);
+  Estimate spread = pm.Throughput(t, Accel("V100"), 8, 2);
+  EXPECT_FALSE(spread.predicted);
+  EXPECT_DOUBLE_EQ(spread.steps_per_s, 19.757330902241037);
+}
+
+TEST(PerfModel, MeasuredZeroMeansCannotRun) {
+  PerfModel pm(TestCatalogue(), GavelMatrix());
+  JobTypeId t = *GavelMatrix().FindJobType("ResNet-50 (batch size 128)");
+  EXPECT_EQ(pm.Throughput(t, Accel("K80"), 2).steps_per_s, 0.0);  // measured 0 (out of memory)
+}
+
+TEST(PerfModel, PredictsUnmeasuredTypesAndFlagsThem) {
+  PerfModel pm(TestCatalogue(), GavelMatrix());
+  int slower = 0;
+  for (size_t i = 0; i < GavelMatrix().num_job_types(); ++i) {
+    JobTypeId t(static_cast<int32_t>(i));
+    Estimate v100 = pm.Throughput(t, Accel("V100"), 1);
+    Estimate h100 = pm.Throughput(t, Accel("H100"), 1);
+    Estimate c910 = pm.Throughput(t, Accel("910C"), 1);
+    Estimate b910 = pm.Throughput(t, Accel("910B"), 1);
+    EXPECT_TRUE(h100.predicted);
+    EXPECT_GT(h100.steps_per_s, v100.steps_per_s) << GavelMatrix().JobTypeName(t);
+    // A 910C is two 910B dies over a slow link: faster than one 910B, at most two.
+    EXPECT_GT(c910.steps_per_s, b910.steps_per_s);
+    EXPECT_LE(c910.steps_per_s, 2 * b910.steps_per_s * (1 + 1e-12));
+    if (c910.steps_per_s < 2 * b910.steps_per_s * (1 - 1e-6)) ++slower;
+    EXPECT_LT(c910.steps_per_s, h100.steps_per_s * 1.05) << GavelMatrix().JobTypeName(t);
+  }
+  // Types whose measured 2-worker scaling loses time to communication pay for the die link.
+  EXPECT_GE(slower, 10);
+}
+
+TEST(PerfModel, ExtrapolatesLargeGangsSublinearly) {
+  PerfModel pm(TestCatalogue(), GavelMatrix());
+  JobTypeId t = *GavelMatrix().FindJobType("ResNet-50 (batch size 64)");
+  Estimate e8 = pm.Throughput(t, Accel("V100"), 8, 2);
+  Estimate e64 = pm.Throughput(t, Accel("V100"), 64, 8);
+  EXPECT_TRUE(e64.predicted);
+  EXPECT_GT(e64.steps_per_s, e8.steps_per_s * 4);
+  EXPECT_LT(e64.steps_per_s, e8.steps_per_s * 8);
+}
+
+// Leave-one-out: hide P100 from the matrix, predict it from K80 and V100, compare with the
+// measurement. The model is coarse; the median error over the 26 job types must stay within 60%.
+TEST(PerfModel, LeaveOneOutPredictionOfP100IsInTheRightRange) {
+  std::string text = "job_type,accelerator,workers,steps_per_second\n";
+  std::vector<std::pair<std::string, double>> p100;
+  auto full = CsvTable::ReadFile(testing::SharedPath("gavel/throughputs.csv"));
+  ASSERT_TRUE(full.ok());
+  for (const auto& r : full->rows()) {
+    if (r.cells[1] == "P100") {
+      if (r.cells[2] == "1") p100.push_back({r.cells[0], *ParseDouble(r.cells[3])});
+      continue;
+    }
+    text += "\"" + r.cells[0] + "\"," + r.cells[1] + "," + r.cells[2] + "," + r.cells[3] + "\n";
+  }
+  auto m = ThroughputMatrix::ParseCsv(text, "no-p100.csv", TestCatalogue());
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  PerfModel pm(TestCatalogue(), *m);
+  std::vector<double> err;
+  for (const auto& [name, measured] : p100) {
+    Estimate e = pm.Throughput(*m->FindJobType(name), Accel("P100"), 1);
+    EXPECT_TRUE(e.predicted);
+    err.push_back(std::fabs(e.steps_per_s - measured) / measured);
+  }
+  std::sort(err.begin(), err.end());
+  double median = err[err.size() / 2];
+  EXPECT_LT(median, 0.6) << "median relative error " << median;
+  RecordProperty("p100_loo_median_rel_error", std::to_string(median));
+}
+
+}  // namespace
+}  // namespace cnet

@@ -1,0 +1,210 @@
+// One contract suite, run against every registered policy (as Mesos runs one sorter suite over
+// every sorter): a scheduling loop with a manual clock checks, after every cycle, the invariants
+// any policy must keep.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "sched/policy_registry.h"
+#include "sched/scheduler.h"
+#include "sim/generator.h"
+#include "test_util.h"
+
+namespace cnet {
+namespace {
+
+using testing::Accel;
+using testing::GavelMatrix;
+using testing::TestCatalogue;
+
+struct LoopStats {
+  size_t finished = 0, preemptions = 0, places = 0, cycles = 0;
+  std::map<int64_t, Seconds> finish;
+  std::vector<std::string> violations;
+};
+
+// A small heterogeneous cluster in two sites; one rack's power cap binds.
+Cluster SmallCluster() {
+  std::vector<Cluster::GroupSpec> g;
+  g.push_back({"east", "r1", "ra", 1e9, "v100", 2, Accel("V100"), 4});
+  // 2 nodes x 4 P100 (idle 30 W, busy 250 W): idle 240 W, cap 1.3 kW -> at most 4 busy.
+  g.push_back({"east", "r1", "rb", 1.3, "p100", 2, Accel("P100"), 4});
+  g.push_back({"west", "r2", "rc", 1e9, "k80", 3, Accel("K80"), 4});
+  auto r = Cluster::Build("small", g, TestCatalogue());
+  EXPECT_TRUE(r.ok());
+  return std::move(r).value();
+}
+
+// Checks what must hold after any cycle.
+void CheckInvariants(const Scheduler& s, const Cluster& cl, LoopStats& st) {
+  std::vector<int> used(cl.nodes().size(), 0);
+  std::vector<double> draw_w(cl.racks().size(), 0);
+  for (const Node& n : cl.nodes())
+    if (n.accel.valid()) draw_w[n.rack.value()] += n.accel_count * TestCatalogue().Get(n.accel).idle_power_w;
+  for (JobId id : s.running()) {
+    const JobRecord* j = s.Find(id);
+    if (j->placement.Workers() != j->spec.workers)
+      st.violations.push_back("gang size broken for job " + std::to_string(id.value()));
+    if (!j->spec.Accepts(j->placement.accel))
+      st.violations.push_back("unacceptable type for job " + std::to_string(id.value()));
+    std::set<int> sites;
+    for (const Slot& sl : j->placement.slots) {
+      const Node& n = cl.node(sl.node);
+      if (n.accel != j->placement.accel) st.violations.push_back("slot on a node of another type");
+      used[sl.node.value()] += sl.count;
+      sites.insert(n.site.value());
+      if (!j->spec.AllowsSite(n.site)) st.violations.push_back("job placed outside its allowed sites");
+      const auto& spec = TestCatalogue().Get(n.accel);
+      draw_w[n.rack.value()] += sl.count * (spec.board_power_w - spec.idle_power_w);
+    }
+    if (sites.size() > 1) st.violations.push_back("gang spans sites");
+  }
+  for (const Node& n : cl.nodes())
+    if (used[n.id.value()] > n.accel_count) st.violations.push_back("node over-committed: " + n.name);
+  for (const Rack& r : cl.racks())
+    if (draw_w[r.id.value()] > r.power_cap_kw * 1000 + 1e-6)
+      st.violations.push_back("rack power cap exceeded: " + r.name);
+}
+
+LoopStats RunLoop(const std::string& policy, const std::vector<JobSpec>& jobs, uint64_t seed,
+                  Seconds round_s = 360) {
+  static const Cluster cl = SmallCluster();
+  static const PerfModel perf(TestCatalogue(), GavelMatrix());
+  PolicyRegistry reg;
+  RegisterBuiltinPolicies(reg);
+  auto pol = reg.Create(policy);
+  EXPECT_TRUE(pol.ok());
+  const bool ts = (*pol)->time_sharing();
+  SchedulerOptions so;
+  so.round_s = round_s;
+  Scheduler s(cl, perf, std::move(*pol), so);
+  Rng rng(seed);
+  LoopStats st;
+  size_t next = 0;
+  Seconds t = 0, next_round = 0;
+  for (int guard = 0; guard < 200000 && st.finished < jobs.size(); ++guard) {
+    while (next < jobs.size() && jobs[next].submit_time_s <= t) {
+      Status a = s.Admit(jobs[next++]);
+      if (!a.ok()) st.violations.push_back("admit: " + a.message());
+    }
+    bool boundary = !ts || t >= next_round;
+    if (boundary) {
+      CycleResult cr = s.RunCycle(t, true, rng);
+      ++st.cycles;
+      for (const auto& rj : cr.rejected) st.violations.push_back("rejected: " + rj);
+      for (const auto& d : cr.applied) {
+        if (d.reason.empty()) st.violations.push_back("decision without a reason");
+        st.preemptions += d.action == Action::kPreempt;
+        st.places += d.action == Action::kPlace;
+      }
+      CheckInvariants(s, cl, st);
+      if (ts) next_round = t + round_s;
+    }
+    Seconds t_next = next < jobs.size() ? jobs[next].submit_time_s : 1e300;
+    for (JobId id : s.running()) t_next = std::min(t_next, s.Find(id)->ExpectedFinish());
+    if (ts) t_next = std::min(t_next, next_round);
+    t = std::max(t, t_next);
+    std::vector<JobId> done;
+    for (JobId id : s.running())
+      if (s.Find(id)->ExpectedFinish() <= t + 1e-9) done.push_back(id);
+    for (JobId id : done) {
+      JobRecord r = s.Complete(id, t);
+      if (r.StepsDone(t) + 1e-6 < r.spec.total_steps) st.violations.push_back("completed early");
+      st.finish[id.value()] = t;
+      ++st.finished;
+    }
+  }
+  return st;
+}
+
+std::vector<JobSpec> Workload(uint64_t seed, size_t n, double rate) {
+  static const PerfModel perf(TestCatalogue(), GavelMatrix());
+  Rng rng(seed);
+  auto w = GenerateGavel(GavelWorkload::kMulti, rate, n, perf, Accel("V100"), rng);
+  EXPECT_TRUE(w.ok());
+  std::vector<JobSpec> jobs = w->jobs;
+  // Shorten jobs so the loop is quick, and exercise constraints: some jobs only on K80/P100,
+  // some only in the east site.
+  for (auto& j : jobs) {
+    j.total_steps /= 20;
+    if (j.id.value() % 7 == 3) j.acceptable = {Accel("K80"), Accel("P100")};
+    if (j.id.value() % 5 == 1) j.allowed_sites = {SiteId(0)};
+    // East P100s can power 4 busy packages at most: keep constrained gangs runnable.
+    if (j.id.value() % 7 == 3 || j.id.value() % 5 == 1) j.workers = std::min(j.workers, 4);
+  }
+  return jobs;
+}
+
+class PolicyContract : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(PolicyContract, KeepsInvariantsAndFinishesEveryJob) {
+  auto jobs = Workload(7, 60, 20);
+  LoopStats st = RunLoop(GetParam(), jobs, 1);
+  for (const auto& v : st.violations) ADD_FAILURE() << v;
+  EXPECT_EQ(st.finished, jobs.size());
+  EXPECT_GE(st.places, jobs.size());
+}
+
+TEST_P(PolicyContract, IsDeterministicForASeed) {
+  auto jobs = Workload(11, 40, 30);
+  LoopStats a = RunLoop(GetParam(), jobs, 5);
+  LoopStats b = RunLoop(GetParam(), jobs, 5);
+  EXPECT_EQ(a.finish, b.finish);
+  EXPECT_EQ(a.preemptions, b.preemptions);
+}
+
+TEST_P(PolicyContract, OnlyTimeSharingPoliciesPreempt) {
+  PolicyRegistry reg;
+  RegisterBuiltinPolicies(reg);
+  bool ts = (*reg.Create(GetParam()))->time_sharing();
+  auto jobs = Workload(3, 50, 40);
+  LoopStats st = RunLoop(GetParam(), jobs, 2);
+  if (!ts) EXPECT_EQ(st.preemptions, 0u);
+  else EXPECT_GT(st.preemptions, 0u) << "an overloaded time-sharing policy should rotate jobs";
+}
+
+INSTANTIATE_TEST_SUITE_P(AllPolicies, PolicyContract,
+                         ::testing::Values("fifo", "fifo-hetero", "backfill", "las", "las-hetero",
+                                           "ftf-hetero", "makespan-hetero", "cost-hetero"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           for (char& c : n) if (c == '-') c = '_';
+                           return n;
+                         });
+
+TEST(Admission, RefusesGangsNoRackCanPower) {
+  const Cluster cl = SmallCluster();
+  const PerfModel perf(TestCatalogue(), GavelMatrix());
+  PolicyRegistry reg;
+  RegisterBuiltinPolicies(reg);
+  auto pol = reg.Create("fifo");
+  Scheduler s(cl, perf, std::move(pol).value(), {});
+  JobSpec j;
+  j.id = JobId(1);
+  j.job_type = "ResNet-18 (batch size 64)";
+  j.total_steps = 100;
+  j.workers = 8;
+  j.acceptable = {Accel("P100")};  // 8 P100 exist, but their rack powers only 4 busy ones
+  Status st = s.Admit(j);
+  EXPECT_EQ(st.code(), Code::kInvalidArgument);
+  EXPECT_NE(st.message().find("largest: 4"), std::string::npos) << st.message();
+  j.workers = 4;
+  EXPECT_TRUE(s.Admit(j).ok());
+  j.id = JobId(2);
+  j.workers = 13;  // more than any site holds of any type (west: 12 K80)
+  j.acceptable.clear();
+  EXPECT_FALSE(s.Admit(j).ok());
+}
+
+TEST(PolicyRegistry, UnknownNameListsKnownOnes) {
+  PolicyRegistry reg;
+  RegisterBuiltinPolicies(reg);
+  auto r = reg.Create("nope");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("las-hetero"), std::string::npos);
+  EXPECT_EQ(reg.Names().size(), 8u);
+}
+
+}  // namespace
+}  // namespace cnet
