@@ -1,6 +1,7 @@
 #include "sim/generator.h"
 
 #include <cmath>
+#include <cstdio>
 
 namespace cnet {
 
@@ -16,8 +17,10 @@ Result<Workload> GenerateGavel(GavelWorkload kind, double rate_per_hour, size_t 
   if (by_workers[1].empty())
     return InvalidArgument("reference accelerator has no single-worker measurements");
   Workload out;
+  char rate[32];
+  std::snprintf(rate, sizeof rate, "%g", rate_per_hour);
   out.source = std::string(kind == GavelWorkload::kSingle ? "gavel-single" : "gavel-multi") +
-               " at " + std::to_string(rate_per_hour) + " jobs/h";
+               (rate_per_hour > 0 ? std::string(" at ") + rate + " jobs/h" : std::string(", all at time 0"));
   double t = 0;
   for (size_t i = 0; i < jobs; ++i) {
     if (i > 0 && rate_per_hour > 0) t += rng.Exponential(rate_per_hour / 3600.0);
