@@ -15,9 +15,11 @@ struct JobSpec {
   JobId id;
   std::string name;
   std::string tenant = "default";
-  std::string job_type;   // a row of the throughput matrix, e.g. "ResNet-50 (batch size 64)"
+  std::string job_type;   // a row of the throughput matrix, e.g. "ResNet-50 (batch size 64)";
+                          // empty: no model, 1 step/s on every type (steps = estimated seconds)
   JobTypeId type_id;      // resolved by the perf model
   int workers = 1;        // gang size, in accelerator packages
+  int unit = 1;           // packages per worker process: each node gets a multiple of this
   std::vector<AccelId> acceptable;    // empty: any accelerator type
   std::vector<SiteId> allowed_sites;  // data residency; empty: any site
   double total_steps = 0;

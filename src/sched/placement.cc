@@ -20,6 +20,7 @@ int Usable(const Capacity& cap, const Node& n, double delta) {
 std::optional<Placement> FindPlacement(const Capacity& cap, const JobSpec& job, AccelId a,
                                        const Placement* prefer, bool allow_spread) {
   const int w = job.workers;
+  const int unit = std::max(1, job.unit);
   if (cap.FreeOfType(a) < w) return std::nullopt;
   if (prefer && prefer->accel == a && prefer->Workers() == w && cap.CanTake(*prefer)) return *prefer;
   const Cluster& cl = cap.cluster();
@@ -51,13 +52,14 @@ std::optional<Placement> FindPlacement(const Capacity& cap, const JobSpec& job, 
   std::map<int, Group> racks;
   for (NodeId id : nodes) {
     const Node& n = cl.node(id);
-    if (!job.AllowsSite(n.site) || cap.Free(id) == 0) continue;
+    int f = cap.Free(id) / unit * unit;
+    if (!job.AllowsSite(n.site) || f == 0) continue;
     Group& g = racks[n.rack.value()];
-    g.free.emplace_back(cap.Free(id), id);
-    g.total += cap.Free(id);
+    g.free.emplace_back(f, id);
+    g.total += f;
   }
   auto rack_usable = [&](int rack, const Group& g) {
-    return std::min(g.total, PowerSlots(cap.RackHeadroomW(RackId(rack)), delta));
+    return std::min(g.total, PowerSlots(cap.RackHeadroomW(RackId(rack)), delta)) / unit * unit;
   };
   // Fill from the largest free nodes first, so the gang uses as few nodes as possible.
   auto take = [&](Group& g, int want, Placement& p) {
@@ -66,7 +68,8 @@ std::optional<Placement> FindPlacement(const Capacity& cap, const JobSpec& job, 
     });
     for (const auto& [f, id] : g.free) {
       if (want == 0) break;
-      int k = std::min(f, want);
+      int k = std::min(f / unit * unit, want);
+      if (k == 0) continue;
       p.slots.push_back(Slot{id, k});
       want -= k;
     }

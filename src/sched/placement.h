@@ -1,7 +1,8 @@
 // Finding nodes for a gang. Policy: one node if any fits (best fit: the node left with the fewest
 // free packages); else inside one rack (the rack with the smallest sufficient usable total, its
 // fullest-free nodes first, so the gang uses few nodes); else inside one site, largest racks first.
-// A gang never spans sites. Honours the job's allowed sites and every rack's power headroom.
+// A gang never spans sites; each node gets a multiple of job.unit packages (whole workers).
+// Honours the job's allowed sites and every rack's power headroom.
 // Pure function.
 #pragma once
 

@@ -33,7 +33,9 @@ Result<JobRecord> Scheduler::Prepare(JobSpec spec) const {
   const std::string who = "job " + std::to_string(spec.id.value());
   if (spec.workers <= 0) return InvalidArgument(who + ": workers must be > 0");
   if (!(spec.total_steps > 0)) return InvalidArgument(who + ": total_steps must be > 0");
-  if (!spec.type_id.valid()) {
+  if (spec.unit < 1 || spec.workers % spec.unit != 0)
+    return InvalidArgument(who + ": workers must be a multiple of the packages per worker");
+  if (!spec.type_id.valid() && !spec.job_type.empty()) {
     auto t = perf_.matrix().FindJobType(spec.job_type);
     if (!t) return InvalidArgument(who + ": unknown job type '" + spec.job_type + "'");
     spec.type_id = *t;
@@ -65,9 +67,11 @@ Result<JobRecord> Scheduler::Prepare(JobSpec spec) const {
     int site_cap = *std::max_element(per_site.begin(), per_site.end());
     best_site_cap = std::max(best_site_cap, site_cap);
     if (site_cap < spec.workers) continue;
-    Estimate spread = perf_.Throughput(spec.type_id, a, spec.workers, 2);
-    Estimate one = spec.workers <= per_node ? perf_.Throughput(spec.type_id, a, spec.workers, 1)
-                                            : spread;
+    Estimate spread{1.0, false}, one{1.0, false};  // no job type: 1 step/s everywhere
+    if (spec.type_id.valid()) {
+      spread = perf_.Throughput(spec.type_id, a, spec.workers, 2);
+      one = spec.workers <= per_node ? perf_.Throughput(spec.type_id, a, spec.workers, 1) : spread;
+    }
     r.rate[a.value()] = one.steps_per_s;
     r.rate_spread[a.value()] = spread.steps_per_s;
     r.predicted[a.value()] = one.predicted;
@@ -205,6 +209,27 @@ JobRecord Scheduler::Complete(JobId id, Seconds now) {
   r.finish_s = now;
   Erase(running_, id);
   return r;
+}
+
+Status Scheduler::AdoptRunning(JobSpec spec, const Placement& placement, Seconds started_s, Seconds now) {
+  if (jobs_.count(spec.id)) return Status(Code::kAlreadyExists, "job " + std::to_string(spec.id.value()) + " already admitted");
+  CNET_ASSIGN_OR_RETURN(JobRecord r, Prepare(std::move(spec)));
+  if (placement.Workers() != r.spec.workers || !capacity_.CanTake(placement))
+    return FailedPrecondition("job " + std::to_string(r.spec.id.value()) + ": its placement no longer fits");
+  capacity_.Take(placement);
+  r.placement = placement;
+  r.phase = JobPhase::kRunning;
+  r.anchor_s = started_s;
+  r.penalty_until_s = started_s;
+  r.first_start_s = started_s;
+  r.rate_now = std::max(1e-12, r.RateOn(placement.accel, placement.Nodes()));
+  r.starts = 1;
+  r.reason = "re-adopted after a restart";
+  JobId id = r.spec.id;
+  jobs_.emplace(id, std::move(r));
+  running_.push_back(id);
+  (void)now;
+  return Status::Ok();
 }
 
 Result<JobRecord> Scheduler::Remove(JobId id, Seconds now) {

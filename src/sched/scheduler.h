@@ -41,6 +41,9 @@ class Scheduler {
   JobRecord Complete(JobId id, Seconds now);
   // Removes a pending or running job (cancel); returns its record.
   Result<JobRecord> Remove(JobId id, Seconds now);
+  // Re-admits a job found running after a restart, on `placement` since `started_s`. Fails if the
+  // job is not admissible or the placement no longer fits.
+  Status AdoptRunning(JobSpec spec, const Placement& placement, Seconds started_s, Seconds now);
 
   const JobRecord* Find(JobId id) const;
   const std::vector<JobId>& pending() const { return pending_; }

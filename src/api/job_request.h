@@ -1,0 +1,71 @@
+// The job spec users submit (JSON or YAML), parsed and validated without touching any site:
+// every problem is an InvalidArgument naming the field ("workers: must be between 1 and 4096").
+// Site-dependent checks (known accelerator types, a site that can hold the gang) happen at
+// admission in the service. Pure functions; thread-safe.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+
+namespace cnet::api {
+
+struct Limits {
+  size_t max_body_bytes = 1 << 20;   // 1 MiB
+  int max_workers = 4096;
+  int max_accelerators_per_worker = 64;
+  size_t max_name = 128;
+  size_t max_args = 256;
+  size_t max_arg_bytes = 4096;
+  size_t max_env = 256;
+  size_t max_env_value_bytes = 65536;
+  size_t max_labels = 64;
+  double max_time_limit_s = 30 * 86400.0;
+};
+
+struct JobRequest {
+  std::string name;
+  std::vector<std::string> command;          // argv; a string command becomes sh -c "<string>"
+  std::map<std::string, std::string> env;
+  std::string working_dir;
+  int workers = 1;                           // gang size: processes that start together or not at all
+  int accelerators_per_worker = 1;           // 0: CPU-only job
+  std::vector<std::string> accelerator_types;  // acceptable types; empty: any
+  int cpus_per_worker = 1;
+  double memory_gib_per_worker = 1;
+  std::string job_type;                      // a row of the throughput matrix, or ""
+  double estimated_duration_s = 0;           // 0: unknown
+  double priority = 1;
+  double time_limit_s = 0;                   // 0: none
+  std::map<std::string, std::string> labels;
+  std::vector<std::string> sites;            // allowed sites (data residency); empty: any
+  int max_retries = 0;                       // requeues after a failure of the machine/service
+
+  int TotalAccelerators() const { return workers * accelerators_per_worker; }
+};
+
+enum class BodyFormat { kJson, kYaml };
+// From a Content-Type header: application/json (default), application/yaml, application/x-yaml,
+// text/yaml. Nullopt for anything else.
+std::optional<BodyFormat> FormatFromContentType(std::string_view content_type);
+
+// Parses and validates a body. Unknown fields, wrong types, out-of-range numbers, invalid UTF-8,
+// oversize bodies or strings: InvalidArgument naming the field.
+Result<JobRequest> ParseJobRequest(std::string_view body, BodyFormat format, const Limits& limits = {});
+// Validates an already-parsed JSON document (the common path of JSON and YAML).
+Result<JobRequest> JobRequestFromJson(const nlohmann::json& doc, const Limits& limits = {});
+// Normalised JSON (every field present); JobRequestFromJson(ToJson(r)) == r.
+nlohmann::json ToJson(const JobRequest& r);
+
+bool IsValidUtf8(std::string_view s);
+// A YAML document as JSON: plain scalars become numbers/bools/null where they read as such,
+// quoted scalars stay strings. Errors name the line.
+Result<nlohmann::json> YamlToJson(std::string_view text);
+
+}  // namespace cnet::api

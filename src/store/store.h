@@ -1,0 +1,130 @@
+// Durable state of the service in one SQLite file (WAL mode, synchronous=FULL): jobs, their event
+// history, tenants, API tokens (hashes only) and idempotency keys. Writes that must be durable
+// before they are acknowledged (InsertJob) go through group commit: concurrent callers are batched
+// into one transaction by a writer thread and each returns only after that transaction committed.
+// Thread-safe: every method may be called from any thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace cnet::store {
+
+// Job states, as stored (upper case strings in the database).
+enum class JobState { kPending, kScheduled, kRunning, kSucceeded, kFailed, kCancelled, kPreempted };
+const char* StateName(JobState s);                 // "PENDING", ...
+std::optional<JobState> ParseState(const std::string& s);
+bool IsTerminal(JobState s);                       // SUCCEEDED, FAILED, CANCELLED
+
+struct JobRow {
+  int64_t id = 0;                 // assigned by InsertJob (1, 2, ...)
+  std::string tenant;
+  std::string name;
+  std::string spec_json;          // the accepted job spec, normalised JSON (api layer's format)
+  JobState state = JobState::kPending;
+  std::string reason;             // latest reason (scheduler's or site's)
+  double submit_time = 0;         // seconds since the Unix epoch
+  double start_time = 0;          // 0 = not started
+  double end_time = 0;            // 0 = not ended
+  std::optional<int> exit_code;
+  std::string site;               // site it was dispatched to ("" before)
+  std::string placement_json;     // where it runs (service layer's format), "" when not placed
+  std::string runtime_json;       // site-specific handle (pids, slurm job id...), "" when none
+  int attempts = 0;               // number of starts
+  std::string idempotency_key;    // "" when none
+};
+
+struct EventRow {
+  int64_t job_id = 0;
+  int64_t seq = 0;                // per-store increasing
+  double time = 0;
+  std::string from_state, to_state;  // from_state "" for the submit event
+  std::string reason;
+};
+
+struct JobFilter {
+  std::optional<std::string> tenant;      // only this tenant's jobs
+  std::optional<JobState> state;
+  std::optional<std::string> name_prefix;
+  std::optional<std::string> label;       // "key=value": spec_json's labels contain it
+  int64_t after_id = 0;                   // keyset pagination: ids > after_id
+  int limit = 100;                        // 1..1000
+};
+
+struct TenantRow {
+  std::string name;
+  // Quotas: accelerators in use per accelerator type ("*" = all types), and jobs queued
+  // (PENDING + SCHEDULED). Missing key / 0 = no limit.
+  std::map<std::string, int> max_accelerators;
+  int max_queued_jobs = 0;
+};
+
+enum class Role { kAdmin, kTenant };
+
+struct TokenRow {
+  std::string token_hash;  // hex of a BLAKE2b-256 of the token (libsodium crypto_generichash)
+  std::string tenant;      // "" for admin tokens
+  Role role = Role::kTenant;
+  double created = 0;
+  std::string label;
+};
+
+class Store {
+ public:
+  // Opens or creates `path` (parent directory must exist; created with mode 0600). Applies the
+  // schema, WAL mode, synchronous=FULL, busy timeout. Fails with the path in the message.
+  static Result<std::unique_ptr<Store>> Open(const std::string& path);
+  virtual ~Store() = default;
+
+  // Durable insert of a new job (state PENDING, with a "submitted" event). If idempotency_key is
+  // not empty and (tenant, key) was used before, returns the existing job and created=false, and
+  // writes nothing. Returns only after the transaction has committed (group commit).
+  struct Inserted {
+    JobRow job;
+    bool created = true;
+  };
+  virtual Result<Inserted> InsertJob(JobRow row) = 0;
+
+  // Moves a job to `to` with an event (from -> to, reason, time) in one transaction, updating
+  // the given optional columns. Fails with kFailedPrecondition if the job is in a terminal state
+  // or its current state is not `expected_from` (when given): a compare-and-set.
+  struct Update {
+    std::optional<JobState> expected_from;
+    std::optional<double> start_time, end_time;
+    std::optional<int> exit_code;
+    std::optional<std::string> site, placement_json, runtime_json;
+    bool increment_attempts = false;
+  };
+  virtual Status Transition(int64_t id, JobState to, const std::string& reason, double time,
+                            const Update& u) = 0;
+  // Updates the reason only (no event), e.g. the scheduler's latest word on a waiting job.
+  virtual Status SetReason(int64_t id, const std::string& reason) = 0;
+
+  virtual Result<JobRow> GetJob(int64_t id) = 0;  // kNotFound if absent
+  virtual Result<std::vector<JobRow>> ListJobs(const JobFilter& f) = 0;  // ascending id
+  // Every job not in a terminal state, ascending id (for recovery at start).
+  virtual Result<std::vector<JobRow>> ActiveJobs() = 0;
+  virtual Result<std::vector<EventRow>> Events(int64_t job_id) = 0;  // ascending seq
+  // Jobs per state, for /metrics.
+  virtual Result<std::map<std::string, int64_t>> CountByState() = 0;
+
+  virtual Status PutTenant(const TenantRow& t) = 0;  // insert or replace
+  virtual Result<std::optional<TenantRow>> GetTenant(const std::string& name) = 0;
+  virtual Result<std::vector<TenantRow>> ListTenants() = 0;
+
+  virtual Status PutToken(const TokenRow& t) = 0;
+  virtual Result<std::optional<TokenRow>> FindToken(const std::string& token_hash) = 0;
+  virtual Result<int64_t> CountAdminTokens() = 0;
+};
+
+// Token helpers (libsodium): a new random token "cnet_<43 base64url chars>" and its hash.
+std::string NewToken();
+std::string HashToken(const std::string& token);
+
+}  // namespace cnet::store
