@@ -19,6 +19,8 @@ int RunCli(int argc, char** argv) {
   int rc = 0;
   AddSimulateCommand(app, &rc, argc > 0 ? argv[0] : nullptr);
   AddPoliciesCommand(app, &rc);
+  AddServeCommand(app, &rc, argc > 0 ? argv[0] : nullptr);
+  AddClientCommands(app, &rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

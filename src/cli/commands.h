@@ -7,6 +7,8 @@ namespace cnet {
 
 void AddSimulateCommand(CLI::App& app, int* rc, const char* argv0);
 void AddPoliciesCommand(CLI::App& app, int* rc);
+void AddServeCommand(CLI::App& app, int* rc, const char* argv0);
+void AddClientCommands(CLI::App& app, int* rc);
 
 // Exit code for a Status: 0 ok, 2 bad input, 1 otherwise; prints the error to stderr.
 class Status;

@@ -302,7 +302,8 @@ class SqliteStore final : public Store {
   }
 
   Result<Inserted> InsertJob(JobRow row) override {
-    Pending p{std::move(row)};
+    Pending p;
+    p.row = std::move(row);
     {
       std::unique_lock l(q_mu_);
       if (stopping_) return Status(Code::kUnavailable, "store: closing");

@@ -1,0 +1,114 @@
+#include "service/config.h"
+
+#include "common/csv.h"
+#include "model/yaml_util.h"
+
+namespace cnet::service {
+
+ServiceConfig DefaultConfig() {
+  ServiceConfig c;
+  c.sites.push_back(SiteConfig{});
+  return c;
+}
+
+Status ParseAddr(const std::string& addr, std::string* host, int* port) {
+  size_t colon = addr.rfind(':');
+  if (colon == std::string::npos || colon == 0) return InvalidArgument("--addr: expected HOST:PORT, got '" + addr + "'");
+  auto p = ParseInt(addr.substr(colon + 1));
+  if (!p || *p < 0 || *p > 65535) return InvalidArgument("--addr: bad port in '" + addr + "'");
+  *host = addr.substr(0, colon);
+  *port = static_cast<int>(*p);
+  return Status::Ok();
+}
+
+Result<ServiceConfig> LoadConfig(const std::string& path) {
+  CNET_ASSIGN_OR_RETURN(YAML::Node root, LoadYamlFile(path));
+  YamlCtx c{path};
+  CNET_RETURN_IF_ERROR(YamlOnlyKeys(c, root, {"addr", "data", "policy", "catalogue", "throughputs",
+                                              "cycle_interval_s", "http_threads", "max_body_bytes",
+                                              "sites", "tenants"}, ""));
+  ServiceConfig cfg;
+  const std::string empty;
+  if (root["addr"]) {
+    CNET_ASSIGN_OR_RETURN(std::string a, YamlString(c, root, "addr", ""));
+    Status st = ParseAddr(a, &cfg.host, &cfg.port);
+    if (!st.ok()) return c.Error(root["addr"], "addr", st.message());
+  }
+  CNET_ASSIGN_OR_RETURN(cfg.data_dir, YamlString(c, root, "data", "", &cfg.data_dir));
+  CNET_ASSIGN_OR_RETURN(cfg.policy, YamlString(c, root, "policy", "", &cfg.policy));
+  CNET_ASSIGN_OR_RETURN(cfg.catalogue, YamlString(c, root, "catalogue", "", &empty));
+  CNET_ASSIGN_OR_RETURN(cfg.throughputs, YamlString(c, root, "throughputs", "", &empty));
+  CNET_ASSIGN_OR_RETURN(cfg.cycle_interval_s, YamlDouble(c, root, "cycle_interval_s", "", &cfg.cycle_interval_s));
+  if (cfg.cycle_interval_s < 0.001 || cfg.cycle_interval_s > 60)
+    return c.Error(root["cycle_interval_s"], "cycle_interval_s", "must be between 0.001 and 60");
+  int64_t threads = cfg.http_threads;
+  CNET_ASSIGN_OR_RETURN(threads, YamlInt(c, root, "http_threads", "", &threads));
+  if (threads < 1 || threads > 256) return c.Error(root["http_threads"], "http_threads", "must be between 1 and 256");
+  cfg.http_threads = static_cast<int>(threads);
+  int64_t body = static_cast<int64_t>(cfg.limits.max_body_bytes);
+  CNET_ASSIGN_OR_RETURN(body, YamlInt(c, root, "max_body_bytes", "", &body));
+  if (body < 1024 || body > (64 << 20)) return c.Error(root["max_body_bytes"], "max_body_bytes", "must be between 1024 and 67108864");
+  cfg.limits.max_body_bytes = static_cast<size_t>(body);
+  if (root["sites"]) {
+    CNET_ASSIGN_OR_RETURN(YAML::Node sites, YamlSeq(c, root, "sites", ""));
+    for (size_t i = 0; i < sites.size(); ++i) {
+      const YAML::Node& n = sites[i];
+      std::string p = "sites[" + std::to_string(i) + "]";
+      CNET_RETURN_IF_ERROR(YamlOnlyKeys(c, n, {"name", "type", "region", "accelerator", "accelerators", "cpus",
+                                               "memory_gib", "power_cap_kw", "device_env"}, p));
+      SiteConfig s;
+      CNET_ASSIGN_OR_RETURN(s.name, YamlString(c, n, "name", p));
+      CNET_ASSIGN_OR_RETURN(s.type, YamlString(c, n, "type", p, &s.type));
+      if (s.type != "local") return c.Error(n["type"], p + ".type", "unknown site type '" + s.type + "' (known: local)");
+      CNET_ASSIGN_OR_RETURN(s.region, YamlString(c, n, "region", p, &s.region));
+      CNET_ASSIGN_OR_RETURN(s.accelerator, YamlString(c, n, "accelerator", p, &empty));
+      int64_t acc = -1, cpus = 0;
+      CNET_ASSIGN_OR_RETURN(acc, YamlInt(c, n, "accelerators", p, &acc));
+      if (acc < -1 || acc > 1024) return c.Error(n["accelerators"], p + ".accelerators", "must be between 0 and 1024");
+      s.accelerators = static_cast<int>(acc);
+      CNET_ASSIGN_OR_RETURN(cpus, YamlInt(c, n, "cpus", p, &cpus));
+      if (cpus < 0 || cpus > 100000) return c.Error(n["cpus"], p + ".cpus", "must be between 0 and 100000");
+      s.cpus = static_cast<int>(cpus);
+      CNET_ASSIGN_OR_RETURN(s.memory_gib, YamlDouble(c, n, "memory_gib", p, &s.memory_gib));
+      CNET_ASSIGN_OR_RETURN(s.power_cap_kw, YamlDouble(c, n, "power_cap_kw", p, &s.power_cap_kw));
+      if (s.power_cap_kw <= 0) return c.Error(n["power_cap_kw"], p + ".power_cap_kw", "must be > 0");
+      CNET_ASSIGN_OR_RETURN(s.device_env, YamlString(c, n, "device_env", p, &empty));
+      if (!s.device_env.empty() && s.device_env != "CUDA_VISIBLE_DEVICES" && s.device_env != "ASCEND_RT_VISIBLE_DEVICES")
+        return c.Error(n["device_env"], p + ".device_env", "must be CUDA_VISIBLE_DEVICES or ASCEND_RT_VISIBLE_DEVICES");
+      if (!s.accelerator.empty() && s.accelerators < 0)
+        return c.Error(n, p + ".accelerators", "required when 'accelerator' is declared");
+      for (const auto& o : cfg.sites)
+        if (o.name == s.name) return c.Error(n["name"], p + ".name", "duplicate site name");
+      cfg.sites.push_back(s);
+    }
+    if (cfg.sites.size() > 1) return c.Error(sites, "sites", "one local site per service for now");
+  }
+  if (cfg.sites.empty()) cfg.sites.push_back(SiteConfig{});
+  if (root["tenants"]) {
+    CNET_ASSIGN_OR_RETURN(YAML::Node ts, YamlSeq(c, root, "tenants", ""));
+    for (size_t i = 0; i < ts.size(); ++i) {
+      const YAML::Node& n = ts[i];
+      std::string p = "tenants[" + std::to_string(i) + "]";
+      CNET_RETURN_IF_ERROR(YamlOnlyKeys(c, n, {"name", "max_accelerators", "max_queued_jobs"}, p));
+      TenantConfig t;
+      CNET_ASSIGN_OR_RETURN(t.name, YamlString(c, n, "name", p));
+      int64_t q = 0;
+      CNET_ASSIGN_OR_RETURN(q, YamlInt(c, n, "max_queued_jobs", p, &q));
+      if (q < 0) return c.Error(n["max_queued_jobs"], p + ".max_queued_jobs", "must be >= 0");
+      t.max_queued_jobs = static_cast<int>(q);
+      if (n["max_accelerators"]) {
+        const YAML::Node& m = n["max_accelerators"];
+        if (!m.IsMap()) return c.Error(m, p + ".max_accelerators", "expected a mapping of type: count");
+        for (auto it = m.begin(); it != m.end(); ++it) {
+          auto v = ParseInt(it->second.IsScalar() ? it->second.Scalar() : "");
+          if (!v || *v < 0) return c.Error(it->second, p + ".max_accelerators." + it->first.Scalar(), "must be an integer >= 0");
+          t.max_accelerators[it->first.Scalar()] = static_cast<int>(*v);
+        }
+      }
+      cfg.tenants.push_back(t);
+    }
+  }
+  return cfg;
+}
+
+}  // namespace cnet::service

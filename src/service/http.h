@@ -1,0 +1,32 @@
+// The REST API (/v1, JSON) over cpp-httplib, on top of Service. Every error is JSON:
+// {"error": {"status": 400, "field": "workers", "message": "workers: must be ..."}}.
+// Run() blocks until Stop() (from another thread or a signal handler's helper thread).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "service/service.h"
+
+namespace cnet::service {
+
+class HttpServer {
+ public:
+  explicit HttpServer(Service& svc);
+  ~HttpServer();
+  // Binds host:port (port 0: any free port; see port()). Fails naming the address.
+  Status Bind(const std::string& host, int port);
+  int port() const { return port_; }
+  void Run();   // serves until Stop()
+  void Stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  int port_ = 0;
+};
+
+// The OpenAPI document served at /v1/openapi.json (docs/openapi.json, compiled in).
+const std::string& OpenApiDocument();
+
+}  // namespace cnet::service

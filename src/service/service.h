@@ -1,0 +1,137 @@
+// The dispatch service's core: accepts jobs (durably, through the store), runs the scheduling
+// core (sched::Scheduler, the same one the simulator runs) in a loop thread, dispatches decisions
+// onto sites, tracks job lifecycles and recovers after a restart. HTTP lives in http.h; this class
+// knows nothing of it. Thread-safe: public methods may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "api/job_request.h"
+#include "common/clock.h"
+#include "common/rng.h"
+#include "model/cluster.h"
+#include "perf/perf_model.h"
+#include "sched/scheduler.h"
+#include "service/config.h"
+#include "service/metrics.h"
+#include "sites/local_site.h"
+#include "store/store.h"
+
+namespace cnet::service {
+
+// Who is calling: an admin, or a tenant.
+struct Caller {
+  std::string tenant;  // "" for admins
+  bool admin = false;
+};
+
+// An error with the HTTP status it maps to.
+struct ApiError {
+  int http = 400;
+  std::string message;
+};
+template <typename T>
+using ApiResult = std::variant<T, ApiError>;
+
+class Service {
+ public:
+  // Opens the store under cfg.data_dir, builds the cluster model from the sites, recovers jobs
+  // left by a previous run. Does not start the loop.
+  static Result<std::unique_ptr<Service>> Create(ServiceConfig cfg, const Clock& clock,
+                                                 const std::string& catalogue_path,
+                                                 const std::string& throughputs_path);
+  ~Service();
+
+  void Start();  // starts the scheduling loop thread
+  void Stop();   // stops it (running jobs keep running; a restart re-adopts them)
+
+  // Creates an admin token if none exists; returns it (shown once), or "" if one existed.
+  Result<std::string> InitAdminToken();
+  // Token -> caller; nullopt if unknown.
+  std::optional<Caller> Authenticate(const std::string& bearer);
+
+  struct Submitted {
+    store::JobRow job;
+    bool created = true;
+  };
+  ApiResult<Submitted> Submit(const Caller& c, const api::JobRequest& req, const std::string& idempotency_key);
+  ApiResult<nlohmann::json> GetJob(const Caller& c, int64_t id);  // with its events
+  ApiResult<nlohmann::json> ListJobs(const Caller& c, const store::JobFilter& f);
+  ApiResult<nlohmann::json> Cancel(const Caller& c, int64_t id);
+  // Log file of a job the caller may read; also whether the job is terminal.
+  ApiResult<std::pair<std::string, bool>> LogPath(const Caller& c, int64_t id, const std::string& stream, int attempt);
+  bool IsTerminal(int64_t id);
+  nlohmann::json Sites();
+  ApiResult<nlohmann::json> Usage(const Caller& c, const std::string& tenant);
+  ApiResult<nlohmann::json> PutTenant(const Caller& c, const nlohmann::json& body);
+  ApiResult<nlohmann::json> CreateToken(const Caller& c, const nlohmann::json& body);
+
+  Metrics& metrics() { return metrics_; }
+  const ServiceConfig& config() const { return cfg_; }
+  nlohmann::json JobJson(const store::JobRow& r, bool with_events);
+  // Runs one loop iteration now (tests).
+  void Tick();
+
+ private:
+  Service() = default;
+  struct Active;  // in-memory state of a job not yet terminal
+
+  Result<JobSpec> ToSpec(const store::JobRow& row, const api::JobRequest& req) const;
+  std::optional<ApiError> CheckAdmission(const std::string& tenant, const api::JobRequest& req,
+                                         JobSpec* spec) const;
+  void Recover();
+  void DrainIncoming(double now);
+  void ReleaseHeld(double now);
+  void HandleExits(double now);
+  void Dispatch(const Decision& d, double now);
+  void Finish(int64_t id, store::JobState to, const std::string& reason, double now, std::optional<int> exit_code);
+  void Loop();
+  bool QuotaAllows(const std::string& tenant, const JobSpec& spec) const;
+  void UpdateGauges();
+
+  ServiceConfig cfg_;
+  const Clock* clock_ = nullptr;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<Catalogue> cat_;
+  std::unique_ptr<ThroughputMatrix> matrix_;
+  std::unique_ptr<PerfModel> perf_;
+  std::unique_ptr<Cluster> cluster_;
+  std::unique_ptr<Scheduler> sched_;
+  std::unique_ptr<sites::LocalSite> local_;
+  sites::LocalInventory inventory_;
+  AccelId gpu_type_, cpu_type_;
+  NodeId gpu_node_, cpu_node_;
+  std::string device_env_;
+  Metrics metrics_;
+  Rng rng_{0};
+
+  mutable std::mutex core_mu_;  // scheduler, active jobs, devices, tenants' usage
+  std::map<int64_t, std::unique_ptr<Active>> active_;
+  std::map<std::string, std::deque<int64_t>> held_;  // over quota, waiting to enter the scheduler
+  std::vector<bool> device_busy_;
+  std::map<std::string, store::TenantRow> tenants_;
+  std::map<std::string, int> queued_;  // tenant -> PENDING/SCHEDULED jobs (admission quota)
+
+  std::mutex in_mu_;
+  std::deque<std::pair<int64_t, std::shared_ptr<api::JobRequest>>> incoming_;
+  std::condition_variable cv_;
+  std::atomic<bool> stop_{false};
+  std::thread loop_;
+
+  std::mutex tok_mu_;
+  std::map<std::string, std::optional<store::TokenRow>> token_cache_;
+};
+
+}  // namespace cnet::service
