@@ -174,6 +174,31 @@ TEST_F(LocalSiteTest, WorkersShareOneProcessGroupAndSession) {
   EXPECT_TRUE(e->success) << e->reason;
 }
 
+// Where clone(CLONE_PARENT) is refused, all workers are forked by the site into one new process
+// group of its own session; the knob forces that path.
+TEST_F(LocalSiteTest, GroupModeFallback) {
+  ::setenv("CNET_LOCAL_SITE_GROUP_MODE", "1", 1);
+  LocalSite site(dir_);
+  LaunchSpec s = Spec(22, {"sh", "-c", "echo w=$CNET_WORKER_INDEX; sleep 100"});
+  s.workers = 3;
+  auto h = site.Launch(s);
+  ::unsetenv("CNET_LOCAL_SITE_GROUP_MODE");
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  for (int pid : h->pids) EXPECT_EQ(::getpgid(pid), h->pgid);
+  EXPECT_EQ(::getsid(h->pids[0]), ::getsid(0));
+  EXPECT_NE(h->pgid, ::getpgid(0));
+  for (int i = 0; i < 100 && ReadFile(site.StdoutPath(22, 1)).size() < 12; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(site.Kill(22, "stop", 1).ok());
+  auto e = WaitFor(site, 22, 4);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_TRUE(e->killed);
+  EXPECT_TRUE(GroupGone(h->pgid));
+  std::string out = ReadFile(site.StdoutPath(22, 1));
+  for (const char* w : {"w=0\n", "w=1\n", "w=2\n"}) EXPECT_NE(out.find(w), std::string::npos) << out;
+}
+
 TEST_F(LocalSiteTest, AscendDeviceEnv) {
   LocalSite site(dir_);
   LaunchSpec s = Spec(5, {"sh", "-c",

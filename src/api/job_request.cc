@@ -101,9 +101,11 @@ Result<std::map<std::string, std::string>> GetStringMap(const json& v, const std
     } else {
       CNET_RETURN_IF_ERROR(CheckName(f, k, max_key, true));
     }
-    json val = it.value();
-    if (val.is_number() || val.is_boolean()) val = val.dump();  // YAML users write FOO: 1
-    CNET_ASSIGN_OR_RETURN(out[k], GetString(val, f, max_value));
+    // No copy of the value: copying a json recurses, and a 1 MiB body nests ~500k deep.
+    const json& raw = it.value();
+    json scalar;
+    if (raw.is_number() || raw.is_boolean()) scalar = raw.dump();  // YAML users write FOO: 1
+    CNET_ASSIGN_OR_RETURN(out[k], GetString(scalar.is_null() ? raw : scalar, f, max_value));
   }
   return out;
 }
@@ -112,6 +114,7 @@ Result<std::vector<std::string>> GetNameList(const json& v, const std::string& f
   std::vector<std::string> out;
   if (v.is_string()) {  // a single name
     CNET_ASSIGN_OR_RETURN(std::string s, GetString(v, field, 128));
+    CNET_RETURN_IF_ERROR(CheckName(field, s, 128));  // as for a list: ToJson writes one back
     out.push_back(s);
   } else if (v.is_array()) {
     if (v.size() > max_items) return FieldError(field, "more than " + std::to_string(max_items) + " entries");
@@ -177,13 +180,39 @@ bool IsValidUtf8(std::string_view s) {
 
 namespace {
 
-Result<json> YamlNodeToJson(const YAML::Node& n, int depth) {
+// Error messages quote pieces of the body that a parser may have cut inside a character
+// (nlohmann's "last read: '<bytes>'", yaml-cpp's "unknown escape character: <byte>"): replace each
+// byte that does not start a well-formed sequence with '?', so that a message is valid UTF-8.
+std::string ScrubUtf8(const std::string& s) {
+  if (IsValidUtf8(s)) return s;
+  std::string out;
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    if (len != 0 && i + len <= s.size() && IsValidUtf8(std::string_view(s).substr(i, len))) {
+      out.append(s, i, len);
+      i += len;
+    } else {
+      out += '?';
+      ++i;
+    }
+  }
+  return out;
+}
+
+// `budget`: values still allowed. Aliases share nodes, so a few hundred bytes of anchors
+// ("billion laughs") would otherwise expand into billions of values.
+Result<json> YamlNodeToJson(const YAML::Node& n, int depth, size_t& budget) {
   if (depth > 32) return InvalidArgument("line " + std::to_string(n.Mark().line + 1) + ": nested too deeply");
+  if (budget == 0) return InvalidArgument("line " + std::to_string(n.Mark().line + 1) + ": too many values (aliases expand too far)");
+  --budget;
   switch (n.Type()) {
     case YAML::NodeType::Null:
     case YAML::NodeType::Undefined: return json(nullptr);
     case YAML::NodeType::Scalar: {
       const std::string& s = n.Scalar();
+      // yaml-cpp can make invalid UTF-8 of a valid body (a NUL byte switches its decoder).
+      if (!IsValidUtf8(s)) return InvalidArgument("line " + std::to_string(n.Mark().line + 1) + ": not valid UTF-8");
       if (n.Tag() == "!") return json(s);  // quoted: a string
       if (s == "true" || s == "True" || s == "TRUE") return json(true);
       if (s == "false" || s == "False" || s == "FALSE") return json(false);
@@ -198,7 +227,7 @@ Result<json> YamlNodeToJson(const YAML::Node& n, int depth) {
     case YAML::NodeType::Sequence: {
       json a = json::array();
       for (const auto& e : n) {
-        CNET_ASSIGN_OR_RETURN(json v, YamlNodeToJson(e, depth + 1));
+        CNET_ASSIGN_OR_RETURN(json v, YamlNodeToJson(e, depth + 1, budget));
         a.push_back(std::move(v));
       }
       return a;
@@ -208,7 +237,9 @@ Result<json> YamlNodeToJson(const YAML::Node& n, int depth) {
       for (auto it = n.begin(); it != n.end(); ++it) {
         if (!it->first.IsScalar())
           return InvalidArgument("line " + std::to_string(it->first.Mark().line + 1) + ": a key must be a plain name");
-        CNET_ASSIGN_OR_RETURN(json v, YamlNodeToJson(it->second, depth + 1));
+        if (!IsValidUtf8(it->first.Scalar()))
+          return InvalidArgument("line " + std::to_string(it->first.Mark().line + 1) + ": not valid UTF-8");
+        CNET_ASSIGN_OR_RETURN(json v, YamlNodeToJson(it->second, depth + 1, budget));
         o[it->first.Scalar()] = std::move(v);
       }
       return o;
@@ -222,11 +253,12 @@ Result<json> YamlNodeToJson(const YAML::Node& n, int depth) {
 Result<json> YamlToJson(std::string_view text) {
   try {
     YAML::Node n = YAML::Load(std::string(text));
-    return YamlNodeToJson(n, 0);
+    size_t budget = 2 * text.size() + 1024;  // without aliases a value takes at least a byte or two
+    return YamlNodeToJson(n, 0, budget);
   } catch (const YAML::Exception& e) {
-    return InvalidArgument("body: YAML syntax error at line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
+    return InvalidArgument("body: YAML syntax error at line " + std::to_string(e.mark.line + 1) + ": " + ScrubUtf8(e.msg));
   } catch (const std::exception& e) {
-    return InvalidArgument(std::string("body: YAML error: ") + e.what());
+    return InvalidArgument(std::string("body: YAML error: ") + ScrubUtf8(e.what()));
   }
 }
 
@@ -312,7 +344,11 @@ Result<JobRequest> ParseJobRequest(std::string_view body, BodyFormat format, con
       std::string what = e.what();
       size_t p = what.find("parse error");
       return FieldError("body", "JSON syntax error at line " + std::to_string(LineOf(body, e.byte)) + ": " +
-                                    (p == std::string::npos ? what : what.substr(p)));
+                                    ScrubUtf8(p == std::string::npos ? what : what.substr(p)));
+    } catch (const json::exception& e) {  // out_of_range.406: a number beyond double ("1e999")
+      std::string what = e.what();
+      size_t p = what.find("] ");
+      return FieldError("body", "JSON " + (p == std::string::npos ? what : what.substr(p + 2)));
     }
   } else {
     CNET_ASSIGN_OR_RETURN(doc, YamlToJson(body));

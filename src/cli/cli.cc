@@ -1,5 +1,6 @@
 #include "cli/cli.h"
 
+#include <csignal>
 #include <iostream>
 
 #include "cli/commands.h"
@@ -14,6 +15,8 @@ int ReportError(const Status& st) {
 }
 
 int RunCli(int argc, char** argv) {
+  // A peer that hangs up mid-write must cost an error return, not the process (server and client).
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"computenet: one access point to heterogeneous compute"};
   app.require_subcommand(1);
   int rc = 0;

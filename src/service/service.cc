@@ -1,5 +1,6 @@
 #include "service/service.h"
 
+#include <sys/prctl.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -101,6 +102,9 @@ Result<std::unique_ptr<Service>> Service::Create(ServiceConfig cfg, const Clock&
   SchedulerOptions so;
   so.explain_waiting = true;
   s->sched_ = std::make_unique<Scheduler>(*s->cluster_, *s->perf_, std::move(pol), so);
+  // Orphaned descendants (a worker's own children) are reparented to us and reaped by the site,
+  // not left as zombies under an init that may not reap.
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
   s->local_ = std::make_unique<sites::LocalSite>(s->cfg_.data_dir);
 
   CNET_ASSIGN_OR_RETURN(s->store_, store::Store::Open(s->cfg_.data_dir + "/cnet.db"));
@@ -236,9 +240,13 @@ std::optional<ApiError> Service::CheckAdmission(const std::string& tenant, const
 }
 
 bool Service::QuotaAllows(const std::string& tenant, const JobSpec& spec) const {
-  auto it = tenants_.find(tenant);
-  if (it == tenants_.end() || it->second.max_accelerators.empty() || spec.acceptable == std::vector<AccelId>{cpu_type_})
-    return true;
+  std::map<std::string, int> limits;
+  {
+    std::lock_guard<std::mutex> l(admit_mu_);
+    auto it = tenants_.find(tenant);
+    if (it != tenants_.end()) limits = it->second.max_accelerators;
+  }
+  if (limits.empty() || spec.acceptable == std::vector<AccelId>{cpu_type_}) return true;
   std::map<std::string, int> in_use;
   int all = 0;
   for (const auto& [id, a] : active_) {
@@ -250,7 +258,7 @@ bool Service::QuotaAllows(const std::string& tenant, const JobSpec& spec) const 
     in_use[type] += a->spec.workers;
     all += a->spec.workers;
   }
-  for (const auto& [type, limit] : it->second.max_accelerators) {
+  for (const auto& [type, limit] : limits) {
     if (limit <= 0) continue;
     if (type == "*" && all + spec.workers > limit) return false;
     if (type != "*" && spec.acceptable.size() == 1 && cat_->Get(spec.acceptable[0]).name == type &&
@@ -266,7 +274,7 @@ ApiResult<Service::Submitted> Service::Submit(const Caller& c, const api::JobReq
   if (idem.size() > 128) return Err(400, "Idempotency-Key: longer than 128 characters");
   JobSpec spec;
   {
-    std::lock_guard<std::mutex> l(core_mu_);
+    std::lock_guard<std::mutex> l(admit_mu_);
     if (auto e = CheckAdmission(c.tenant, req, &spec)) return *e;
     auto it = tenants_.find(c.tenant);
     int limit = it == tenants_.end() ? 0 : it->second.max_queued_jobs;
@@ -282,10 +290,7 @@ ApiResult<Service::Submitted> Service::Submit(const Caller& c, const api::JobReq
   row.submit_time = clock_->Now();
   row.idempotency_key = idem;
   auto ins = store_->InsertJob(std::move(row));
-  if (!ins.ok() || !ins->created) {
-    std::lock_guard<std::mutex> l(core_mu_);
-    --queued_[c.tenant];
-  }
+  if (!ins.ok() || !ins->created) AdjustQueued(c.tenant, -1);
   if (!ins.ok()) return Err(503, "store: " + ins.status().message());
   if (ins->created) {
     {
@@ -353,97 +358,146 @@ void Service::Finish(int64_t id, JobState to, const std::string& reason, double 
   store::Store::Update u;
   u.end_time = now;
   u.exit_code = exit_code;
-  Status st = store_->Transition(id, to, reason, now, u);
+  (void)store_->Transition(id, to, reason, now, u);
+  ForgetLocal(id, to, now);
+}
+
+void Service::ForgetLocal(int64_t id, JobState to, double now) {
   auto it = active_.find(id);
   if (it != active_.end()) {
     Active& a = *it->second;
     if (a.state == JobState::kPending || a.state == JobState::kScheduled || a.state == JobState::kPreempted)
-      --queued_[a.tenant];
+      AdjustQueued(a.tenant, -1);
+    {
+      std::lock_guard<std::mutex> rl(reason_mu_);
+      reasons_.erase(id);
+    }
     for (int d : a.devices) device_busy_[d] = false;
     if (a.in_sched) (void)sched_->Remove(JobId(id), now);
     active_.erase(it);
   }
   metrics_.Inc("cnet_jobs_finished_total", std::string("state=\"") + store::StateName(to) + "\"");
-  (void)st;
 }
 
 void Service::HandleExits(double now) {
+  std::vector<store::Store::TransitionOp> ops;
   for (const sites::ExitInfo& e : local_->Poll(now)) {
     auto it = active_.find(e.job_id);
     if (it == active_.end()) continue;
-    Active& a = *it->second;
-    if (a.cancel_requested) {
-      Finish(e.job_id, JobState::kCancelled, "cancelled: " + e.reason, now, e.exit_code);
+    store::Store::TransitionOp op;
+    op.id = e.job_id;
+    op.time = now;
+    op.update.end_time = now;
+    op.update.exit_code = e.exit_code;
+    if (it->second->cancel_requested) {
+      op.to = JobState::kCancelled;
+      op.reason = "cancelled: " + e.reason;
     } else if (e.success) {
-      Finish(e.job_id, JobState::kSucceeded, "exit code 0", now, 0);
+      op.to = JobState::kSucceeded;
+      op.reason = "exit code 0";
     } else {
-      Finish(e.job_id, JobState::kFailed, e.reason, now, e.exit_code);
+      op.to = JobState::kFailed;
+      op.reason = e.reason;
     }
+    ops.push_back(std::move(op));
   }
+  (void)store_->TransitionMany(ops);  // one commit for every exit of this cycle
+  for (const auto& op : ops) ForgetLocal(op.id, op.to, now);
 }
 
-void Service::Dispatch(const Decision& d, double now) {
-  int64_t id = d.job.value();
-  auto it = active_.find(id);
-  if (it == active_.end()) return;
-  Active& a = *it->second;
-  if (d.action == Action::kKeep) {
-    a.reason = d.reason;
-    return;
+void Service::DispatchAll(const std::vector<Decision>& places, double now) {
+  // Phase 1: devices and a durable SCHEDULED for every placement (one commit), so that a crash
+  // after a launch never leaves a job that looks unstarted.
+  struct Prep {
+    int64_t id;
+    Active* a;
+    std::vector<std::vector<int>> per_worker;
+    std::string node;
+  };
+  std::vector<Prep> preps;
+  std::vector<store::Store::TransitionOp> ops;
+  for (const Decision& d : places) {
+    int64_t id = d.job.value();
+    auto it = active_.find(id);
+    if (it == active_.end()) continue;
+    Active& a = *it->second;
+    Prep p{id, &a, {}, ""};
+    if (d.placement.accel != cpu_type_) {
+      std::vector<int> got;
+      for (size_t k = 0; k < device_busy_.size() && static_cast<int>(got.size()) < a.spec.workers; ++k)
+        if (!device_busy_[k]) got.push_back(static_cast<int>(k));
+      for (int k : got) device_busy_[k] = true;
+      a.devices = got;
+      for (int w = 0; w < a.req.workers; ++w)
+        p.per_worker.emplace_back(got.begin() + w * a.spec.unit, got.begin() + (w + 1) * a.spec.unit);
+    }
+    const Node& node = cluster_->node(d.placement.slots.front().node);
+    p.node = node.name;
+    store::Store::TransitionOp op;
+    op.id = id;
+    op.to = JobState::kScheduled;
+    op.reason = d.reason;
+    op.time = now;
+    op.update.expected_from = a.state == JobState::kPreempted ? JobState::kPreempted : JobState::kPending;
+    op.update.site = cluster_->site(node.site).name;
+    op.update.placement_json =
+        PlacementJson(cluster_->site(node.site).name, node.name, cat_->Get(d.placement.accel).name, p.per_worker).dump();
+    op.update.increment_attempts = true;
+    ops.push_back(std::move(op));
+    preps.push_back(std::move(p));
   }
-  if (d.action != Action::kPlace) return;
-  // Devices: the lowest free ids on the GPU node, `unit` per worker.
-  std::vector<std::vector<int>> per_worker;
-  const bool gpu = d.placement.accel != cpu_type_;
-  int processes = a.req.workers;
-  if (gpu) {
-    std::vector<int> got;
-    for (size_t k = 0; k < device_busy_.size() && static_cast<int>(got.size()) < a.spec.workers; ++k)
-      if (!device_busy_[k]) got.push_back(static_cast<int>(k));
-    for (int k : got) device_busy_[k] = true;
-    a.devices = got;
-    for (int w = 0; w < processes; ++w)
-      per_worker.emplace_back(got.begin() + w * a.spec.unit, got.begin() + (w + 1) * a.spec.unit);
+  std::vector<Status> st = store_->TransitionMany(ops);
+  // Phase 2: launch; record RUNNING (one commit) and failures (one commit).
+  std::vector<store::Store::TransitionOp> running, failed;
+  std::vector<Active*> started;
+  for (size_t i = 0; i < preps.size(); ++i) {
+    Prep& p = preps[i];
+    Active& a = *p.a;
+    if (!st[i].ok()) {  // cancelled meanwhile, or the store failed: undo
+      for (int k : a.devices) device_busy_[k] = false;
+      a.devices.clear();
+      (void)sched_->Remove(JobId(p.id), now);
+      a.in_sched = false;
+      continue;
+    }
+    a.state = JobState::kScheduled;
+    ++a.attempts;
+    sites::LaunchSpec ls;
+    ls.job_id = p.id;
+    ls.attempt = a.attempts;
+    ls.argv = a.req.command;
+    ls.env = a.req.env;
+    ls.working_dir = a.req.working_dir;
+    ls.workers = a.req.workers;
+    ls.devices = p.per_worker;
+    ls.device_env = device_env_.empty() ? "CUDA_VISIBLE_DEVICES" : device_env_;
+    ls.time_limit_s = a.req.time_limit_s;
+    auto h = local_->Launch(ls);
+    store::Store::TransitionOp op;
+    op.id = p.id;
+    op.time = now;
+    op.update.expected_from = JobState::kScheduled;
+    if (!h.ok()) {
+      op.to = JobState::kFailed;
+      op.reason = "launch failed: " + h.status().message();
+      op.update.end_time = now;
+      failed.push_back(std::move(op));
+      continue;
+    }
+    op.to = JobState::kRunning;
+    op.reason = "started " + std::to_string(a.req.workers) + " process(es) on " + p.node;
+    op.update.start_time = now;
+    op.update.runtime_json = h->ToJson();
+    running.push_back(std::move(op));
+    started.push_back(&a);
   }
-  const Node& node = cluster_->node(d.placement.slots.front().node);
-  json placement = PlacementJson(cluster_->site(node.site).name, node.name, cat_->Get(d.placement.accel).name, per_worker);
-  store::Store::Update u;
-  u.expected_from = a.state == JobState::kPreempted ? JobState::kPreempted : JobState::kPending;
-  u.site = cluster_->site(node.site).name;
-  u.placement_json = placement.dump();
-  u.increment_attempts = true;
-  Status st = store_->Transition(id, JobState::kScheduled, d.reason, now, u);
-  if (!st.ok()) {  // cancelled meanwhile, or the store failed: undo
-    for (int k : a.devices) device_busy_[k] = false;
-    a.devices.clear();
-    (void)sched_->Remove(JobId(id), now);
-    a.in_sched = false;
-    return;
+  (void)store_->TransitionMany(running);
+  for (Active* a : started) {
+    a->state = JobState::kRunning;
+    AdjustQueued(a->tenant, -1);
   }
-  a.state = JobState::kScheduled;
-  ++a.attempts;
-  sites::LaunchSpec ls;
-  ls.job_id = id;
-  ls.attempt = a.attempts;
-  ls.argv = a.req.command;
-  ls.env = a.req.env;
-  ls.working_dir = a.req.working_dir;
-  ls.workers = processes;
-  ls.devices = per_worker;
-  ls.device_env = device_env_.empty() ? "CUDA_VISIBLE_DEVICES" : device_env_;
-  ls.time_limit_s = a.req.time_limit_s;
-  auto h = local_->Launch(ls);
-  if (!h.ok()) {
-    Finish(id, JobState::kFailed, "launch failed: " + h.status().message(), now, std::nullopt);
-    return;
-  }
-  store::Store::Update r;
-  r.expected_from = JobState::kScheduled;
-  r.start_time = now;
-  r.runtime_json = h->ToJson();
-  (void)store_->Transition(id, JobState::kRunning, "started " + std::to_string(processes) + " process(es) on " + node.name, now, r);
-  a.state = JobState::kRunning;
-  --queued_[a.tenant];
+  (void)store_->TransitionMany(failed);
+  for (const auto& op : failed) ForgetLocal(op.id, op.to, now);
 }
 
 void Service::Tick() {
@@ -454,12 +508,18 @@ void Service::Tick() {
   HandleExits(now);
   ReleaseHeld(now);
   CycleResult cr = sched_->RunCycle(now, true, rng_);
-  for (const Decision& d : cr.applied) Dispatch(d, now);
+  std::vector<Decision> places;
+  for (Decision& d : cr.applied)
+    if (d.action == Action::kPlace) places.push_back(std::move(d));
+  DispatchAll(places, now);
   // Waiting reasons come back as kKeep decisions; they are not in `applied`.
   // (The scheduler records them on its job records.)
-  for (JobId id : sched_->pending()) {
-    auto it = active_.find(id.value());
-    if (it != active_.end()) it->second->reason = sched_->Find(id)->reason;
+  {
+    std::lock_guard<std::mutex> rl(reason_mu_);
+    for (JobId id : sched_->pending()) reasons_[id.value()] = sched_->Find(id)->reason;
+    for (const auto& [tenant, q] : held_)
+      for (int64_t id : q)
+        if (auto it = active_.find(id); it != active_.end()) reasons_[id] = it->second->reason;
   }
   UpdateGauges();
   metrics_.ObserveCycle(MonotonicSeconds() - t0);
@@ -505,7 +565,7 @@ void Service::Recover() {
       continue;
     }
     if (row.state == JobState::kPending || row.state == JobState::kPreempted) {
-      ++queued_[row.tenant];
+      AdjustQueued(row.tenant, 1);
       incoming_.emplace_back(row.id, std::make_shared<api::JobRequest>(*req));
       continue;
     }
@@ -576,14 +636,14 @@ void Service::Recover() {
     // Gone without a trace: it did not run to completion under our watch.
     if (row.attempts <= req->max_retries && row.state == JobState::kRunning) {
       (void)store_->Transition(row.id, JobState::kPending, "requeued: its processes were gone after a restart", now, {});
-      ++queued_[row.tenant];
+      AdjustQueued(row.tenant, 1);
       incoming_.emplace_back(row.id, std::make_shared<api::JobRequest>(*req));
     } else if (row.state == JobState::kScheduled) {
       // Never started (no process, no handle): safe to dispatch again.
       store::Store::Update u;
       u.expected_from = JobState::kScheduled;
       (void)store_->Transition(row.id, JobState::kPending, "requeued: the service stopped before it started", now, u);
-      ++queued_[row.tenant];
+      AdjustQueued(row.tenant, 1);
       incoming_.emplace_back(row.id, std::make_shared<api::JobRequest>(*req));
     } else {
       store::Store::Update u;
@@ -609,11 +669,10 @@ json Service::JobJson(const store::JobRow& r, bool with_events) {
          {"placement", r.placement_json.empty() ? json(nullptr) : json::parse(r.placement_json, nullptr, false)},
          {"attempts", r.attempts},
          {"spec", json::parse(r.spec_json, nullptr, false)}};
-  if (!store::IsTerminal(r.state)) {
-    std::lock_guard<std::mutex> l(core_mu_);
-    auto it = active_.find(r.id);
-    if (it != active_.end() && !it->second->reason.empty() && r.state == JobState::kPending)
-      j["reason"] = it->second->reason;
+  if (r.state == JobState::kPending) {
+    std::lock_guard<std::mutex> l(reason_mu_);
+    auto it = reasons_.find(r.id);
+    if (it != reasons_.end() && !it->second.empty()) j["reason"] = it->second;
   }
   if (with_events) {
     json ev = json::array();
@@ -728,6 +787,7 @@ ApiResult<json> Service::Usage(const Caller& c, const std::string& tenant0) {
     }
   }
   json quota = json::object();
+  std::lock_guard<std::mutex> al(admit_mu_);
   auto it = tenants_.find(tenant);
   if (it != tenants_.end()) quota = {{"max_accelerators", it->second.max_accelerators}, {"max_queued_jobs", it->second.max_queued_jobs}};
   return json{{"tenant", tenant}, {"running_jobs", running}, {"pending_jobs", pending}, {"held_by_quota", held},
@@ -760,7 +820,7 @@ ApiResult<json> Service::PutTenant(const Caller& c, const json& b) {
   }
   Status st = store_->PutTenant(t);
   if (!st.ok()) return Err(503, st.message());
-  std::lock_guard<std::mutex> l(core_mu_);
+  std::lock_guard<std::mutex> l(admit_mu_);
   tenants_[t.name] = t;
   return json{{"name", t.name}, {"max_accelerators", t.max_accelerators}, {"max_queued_jobs", t.max_queued_jobs}};
 }
@@ -772,7 +832,7 @@ ApiResult<json> Service::CreateToken(const Caller& c, const json& b) {
   if (role != "tenant" && role != "admin") return Err(400, "role: tenant or admin");
   std::string tenant = b.contains("tenant") && b["tenant"].is_string() ? b["tenant"].get<std::string>() : "";
   if (role == "tenant") {
-    std::lock_guard<std::mutex> l(core_mu_);
+    std::lock_guard<std::mutex> l(admit_mu_);
     if (tenant.empty()) return Err(400, "tenant: required for a tenant token");
     if (!tenants_.count(tenant)) return Err(404, "tenant: no tenant '" + tenant + "' (create it with PUT /v1/tenants)");
   }

@@ -95,8 +95,9 @@ class Service {
   void DrainIncoming(double now);
   void ReleaseHeld(double now);
   void HandleExits(double now);
-  void Dispatch(const Decision& d, double now);
+  void DispatchAll(const std::vector<Decision>& places, double now);
   void Finish(int64_t id, store::JobState to, const std::string& reason, double now, std::optional<int> exit_code);
+  void ForgetLocal(int64_t id, store::JobState to, double now);  // in-memory cleanup of an ended job
   void Loop();
   bool QuotaAllows(const std::string& tenant, const JobSpec& spec) const;
   void UpdateGauges();
@@ -117,12 +118,21 @@ class Service {
   Metrics metrics_;
   Rng rng_{0};
 
-  mutable std::mutex core_mu_;  // scheduler, active jobs, devices, tenants' usage
+  // Lock order: core_mu_, then admit_mu_, then reason_mu_. Submit takes only admit_mu_, so a
+  // submission never waits for a scheduling cycle (which launches processes under core_mu_).
+  mutable std::mutex core_mu_;  // scheduler, active jobs, devices
   std::map<int64_t, std::unique_ptr<Active>> active_;
   std::map<std::string, std::deque<int64_t>> held_;  // over quota, waiting to enter the scheduler
   std::vector<bool> device_busy_;
+  mutable std::mutex admit_mu_;  // tenants and their queued counts
   std::map<std::string, store::TenantRow> tenants_;
   std::map<std::string, int> queued_;  // tenant -> PENDING/SCHEDULED jobs (admission quota)
+  mutable std::mutex reason_mu_;
+  std::map<int64_t, std::string> reasons_;  // waiting jobs: the scheduler's latest word
+  void AdjustQueued(const std::string& tenant, int by) {
+    std::lock_guard<std::mutex> l(admit_mu_);
+    queued_[tenant] += by;
+  }
 
   std::mutex in_mu_;
   std::deque<std::pair<int64_t, std::shared_ptr<api::JobRequest>>> incoming_;

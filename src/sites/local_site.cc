@@ -687,7 +687,9 @@ Result<RunHandle> LocalSite::Launch(const LaunchSpec& spec) {
   // other workers' pids through a pipe, then a final record once the session and group exist, so
   // that a Kill right after Launch cannot miss the group.
   bool session_ok = false;
-  {
+  // Testing knob: CNET_LOCAL_SITE_GROUP_MODE=1 in the service's environment forces attempt 2.
+  const char* force_group = std::getenv("CNET_LOCAL_SITE_GROUP_MODE");
+  if (force_group == nullptr || std::string(force_group) != "1") {
     int fds[2] = {-1, -1};
     if (::pipe2(fds, O_CLOEXEC) != 0) {
       return Internal(std::string("launch: pipe: ") + std::strerror(errno));
@@ -700,9 +702,11 @@ Result<RunHandle> LocalSite::Launch(const LaunchSpec& spec) {
       } while (wr < 0 && errno == EINTR);
     };
     pid_t pid0;
+    int fork_errno = 0;
     {
       BlockAllSignals blocked;
       pid0 = ::fork();
+      fork_errno = errno;
       if (pid0 == 0) {
         ResetSignalDispositions();
         if (::setsid() < 0) ChildFail("setsid", nullptr);
@@ -717,7 +721,7 @@ Result<RunHandle> LocalSite::Launch(const LaunchSpec& spec) {
       }
     }
     if (pid0 < 0) {
-      int e = errno;
+      int e = fork_errno;
       ::close(fds[0]);
       ::close(fds[1]);
       return Internal(std::string("launch: fork: ") + std::strerror(e));
@@ -761,9 +765,11 @@ Result<RunHandle> LocalSite::Launch(const LaunchSpec& spec) {
     int pgid = 0;
     for (int k = 0; k < n; ++k) {
       pid_t pid;
+      int fork_errno = 0;
       {
         BlockAllSignals blocked;
         pid = ::fork();
+        fork_errno = errno;
         if (pid == 0) {
           ResetSignalDispositions();
           if (::setpgid(0, pgid) != 0) ChildFail("setpgid", nullptr);
@@ -771,7 +777,7 @@ Result<RunHandle> LocalSite::Launch(const LaunchSpec& spec) {
         }
       }
       if (pid < 0) {
-        int e = errno;
+        int e = fork_errno;
         abort_spawn(pgid);
         return Internal(std::string("launch: fork: ") + std::strerror(e));
       }

@@ -324,6 +324,34 @@ class SqliteStore final : public Store {
     return st;
   }
 
+  std::vector<Status> TransitionMany(const std::vector<TransitionOp>& ops) override {
+    std::vector<Status> out(ops.size());
+    if (ops.empty()) return out;
+    std::lock_guard l(write_mu_);
+    Status begin = w_.Exec("BEGIN IMMEDIATE");
+    if (!begin.ok()) {
+      std::fill(out.begin(), out.end(), begin);
+      return out;
+    }
+    for (size_t i = 0; i < ops.size(); ++i) {
+      Status sp = w_.Exec("SAVEPOINT op");
+      if (!sp.ok()) {
+        out[i] = sp;
+        continue;
+      }
+      out[i] = TransitionLocked(ops[i].id, ops[i].to, ops[i].reason, ops[i].time, ops[i].update);
+      if (!out[i].ok()) (void)w_.Exec("ROLLBACK TO op");
+      (void)w_.Exec("RELEASE op");
+    }
+    Status commit = w_.Exec("COMMIT");
+    if (!commit.ok()) {
+      w_.RollbackIfOpen();
+      for (auto& s : out)
+        if (s.ok()) s = commit;
+    }
+    return out;
+  }
+
   Status SetReason(int64_t id, const std::string& reason) override {
     std::lock_guard l(write_mu_);
     CNET_ASSIGN_OR_RETURN(Stmt s, w_.Prepare("UPDATE jobs SET reason = ? WHERE id = ?"));

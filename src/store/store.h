@@ -103,6 +103,16 @@ class Store {
   };
   virtual Status Transition(int64_t id, JobState to, const std::string& reason, double time,
                             const Update& u) = 0;
+  // Several transitions in one transaction (one fsync): each op is a compare-and-set as above and
+  // fails alone (its own savepoint); returns one Status per op, in order.
+  struct TransitionOp {
+    int64_t id = 0;
+    JobState to = JobState::kPending;
+    std::string reason;
+    double time = 0;
+    Update update;
+  };
+  virtual std::vector<Status> TransitionMany(const std::vector<TransitionOp>& ops) = 0;
   // Updates the reason only (no event), e.g. the scheduler's latest word on a waiting job.
   virtual Status SetReason(int64_t id, const std::string& reason) = 0;
 

@@ -1,0 +1,100 @@
+// Regressions found by the job-spec fuzzer (fuzz/job_request_fuzz.cc, scripts/fuzz.sh): each
+// input once crashed the parser, hung it, or broke one of the invariants the fuzzer checks (a
+// parsed request round-trips through ToJson; every error message is valid UTF-8). The same inputs,
+// where small, are in fuzz/corpus/ (regress_*).
+
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "api/job_request.h"
+
+namespace cnet::api {
+namespace {
+
+void ExpectCleanError(const Result<JobRequest>& r, const std::string& needle) {
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_TRUE(IsValidUtf8(r.status().message())) << r.status().message();
+  EXPECT_NE(r.status().message().find(needle), std::string::npos) << r.status().message();
+}
+
+// nlohmann throws out_of_range (not parse_error) for a number beyond double: it escaped
+// ParseJobRequest and terminated the process.
+TEST(ApiFuzzRegression, JsonNumberOverflowIsAnError) {
+  ExpectCleanError(ParseJobRequest(R"({"name": "n", "command": "x", "priority": 2e308})", BodyFormat::kJson),
+                   "number overflow");
+  ExpectCleanError(ParseJobRequest(R"({"name": "n", "command": "x", "env": {"A": -1e999}})", BodyFormat::kJson),
+                   "body:");
+}
+
+// nlohmann's "last read: '...'" cuts the body inside a multi-byte character.
+TEST(ApiFuzzRegression, JsonSyntaxErrorMessageIsValidUtf8) {
+  ExpectCleanError(ParseJobRequest("{\"name\":\xE2\x9C\x93 \"x\"}", BodyFormat::kJson), "JSON syntax error at line 1");
+  ExpectCleanError(ParseJobRequest("{\"a\": tr\xC3\xA9}", BodyFormat::kJson), "JSON syntax error");
+}
+
+// yaml-cpp quotes the byte after a backslash: the first byte of a multi-byte character.
+TEST(ApiFuzzRegression, YamlErrorMessageIsValidUtf8) {
+  ExpectCleanError(ParseJobRequest("name: \"\\\xC3\xA9\"\ncommand: x\n", BodyFormat::kYaml), "YAML syntax error");
+}
+
+// A NUL byte switches yaml-cpp's decoder: a valid UTF-8 body became a key with a lone 0x85 byte.
+TEST(ApiFuzzRegression, YamlNulByteGivesNoInvalidUtf8) {
+  std::string body = "{\"name\": \"x\", \"command\": \"y\", \"env\": {\"A\": 1, ";
+  body += '\0';
+  body += "NE\": 2}}";
+  auto r = ParseJobRequest(body, BodyFormat::kYaml);
+  if (r.ok()) {
+    for (const auto& [k, v] : r->env) EXPECT_TRUE(IsValidUtf8(k) && IsValidUtf8(v));
+  } else {
+    EXPECT_TRUE(IsValidUtf8(r.status().message())) << r.status().message();
+  }
+}
+
+// A single name (not a list) skipped the name check, so the request did not round-trip:
+// ToJson wrote it back as a list, which JobRequestFromJson then refused.
+TEST(ApiFuzzRegression, SingleNameIsCheckedLikeAList) {
+  ExpectCleanError(ParseJobRequest(R"({"name": "n", "command": "x", "sites": "not a name!"})", BodyFormat::kJson),
+                   "sites: may contain only");
+  ExpectCleanError(ParseJobRequest("name: n\ncommand: x\naccelerator_types: 'v100 x2'\n", BodyFormat::kYaml),
+                   "accelerator_types: may contain only");
+  auto ok = ParseJobRequest(R"({"name": "n", "command": "x", "sites": "site-a"})", BodyFormat::kJson);
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  auto back = JobRequestFromJson(ToJson(*ok));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->sites, std::vector<std::string>{"site-a"});
+}
+
+// Copying a deeply nested env/labels value recursed once per level: a body under the 1 MiB limit
+// overflowed the stack.
+TEST(ApiFuzzRegression, DeeplyNestedValueDoesNotOverflowTheStack) {
+  const size_t depth = 500000;
+  for (const char* field : {"env", "labels"}) {
+    std::string body = std::string(R"({"name": "n", "command": "x", ")") + field + R"(": {"A": )";
+    body += std::string(depth, '[') + std::string(depth, ']') + "}}";
+    ASSERT_LE(body.size(), Limits{}.max_body_bytes);
+    ExpectCleanError(ParseJobRequest(body, BodyFormat::kJson), "expected a string, got a list");
+  }
+}
+
+// Aliases share nodes in yaml-cpp; converting to JSON expanded them: 440 bytes of anchors made
+// 9^9 strings (minutes and tens of GiB).
+TEST(ApiFuzzRegression, YamlAliasBombIsRefused) {
+  std::string body = "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n";
+  for (int i = 1; i < 9; ++i) {
+    body += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int k = 0; k < 9; ++k) body += (k ? ", *a" : "*a") + std::to_string(i - 1);
+    body += "]\n";
+  }
+  body += "name: x\ncommand: y\n";
+  ExpectCleanError(ParseJobRequest(body, BodyFormat::kYaml), "too many values");
+  // A modest use of aliases still works.
+  auto r = ParseJobRequest("name: x\ncommand: y\nlabels: &l {team: a}\nenv: {A: &v hello, B: *v}\n", BodyFormat::kYaml);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->env.at("B"), "hello");
+}
+
+}  // namespace
+}  // namespace cnet::api
