@@ -4,7 +4,10 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config python3
       libyaml-cpp-dev nlohmann-json3-dev libcli11-dev coinor-libclp-dev
       libcpp-httplib-dev libsqlite3-dev libsodium-dev
-      libgtest-dev libgmock-dev libbenchmark-dev time)
+      libjwt-dev  # src/sites/slurm_client.cc: HS256 tokens for slurmrestd
+      libgtest-dev libgmock-dev libbenchmark-dev time
+      clang-14 libclang-rt-14-dev  # scripts/fuzz.sh: clang's libFuzzer, ASan and UBSan runtimes
+      slurm-wlm slurmrestd slurm-wlm-jwt-plugin munge curl)  # scripts/slurm, bench/submit_bench.sh: a real Slurm on loopback
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -eq 0 ]; then echo "install-deps: all ${#pkgs[@]} packages present"; exit 0; fi

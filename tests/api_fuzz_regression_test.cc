@@ -41,16 +41,21 @@ TEST(ApiFuzzRegression, YamlErrorMessageIsValidUtf8) {
 }
 
 // A NUL byte switches yaml-cpp's decoder: a valid UTF-8 body became a key with a lone 0x85 byte.
-TEST(ApiFuzzRegression, YamlNulByteGivesNoInvalidUtf8) {
-  std::string body = "{\"name\": \"x\", \"command\": \"y\", \"env\": {\"A\": 1, ";
-  body += '\0';
-  body += "NE\": 2}}";
-  auto r = ParseJobRequest(body, BodyFormat::kYaml);
-  if (r.ok()) {
-    for (const auto& [k, v] : r->env) EXPECT_TRUE(IsValidUtf8(k) && IsValidUtf8(v));
-  } else {
-    EXPECT_TRUE(IsValidUtf8(r.status().message())) << r.status().message();
-  }
+// And nlohmann stops at a NUL: "{...}\0garbage" was accepted as JSON. A body with a NUL is refused;
+// YamlToJson, public on its own, refuses what would not be valid UTF-8.
+TEST(ApiFuzzRegression, NulByteIsRefused) {
+  std::string yaml = "{\"name\": \"x\", \"command\": \"y\", \"env\": {\"A\": 1, ";
+  yaml += '\0';
+  yaml += "NE\": 2}}";
+  ExpectCleanError(ParseJobRequest(yaml, BodyFormat::kYaml), "body: contains a NUL byte");
+  auto doc = YamlToJson(yaml);
+  ASSERT_FALSE(doc.ok()) << doc->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  EXPECT_TRUE(IsValidUtf8(doc.status().message())) << doc.status().message();
+
+  std::string json = R"({"name": "x", "command": "y"})";
+  json += '\0';
+  json += "trailing garbage";
+  ExpectCleanError(ParseJobRequest(json, BodyFormat::kJson), "body: contains a NUL byte");
 }
 
 // A single name (not a list) skipped the name check, so the request did not round-trip:

@@ -96,3 +96,30 @@ TEST(PowerSlots, ClampsHugeCapsAndNegativeHeadroom) {
 
 }  // namespace
 }  // namespace cnet
+
+namespace cnet {
+namespace {
+
+TEST(Capacity, OfflineNodesOfferNothingUntilBack) {
+  auto cl = Cluster::Build("t", {{"s", "r", "r1", 1e9, "n", 2, testing::Accel("V100"), 4}}, testing::TestCatalogue());
+  ASSERT_TRUE(cl.ok());
+  Capacity cap(*cl, testing::TestCatalogue());
+  JobSpec j;
+  j.workers = 3;
+  Placement running{testing::Accel("V100"), {Slot{NodeId(0), 2}}};
+  cap.Take(running);
+  cap.SetUsable(NodeId(0), false);
+  EXPECT_EQ(cap.Free(NodeId(0)), 0);
+  EXPECT_EQ(cap.FreeOfType(testing::Accel("V100")), 4);
+  auto p = FindPlacement(cap, j, testing::Accel("V100"));
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->slots[0].node, NodeId(1)) << "only the usable node";
+  cap.Give(running);  // its job ends while the node is down: still withheld
+  EXPECT_EQ(cap.Free(NodeId(0)), 0);
+  cap.SetUsable(NodeId(0), true);
+  EXPECT_EQ(cap.Free(NodeId(0)), 4);
+  EXPECT_EQ(cap.FreeOfType(testing::Accel("V100")), 8);
+}
+
+}  // namespace
+}  // namespace cnet

@@ -336,6 +336,9 @@ Result<JobRequest> ParseJobRequest(std::string_view body, BodyFormat format, con
   if (body.size() > L.max_body_bytes)
     return FieldError("body", "larger than " + std::to_string(L.max_body_bytes) + " bytes");
   if (!IsValidUtf8(body)) return FieldError("body", "not valid UTF-8");
+  // Neither JSON nor YAML allows a raw NUL; nlohmann stops at one (accepting "{...}\0garbage") and
+  // yaml-cpp takes one for UTF-16/32.
+  if (body.find('\0') != std::string_view::npos) return FieldError("body", "contains a NUL byte");
   json doc;
   if (format == BodyFormat::kJson) {
     try {
@@ -348,7 +351,7 @@ Result<JobRequest> ParseJobRequest(std::string_view body, BodyFormat format, con
     } catch (const json::exception& e) {  // out_of_range.406: a number beyond double ("1e999")
       std::string what = e.what();
       size_t p = what.find("] ");
-      return FieldError("body", "JSON " + (p == std::string::npos ? what : what.substr(p + 2)));
+      return FieldError("body", "JSON " + ScrubUtf8(p == std::string::npos ? what : what.substr(p + 2)));
     }
   } else {
     CNET_ASSIGN_OR_RETURN(doc, YamlToJson(body));

@@ -17,6 +17,8 @@ Capacity::Capacity(const Cluster& cluster, const Catalogue& cat) : cluster_(&clu
   free_.resize(cluster.nodes().size());
   free_by_type_.assign(cat.size(), 0);
   rack_draw_w_.assign(cluster.racks().size(), 0);
+  withheld_.assign(cluster.nodes().size(), 0);
+  offline_.assign(cluster.nodes().size(), 0);
   rack_cap_w_.resize(cluster.racks().size());
   busy_delta_w_.resize(cat.size());
   for (size_t a = 0; a < cat.size(); ++a) {
@@ -68,10 +70,30 @@ void Capacity::Give(const Placement& p) {
   double delta = busy_delta_w_[p.accel.value()];
   for (const auto& s : p.slots) {
     const Node& n = cluster_->node(s.node);
-    free_[s.node.value()] += s.count;
-    free_by_type_[p.accel.value()] += s.count;
+    if (offline_[s.node.value()]) {
+      withheld_[s.node.value()] += s.count;
+    } else {
+      free_[s.node.value()] += s.count;
+      free_by_type_[p.accel.value()] += s.count;
+    }
     rack_draw_w_[n.rack.value()] -= s.count * delta;
-    assert(free_[s.node.value()] <= n.accel_count);
+    assert(free_[s.node.value()] + withheld_[s.node.value()] <= n.accel_count);
+  }
+}
+
+void Capacity::SetUsable(NodeId id, bool usable) {
+  int i = id.value();
+  const Node& n = cluster_->node(id);
+  if (!usable && !offline_[i]) {
+    offline_[i] = 1;
+    withheld_[i] = free_[i];
+    if (n.accel.valid()) free_by_type_[n.accel.value()] -= free_[i];
+    free_[i] = 0;
+  } else if (usable && offline_[i]) {
+    offline_[i] = 0;
+    free_[i] += withheld_[i];
+    if (n.accel.valid()) free_by_type_[n.accel.value()] += withheld_[i];
+    withheld_[i] = 0;
   }
 }
 

@@ -25,6 +25,11 @@ class Capacity {
   // Extra watts one busy package of type a adds to its rack.
   double BusyDeltaW(AccelId a) const { return busy_delta_w_[a.value()]; }
 
+  // A node that is down, drained or unreachable offers nothing: its free packages (and those its
+  // running jobs release later) are withheld until it is usable again.
+  void SetUsable(NodeId n, bool usable);
+  bool Usable(NodeId n) const { return !offline_[n.value()]; }
+
   bool CanTake(const Placement& p) const;
   void Take(const Placement& p);  // asserts CanTake
   void Give(const Placement& p);
@@ -34,6 +39,8 @@ class Capacity {
  private:
   const Cluster* cluster_;
   std::vector<int> free_;
+  std::vector<int> withheld_;     // packages of an offline node held back from free_
+  std::vector<char> offline_;
   std::vector<int> free_by_type_;
   std::vector<double> rack_draw_w_;
   std::vector<double> rack_cap_w_;

@@ -65,6 +65,7 @@ Result<JobRecord> Scheduler::Prepare(JobSpec spec) const {
     for (const Rack& rk : cluster_.racks())
       per_site[rk.site.value()] += std::min(per_rack[rk.id.value()], powered(rk.id));
     int site_cap = *std::max_element(per_site.begin(), per_site.end());
+    if (spec.unit > per_node) site_cap = 0;  // one worker's packages must share a node
     best_site_cap = std::max(best_site_cap, site_cap);
     if (site_cap < spec.workers) continue;
     Estimate spread{1.0, false}, one{1.0, false};  // no job type: 1 step/s everywhere
@@ -80,6 +81,7 @@ Result<JobRecord> Scheduler::Prepare(JobSpec spec) const {
     std::string acc;
     for (AccelId a : spec.acceptable) acc += (acc.empty() ? "" : ", ") + cat.Get(a).name;
     return InvalidArgument(who + ": no site can run a gang of " + std::to_string(spec.workers) +
+                           (spec.unit > 1 ? " (" + std::to_string(spec.unit) + " per worker, on one node)" : std::string()) +
                            " accelerators" + (acc.empty() ? "" : " of type " + acc) +
                            (spec.allowed_sites.empty() ? "" : " in its allowed sites") +
                            " (largest: " + std::to_string(best_site_cap) + ")");

@@ -41,6 +41,8 @@ class Scheduler {
   JobRecord Complete(JobId id, Seconds now);
   // Removes a pending or running job (cancel); returns its record.
   Result<JobRecord> Remove(JobId id, Seconds now);
+  // A node went down (or came back): no new work lands there while it is unusable.
+  void SetNodeUsable(NodeId n, bool usable) { capacity_.SetUsable(n, usable); }
   // Re-admits a job found running after a restart, on `placement` since `started_s`. Fails if the
   // job is not admissible or the placement no longer fits.
   Status AdoptRunning(JobSpec spec, const Placement& placement, Seconds started_s, Seconds now);

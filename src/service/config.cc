@@ -55,11 +55,33 @@ Result<ServiceConfig> LoadConfig(const std::string& path) {
       const YAML::Node& n = sites[i];
       std::string p = "sites[" + std::to_string(i) + "]";
       CNET_RETURN_IF_ERROR(YamlOnlyKeys(c, n, {"name", "type", "region", "accelerator", "accelerators", "cpus",
-                                               "memory_gib", "power_cap_kw", "device_env"}, p));
+                                               "memory_gib", "power_cap_kw", "device_env", "url", "user",
+                                               "jwt_key_file", "token", "partition", "gres_map",
+                                               "poll_interval_s", "output_dir"}, p));
       SiteConfig s;
       CNET_ASSIGN_OR_RETURN(s.name, YamlString(c, n, "name", p));
       CNET_ASSIGN_OR_RETURN(s.type, YamlString(c, n, "type", p, &s.type));
-      if (s.type != "local") return c.Error(n["type"], p + ".type", "unknown site type '" + s.type + "' (known: local)");
+      if (s.type != "local" && s.type != "slurm")
+        return c.Error(n["type"], p + ".type", "unknown site type '" + s.type + "' (known: local, slurm)");
+      if (s.type == "slurm") {
+        CNET_ASSIGN_OR_RETURN(s.url, YamlString(c, n, "url", p));
+        if (s.url.rfind("http://", 0) != 0) return c.Error(n["url"], p + ".url", "must start with http://");
+        CNET_ASSIGN_OR_RETURN(s.user, YamlString(c, n, "user", p, &s.user));
+        CNET_ASSIGN_OR_RETURN(s.jwt_key_file, YamlString(c, n, "jwt_key_file", p, &empty));
+        CNET_ASSIGN_OR_RETURN(s.token, YamlString(c, n, "token", p, &empty));
+        if (s.jwt_key_file.empty() == s.token.empty())
+          return c.Error(n, p + ".jwt_key_file", "give exactly one of jwt_key_file or token");
+        CNET_ASSIGN_OR_RETURN(s.partition, YamlString(c, n, "partition", p, &empty));
+        CNET_ASSIGN_OR_RETURN(s.output_dir, YamlString(c, n, "output_dir", p, &empty));
+        CNET_ASSIGN_OR_RETURN(s.poll_interval_s, YamlDouble(c, n, "poll_interval_s", p, &s.poll_interval_s));
+        if (s.poll_interval_s < 0.05 || s.poll_interval_s > 600)
+          return c.Error(n["poll_interval_s"], p + ".poll_interval_s", "must be between 0.05 and 600");
+        if (n["gres_map"]) {
+          if (!n["gres_map"].IsMap()) return c.Error(n["gres_map"], p + ".gres_map", "expected a mapping of GRES name to accelerator type");
+          for (auto it = n["gres_map"].begin(); it != n["gres_map"].end(); ++it)
+            s.gres_map[it->first.Scalar()] = it->second.Scalar();
+        }
+      }
       CNET_ASSIGN_OR_RETURN(s.region, YamlString(c, n, "region", p, &s.region));
       CNET_ASSIGN_OR_RETURN(s.accelerator, YamlString(c, n, "accelerator", p, &empty));
       int64_t acc = -1, cpus = 0;
@@ -81,7 +103,9 @@ Result<ServiceConfig> LoadConfig(const std::string& path) {
         if (o.name == s.name) return c.Error(n["name"], p + ".name", "duplicate site name");
       cfg.sites.push_back(s);
     }
-    if (cfg.sites.size() > 1) return c.Error(sites, "sites", "one local site per service for now");
+    int locals = 0;
+    for (const auto& s : cfg.sites) locals += s.type == "local";
+    if (locals > 1) return c.Error(sites, "sites", "at most one local site per service");
   }
   if (cfg.sites.empty()) cfg.sites.push_back(SiteConfig{});
   if (root["tenants"]) {

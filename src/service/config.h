@@ -23,6 +23,15 @@ struct SiteConfig {
   double memory_gib = 0;            // 0 = detect
   double power_cap_kw = 1000;
   std::string device_env;           // "" = CUDA_VISIBLE_DEVICES, or ASCEND_RT_VISIBLE_DEVICES for NPUs
+  // type: slurm
+  std::string url;                  // slurmrestd, e.g. http://127.0.0.1:6820
+  std::string user = "root";
+  std::string jwt_key_file;         // HS256 key to mint tokens with, or:
+  std::string token;                // a ready token
+  std::string partition;            // "" = the cluster's default
+  std::map<std::string, std::string> gres_map;  // "gpu:h100" -> "H100-SXM"
+  double poll_interval_s = 1;
+  std::string output_dir;           // where Slurm writes job output ("" = <data>/slurm); must be readable here for logs
 };
 
 struct TenantConfig {

@@ -8,7 +8,8 @@
 
 #include "common/csv.h"
 #include "sched/policy_registry.h"
-#include "sites/proc_scan.h"
+#include "service/local_adapter.h"
+#include "service/slurm_site.h"
 
 namespace cnet::service {
 
@@ -23,7 +24,9 @@ struct Service::Active {
   int attempts = 0;
   bool in_sched = false;        // admitted to the scheduler (else held by quota)
   bool cancel_requested = false;
-  std::vector<int> devices;     // device ids in use
+  Site* site = nullptr;         // where it was dispatched
+  int32_t device_node = -1;     // local accelerator node whose devices it holds
+  std::vector<int> devices;     // device ids in use there
   std::string reason;           // the scheduler's latest word
 };
 
@@ -59,39 +62,75 @@ Result<std::unique_ptr<Service>> Service::Create(ServiceConfig cfg, const Clock&
     s->matrix_ = std::make_unique<ThroughputMatrix>(std::move(m));
   }
   s->perf_ = std::make_unique<PerfModel>(*s->cat_, *s->matrix_);
-
-  // The local site: this machine, as a GPU node (detected or declared) and a CPU node whose
-  // packages are cores of the catalogue's CPU type for this architecture.
-  const SiteConfig& sc = s->cfg_.sites.front();
-  s->inventory_ = sites::DetectInventory();
-  std::string accel = sc.accelerator.empty() ? s->inventory_.accelerator : sc.accelerator;
-  int count = sc.accelerators >= 0 ? sc.accelerators : s->inventory_.accelerator_count;
-  int cpus = sc.cpus > 0 ? sc.cpus : s->inventory_.cpus;
-  double mem = sc.memory_gib > 0 ? sc.memory_gib : s->inventory_.memory_gib;
-  std::vector<Cluster::GroupSpec> groups;
-  if (!accel.empty() && count > 0) {
-    auto id = s->cat_->Find(accel);
-    if (!id || s->cat_->Get(*id).kind == AccelKind::kCpu)
-      return InvalidArgument("sites[0].accelerator: unknown accelerator type '" + accel + "' (known: " +
-                             s->cat_->NameList() + ")");
-    s->gpu_type_ = *id;
-    groups.push_back({sc.name, sc.region, "rack0", sc.power_cap_kw, "gpu", 1, *id, count, cpus, mem});
-    s->device_busy_.assign(count, false);
-    s->device_env_ = !sc.device_env.empty() ? sc.device_env
-                     : s->cat_->Get(*id).kind == AccelKind::kNpu ? "ASCEND_RT_VISIBLE_DEVICES" : "CUDA_VISIBLE_DEVICES";
-  }
 #if defined(__aarch64__)
   s->cpu_type_ = *s->cat_->Find("arm-cpu");
 #else
   s->cpu_type_ = *s->cat_->Find("x86-cpu");
 #endif
-  groups.push_back({sc.name, sc.region, "rack0", sc.power_cap_kw, "cpu", 1, s->cpu_type_, std::max(1, cpus), cpus, mem});
-  CNET_ASSIGN_OR_RETURN(Cluster cl, Cluster::Build(sc.name, groups, *s->cat_));
-  s->cluster_ = std::make_unique<Cluster>(std::move(cl));
-  for (const Node& n : s->cluster_->nodes()) {
-    if (n.accel == s->cpu_type_) s->cpu_node_ = n.id;
-    else s->gpu_node_ = n.id;
+  // Orphaned descendants (a worker's own children) are reparented to us and reaped by the local
+  // site, not left as zombies under an init that may not reap.
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+  // Sites, and the cluster model built from what they report: one scheduler node per site node;
+  // a node's CPU cores are packages of the catalogue's CPU type when it has no accelerators.
+  std::vector<Cluster::GroupSpec> groups;
+  std::vector<std::pair<Site*, std::string>> node_origin;
+  for (size_t i = 0; i < s->cfg_.sites.size(); ++i) {
+    const SiteConfig& sc = s->cfg_.sites[i];
+    std::unique_ptr<Site> site;
+    if (sc.type == "local") {
+      site = std::make_unique<LocalAdapter>(sc, s->cfg_.data_dir);
+    } else {
+      CNET_ASSIGN_OR_RETURN(site, MakeSlurmSite(sc, s->cfg_.data_dir));
+    }
+    SiteInventory inv = site->Inventory();
+    for (const SiteNode& n : inv.nodes) {
+      Cluster::GroupSpec g;
+      g.site = sc.name;
+      g.region = sc.region;
+      g.rack = "rack0";
+      g.power_cap_kw = sc.power_cap_kw;
+      g.name = n.name;
+      g.count = 1;
+      g.cpus = n.cpus;
+      g.memory_gib = n.memory_gib;
+      if (!n.accelerator.empty() && n.accelerators > 0) {
+        auto id = s->cat_->Find(n.accelerator);
+        if (!id || s->cat_->Get(*id).kind == AccelKind::kCpu)
+          return InvalidArgument("sites[" + std::to_string(i) + "]: node " + n.name + ": unknown accelerator type '" +
+                                 n.accelerator + "' (known: " + s->cat_->NameList() + ")");
+        g.accel = *id;
+        g.per_node = n.accelerators;
+      } else {
+        g.accel = s->cpu_type_;
+        g.per_node = std::max(1, n.cpus);
+      }
+      groups.push_back(g);
+      node_origin.emplace_back(site.get(), n.name);
+    }
+    std::string env = sc.device_env;
+    s->last_inventory_[sc.name] = inv;
+    s->site_by_name_[sc.name] = site.get();
+    s->sites_.push_back(std::move(site));
+    s->device_env_[sc.name] = env;
   }
+  CNET_ASSIGN_OR_RETURN(Cluster cl, Cluster::Build("computenet", groups, *s->cat_));
+  s->cluster_ = std::make_unique<Cluster>(std::move(cl));
+  s->site_of_node_.resize(s->cluster_->nodes().size());
+  s->node_site_name_.resize(s->cluster_->nodes().size());
+  for (const Node& n : s->cluster_->nodes()) {
+    auto [site, name] = node_origin[n.id.value()];
+    s->site_of_node_[n.id.value()] = site;
+    s->node_site_name_[n.id.value()] = name;
+    s->node_by_name_[{site->name(), name}] = n.id;
+    if (site->type() == "local" && n.accel != s->cpu_type_) {
+      s->devices_[n.id.value()].assign(n.accel_count, false);
+      if (s->device_env_[site->name()].empty())
+        s->device_env_[site->name()] = s->cat_->Get(n.accel).kind == AccelKind::kNpu ? "ASCEND_RT_VISIBLE_DEVICES" : "CUDA_VISIBLE_DEVICES";
+    }
+  }
+  for (auto& [name, env] : s->device_env_)
+    if (env.empty()) env = "CUDA_VISIBLE_DEVICES";
 
   PolicyRegistry reg;
   RegisterBuiltinPolicies(reg);
@@ -102,10 +141,9 @@ Result<std::unique_ptr<Service>> Service::Create(ServiceConfig cfg, const Clock&
   SchedulerOptions so;
   so.explain_waiting = true;
   s->sched_ = std::make_unique<Scheduler>(*s->cluster_, *s->perf_, std::move(pol), so);
-  // Orphaned descendants (a worker's own children) are reparented to us and reaped by the site,
-  // not left as zombies under an init that may not reap.
-  prctl(PR_SET_CHILD_SUBREAPER, 1);
-  s->local_ = std::make_unique<sites::LocalSite>(s->cfg_.data_dir);
+  for (auto& [site, inv] : s->last_inventory_)
+    for (const SiteNode& n : inv.nodes)
+      if (!n.usable || !inv.healthy) s->sched_->SetNodeUsable(s->node_by_name_[{site, n.name}], false);
 
   CNET_ASSIGN_OR_RETURN(s->store_, store::Store::Open(s->cfg_.data_dir + "/cnet.db"));
   for (const auto& t : s->cfg_.tenants) {
@@ -192,7 +230,7 @@ Result<JobSpec> Service::ToSpec(const store::JobRow& row, const api::JobRequest&
   }
   for (size_t i = 0; i < req.sites.size(); ++i) {
     bool found = false;
-    for (const Site& s : cluster_->sites())
+    for (const cnet::Site& s : cluster_->sites())
       if (s.name == req.sites[i]) { j.allowed_sites.push_back(s.id); found = true; }
     if (!found) return InvalidArgument("sites[" + std::to_string(i) + "]: unknown site '" + req.sites[i] + "'");
   }
@@ -372,7 +410,8 @@ void Service::ForgetLocal(int64_t id, JobState to, double now) {
       std::lock_guard<std::mutex> rl(reason_mu_);
       reasons_.erase(id);
     }
-    for (int d : a.devices) device_busy_[d] = false;
+    if (a.device_node >= 0)
+      for (int d : a.devices) devices_[a.device_node][d] = false;
     if (a.in_sched) (void)sched_->Remove(JobId(id), now);
     active_.erase(it);
   }
@@ -380,29 +419,48 @@ void Service::ForgetLocal(int64_t id, JobState to, double now) {
 }
 
 void Service::HandleExits(double now) {
-  std::vector<store::Store::TransitionOp> ops;
-  for (const sites::ExitInfo& e : local_->Poll(now)) {
-    auto it = active_.find(e.job_id);
-    if (it == active_.end()) continue;
-    store::Store::TransitionOp op;
-    op.id = e.job_id;
-    op.time = now;
-    op.update.end_time = now;
-    op.update.exit_code = e.exit_code;
-    if (it->second->cancel_requested) {
-      op.to = JobState::kCancelled;
-      op.reason = "cancelled: " + e.reason;
-    } else if (e.success) {
-      op.to = JobState::kSucceeded;
-      op.reason = "exit code 0";
-    } else {
-      op.to = JobState::kFailed;
-      op.reason = e.reason;
+  std::vector<store::Store::TransitionOp> ended, started;
+  for (auto& site : sites_) {
+    for (const SiteEvent& e : site->Poll(now)) {
+      auto it = active_.find(e.job_id);
+      if (it == active_.end()) continue;
+      store::Store::TransitionOp op;
+      op.id = e.job_id;
+      op.time = now;
+      if (e.kind == SiteEvent::kStarted) {
+        if (it->second->state != JobState::kScheduled) continue;
+        op.to = JobState::kRunning;
+        op.reason = e.reason.empty() ? "running on " + site->name() : e.reason;
+        op.update.expected_from = JobState::kScheduled;
+        op.update.start_time = now;
+        if (!e.runtime_json.empty()) op.update.runtime_json = e.runtime_json;
+        started.push_back(std::move(op));
+        continue;
+      }
+      op.update.end_time = now;
+      op.update.exit_code = e.exit_code;
+      if (it->second->cancel_requested) {
+        op.to = JobState::kCancelled;
+        op.reason = "cancelled: " + e.reason;
+      } else if (e.success) {
+        op.to = JobState::kSucceeded;
+        op.reason = e.reason.empty() ? "exit code 0" : e.reason;
+      } else {
+        op.to = JobState::kFailed;
+        op.reason = e.reason;
+      }
+      ended.push_back(std::move(op));
     }
-    ops.push_back(std::move(op));
   }
-  (void)store_->TransitionMany(ops);  // one commit for every exit of this cycle
-  for (const auto& op : ops) ForgetLocal(op.id, op.to, now);
+  std::vector<Status> st = store_->TransitionMany(started);  // one commit for every start of this cycle
+  for (size_t i = 0; i < started.size(); ++i) {
+    if (!st[i].ok()) continue;
+    Active& a = *active_[started[i].id];
+    a.state = JobState::kRunning;
+    AdjustQueued(a.tenant, -1);
+  }
+  (void)store_->TransitionMany(ended);  // and one for every end
+  for (const auto& op : ended) ForgetLocal(op.id, op.to, now);
 }
 
 void Service::DispatchAll(const std::vector<Decision>& places, double now) {
@@ -411,8 +469,11 @@ void Service::DispatchAll(const std::vector<Decision>& places, double now) {
   struct Prep {
     int64_t id;
     Active* a;
+    Site* site;
     std::vector<std::vector<int>> per_worker;
     std::string node;
+    int nodes;
+    std::string accel;
   };
   std::vector<Prep> preps;
   std::vector<store::Store::TransitionOp> ops;
@@ -421,83 +482,120 @@ void Service::DispatchAll(const std::vector<Decision>& places, double now) {
     auto it = active_.find(id);
     if (it == active_.end()) continue;
     Active& a = *it->second;
-    Prep p{id, &a, {}, ""};
-    if (d.placement.accel != cpu_type_) {
+    NodeId first = d.placement.slots.front().node;
+    Site* site = site_of_node_[first.value()];
+    Prep p{id, &a, site, {}, node_site_name_[first.value()], d.placement.Nodes(),
+           d.placement.accel == cpu_type_ ? "" : cat_->Get(d.placement.accel).name};
+    auto dev = devices_.find(first.value());
+    if (dev != devices_.end()) {
       std::vector<int> got;
-      for (size_t k = 0; k < device_busy_.size() && static_cast<int>(got.size()) < a.spec.workers; ++k)
-        if (!device_busy_[k]) got.push_back(static_cast<int>(k));
-      for (int k : got) device_busy_[k] = true;
+      for (size_t k = 0; k < dev->second.size() && static_cast<int>(got.size()) < a.spec.workers; ++k)
+        if (!dev->second[k]) got.push_back(static_cast<int>(k));
+      for (int k : got) dev->second[k] = true;
       a.devices = got;
+      a.device_node = first.value();
       for (int w = 0; w < a.req.workers; ++w)
         p.per_worker.emplace_back(got.begin() + w * a.spec.unit, got.begin() + (w + 1) * a.spec.unit);
     }
-    const Node& node = cluster_->node(d.placement.slots.front().node);
-    p.node = node.name;
+    json nodes = json::array();
+    for (const Slot& sl : d.placement.slots) nodes.push_back(node_site_name_[sl.node.value()]);
+    json placement{{"site", site->name()}, {"node", p.node}, {"nodes", nodes},
+                   {"accelerator", cat_->Get(d.placement.accel).name}, {"devices", p.per_worker}};
     store::Store::TransitionOp op;
     op.id = id;
     op.to = JobState::kScheduled;
     op.reason = d.reason;
     op.time = now;
     op.update.expected_from = a.state == JobState::kPreempted ? JobState::kPreempted : JobState::kPending;
-    op.update.site = cluster_->site(node.site).name;
-    op.update.placement_json =
-        PlacementJson(cluster_->site(node.site).name, node.name, cat_->Get(d.placement.accel).name, p.per_worker).dump();
+    op.update.site = site->name();
+    op.update.placement_json = placement.dump();
     op.update.increment_attempts = true;
     ops.push_back(std::move(op));
     preps.push_back(std::move(p));
   }
   std::vector<Status> st = store_->TransitionMany(ops);
-  // Phase 2: launch; record RUNNING (one commit) and failures (one commit).
-  std::vector<store::Store::TransitionOp> running, failed;
+  // Phase 2: launch; record RUNNING (local) or the submitted handle (slurm), then failures.
+  std::vector<store::Store::TransitionOp> running, submitted, failed;
   std::vector<Active*> started;
   for (size_t i = 0; i < preps.size(); ++i) {
     Prep& p = preps[i];
     Active& a = *p.a;
     if (!st[i].ok()) {  // cancelled meanwhile, or the store failed: undo
-      for (int k : a.devices) device_busy_[k] = false;
+      if (a.device_node >= 0)
+        for (int k : a.devices) devices_[a.device_node][k] = false;
       a.devices.clear();
       (void)sched_->Remove(JobId(p.id), now);
       a.in_sched = false;
       continue;
     }
     a.state = JobState::kScheduled;
+    a.site = p.site;
     ++a.attempts;
-    sites::LaunchSpec ls;
-    ls.job_id = p.id;
-    ls.attempt = a.attempts;
-    ls.argv = a.req.command;
-    ls.env = a.req.env;
-    ls.working_dir = a.req.working_dir;
-    ls.workers = a.req.workers;
-    ls.devices = p.per_worker;
-    ls.device_env = device_env_.empty() ? "CUDA_VISIBLE_DEVICES" : device_env_;
-    ls.time_limit_s = a.req.time_limit_s;
-    auto h = local_->Launch(ls);
+    SiteLaunch l;
+    l.job_id = p.id;
+    l.attempt = a.attempts;
+    l.req = &a.req;
+    l.nodes = p.nodes;
+    l.accelerator = p.accel;
+    l.devices = p.per_worker;
+    l.device_env = device_env_[p.site->name()];
+    bool now_running = false;
+    auto h = p.site->Launch(l, &now_running);
     store::Store::TransitionOp op;
     op.id = p.id;
     op.time = now;
     op.update.expected_from = JobState::kScheduled;
     if (!h.ok()) {
       op.to = JobState::kFailed;
-      op.reason = "launch failed: " + h.status().message();
+      op.reason = "launch failed on " + p.site->name() + ": " + h.status().message();
       op.update.end_time = now;
       failed.push_back(std::move(op));
       continue;
     }
-    op.to = JobState::kRunning;
-    op.reason = "started " + std::to_string(a.req.workers) + " process(es) on " + p.node;
-    op.update.start_time = now;
-    op.update.runtime_json = h->ToJson();
-    running.push_back(std::move(op));
-    started.push_back(&a);
+    op.update.runtime_json = *h;
+    if (now_running) {
+      op.to = JobState::kRunning;
+      op.reason = "started " + std::to_string(a.req.workers) + " process(es) on " + p.site->name() + "/" + p.node;
+      op.update.start_time = now;
+      running.push_back(std::move(op));
+      started.push_back(&a);
+    } else {
+      op.to = JobState::kScheduled;
+      op.reason = "submitted to " + p.site->name();
+      submitted.push_back(std::move(op));
+    }
   }
   (void)store_->TransitionMany(running);
   for (Active* a : started) {
     a->state = JobState::kRunning;
     AdjustQueued(a->tenant, -1);
   }
+  (void)store_->TransitionMany(submitted);
   (void)store_->TransitionMany(failed);
   for (const auto& op : failed) ForgetLocal(op.id, op.to, now);
+}
+
+void Service::RefreshInventories(double now) {
+  if (now < next_inventory_) return;
+  next_inventory_ = now + 2.0;
+  for (auto& site : sites_) {
+    if (site->type() == "local") continue;
+    SiteInventory inv = site->Inventory();
+    SiteInventory& last = last_inventory_[site->name()];
+    for (const SiteNode& n : inv.nodes) {
+      auto it = node_by_name_.find({site->name(), n.name});
+      if (it == node_by_name_.end()) continue;  // a node added since start: known after a restart
+      sched_->SetNodeUsable(it->second, inv.healthy && n.usable);
+    }
+    if (!inv.healthy)  // unreachable: none of its nodes takes new work
+      for (const auto& [key, id] : node_by_name_)
+        if (key.first == site->name()) sched_->SetNodeUsable(id, false);
+    if (inv.healthy != last.healthy)
+      metrics_.Inc("cnet_site_health_changes_total", "site=\"" + site->name() + "\"");
+    metrics_.SetGauge("cnet_site_healthy", "site=\"" + site->name() + "\"", inv.healthy ? 1 : 0);
+    if (inv.healthy || !inv.nodes.empty()) last = inv;
+    else { last.healthy = false; last.reason = inv.reason; }
+  }
 }
 
 void Service::Tick() {
@@ -505,6 +603,7 @@ void Service::Tick() {
   std::lock_guard<std::mutex> l(core_mu_);
   double now = clock_->Now();
   DrainIncoming(now);
+  RefreshInventories(now);
   HandleExits(now);
   ReleaseHeld(now);
   CycleResult cr = sched_->RunCycle(now, true, rng_);
@@ -553,11 +652,23 @@ void Service::UpdateGauges() {
 
 // ---- recovery ------------------------------------------------------------------------------
 
+Site* Service::SiteOfJob(const store::JobRow& row) const {
+  auto it = site_by_name_.find(row.site);
+  return it == site_by_name_.end() ? nullptr : it->second;
+}
+
 void Service::Recover() {
   auto rows = store_->ActiveJobs();
   if (!rows.ok()) return;
   double now = clock_->Now();
   std::lock_guard<std::mutex> l(core_mu_);
+  auto requeue = [&](const store::JobRow& row, const api::JobRequest& req, const std::string& why) {
+    store::Store::Update u;
+    u.expected_from = row.state;
+    (void)store_->Transition(row.id, JobState::kPending, why, now, u);
+    AdjustQueued(row.tenant, 1);
+    incoming_.emplace_back(row.id, std::make_shared<api::JobRequest>(req));
+  };
   for (const auto& row : *rows) {
     auto req = api::JobRequestFromJson(json::parse(row.spec_json, nullptr, false), cfg_.limits);
     if (!req.ok()) {
@@ -569,87 +680,90 @@ void Service::Recover() {
       incoming_.emplace_back(row.id, std::make_shared<api::JobRequest>(*req));
       continue;
     }
-    // SCHEDULED or RUNNING: find its processes.
-    std::optional<sites::RunHandle> handle;
-    if (!row.runtime_json.empty()) {
-      auto h = sites::RunHandle::FromJson(row.runtime_json);
-      if (h.ok()) handle = *h;
-    } else {
-      // Dispatch was interrupted between SCHEDULED and RUNNING: look for processes by env.
-      auto procs = sites::FindJobProcesses(row.id);
-      if (!procs.empty()) {
-        sites::RunHandle h;
-        h.job_id = row.id;
-        h.attempt = row.attempts;
-        h.pgid = procs.front().pgid;
-        h.started_at = now;
-        h.time_limit_s = req->time_limit_s;
-        h.run_dir = cfg_.data_dir + "/runs/" + std::to_string(row.id) + "/" + std::to_string(row.attempts);
-        std::vector<sites::FoundProcess> shims;
-        for (const auto& p : procs)
-          if (p.pgid == h.pgid && std::none_of(procs.begin(), procs.end(), [&](const auto& q) { return q.pid == p.ppid; }))
-            shims.push_back(p);
-        std::sort(shims.begin(), shims.end(), [](const auto& x, const auto& y) { return x.worker_index < y.worker_index; });
-        for (const auto& p : shims) {
-          h.pids.push_back(p.pid);
-          h.start_ticks.push_back(p.start_ticks);
-        }
-        handle = h;
-      }
-    }
-    bool adopted = handle && local_->Adopt(*handle);
-    if (adopted) {
-      auto a = std::make_unique<Active>();
-      a->tenant = row.tenant;
-      a->req = *req;
-      a->attempts = row.attempts;
-      a->state = JobState::kRunning;
-      auto spec = ToSpec(row, *req);
-      if (!spec.ok()) continue;
-      a->spec = *spec;
-      // Re-take its accelerators in the scheduler and its devices.
-      Placement p;
-      json pj = json::parse(row.placement_json.empty() ? "{}" : row.placement_json, nullptr, false);
-      bool on_gpu = pj.is_object() && pj.value("node", "").find("/gpu") != std::string::npos;
-      p.accel = on_gpu ? gpu_type_ : cpu_type_;
-      p.slots = {Slot{on_gpu ? gpu_node_ : cpu_node_, a->spec.workers}};
-      if (on_gpu && pj.contains("devices"))
-        for (const auto& w : pj["devices"])
-          for (const auto& d : w) {
-            int k = d.get<int>();
-            if (k >= 0 && k < static_cast<int>(device_busy_.size())) { device_busy_[k] = true; a->devices.push_back(k); }
-          }
-      Status st = sched_->AdoptRunning(a->spec, p, row.start_time > 0 ? row.start_time : now, now);
-      a->in_sched = st.ok();
-      if (row.state == JobState::kScheduled) {
-        store::Store::Update u;
-        u.expected_from = JobState::kScheduled;
-        u.start_time = now;
-        u.runtime_json = handle->ToJson();
-        (void)store_->Transition(row.id, JobState::kRunning, "re-adopted after a restart (dispatch was interrupted)", now, u);
-      } else {
-        (void)store_->SetReason(row.id, "re-adopted after a restart");
-      }
-      active_[row.id] = std::move(a);
-      continue;
-    }
-    // Gone without a trace: it did not run to completion under our watch.
-    if (row.attempts <= req->max_retries && row.state == JobState::kRunning) {
-      (void)store_->Transition(row.id, JobState::kPending, "requeued: its processes were gone after a restart", now, {});
-      AdjustQueued(row.tenant, 1);
-      incoming_.emplace_back(row.id, std::make_shared<api::JobRequest>(*req));
-    } else if (row.state == JobState::kScheduled) {
-      // Never started (no process, no handle): safe to dispatch again.
-      store::Store::Update u;
-      u.expected_from = JobState::kScheduled;
-      (void)store_->Transition(row.id, JobState::kPending, "requeued: the service stopped before it started", now, u);
-      AdjustQueued(row.tenant, 1);
-      incoming_.emplace_back(row.id, std::make_shared<api::JobRequest>(*req));
-    } else {
+    // SCHEDULED or RUNNING: find its run on its site.
+    Site* site = SiteOfJob(row);
+    if (!site) {
       store::Store::Update u;
       u.end_time = now;
-      (void)store_->Transition(row.id, JobState::kFailed, "lost: its processes ended while the service was down and left no exit status", now, u);
+      (void)store_->Transition(row.id, JobState::kFailed, "its site '" + row.site + "' is no longer configured", now, u);
+      continue;
     }
+    std::string handle = row.runtime_json;
+    bool interrupted = handle.empty();
+    if (interrupted) {
+      // Dispatch was interrupted between SCHEDULED and the launch being recorded.
+      auto found = site->FindInterrupted(row.id, row.attempts);
+      if (!found) {
+        requeue(row, *req, "requeued: the service stopped before it started");
+        continue;
+      }
+      handle = *found;
+    }
+    if (!site->Adopt(row.id, handle)) {
+      if (row.attempts <= req->max_retries) {
+        requeue(row, *req, "requeued: its run was gone after a restart");
+      } else {
+        store::Store::Update u;
+        u.end_time = now;
+        (void)store_->Transition(row.id, JobState::kFailed,
+                                 "lost: its run ended while the service was down and left no exit status", now, u);
+      }
+      continue;
+    }
+    auto a = std::make_unique<Active>();
+    a->tenant = row.tenant;
+    a->req = *req;
+    a->attempts = row.attempts;
+    a->state = row.state;
+    a->site = site;
+    auto spec = ToSpec(row, *req);
+    if (!spec.ok()) continue;
+    a->spec = *spec;
+    // Re-take its accelerators in the scheduler, and its devices.
+    json pj = json::parse(row.placement_json.empty() ? "{}" : row.placement_json, nullptr, false);
+    Placement p;
+    if (pj.is_object()) {
+      std::vector<std::string> names;
+      if (pj.contains("nodes")) for (const auto& n : pj["nodes"]) names.push_back(n.get<std::string>());
+      else if (pj.contains("node")) names.push_back(pj["node"].get<std::string>());
+      int per = names.empty() ? 0 : a->spec.workers / static_cast<int>(names.size());
+      for (size_t k = 0; k < names.size(); ++k) {
+        auto it = node_by_name_.find({site->name(), names[k]});
+        if (it == node_by_name_.end()) continue;
+        p.accel = cluster_->node(it->second).accel;
+        int count = k + 1 == names.size() ? a->spec.workers - per * static_cast<int>(k) : per;
+        p.slots.push_back(Slot{it->second, count});
+        auto dev = devices_.find(it->second.value());
+        if (dev != devices_.end() && pj.contains("devices")) {
+          a->device_node = it->second.value();
+          for (const auto& w : pj["devices"])
+            for (const auto& d : w) {
+              int k2 = d.get<int>();
+              if (k2 >= 0 && k2 < static_cast<int>(dev->second.size())) { dev->second[k2] = true; a->devices.push_back(k2); }
+            }
+        }
+      }
+    }
+    Status st = p.slots.empty() ? Status(Code::kNotFound, "no placement")
+                                : sched_->AdoptRunning(a->spec, p, row.start_time > 0 ? row.start_time : now, now);
+    a->in_sched = st.ok();
+    if (interrupted) {
+      store::Store::Update u;
+      u.expected_from = JobState::kScheduled;
+      u.runtime_json = handle;
+      bool local = site->type() == "local";
+      if (local) u.start_time = now;
+      (void)store_->Transition(row.id, local ? JobState::kRunning : JobState::kScheduled,
+                               "re-adopted after a restart (dispatch was interrupted)", now, u);
+      if (local) {
+        a->state = JobState::kRunning;
+        AdjustQueued(row.tenant, -1);  // it was counted as queued while SCHEDULED
+      }
+    } else {
+      (void)store_->SetReason(row.id, "re-adopted after a restart");
+    }
+    if (a->state == JobState::kScheduled) AdjustQueued(row.tenant, 1);
+    active_[row.id] = std::move(a);
   }
 }
 
@@ -717,11 +831,11 @@ ApiResult<json> Service::Cancel(const Caller& c, int64_t id) {
   auto it = active_.find(id);
   if (it == active_.end()) return Err(409, "job " + std::to_string(id) + " is ending");
   Active& a = *it->second;
-  if (a.state == JobState::kRunning) {
+  if (a.site && (a.state == JobState::kRunning || a.state == JobState::kScheduled)) {
     a.cancel_requested = true;
-    Status st = local_->Kill(id, "cancelled by " + (c.admin ? std::string("an admin") : c.tenant));
-    if (!st.ok()) return Err(500, st.message());
-    return json{{"id", id}, {"state", "RUNNING"}, {"message", "cancelling: its processes are being stopped"}};
+    Status st = a.site->Kill(id, "cancelled by " + (c.admin ? std::string("an admin") : c.tenant));
+    if (!st.ok()) return Err(502, "site " + a.site->name() + ": " + st.message());
+    return json{{"id", id}, {"state", store::StateName(a.state)}, {"message", "cancelling: its run is being stopped"}};
   }
   Finish(id, JobState::kCancelled, "cancelled by " + (c.admin ? std::string("an admin") : c.tenant) + " before it started", now, std::nullopt);
   return json{{"id", id}, {"state", "CANCELLED"}};
@@ -739,29 +853,38 @@ ApiResult<std::pair<std::string, bool>> Service::LogPath(const Caller& c, int64_
   if (stream != "stdout" && stream != "stderr") return Err(400, "stream: must be stdout or stderr");
   int att = attempt > 0 ? attempt : std::max(1, r->attempts);
   if (att > std::max(1, r->attempts)) return Err(400, "attempt: the job has had " + std::to_string(r->attempts) + " attempt(s)");
-  std::string path = stream == "stdout" ? local_->StdoutPath(id, att) : local_->StderrPath(id, att);
+  Site* site = SiteOfJob(*r);
+  if (!site) return Err(404, "job " + std::to_string(id) + " has no logs yet (not dispatched)");
+  std::string path = site->LogPath(id, att, stream);
   return std::make_pair(path, store::IsTerminal(r->state));
 }
 
 json Service::Sites() {
   std::lock_guard<std::mutex> l(core_mu_);
   json sites = json::array();
-  for (const Site& s : cluster_->sites()) {
+  for (const auto& site : sites_) {
+    const SiteInventory& inv = last_inventory_[site->name()];
     json nodes = json::array();
     json free_by_type = json::object(), total_by_type = json::object();
+    std::string region;
     for (const Node& n : cluster_->nodes()) {
-      if (n.site != s.id) continue;
+      if (site_of_node_[n.id.value()] != site.get()) continue;
+      region = cluster_->site(n.site).region;
       std::string type = cat_->Get(n.accel).name;
       bool cpu = n.accel == cpu_type_;
       int free = sched_->capacity().Free(n.id);
-      nodes.push_back({{"name", n.name}, {"kind", cpu ? "cpu" : "accelerator"}, {"type", type},
-                       {"count", n.accel_count}, {"free", free}, {"cpus", n.cpus}, {"memory_gib", n.memory_gib}});
+      bool usable = sched_->capacity().Usable(n.id);
+      std::string why;
+      for (const SiteNode& sn : inv.nodes)
+        if (sn.name == node_site_name_[n.id.value()]) why = sn.reason;
+      nodes.push_back({{"name", node_site_name_[n.id.value()]}, {"kind", cpu ? "cpu" : "accelerator"}, {"type", type},
+                       {"count", n.accel_count}, {"free", free}, {"usable", usable}, {"reason", why},
+                       {"cpus", n.cpus}, {"memory_gib", n.memory_gib}});
       free_by_type[type] = free_by_type.value(type, 0) + free;
       total_by_type[type] = total_by_type.value(type, 0) + n.accel_count;
     }
-    sites.push_back({{"name", s.name}, {"type", "local"}, {"region", s.region}, {"healthy", true},
-                     {"nodes", nodes}, {"capacity", total_by_type}, {"free", free_by_type},
-                     {"detected_devices", inventory_.device_names}});
+    sites.push_back({{"name", site->name()}, {"type", site->type()}, {"region", region}, {"healthy", inv.healthy},
+                     {"reason", inv.reason}, {"nodes", nodes}, {"capacity", total_by_type}, {"free", free_by_type}});
   }
   return json{{"sites", sites}};
 }

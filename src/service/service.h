@@ -26,7 +26,7 @@
 #include "sched/scheduler.h"
 #include "service/config.h"
 #include "service/metrics.h"
-#include "sites/local_site.h"
+#include "service/site.h"
 #include "store/store.h"
 
 namespace cnet::service {
@@ -110,11 +110,18 @@ class Service {
   std::unique_ptr<PerfModel> perf_;
   std::unique_ptr<Cluster> cluster_;
   std::unique_ptr<Scheduler> sched_;
-  std::unique_ptr<sites::LocalSite> local_;
-  sites::LocalInventory inventory_;
-  AccelId gpu_type_, cpu_type_;
-  NodeId gpu_node_, cpu_node_;
-  std::string device_env_;
+  std::vector<std::unique_ptr<Site>> sites_;
+  std::map<std::string, Site*> site_by_name_;
+  std::vector<Site*> site_of_node_;                        // by NodeId
+  std::map<std::pair<std::string, std::string>, NodeId> node_by_name_;  // (site, site's node name)
+  std::vector<std::string> node_site_name_;                // by NodeId: the site's own node name
+  std::map<int32_t, std::vector<bool>> devices_;           // local accelerator nodes: busy device ids
+  std::map<std::string, std::string> device_env_;          // site -> CUDA_/ASCEND_RT_VISIBLE_DEVICES
+  std::map<std::string, SiteInventory> last_inventory_;    // site -> what it reported last
+  double next_inventory_ = 0;
+  AccelId cpu_type_;
+  Site* SiteOfJob(const store::JobRow& row) const;
+  void RefreshInventories(double now);
   Metrics metrics_;
   Rng rng_{0};
 
@@ -123,7 +130,6 @@ class Service {
   mutable std::mutex core_mu_;  // scheduler, active jobs, devices
   std::map<int64_t, std::unique_ptr<Active>> active_;
   std::map<std::string, std::deque<int64_t>> held_;  // over quota, waiting to enter the scheduler
-  std::vector<bool> device_busy_;
   mutable std::mutex admit_mu_;  // tenants and their queued counts
   std::map<std::string, store::TenantRow> tenants_;
   std::map<std::string, int> queued_;  // tenant -> PENDING/SCHEDULED jobs (admission quota)

@@ -1,0 +1,79 @@
+#include "service/local_adapter.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "sites/proc_scan.h"
+
+namespace cnet::service {
+
+LocalAdapter::LocalAdapter(const SiteConfig& cfg, const std::string& data_dir)
+    : name_(cfg.name), data_dir_(data_dir), detected_(sites::DetectInventory()), site_(data_dir) {
+  int cpus = cfg.cpus > 0 ? cfg.cpus : detected_.cpus;
+  double mem = cfg.memory_gib > 0 ? cfg.memory_gib : detected_.memory_gib;
+  std::string accel = cfg.accelerator.empty() ? detected_.accelerator : cfg.accelerator;
+  int count = cfg.accelerators >= 0 ? cfg.accelerators : detected_.accelerator_count;
+  if (!accel.empty() && count > 0) inventory_.nodes.push_back({"gpu", accel, count, cpus, mem, true, ""});
+  inventory_.nodes.push_back({"cpu", "", 0, std::max(1, cpus), mem, true, ""});
+}
+
+Result<std::string> LocalAdapter::Launch(const SiteLaunch& l, bool* started) {
+  sites::LaunchSpec ls;
+  ls.job_id = l.job_id;
+  ls.attempt = l.attempt;
+  ls.argv = l.req->command;
+  ls.env = l.req->env;
+  ls.working_dir = l.req->working_dir;
+  ls.workers = l.req->workers;
+  ls.devices = l.devices;
+  ls.device_env = l.device_env;
+  ls.time_limit_s = l.req->time_limit_s;
+  CNET_ASSIGN_OR_RETURN(sites::RunHandle h, site_.Launch(ls));
+  *started = true;
+  return h.ToJson();
+}
+
+std::vector<SiteEvent> LocalAdapter::Poll(double now) {
+  std::vector<SiteEvent> out;
+  for (const sites::ExitInfo& e : site_.Poll(now)) {
+    SiteEvent ev;
+    ev.kind = SiteEvent::kEnded;
+    ev.job_id = e.job_id;
+    ev.success = e.success;
+    ev.exit_code = e.exit_code;
+    ev.killed = e.killed;
+    ev.reason = e.success ? "exit code 0" : e.reason;
+    out.push_back(std::move(ev));
+  }
+  return out;
+}
+
+bool LocalAdapter::Adopt(int64_t job_id, const std::string& runtime_json) {
+  auto h = sites::RunHandle::FromJson(runtime_json);
+  return h.ok() && h->job_id == job_id && site_.Adopt(*h);
+}
+
+std::optional<std::string> LocalAdapter::FindInterrupted(int64_t job_id, int attempt) {
+  // Its processes carry CNET_JOB_ID in their environment; the shims are those whose parent is not
+  // one of the job's processes.
+  auto procs = sites::FindJobProcesses(job_id);
+  if (procs.empty()) return std::nullopt;
+  sites::RunHandle h;
+  h.job_id = job_id;
+  h.attempt = attempt;
+  h.pgid = procs.front().pgid;
+  h.started_at = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  h.run_dir = data_dir_ + "/runs/" + std::to_string(job_id) + "/" + std::to_string(attempt);
+  std::vector<sites::FoundProcess> shims;
+  for (const auto& p : procs)
+    if (p.pgid == h.pgid && std::none_of(procs.begin(), procs.end(), [&](const auto& q) { return q.pid == p.ppid; }))
+      shims.push_back(p);
+  std::sort(shims.begin(), shims.end(), [](const auto& x, const auto& y) { return x.worker_index < y.worker_index; });
+  for (const auto& p : shims) {
+    h.pids.push_back(p.pid);
+    h.start_ticks.push_back(p.start_ticks);
+  }
+  return h.ToJson();
+}
+
+}  // namespace cnet::service
