@@ -27,7 +27,7 @@ for f in "${order[@]}"; do
   pid=$(cat "$f"); prog=$(prog_of "$f")
   if [ "$f" = "$BASE/pid/munged.pid" ]; then
     # wait for the Slurm daemons before taking munge away
-    for p in "${sent[@]}"; do for _ in $(seq 1 100); do [ -d "/proc/$p" ] || break; sleep 0.1; done; done
+    for p in "${sent[@]}"; do for _ in $(seq 1 100); do slurm_alive "$p" || break; sleep 0.1; done; done
   fi
   if slurm_pid_is "$pid" "$prog"; then
     kill -TERM "$pid" 2>/dev/null && { log "SIGTERM $prog pid $pid"; sent+=("$pid"); }
