@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "common/csv.h"
 #include "sites/proc_scan.h"
 
 namespace cnet::service {
@@ -54,8 +55,13 @@ bool LocalAdapter::Adopt(int64_t job_id, const std::string& runtime_json) {
 }
 
 std::optional<std::string> LocalAdapter::FindInterrupted(int64_t job_id, int attempt) {
-  // Its processes carry CNET_JOB_ID in their environment; the shims are those whose parent is not
-  // one of the job's processes.
+  // The site records each run's handle in its run directory right after starting it.
+  std::string dir = data_dir_ + "/runs/" + std::to_string(job_id) + "/" + std::to_string(attempt);
+  if (auto text = ReadWholeFile(dir + "/handle.json"); text.ok()) {
+    if (auto h = sites::RunHandle::FromJson(*text); h.ok() && h->job_id == job_id) return *text;
+  }
+  // Else (a crash between starting the workers and writing that file): its processes carry
+  // CNET_JOB_ID in their environment; the shims are those whose parent is not one of the job's.
   auto procs = sites::FindJobProcesses(job_id);
   if (procs.empty()) return std::nullopt;
   sites::RunHandle h;

@@ -806,6 +806,13 @@ Result<RunHandle> LocalSite::Launch(const LaunchSpec& spec) {
     job.workers.push_back(w);
   }
   job.h = h;
+  // The handle goes beside the run at once (tmp + rename): a service that dies before it has
+  // recorded the launch finds it here on restart, even if the workers have ended meanwhile.
+  {
+    std::string tmp = run_dir + "/handle.json.tmp";
+    std::ofstream(tmp) << h.ToJson();
+    ::rename(tmp.c_str(), (run_dir + "/handle.json").c_str());
+  }
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     impl_->jobs.emplace(spec.job_id, std::move(job));
