@@ -90,6 +90,13 @@ TEST(CrashSafety, SigkillDuringTenThousandSubmitsLosesNothingAndRunsNothingTwice
       << "sites:\n  - {name: local, type: local, cpus: 64}\n";
   }
   pid_t server = StartServer(cfg, out, true);
+  // Whatever happens below (a failed assertion returns early), no server outlives the test.
+  struct Reap {
+    pid_t* pid;
+    ~Reap() {
+      if (*pid > 0 && kill(*pid, SIGKILL) == 0) waitpid(*pid, nullptr, 0);
+    }
+  } reap{&server};
   ASSERT_TRUE(WaitHealthy(port, 20)) << Slurp(out);
   std::string text = Slurp(out);
   size_t at = text.find("cnet_");
@@ -212,6 +219,7 @@ TEST(CrashSafety, SigkillDuringTenThousandSubmitsLosesNothingAndRunsNothingTwice
 
   kill(server, SIGTERM);
   waitpid(server, nullptr, 0);
+  server = -1;
   fs::remove_all(dir);
 }
 
