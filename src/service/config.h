@@ -48,7 +48,7 @@ struct ServiceConfig {
   std::string catalogue;       // "" = data/accelerators.yaml found beside the program
   std::string throughputs;     // optional matrix for job_type estimates
   double cycle_interval_s = 0.1;
-  int http_threads = 8;
+  int http_threads = 128;  // a keep-alive connection holds one while it is open
   api::Limits limits;
   std::vector<SiteConfig> sites;
   std::vector<TenantConfig> tenants;
