@@ -34,11 +34,6 @@ namespace {
 
 ApiError Err(int http, std::string m) { return ApiError{http, std::move(m)}; }
 
-json PlacementJson(const std::string& site, const std::string& node, const std::string& accel,
-                   const std::vector<std::vector<int>>& devices) {
-  return json{{"site", site}, {"node", node}, {"accelerator", accel}, {"devices", devices}};
-}
-
 }  // namespace
 
 Result<std::unique_ptr<Service>> Service::Create(ServiceConfig cfg, const Clock& clock,
