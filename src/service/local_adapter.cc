@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include <nlohmann/json.hpp>
+
 #include "common/csv.h"
 #include "sites/proc_scan.h"
 
@@ -36,6 +38,10 @@ Result<std::string> LocalAdapter::Launch(const SiteLaunch& l, bool* started) {
 
 std::vector<SiteEvent> LocalAdapter::Poll(double now) {
   std::vector<SiteEvent> out;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    out.swap(ended_);
+  }
   for (const sites::ExitInfo& e : site_.Poll(now)) {
     SiteEvent ev;
     ev.kind = SiteEvent::kEnded;
@@ -50,6 +56,29 @@ std::vector<SiteEvent> LocalAdapter::Poll(double now) {
 }
 
 bool LocalAdapter::Adopt(int64_t job_id, const std::string& runtime_json) {
+  // A run that ended before its launch was recorded (see FindInterrupted): report its outcome.
+  nlohmann::json f = nlohmann::json::parse(runtime_json, nullptr, false);
+  if (f.is_object() && f.value("ended", false)) {
+    SiteEvent e;
+    e.kind = SiteEvent::kEnded;
+    e.job_id = job_id;
+    e.success = true;
+    e.reason = "exit code 0";
+    int k = 0;
+    for (const auto& c : f.value("exit_codes", nlohmann::json::array())) {
+      int code = c.get<int>();
+      if (code != 0 && e.success) {
+        e.success = false;
+        e.exit_code = code;
+        e.reason = "exit code " + std::to_string(code) + " (worker " + std::to_string(k) + ")";
+      }
+      ++k;
+    }
+    e.reason += "; it ended while the service was down";
+    std::lock_guard<std::mutex> l(mu_);
+    ended_.push_back(std::move(e));
+    return true;
+  }
   auto h = sites::RunHandle::FromJson(runtime_json);
   return h.ok() && h->job_id == job_id && site_.Adopt(*h);
 }
@@ -63,7 +92,20 @@ std::optional<std::string> LocalAdapter::FindInterrupted(int64_t job_id, int att
   // Else (a crash between starting the workers and writing that file): its processes carry
   // CNET_JOB_ID in their environment; the shims are those whose parent is not one of the job's.
   auto procs = sites::FindJobProcesses(job_id);
-  if (procs.empty()) return std::nullopt;
+  if (procs.empty()) {
+    // No handle and no process, but its workers may have run and ended (the service died between
+    // starting them and recording the handle): their shims left exit files. Then it ran: never
+    // start it again.
+    nlohmann::json codes = nlohmann::json::array();
+    for (int k = 0;; ++k) {
+      auto t = ReadWholeFile(dir + "/exit." + std::to_string(k));
+      auto v = t.ok() ? ParseInt(*t) : std::nullopt;
+      if (!v) break;
+      codes.push_back(*v);
+    }
+    if (codes.empty()) return std::nullopt;
+    return nlohmann::json{{"ended", true}, {"exit_codes", codes}}.dump();
+  }
   sites::RunHandle h;
   h.job_id = job_id;
   h.attempt = attempt;

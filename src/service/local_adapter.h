@@ -3,6 +3,8 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
+#include <vector>
 
 #include "service/config.h"
 #include "service/site.h"
@@ -31,6 +33,8 @@ class LocalAdapter final : public Site {
   sites::LocalInventory detected_;
   SiteInventory inventory_;
   sites::LocalSite site_;
+  std::mutex mu_;
+  std::vector<SiteEvent> ended_;  // adopted runs that had already ended: reported by the next Poll
 };
 
 }  // namespace cnet::service
