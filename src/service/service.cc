@@ -328,7 +328,7 @@ ApiResult<Service::Submitted> Service::Submit(const Caller& c, const api::JobReq
   if (ins->created) {
     {
       std::lock_guard<std::mutex> l(in_mu_);
-      incoming_.emplace_back(ins->job.id, std::make_shared<api::JobRequest>(req));
+      incoming_.emplace_back(ins->job, std::make_shared<api::JobRequest>(req));
     }
     cv_.notify_one();
     metrics_.Inc("cnet_jobs_submitted_total", "");
@@ -339,20 +339,19 @@ ApiResult<Service::Submitted> Service::Submit(const Caller& c, const api::JobReq
 // ---- the loop ------------------------------------------------------------------------------
 
 void Service::DrainIncoming(double now) {
-  std::deque<std::pair<int64_t, std::shared_ptr<api::JobRequest>>> batch;
+  std::deque<std::pair<store::JobRow, std::shared_ptr<api::JobRequest>>> batch;
   {
     std::lock_guard<std::mutex> l(in_mu_);
     batch.swap(incoming_);
   }
-  for (auto& [id, req] : batch) {
+  for (auto& [row, req] : batch) {
+    const int64_t id = row.id;
     auto a = std::make_unique<Active>();
-    auto row = store_->GetJob(id);
-    if (!row.ok()) continue;
-    a->tenant = row->tenant;
+    a->tenant = row.tenant;
     a->req = *req;
-    a->attempts = row->attempts;
-    a->state = row->state;
-    auto spec = ToSpec(*row, *req);
+    a->attempts = row.attempts;
+    a->state = row.state;
+    auto spec = ToSpec(row, *req);
     if (!spec.ok()) {
       Finish(id, JobState::kFailed, "not admissible after restart: " + spec.status().message(), now, std::nullopt);
       continue;
@@ -362,7 +361,6 @@ void Service::DrainIncoming(double now) {
     active_[id] = std::move(a);
   }
   ReleaseHeld(now);
-  (void)now;
 }
 
 void Service::ReleaseHeld(double now) {
@@ -662,7 +660,9 @@ void Service::Recover() {
     u.expected_from = row.state;
     (void)store_->Transition(row.id, JobState::kPending, why, now, u);
     AdjustQueued(row.tenant, 1);
-    incoming_.emplace_back(row.id, std::make_shared<api::JobRequest>(req));
+    store::JobRow pending = row;
+    pending.state = JobState::kPending;
+    incoming_.emplace_back(std::move(pending), std::make_shared<api::JobRequest>(req));
   };
   for (const auto& row : *rows) {
     auto req = api::JobRequestFromJson(json::parse(row.spec_json, nullptr, false), cfg_.limits);
@@ -672,7 +672,7 @@ void Service::Recover() {
     }
     if (row.state == JobState::kPending || row.state == JobState::kPreempted) {
       AdjustQueued(row.tenant, 1);
-      incoming_.emplace_back(row.id, std::make_shared<api::JobRequest>(*req));
+      incoming_.emplace_back(row, std::make_shared<api::JobRequest>(*req));
       continue;
     }
     // SCHEDULED or RUNNING: find its run on its site.

@@ -141,7 +141,8 @@ class Service {
   }
 
   std::mutex in_mu_;
-  std::deque<std::pair<int64_t, std::shared_ptr<api::JobRequest>>> incoming_;
+  // Accepted jobs not yet taken in by the loop: their row as stored, and their parsed request.
+  std::deque<std::pair<store::JobRow, std::shared_ptr<api::JobRequest>>> incoming_;
   std::condition_variable cv_;
   std::atomic<bool> stop_{false};
   std::thread loop_;
