@@ -24,8 +24,18 @@ Status Scheduler::Admit(JobSpec spec) {
   CNET_ASSIGN_OR_RETURN(JobRecord r, Prepare(std::move(spec)));
   JobId id = r.spec.id;
   jobs_.emplace(id, std::move(r));
-  pending_.push_back(id);
+  InsertPending(id);
   return Status::Ok();
+}
+
+void Scheduler::InsertPending(JobId id) {
+  auto before = [&](JobId a, JobId b) {
+    const auto& ja = jobs_.at(a).spec;
+    const auto& jb = jobs_.at(b).spec;
+    return ja.submit_time_s != jb.submit_time_s ? ja.submit_time_s < jb.submit_time_s : a < b;
+  };
+  if (pending_.empty() || !before(id, pending_.back())) pending_.push_back(id);  // the usual case
+  else pending_.insert(std::upper_bound(pending_.begin(), pending_.end(), id, before), id);
 }
 
 Result<JobRecord> Scheduler::Prepare(JobSpec spec) const {
@@ -126,15 +136,7 @@ Status Scheduler::Apply(const Decision& d, Seconds now) {
       Stop(j, now);
       ++j.preemptions;
       Erase(running_, j.spec.id);
-      pending_.insert(std::upper_bound(pending_.begin(), pending_.end(), j.spec.id,
-                                       [&](JobId a, JobId b) {
-                                         const auto& ja = jobs_.at(a).spec;
-                                         const auto& jb = jobs_.at(b).spec;
-                                         return ja.submit_time_s != jb.submit_time_s
-                                                    ? ja.submit_time_s < jb.submit_time_s
-                                                    : a < b;
-                                       }),
-                      j.spec.id);
+      InsertPending(j.spec.id);
       j.reason = d.reason;
       return Status::Ok();
     case Action::kPlace: {

@@ -61,6 +61,7 @@ class Scheduler {
   void Stop(JobRecord& j, Seconds now);  // settle progress, release capacity
   Status Apply(const Decision& d, Seconds now);
   static void Erase(std::vector<JobId>& v, JobId id);
+  void InsertPending(JobId id);  // keeps pending_ in (submit time, id) order
 
   const Cluster& cluster_;
   const PerfModel& perf_;
@@ -69,7 +70,7 @@ class Scheduler {
   Capacity capacity_;
   std::vector<double> rack_idle_w_;  // every rack's draw with nothing running
   std::unordered_map<JobId, JobRecord> jobs_;
-  std::vector<JobId> pending_;  // submit order
+  std::vector<JobId> pending_;  // (submit time, id) order
   std::vector<JobId> running_;
 };
 

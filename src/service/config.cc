@@ -56,7 +56,8 @@ Result<ServiceConfig> LoadConfig(const std::string& path) {
       std::string p = "sites[" + std::to_string(i) + "]";
       CNET_RETURN_IF_ERROR(YamlOnlyKeys(c, n, {"name", "type", "region", "accelerator", "accelerators", "cpus",
                                                "memory_gib", "power_cap_kw", "device_env", "url", "user",
-                                               "jwt_key_file", "token", "partition", "gres_map",
+                                               "jwt_key_file", "token", "partition", "account", "qos",
+                                               "reservation", "gres_map", "inventory_interval_s", "redispatch_after_s",
                                                "poll_interval_s", "output_dir"}, p));
       SiteConfig s;
       CNET_ASSIGN_OR_RETURN(s.name, YamlString(c, n, "name", p));
@@ -72,10 +73,19 @@ Result<ServiceConfig> LoadConfig(const std::string& path) {
         if (s.jwt_key_file.empty() == s.token.empty())
           return c.Error(n, p + ".jwt_key_file", "give exactly one of jwt_key_file or token");
         CNET_ASSIGN_OR_RETURN(s.partition, YamlString(c, n, "partition", p, &empty));
+        CNET_ASSIGN_OR_RETURN(s.account, YamlString(c, n, "account", p, &empty));
+        CNET_ASSIGN_OR_RETURN(s.qos, YamlString(c, n, "qos", p, &empty));
+        CNET_ASSIGN_OR_RETURN(s.reservation, YamlString(c, n, "reservation", p, &empty));
         CNET_ASSIGN_OR_RETURN(s.output_dir, YamlString(c, n, "output_dir", p, &empty));
         CNET_ASSIGN_OR_RETURN(s.poll_interval_s, YamlDouble(c, n, "poll_interval_s", p, &s.poll_interval_s));
         if (s.poll_interval_s < 0.05 || s.poll_interval_s > 600)
           return c.Error(n["poll_interval_s"], p + ".poll_interval_s", "must be between 0.05 and 600");
+        CNET_ASSIGN_OR_RETURN(s.inventory_interval_s, YamlDouble(c, n, "inventory_interval_s", p, &s.inventory_interval_s));
+        if (s.inventory_interval_s < 0.1 || s.inventory_interval_s > 3600)
+          return c.Error(n["inventory_interval_s"], p + ".inventory_interval_s", "must be between 0.1 and 3600");
+        CNET_ASSIGN_OR_RETURN(s.redispatch_after_s, YamlDouble(c, n, "redispatch_after_s", p, &s.redispatch_after_s));
+        if (s.redispatch_after_s < 0 || s.redispatch_after_s > 30 * 86400)
+          return c.Error(n["redispatch_after_s"], p + ".redispatch_after_s", "must be between 0 (never) and 2592000");
         if (n["gres_map"]) {
           if (!n["gres_map"].IsMap()) return c.Error(n["gres_map"], p + ".gres_map", "expected a mapping of GRES name to accelerator type");
           for (auto it = n["gres_map"].begin(); it != n["gres_map"].end(); ++it)

@@ -29,8 +29,13 @@ struct SiteConfig {
   std::string jwt_key_file;         // HS256 key to mint tokens with, or:
   std::string token;                // a ready token
   std::string partition;            // "" = the cluster's default
+  std::string account, qos, reservation;  // passed to every job submitted ("" = Slurm's defaults)
   std::map<std::string, std::string> gres_map;  // "gpu:h100" -> "H100-SXM"
   double poll_interval_s = 1;
+  double inventory_interval_s = 2;  // nodes and health are re-read this often
+  // A job submitted here that has not started is withdrawn and dispatched again (to any site its
+  // spec allows) once the site has been unreachable this long; 0 = never.
+  double redispatch_after_s = 120;
   std::string output_dir;           // where Slurm writes job output ("" = <data>/slurm); must be readable here for logs
 };
 

@@ -20,7 +20,7 @@ LocalAdapter::LocalAdapter(const SiteConfig& cfg, const std::string& data_dir)
   inventory_.nodes.push_back({"cpu", "", 0, std::max(1, cpus), mem, true, ""});
 }
 
-Result<std::string> LocalAdapter::Launch(const SiteLaunch& l, bool* started) {
+Result<std::string> LocalAdapter::Launch(const SiteLaunch& l, LaunchInfo* info) {
   sites::LaunchSpec ls;
   ls.job_id = l.job_id;
   ls.attempt = l.attempt;
@@ -32,7 +32,7 @@ Result<std::string> LocalAdapter::Launch(const SiteLaunch& l, bool* started) {
   ls.device_env = l.device_env;
   ls.time_limit_s = l.req->time_limit_s;
   CNET_ASSIGN_OR_RETURN(sites::RunHandle h, site_.Launch(ls));
-  *started = true;
+  info->started = true;
   return h.ToJson();
 }
 

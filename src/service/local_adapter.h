@@ -18,9 +18,10 @@ class LocalAdapter final : public Site {
   const std::string& name() const override { return name_; }
   std::string type() const override { return "local"; }
   SiteInventory Inventory() override { return inventory_; }
-  Result<std::string> Launch(const SiteLaunch& l, bool* started) override;
+  Result<std::string> Launch(const SiteLaunch& l, LaunchInfo* info) override;
   std::vector<SiteEvent> Poll(double now) override;
   Status Kill(int64_t job_id, const std::string& reason) override { return site_.Kill(job_id, reason); }
+  bool Withdraw(int64_t, int) override { return false; }  // runs start at Launch: nothing to withdraw
   bool Adopt(int64_t job_id, const std::string& runtime_json) override;
   std::optional<std::string> FindInterrupted(int64_t job_id, int attempt) override;
   std::string LogPath(int64_t job_id, int attempt, const std::string& stream) override {

@@ -413,10 +413,15 @@ void Service::ForgetLocal(int64_t id, JobState to, double now) {
 
 void Service::HandleExits(double now) {
   std::vector<store::Store::TransitionOp> ended, started;
+  std::vector<std::pair<int64_t, std::string>> requeue;
   for (auto& site : sites_) {
     for (const SiteEvent& e : site->Poll(now)) {
       auto it = active_.find(e.job_id);
       if (it == active_.end()) continue;
+      if (e.kind == SiteEvent::kRequeue) {
+        requeue.emplace_back(e.job_id, "requeued: " + e.reason);
+        continue;
+      }
       store::Store::TransitionOp op;
       op.id = e.job_id;
       op.time = now;
@@ -454,6 +459,7 @@ void Service::HandleExits(double now) {
   }
   (void)store_->TransitionMany(ended);  // and one for every end
   for (const auto& op : ended) ForgetLocal(op.id, op.to, now);
+  for (const auto& [id, why] : requeue) Requeue(id, why, now);
 }
 
 void Service::DispatchAll(const std::vector<Decision>& places, double now) {
@@ -510,6 +516,7 @@ void Service::DispatchAll(const std::vector<Decision>& places, double now) {
   // Phase 2: launch; record RUNNING (local) or the submitted handle (slurm), then failures.
   std::vector<store::Store::TransitionOp> running, submitted, failed;
   std::vector<Active*> started;
+  std::vector<std::pair<int64_t, std::string>> unreachable;
   for (size_t i = 0; i < preps.size(); ++i) {
     Prep& p = preps[i];
     Active& a = *p.a;
@@ -532,12 +539,19 @@ void Service::DispatchAll(const std::vector<Decision>& places, double now) {
     l.accelerator = p.accel;
     l.devices = p.per_worker;
     l.device_env = device_env_[p.site->name()];
-    bool now_running = false;
-    auto h = p.site->Launch(l, &now_running);
+    Site::LaunchInfo info;
+    auto h = p.site->Launch(l, &info);
+    const bool now_running = info.started;
     store::Store::TransitionOp op;
     op.id = p.id;
     op.time = now;
     op.update.expected_from = JobState::kScheduled;
+    if (!h.ok() && h.status().code() == Code::kUnavailable) {
+      // Nothing was started and the site cannot be reached: the job waits for the next placement.
+      unreachable.emplace_back(p.id, "requeued: " + p.site->name() + " could not be reached: " + h.status().message());
+      next_inventory_[p.site->name()] = 0;  // re-read its health in the next cycle
+      continue;
+    }
     if (!h.ok()) {
       op.to = JobState::kFailed;
       op.reason = "launch failed on " + p.site->name() + ": " + h.status().message();
@@ -554,7 +568,7 @@ void Service::DispatchAll(const std::vector<Decision>& places, double now) {
       started.push_back(&a);
     } else {
       op.to = JobState::kScheduled;
-      op.reason = "submitted to " + p.site->name();
+      op.reason = "submitted to " + p.site->name() + (info.note.empty() ? "" : " (" + info.note + ")");
       submitted.push_back(std::move(op));
     }
   }
@@ -566,14 +580,78 @@ void Service::DispatchAll(const std::vector<Decision>& places, double now) {
   (void)store_->TransitionMany(submitted);
   (void)store_->TransitionMany(failed);
   for (const auto& op : failed) ForgetLocal(op.id, op.to, now);
+  for (const auto& [id, why] : unreachable) Requeue(id, why, now);
+}
+
+void Service::Requeue(int64_t id, const std::string& reason, double now) {
+  auto it = active_.find(id);
+  if (it == active_.end()) return;
+  Active& a = *it->second;
+  if (a.cancel_requested) {  // it was being cancelled: nothing left to stop
+    Finish(id, JobState::kCancelled, "cancelled (" + reason + ")", now, std::nullopt);
+    return;
+  }
+  store::Store::Update u;
+  u.expected_from = a.state;
+  if (!store_->Transition(id, JobState::kPending, reason, now, u).ok()) return;
+  if (a.state == JobState::kRunning) AdjustQueued(a.tenant, 1);  // queued again
+  if (a.in_sched) (void)sched_->Remove(JobId(id), now);
+  a.in_sched = false;
+  if (a.device_node >= 0)
+    for (int d : a.devices) devices_[a.device_node][d] = false;
+  a.devices.clear();
+  a.device_node = -1;
+  a.state = JobState::kPending;
+  a.site = nullptr;
+  a.reason = reason;
+  held_[a.tenant].push_front(id);  // ahead of the tenant's newer jobs
+  metrics_.Inc("cnet_jobs_requeued_total", "");
+}
+
+void Service::RedispatchStranded(double now) {
+  for (auto& site : sites_) {
+    const SiteConfig* sc = SiteCfg(site->name());
+    double since = unhealthy_since_[site->name()];
+    if (!sc || sc->redispatch_after_s <= 0 || since <= 0 || now - since < sc->redispatch_after_s) continue;
+    SiteId sid;
+    for (const cnet::Site& cs : cluster_->sites())
+      if (cs.name == site->name()) sid = cs.id;
+    std::vector<int64_t> ids;
+    for (const auto& [id, a] : active_)
+      if (a->site == site.get() && a->state == JobState::kScheduled && !a->cancel_requested) ids.push_back(id);
+    for (int64_t id : ids) {
+      Active& a = *active_[id];
+      // Only where the job's spec allows another site that could hold it.
+      JobSpec probe = a.spec;
+      if (probe.allowed_sites.empty())
+        for (const cnet::Site& cs : cluster_->sites()) probe.allowed_sites.push_back(cs.id);
+      probe.allowed_sites.erase(std::remove(probe.allowed_sites.begin(), probe.allowed_sites.end(), sid), probe.allowed_sites.end());
+      if (probe.allowed_sites.empty() || !sched_->Prepare(probe).ok()) continue;
+      if (!site->Withdraw(id, a.attempts)) continue;  // it may have started: wait for the site
+      Requeue(id, "re-dispatched: " + site->name() + " has been unreachable for " + std::to_string(static_cast<int>(now - since)) +
+                      " s (" + last_inventory_[site->name()].reason + "); attempt " + std::to_string(a.attempts) + " withdrawn there",
+              now);
+    }
+  }
+}
+
+const SiteConfig* Service::SiteCfg(const std::string& name) const {
+  for (const SiteConfig& sc : cfg_.sites)
+    if (sc.name == name) return &sc;
+  return nullptr;
 }
 
 void Service::RefreshInventories(double now) {
-  if (now < next_inventory_) return;
-  next_inventory_ = now + 2.0;
   for (auto& site : sites_) {
     if (site->type() == "local") continue;
+    double& next = next_inventory_[site->name()];
+    if (now < next) continue;
+    const SiteConfig* sc = SiteCfg(site->name());
+    next = now + (sc ? sc->inventory_interval_s : 2.0);
     SiteInventory inv = site->Inventory();
+    double& since = unhealthy_since_[site->name()];
+    if (!inv.healthy && since <= 0) since = now;
+    if (inv.healthy) since = 0;
     SiteInventory& last = last_inventory_[site->name()];
     for (const SiteNode& n : inv.nodes) {
       auto it = node_by_name_.find({site->name(), n.name});
@@ -598,6 +676,7 @@ void Service::Tick() {
   DrainIncoming(now);
   RefreshInventories(now);
   HandleExits(now);
+  RedispatchStranded(now);
   ReleaseHeld(now);
   CycleResult cr = sched_->RunCycle(now, true, rng_);
   std::vector<Decision> places;

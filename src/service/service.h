@@ -96,6 +96,12 @@ class Service {
   void ReleaseHeld(double now);
   void HandleExits(double now);
   void DispatchAll(const std::vector<Decision>& places, double now);
+  // Back to PENDING (and to the scheduler's queue) after its run was lost or withdrawn unstarted.
+  void Requeue(int64_t id, const std::string& reason, double now);
+  // Jobs submitted to a site unreachable for longer than its redispatch_after_s, not started:
+  // withdrawn there and requeued, if their spec allows another site that could hold them.
+  void RedispatchStranded(double now);
+  const SiteConfig* SiteCfg(const std::string& name) const;
   void Finish(int64_t id, store::JobState to, const std::string& reason, double now, std::optional<int> exit_code);
   void ForgetLocal(int64_t id, store::JobState to, double now);  // in-memory cleanup of an ended job
   void Loop();
@@ -118,7 +124,8 @@ class Service {
   std::map<int32_t, std::vector<bool>> devices_;           // local accelerator nodes: busy device ids
   std::map<std::string, std::string> device_env_;          // site -> CUDA_/ASCEND_RT_VISIBLE_DEVICES
   std::map<std::string, SiteInventory> last_inventory_;    // site -> what it reported last
-  double next_inventory_ = 0;
+  std::map<std::string, double> next_inventory_;           // site -> when to re-read it
+  std::map<std::string, double> unhealthy_since_;          // site -> since when unreachable (0: healthy)
   AccelId cpu_type_;
   Site* SiteOfJob(const store::JobRow& row) const;
   void RefreshInventories(double now);

@@ -43,7 +43,9 @@ struct SiteLaunch {
 };
 
 struct SiteEvent {
-  enum Kind { kStarted, kEnded } kind = kEnded;
+  // kRequeue: the site lost the run before its command started (e.g. a Slurm controller crash
+  // dropped the queued job) and has fenced it off: the job may be dispatched again.
+  enum Kind { kStarted, kEnded, kRequeue } kind = kEnded;
   int64_t job_id = 0;
   bool success = false;
   int exit_code = 0;
@@ -59,16 +61,29 @@ class Site {
   virtual std::string type() const = 0;  // "local", "slurm"
   // The site's nodes and health now (may contact the backend; bounded time).
   virtual SiteInventory Inventory() = 0;
-  // Starts (local) or submits (slurm) a job. Returns the run's handle (runtime_json). `started`
-  // says whether the job already runs (local) or will be reported by a later kStarted (slurm).
-  virtual Result<std::string> Launch(const SiteLaunch& l, bool* started) = 0;
+  // Starts (local) or submits (slurm) a job. Returns the run's handle (runtime_json), and in `info`
+  // whether the job already runs (local) or will be reported by a later kStarted (slurm), and a
+  // note for the job's history (e.g. a submission whose outcome is not known yet). An error means
+  // nothing was started; kUnavailable: the site could not be reached (try again later).
+  struct LaunchInfo {
+    bool started = false;
+    std::string note;
+  };
+  virtual Result<std::string> Launch(const SiteLaunch& l, LaunchInfo* info) = 0;
   // Jobs that started or ended since the last call.
   virtual std::vector<SiteEvent> Poll(double now) = 0;
+  // Stops a run. May return before the run has stopped (it is reported by Poll); a site that cannot
+  // be reached now keeps the request and carries it out when it answers again.
   virtual Status Kill(int64_t job_id, const std::string& reason) = 0;
+  // Makes sure attempt `attempt` of a dispatched job never starts its command, so that the job may
+  // be dispatched elsewhere: true if it had not started (it never will now; the site forgets it),
+  // false if it has started or the site cannot promise it (local runs start at Launch).
+  virtual bool Withdraw(int64_t job_id, int attempt) = 0;
   // After a restart: takes a job back from its handle; false if it is gone without a trace.
   virtual bool Adopt(int64_t job_id, const std::string& runtime_json) = 0;
   // After a restart: a job whose dispatch a crash interrupted (SCHEDULED, no handle recorded):
-  // its handle if the site has it, else nullopt (it never started: safe to dispatch again).
+  // its handle if the site has it or cannot tell yet, else nullopt (it never started, and never
+  // will: safe to dispatch again).
   virtual std::optional<std::string> FindInterrupted(int64_t job_id, int attempt) = 0;
   virtual std::string LogPath(int64_t job_id, int attempt, const std::string& stream) = 0;
 };

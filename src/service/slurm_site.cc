@@ -7,8 +7,11 @@
 #include <fstream>
 #include <mutex>
 
+#include <sys/stat.h>
+
 #include <nlohmann/json.hpp>
 
+#include "common/clock.h"
 #include "common/csv.h"
 #include "sites/slurm_client.h"
 
@@ -67,6 +70,7 @@ class SlurmSite final : public Site {
     }
     healthy_ = true;
     reason_.clear();
+    fail_fast_until_ = 0;
     for (const sites::SlurmNode& n : *nodes) {
       if (!cfg_.partition.empty() && std::find(n.partitions.begin(), n.partitions.end(), cfg_.partition) == n.partitions.end())
         continue;
@@ -89,12 +93,15 @@ class SlurmSite final : public Site {
     return inv;
   }
 
-  Result<std::string> Launch(const SiteLaunch& l, bool* started) override {
-    *started = false;
+  Result<std::string> Launch(const SiteLaunch& l, LaunchInfo* info) override {
+    info->started = false;
     const api::JobRequest& r = *l.req;
     sites::SlurmJobSpec s;
-    s.name = "cnet-" + std::to_string(l.job_id) + "-" + std::to_string(l.attempt);
+    s.name = JobName(l.job_id, l.attempt);
     s.partition = cfg_.partition;
+    s.account = cfg_.account;
+    s.qos = cfg_.qos;
+    s.reservation = cfg_.reservation;
     s.nodes = std::max(1, l.nodes);
     s.tasks_per_node = (r.workers + s.nodes - 1) / s.nodes;
     s.cpus_per_task = std::max(1, r.cpus_per_worker);
@@ -108,6 +115,7 @@ class SlurmSite final : public Site {
     std::string dir = RunDir(l.job_id, l.attempt);
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
+    if (ec) return FailedPrecondition("output_dir: cannot create " + dir + ": " + ec.message());
     s.working_dir = r.working_dir.empty() ? dir : r.working_dir;
     s.stdout_path = dir + "/stdout.log";
     s.stderr_path = dir + "/stderr.log";
@@ -116,21 +124,47 @@ class SlurmSite final : public Site {
     s.env["CNET_JOB_ID"] = std::to_string(l.job_id);
     std::string argv;
     for (const auto& a : r.command) argv += " " + ShQuote(a);
-    // Each task is one worker: its index and the gang size come from Slurm.
-    s.script = "#!/bin/sh\nexec srun --kill-on-bad-exit=1 sh -c "
+    // The script first claims the run (mkdir is atomic, also on NFS): computenet claims it too when
+    // it withdraws the attempt, so an attempt runs its command only if it won that race. Each task
+    // is one worker (srun): its index and the gang size come from Slurm. The exit code is kept in
+    // the run directory, so the outcome survives Slurm forgetting the job.
+    std::string d = ShQuote(dir);
+    s.script = "#!/bin/sh\n"
+               "mkdir " + d + "/claim 2>/dev/null || { echo 'computenet: this attempt was withdrawn; not running it' >&2; exit 0; }\n"
+               "srun --kill-on-bad-exit=1 sh -c "
                "'CNET_WORKER_INDEX=$SLURM_PROCID CNET_WORLD_SIZE=$SLURM_NTASKS; export CNET_WORKER_INDEX CNET_WORLD_SIZE; exec \"$@\"' cnet" +
-               argv + "\n";
-    CNET_ASSIGN_OR_RETURN(int64_t id, client_.Submit(s));
+               argv + "\n"
+               "rc=$?\n"
+               "echo $rc > " + d + "/exit.tmp && mv -f " + d + "/exit.tmp " + d + "/exit\n"
+               "exit $rc\n";
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      // Slurm just failed to answer: do not wait out another timeout for each job of this cycle.
+      if (MonotonicSeconds() < fail_fast_until_)
+        return Status(Code::kUnavailable, "not submitted: " + cfg_.name + " did not answer a moment ago (" + reason_ + ")");
+    }
+    auto id = client_.Submit(s);
     std::lock_guard<std::mutex> lk(mu_);
-    tracked_[l.job_id] = Run{id, false};
-    return json{{"slurm_job_id", id}, {"name", s.name}}.dump();
+    if (!id.ok() && id.status().code() == Code::kUnavailable) {
+      // Perhaps submitted, perhaps not: track it by name. The next poll that reaches Slurm finds
+      // it, or fences the attempt off and asks for it to be dispatched again.
+      reason_ = "slurmrestd: " + id.status().message();
+      fail_fast_until_ = MonotonicSeconds() + 2;
+      tracked_[l.job_id] = Run{0, s.name, l.attempt, false, false};
+      info->note = "unconfirmed: " + id.status().message() + "; looked up by name when Slurm answers";
+      return Handle(0, s.name, l.attempt);
+    }
+    if (!id.ok()) return id.status();
+    tracked_[l.job_id] = Run{*id, s.name, l.attempt, false, false};
+    return Handle(*id, s.name, l.attempt);
   }
 
   std::vector<SiteEvent> Poll(double now) override {
     std::vector<SiteEvent> out;
     {
       std::lock_guard<std::mutex> l(mu_);
-      if (tracked_.empty() || now < next_poll_) return out;
+      out.swap(events_);
+      if ((tracked_.empty() && to_cancel_.empty()) || now < next_poll_) return out;
       next_poll_ = now + cfg_.poll_interval_s;
     }
     auto jobs = client_.Jobs();
@@ -138,32 +172,89 @@ class SlurmSite final : public Site {
     if (!jobs.ok()) {
       healthy_ = false;
       reason_ = "slurmrestd: " + jobs.status().message();
-      return out;  // nothing is decided while Slurm cannot be asked
+      poll_failed_ = true;
+      return out;  // nothing is decided about a job while Slurm cannot be asked
     }
+    // After an outage Slurm learns of jobs that ended meanwhile only when their nodes re-register
+    // (a minute or more): until then a job's own exit file is the fresher word.
+    if (poll_failed_) recovering_until_ = now + kRecoveryWindowS;
+    poll_failed_ = false;
+    const bool recovering = now < recovering_until_;
     std::map<int64_t, const sites::SlurmJob*> by_id;
-    for (const auto& j : *jobs) by_id[j.job_id] = &j;
+    std::map<std::string, const sites::SlurmJob*> by_name;  // the newest job of each name
+    for (const auto& j : *jobs) {
+      by_id[j.job_id] = &j;
+      auto& n = by_name[j.name];
+      if (!n || n->job_id < j.job_id) n = &j;
+    }
+    auto find = [&](int64_t id, const std::string& name) -> const sites::SlurmJob* {
+      if (id > 0) {  // after losing its state Slurm reuses ids: the name must match too
+        auto f = by_id.find(id);
+        return f == by_id.end() || f->second->name != name ? nullptr : f->second;
+      }
+      auto f = by_name.find(name);
+      return f == by_name.end() ? nullptr : f->second;
+    };
+    // Withdrawn attempts: cancel them in Slurm now that it answers (their script would not run the
+    // command anyway).
+    for (auto it = to_cancel_.begin(); it != to_cancel_.end();) {
+      const sites::SlurmJob* j = find(it->first, it->second);
+      if (j && !j->Terminal() && client_.Cancel(j->job_id).code() == Code::kUnavailable) { ++it; continue; }
+      it = to_cancel_.erase(it);
+    }
     for (auto it = tracked_.begin(); it != tracked_.end();) {
-      auto f = by_id.find(it->second.slurm_id);
-      if (f == by_id.end()) {
-        // Slurm forgot it (past MinJobAge, or a restart lost it): its outcome is unknown.
-        out.push_back({SiteEvent::kEnded, it->first, false, 1, false,
-                       "Slurm no longer knows job " + std::to_string(it->second.slurm_id), ""});
+      Run& run = it->second;
+      const sites::SlurmJob* j = find(run.slurm_id, run.name);
+      if (!j) {
+        std::string which = run.slurm_id > 0 ? "job " + std::to_string(run.slurm_id) : "a job named " + run.name;
+        std::string dir = RunDir(it->first, run.attempt);
+        auto text = ReadWholeFile(dir + "/exit");
+        std::optional<int64_t> rc = text.ok() ? ParseInt(Trim(*text)) : std::nullopt;
+        if (rc) {
+          out.push_back({SiteEvent::kEnded, it->first, *rc == 0, static_cast<int>(*rc), false,
+                         "exit code " + std::to_string(*rc) + " (from its run directory; Slurm no longer knows " + which + ")", ""});
+        } else if (Fence(it->first, run.attempt)) {
+          out.push_back({SiteEvent::kRequeue, it->first, false, 0, false,
+                         "Slurm lost " + which + " before it started (slurmctld restarted without it?)", ""});
+        } else if (run.unknown_since <= 0 || now - run.unknown_since < kLostAfterS) {
+          // It started, and may still be running or about to write its exit code.
+          if (run.unknown_since <= 0) run.unknown_since = now;
+          ++it;
+          continue;
+        } else {
+          out.push_back({SiteEvent::kEnded, it->first, false, 1, false,
+                         "lost: Slurm no longer knows " + which + ", which started and left no exit status within " +
+                             std::to_string(static_cast<int>(kLostAfterS)) + " s", ""});
+        }
         it = tracked_.erase(it);
         continue;
       }
-      const sites::SlurmJob& j = *f->second;
-      if (!it->second.started && (j.state == "RUNNING" || j.Terminal())) {
-        it->second.started = true;
+      run.slurm_id = j->job_id;
+      run.unknown_since = 0;
+      if (run.cancel && !j->Terminal() && client_.Cancel(j->job_id).code() != Code::kUnavailable) run.cancel = false;
+      if (!run.started && (j->state == "RUNNING" || j->Terminal())) {
+        run.started = true;
         out.push_back({SiteEvent::kStarted, it->first, false, 0, false,
-                       "running on " + cfg_.name + " as Slurm job " + std::to_string(j.job_id) + " (" + Join(j.nodes) + ")", ""});
+                       "running on " + cfg_.name + " as Slurm job " + std::to_string(j->job_id) + " (" + Join(j->nodes) + ")",
+                       Handle(j->job_id, run.name, run.attempt)});
       }
-      if (j.Terminal()) {
-        SiteEvent e{SiteEvent::kEnded, it->first, j.state == "COMPLETED" && j.exit_code == 0, j.exit_code,
-                    j.state == "CANCELLED", "", ""};
-        e.reason = j.state == "COMPLETED" ? "exit code " + std::to_string(j.exit_code)
-                   : j.state == "TIMEOUT"  ? "time limit exceeded (Slurm TIMEOUT)"
-                                           : "Slurm " + j.state + (j.reason.empty() || j.reason == "None" ? "" : " (" + j.reason + ")") +
-                                                 ", exit code " + std::to_string(j.exit_code);
+      if (recovering && run.started && !j->Terminal()) {
+        auto text = ReadWholeFile(RunDir(it->first, run.attempt) + "/exit");
+        if (std::optional<int64_t> rc = text.ok() ? ParseInt(Trim(*text)) : std::nullopt) {
+          out.push_back({SiteEvent::kEnded, it->first, *rc == 0, static_cast<int>(*rc), false,
+                         "exit code " + std::to_string(*rc) + " (from its run directory; Slurm still reports " + j->state +
+                             " after its outage)", ""});
+          it = tracked_.erase(it);
+          continue;
+        }
+      }
+      if (j->Terminal()) {
+        SiteEvent e{SiteEvent::kEnded, it->first, j->state == "COMPLETED" && j->exit_code == 0, j->exit_code,
+                    j->state == "CANCELLED", "", ""};
+        e.reason = j->state == "COMPLETED" ? "exit code " + std::to_string(j->exit_code)
+                   : j->state == "TIMEOUT"  ? "time limit exceeded (Slurm TIMEOUT)"
+                                            : "Slurm " + j->state + (j->reason.empty() || j->reason == "None" ? "" : " (" + j->reason + ")") +
+                                                  ", exit code " + std::to_string(j->exit_code);
         out.push_back(std::move(e));
         it = tracked_.erase(it);
         continue;
@@ -173,32 +264,75 @@ class SlurmSite final : public Site {
     return out;
   }
 
-  Status Kill(int64_t job_id, const std::string&) override {
-    int64_t sid;
+  Status Kill(int64_t job_id, const std::string& reason) override {
+    Run run;
     {
       std::lock_guard<std::mutex> l(mu_);
       auto it = tracked_.find(job_id);
       if (it == tracked_.end()) return NotFound("job " + std::to_string(job_id) + " is not on " + cfg_.name);
-      sid = it->second.slurm_id;
+      run = it->second;
+      if (run.slurm_id <= 0) {  // not resolved yet: cancelled when the next poll finds it
+        it->second.cancel = true;
+        return Status::Ok();
+      }
     }
-    return client_.Cancel(sid);
+    Status st = client_.Cancel(run.slurm_id);
+    if (st.code() != Code::kUnavailable) return st;
+    // Slurm cannot be reached: a run that never started is withdrawn and ends now; one that
+    // started is cancelled as soon as Slurm answers again.
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = tracked_.find(job_id);
+    if (it == tracked_.end()) return Status::Ok();  // ended meanwhile
+    if (!it->second.started && Fence(job_id, run.attempt)) {
+      to_cancel_.emplace_back(run.slurm_id, run.name);
+      events_.push_back({SiteEvent::kEnded, job_id, false, 0, true,
+                         "withdrawn before it started (" + reason + "; " + cfg_.name + " unreachable)", ""});
+      tracked_.erase(it);
+    } else {
+      it->second.cancel = true;
+    }
+    return Status::Ok();
+  }
+
+  bool Withdraw(int64_t job_id, int attempt) override {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = tracked_.find(job_id);
+    if (it != tracked_.end() && it->second.started) return false;
+    if (!Fence(job_id, attempt)) return false;
+    if (it != tracked_.end()) {
+      to_cancel_.emplace_back(it->second.slurm_id, it->second.name);
+      tracked_.erase(it);
+    } else {
+      to_cancel_.emplace_back(0, JobName(job_id, attempt));
+    }
+    return true;
   }
 
   bool Adopt(int64_t job_id, const std::string& runtime_json) override {
     json h = json::parse(runtime_json, nullptr, false);
-    if (!h.is_object() || !h.contains("slurm_job_id")) return false;
+    if (!h.is_object() || !(h.contains("slurm_job_id") || h.contains("name"))) return false;
+    Run run{h.value("slurm_job_id", int64_t{0}), h.value("name", ""), h.value("attempt", 0), false, false};
+    if (run.attempt <= 0) {  // handles written before attempts were recorded: cnet-<job>-<attempt>
+      size_t dash = run.name.rfind('-');
+      auto a = dash == std::string::npos ? std::nullopt : ParseInt(run.name.substr(dash + 1));
+      if (a) run.attempt = static_cast<int>(*a);
+    }
     std::lock_guard<std::mutex> l(mu_);
-    tracked_[job_id] = Run{h["slurm_job_id"].get<int64_t>(), false};
+    tracked_[job_id] = run;
     return true;  // its state comes with the next poll (or "no longer known")
   }
 
   std::optional<std::string> FindInterrupted(int64_t job_id, int attempt) override {
+    std::string name = JobName(job_id, attempt);
     auto jobs = client_.Jobs();
-    if (!jobs.ok()) return std::nullopt;
-    std::string name = "cnet-" + std::to_string(job_id) + "-" + std::to_string(attempt);
+    if (!jobs.ok()) return Handle(0, name, attempt);  // cannot tell yet: found by name when Slurm answers
+    int64_t newest = 0;
     for (const auto& j : *jobs)
-      if (j.name == name) return json{{"slurm_job_id", j.job_id}, {"name", name}}.dump();
-    return std::nullopt;
+      if (j.name == name) newest = std::max(newest, j.job_id);
+    if (newest > 0) return Handle(newest, name, attempt);
+    std::lock_guard<std::mutex> l(mu_);
+    if (Fence(job_id, attempt)) return std::nullopt;  // never submitted, or lost before it started
+    return Handle(0, name, attempt);  // it ran and Slurm has forgotten it: its exit file tells
   }
 
   std::string LogPath(int64_t job_id, int attempt, const std::string& stream) override {
@@ -207,9 +341,33 @@ class SlurmSite final : public Site {
 
  private:
   struct Run {
-    int64_t slurm_id;
-    bool started;
+    int64_t slurm_id = 0;  // 0: not known yet (found by name)
+    std::string name;      // cnet-<job>-<attempt>
+    int attempt = 1;
+    bool started = false;
+    bool cancel = false;   // cancel it when Slurm answers
+    double unknown_since = 0;  // Slurm stopped knowing it (it started): when we first noticed
   };
+  // A started job Slurm no longer knows (its controller lost state) and that wrote no exit code is
+  // lost after this long; Slurm kills such orphans when their nodes re-register.
+  static constexpr double kLostAfterS = 60;
+  static std::string JobName(int64_t job, int attempt) {
+    return "cnet-" + std::to_string(job) + "-" + std::to_string(attempt);
+  }
+  static std::string Handle(int64_t id, const std::string& name, int attempt) {
+    json h{{"name", name}, {"attempt", attempt}};
+    if (id > 0) h["slurm_job_id"] = id;
+    return h.dump();
+  }
+  // Claims the attempt's run directory, as its batch script does first: true if we got it first,
+  // so its command will never run.
+  bool Fence(int64_t job, int attempt) const {
+    std::string dir = RunDir(job, attempt);
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return false;
+    return ::mkdir((dir + "/claim").c_str(), 0755) == 0;
+  }
   static std::string Join(const std::vector<std::string>& v) {
     std::string s;
     for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
@@ -247,7 +405,13 @@ class SlurmSite final : public Site {
   std::map<std::string, std::string> gres_of_accel_;
   std::mutex mu_;
   std::map<int64_t, Run> tracked_;  // computenet job -> Slurm job
+  std::vector<std::pair<int64_t, std::string>> to_cancel_;  // withdrawn attempts (id or name) to cancel
+  std::vector<SiteEvent> events_;   // decided outside Poll, reported by the next Poll
   double next_poll_ = 0;
+  double fail_fast_until_ = 0;
+  bool poll_failed_ = false;      // the last poll could not reach Slurm
+  double recovering_until_ = 0;   // after an outage: exit files are checked until then
+  static constexpr double kRecoveryWindowS = 600;  // MonotonicSeconds: Launch refuses at once until then
   bool healthy_ = true;
   std::string reason_;
 };

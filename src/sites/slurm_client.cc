@@ -691,6 +691,9 @@ Result<int64_t> SlurmClient::Submit(const SlurmJobSpec& spec) {
       {"hold", spec.hold},
   };
   if (!spec.partition.empty()) job["partition"] = spec.partition;
+  if (!spec.account.empty()) job["account"] = spec.account;
+  if (!spec.qos.empty()) job["qos"] = spec.qos;
+  if (!spec.reservation.empty()) job["reservation"] = spec.reservation;
   if (!spec.gres_per_node.empty()) job["gres"] = spec.gres_per_node;  // v0.0.38: "gres" is per node
   if (spec.memory_per_node_mb > 0) job["memory_per_node"] = spec.memory_per_node_mb;
   if (spec.time_limit_min > 0) job["time_limit"] = spec.time_limit_min;

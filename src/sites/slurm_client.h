@@ -47,6 +47,7 @@ struct SlurmPartition {
 struct SlurmJobSpec {
   std::string name;                 // e.g. "cnet-42-1": lets a restarted service find it again
   std::string partition;            // "" = default
+  std::string account, qos, reservation;  // "" = Slurm's defaults
   int nodes = 1;
   int tasks_per_node = 1;           // one task per worker
   int cpus_per_task = 1;
