@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <thread>
 
 #include "common/csv.h"
@@ -303,6 +304,40 @@ TEST_F(SlurmService, PendingJobIsRedispatchedWhenItsSiteStaysDown) {
   EXPECT_TRUE(WaitFor([&] { return Slurm("squeue -h -n cnet-" + std::to_string(id) + "-1 | grep -q .") != 0; }, 30));
   EXPECT_EQ(Runs(id), 1);
   EXPECT_EQ(Wait(blocker)["state"], "SUCCEEDED");
+}
+
+// A node added to Slurm while the service runs is taken into the model (no restart) and used; one
+// removed takes no new work.
+TEST_F(SlurmService, NodeAddedToSlurmIsUsedWithoutARestart) {
+  std::vector<int64_t> fill;
+  for (int i = 0; i < 4; ++i) fill.push_back(Submit(Marked("fill" + std::to_string(i), 8, 120)));
+  for (int64_t id : fill) ASSERT_EQ(Wait(id, "RUNNING")["state"], "RUNNING");
+  int64_t probe = Submit(Marked("probe", 8, 0));
+  ASSERT_GT(probe, 0) << last_error_.message;
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  EXPECT_EQ(State(probe), "PENDING");
+
+  ASSERT_EQ(Slurm("nodes.sh add"), 0);
+  std::shared_ptr<void> shrink(nullptr, [this](void*) { Slurm("nodes.sh remove"); });
+  json j = Wait(probe, "", 30);
+  EXPECT_EQ(j["state"], "SUCCEEDED") << j.dump(1);
+  EXPECT_EQ(j["placement"]["nodes"], json({"node5"})) << j.dump(1);
+  json hpc = Site("hpc");
+  EXPECT_EQ(hpc["capacity"]["H100-SXM"], 40) << hpc.dump();
+  EXPECT_EQ(hpc["nodes"].size(), 5u);
+
+  for (int64_t id : fill) ASSERT_FALSE(std::holds_alternative<ApiError>(svc_->Cancel(tenant_, id)));
+  for (int64_t id : fill) EXPECT_EQ(Wait(id)["state"], "CANCELLED");
+  ASSERT_TRUE(WaitFor([&] { return Slurm("test -z \"$(squeue -h)\"") == 0; }, 30));
+  shrink.reset();
+  auto node5 = [&] {
+    json h = Site("hpc");
+    for (const auto& n : h["nodes"])
+      if (n["name"] == "node5") return n;
+    return json();
+  };
+  ASSERT_TRUE(WaitFor([&] { return !node5()["usable"].get<bool>(); }, 10)) << node5().dump();
+  EXPECT_EQ(node5()["reason"], "no longer reported by the site");
 }
 
 }  // namespace

@@ -68,8 +68,6 @@ Result<std::unique_ptr<Service>> Service::Create(ServiceConfig cfg, const Clock&
 
   // Sites, and the cluster model built from what they report: one scheduler node per site node;
   // a node's CPU cores are packages of the catalogue's CPU type when it has no accelerators.
-  std::vector<Cluster::GroupSpec> groups;
-  std::vector<std::pair<Site*, std::string>> node_origin;
   for (size_t i = 0; i < s->cfg_.sites.size(); ++i) {
     const SiteConfig& sc = s->cfg_.sites[i];
     std::unique_ptr<Site> site;
@@ -80,66 +78,17 @@ Result<std::unique_ptr<Service>> Service::Create(ServiceConfig cfg, const Clock&
     }
     SiteInventory inv = site->Inventory();
     for (const SiteNode& n : inv.nodes) {
-      Cluster::GroupSpec g;
-      g.site = sc.name;
-      g.region = sc.region;
-      g.rack = "rack0";
-      g.power_cap_kw = sc.power_cap_kw;
-      g.name = n.name;
-      g.count = 1;
-      g.cpus = n.cpus;
-      g.memory_gib = n.memory_gib;
-      if (!n.accelerator.empty() && n.accelerators > 0) {
-        auto id = s->cat_->Find(n.accelerator);
-        if (!id || s->cat_->Get(*id).kind == AccelKind::kCpu)
-          return InvalidArgument("sites[" + std::to_string(i) + "]: node " + n.name + ": unknown accelerator type '" +
-                                 n.accelerator + "' (known: " + s->cat_->NameList() + ")");
-        g.accel = *id;
-        g.per_node = n.accelerators;
-      } else {
-        g.accel = s->cpu_type_;
-        g.per_node = std::max(1, n.cpus);
-      }
-      groups.push_back(g);
-      node_origin.emplace_back(site.get(), n.name);
+      Status st = s->AddNodeGroup(sc, site.get(), n);
+      if (!st.ok()) return InvalidArgument("sites[" + std::to_string(i) + "]: " + st.message());
     }
-    std::string env = sc.device_env;
     s->last_inventory_[sc.name] = inv;
     s->site_by_name_[sc.name] = site.get();
+    s->device_env_[sc.name] = sc.device_env;
     s->sites_.push_back(std::move(site));
-    s->device_env_[sc.name] = env;
   }
-  CNET_ASSIGN_OR_RETURN(Cluster cl, Cluster::Build("computenet", groups, *s->cat_));
-  s->cluster_ = std::make_unique<Cluster>(std::move(cl));
-  s->site_of_node_.resize(s->cluster_->nodes().size());
-  s->node_site_name_.resize(s->cluster_->nodes().size());
-  for (const Node& n : s->cluster_->nodes()) {
-    auto [site, name] = node_origin[n.id.value()];
-    s->site_of_node_[n.id.value()] = site;
-    s->node_site_name_[n.id.value()] = name;
-    s->node_by_name_[{site->name(), name}] = n.id;
-    if (site->type() == "local" && n.accel != s->cpu_type_) {
-      s->devices_[n.id.value()].assign(n.accel_count, false);
-      if (s->device_env_[site->name()].empty())
-        s->device_env_[site->name()] = s->cat_->Get(n.accel).kind == AccelKind::kNpu ? "ASCEND_RT_VISIBLE_DEVICES" : "CUDA_VISIBLE_DEVICES";
-    }
-  }
+  CNET_RETURN_IF_ERROR(s->BuildModel());
   for (auto& [name, env] : s->device_env_)
     if (env.empty()) env = "CUDA_VISIBLE_DEVICES";
-
-  PolicyRegistry reg;
-  RegisterBuiltinPolicies(reg);
-  CNET_ASSIGN_OR_RETURN(std::unique_ptr<Policy> pol, reg.Create(s->cfg_.policy));
-  if (pol->time_sharing())
-    return InvalidArgument("policy: '" + s->cfg_.policy + "' time-shares by preempting; the service runs the "
-                           "non-preemptive policies fifo, fifo-hetero, backfill and cost-hetero");
-  SchedulerOptions so;
-  so.explain_waiting = true;
-  s->sched_ = std::make_unique<Scheduler>(*s->cluster_, *s->perf_, std::move(pol), so);
-  for (auto& [site, inv] : s->last_inventory_)
-    for (const SiteNode& n : inv.nodes)
-      if (!n.usable || !inv.healthy) s->sched_->SetNodeUsable(s->node_by_name_[{site, n.name}], false);
-
   CNET_ASSIGN_OR_RETURN(s->store_, store::Store::Open(s->cfg_.data_dir + "/cnet.db"));
   for (const auto& t : s->cfg_.tenants) {
     store::TenantRow row{t.name, t.max_accelerators, t.max_queued_jobs};
@@ -148,7 +97,82 @@ Result<std::unique_ptr<Service>> Service::Create(ServiceConfig cfg, const Clock&
   CNET_ASSIGN_OR_RETURN(auto tenants, s->store_->ListTenants());
   for (auto& t : tenants) s->tenants_[t.name] = t;
   s->Recover();
+  // After Recover: its running jobs are re-taken first, also on nodes that are down now.
+  for (auto& [site, inv] : s->last_inventory_)
+    for (const SiteNode& n : inv.nodes)
+      if (!n.usable || !inv.healthy) s->sched_->SetNodeUsable(s->node_by_name_[{site, n.name}], false);
   return s;
+}
+
+Status Service::AddNodeGroup(const SiteConfig& sc, Site* site, const SiteNode& n) {
+  Cluster::GroupSpec g;
+  g.site = sc.name;
+  g.region = sc.region;
+  g.rack = "rack0";
+  g.power_cap_kw = sc.power_cap_kw;
+  g.name = n.name;
+  g.count = 1;
+  g.cpus = n.cpus;
+  g.memory_gib = n.memory_gib;
+  if (!n.accelerator.empty() && n.accelerators > 0) {
+    auto id = cat_->Find(n.accelerator);
+    if (!id || cat_->Get(*id).kind == AccelKind::kCpu)
+      return InvalidArgument("node " + n.name + ": unknown accelerator type '" + n.accelerator + "' (known: " + cat_->NameList() + ")");
+    g.accel = *id;
+    g.per_node = n.accelerators;
+  } else {
+    g.accel = cpu_type_;
+    g.per_node = std::max(1, n.cpus);
+  }
+  groups_.push_back(g);
+  node_origin_.emplace_back(site, n.name);
+  return Status::Ok();
+}
+
+Status Service::BuildModel() {
+  CNET_ASSIGN_OR_RETURN(Cluster cl, Cluster::Build("computenet", groups_, *cat_));
+  auto cluster = std::make_unique<Cluster>(std::move(cl));
+  PolicyRegistry reg;
+  RegisterBuiltinPolicies(reg);
+  CNET_ASSIGN_OR_RETURN(std::unique_ptr<Policy> pol, reg.Create(cfg_.policy));
+  if (pol->time_sharing())
+    return InvalidArgument("policy: '" + cfg_.policy + "' time-shares by preempting; the service runs the "
+                           "non-preemptive policies fifo, fifo-hetero, backfill and cost-hetero");
+  SchedulerOptions so;
+  so.explain_waiting = true;
+  auto sched = std::make_unique<Scheduler>(*cluster, *perf_, std::move(pol), so);
+  // Nodes keep their ids when the model grows (new groups are appended), so the old scheduler's
+  // jobs and node states carry over.
+  if (sched_) {
+    for (JobId id : sched_->running()) {
+      const JobRecord& r = *sched_->Find(id);
+      Status st = sched->AdoptRunning(r.spec, r.placement, r.first_start_s, clock_->Now());
+      if (!st.ok()) return Internal("model growth: running job " + std::to_string(id.value()) + ": " + st.message());
+    }
+    for (JobId id : sched_->pending()) {
+      Status st = sched->Admit(sched_->Find(id)->spec);
+      if (!st.ok()) return Internal("model growth: pending job " + std::to_string(id.value()) + ": " + st.message());
+    }
+    for (const Node& n : cluster_->nodes()) sched->SetNodeUsable(n.id, sched_->capacity().Usable(n.id));
+  }
+  site_of_node_.assign(cluster->nodes().size(), nullptr);
+  node_site_name_.assign(cluster->nodes().size(), "");
+  for (const Node& n : cluster->nodes()) {
+    auto [site, name] = node_origin_[n.id.value()];
+    site_of_node_[n.id.value()] = site;
+    node_site_name_[n.id.value()] = name;
+    node_by_name_[{site->name(), name}] = n.id;
+    if (site->type() == "local" && n.accel != cpu_type_ && !devices_.count(n.id.value())) {
+      devices_[n.id.value()].assign(n.accel_count, false);
+      if (device_env_[site->name()].empty())
+        device_env_[site->name()] = cat_->Get(n.accel).kind == AccelKind::kNpu ? "ASCEND_RT_VISIBLE_DEVICES" : "CUDA_VISIBLE_DEVICES";
+    }
+  }
+  // Submit reads the model under admit_mu_ only: swap under it (the caller holds core_mu_, if any).
+  std::lock_guard<std::mutex> l(admit_mu_);
+  sched_ = std::move(sched);
+  cluster_ = std::move(cluster);
+  return Status::Ok();
 }
 
 Service::~Service() { Stop(); }
@@ -653,9 +677,39 @@ void Service::RefreshInventories(double now) {
     if (!inv.healthy && since <= 0) since = now;
     if (inv.healthy) since = 0;
     SiteInventory& last = last_inventory_[site->name()];
+    if (inv.healthy) {
+      // Nodes Slurm reports that the model lacks (added since): the model grows. Nodes it no
+      // longer reports (removed) take no new work.
+      std::set<std::string> seen;
+      size_t before = groups_.size();
+      for (const SiteNode& n : inv.nodes) {
+        seen.insert(n.name);
+        if (node_by_name_.count({site->name(), n.name}) || !sc) continue;
+        Status st = AddNodeGroup(*sc, site.get(), n);
+        if (!st.ok()) inv.reason = "node " + n.name + " ignored: " + st.message();
+      }
+      if (groups_.size() > before) {
+        Status st = BuildModel();
+        if (st.ok()) {
+          metrics_.Inc("cnet_site_nodes_added_total", "site=\"" + site->name() + "\"", static_cast<double>(groups_.size() - before));
+        } else {
+          groups_.resize(before);
+          node_origin_.resize(before);
+          inv.reason = "new nodes not taken in: " + st.message();
+        }
+      }
+      for (const auto& [key, id] : node_by_name_)
+        if (key.first == site->name() && !seen.count(key.second)) {
+          SiteNode gone;
+          gone.name = key.second;
+          gone.usable = false;
+          gone.reason = "no longer reported by the site";
+          inv.nodes.push_back(gone);
+        }
+    }
     for (const SiteNode& n : inv.nodes) {
       auto it = node_by_name_.find({site->name(), n.name});
-      if (it == node_by_name_.end()) continue;  // a node added since start: known after a restart
+      if (it == node_by_name_.end()) continue;  // not taken in (see the site's reason)
       sched_->SetNodeUsable(it->second, inv.healthy && n.usable);
     }
     if (!inv.healthy)  // unreachable: none of its nodes takes new work

@@ -128,6 +128,13 @@ class Service {
   std::map<std::string, double> unhealthy_since_;          // site -> since when unreachable (0: healthy)
   AccelId cpu_type_;
   Site* SiteOfJob(const store::JobRow& row) const;
+  // The cluster model: one group per site node, in the order nodes were first seen (so NodeIds
+  // stay stable when it grows), and the site and site-local name of each.
+  std::vector<Cluster::GroupSpec> groups_;
+  std::vector<std::pair<Site*, std::string>> node_origin_;
+  Status AddNodeGroup(const SiteConfig& sc, Site* site, const SiteNode& n);
+  // (Re)builds cluster_ and sched_ from groups_, carrying the old scheduler's jobs and node states.
+  Status BuildModel();
   void RefreshInventories(double now);
   Metrics metrics_;
   Rng rng_{0};
