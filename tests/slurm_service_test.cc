@@ -2,7 +2,13 @@
 // slurmrestd with JWT) started on loopback by scripts/slurm, through computenet's own API, with a
 // local site beside it. Skipped, saying so, where Slurm is not installed.
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -338,6 +344,109 @@ TEST_F(SlurmService, NodeAddedToSlurmIsUsedWithoutARestart) {
   };
   ASSERT_TRUE(WaitFor([&] { return !node5()["usable"].get<bool>(); }, 10)) << node5().dump();
   EXPECT_EQ(node5()["reason"], "no longer reported by the site");
+}
+
+// The real `cnet serve` with one local site (2 declared V100) and the Slurm site (32 H100), driven
+// by the `cnet` CLI: `cnet sites` shows both with their capacity, and each job goes where the
+// policy (fifo-hetero: the fastest acceptable type with room) and its `sites` put it.
+TEST_F(SlurmService, CliServesLocalAndSlurmSitesAndThePolicyPicks) {
+  svc_->Stop();
+  const std::string bin = CNET_BINARY, data = std::string(CNET_TEST_DATA_DIR);
+  int port = 0;
+  {  // a free loopback port
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+      port = ntohs(a.sin_port);
+    close(fd);
+  }
+  ASSERT_GT(port, 0);
+  const std::string addr = "127.0.0.1:" + std::to_string(port), cfg = dir_ + "/cnet.yaml", out = dir_ + "/serve.out";
+  {
+    std::ofstream f(cfg);
+    f << "addr: " << addr << "\ndata: " << dir_ << "/cli-data\npolicy: fifo-hetero\ncycle_interval_s: 0.05\n"
+      << "catalogue: " << data << "/accelerators.yaml\nthroughputs: " << data << "/gavel/throughputs.csv\n"
+      << "sites:\n"
+      << "  - {name: local, type: local, cpus: 2, accelerator: V100, accelerators: 2}\n"
+      << "  - name: hpc\n    type: slurm\n    region: loopback\n    url: http://127.0.0.1:7820\n"
+      << "    jwt_key_file: " << g_base << "/state/jwt_hs256.key\n"
+      << "    gres_map: {\"gpu:h100\": H100-SXM}\n    poll_interval_s: 0.2\n";
+  }
+  pid_t server = fork();
+  if (server == 0) {
+    int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    execl(bin.c_str(), bin.c_str(), "serve", "--config", cfg.c_str(), "--init", (char*)nullptr);
+    _exit(127);
+  }
+  std::shared_ptr<void> reap(nullptr, [server](void*) {
+    kill(server, SIGTERM);
+    waitpid(server, nullptr, 0);
+  });
+  auto run = [&](const std::string& args, const std::string& token) {
+    std::string cmd = "CNET_ADDR=" + addr + " CNET_TOKEN=" + token + " " + bin + " " + args + " 2>&1";
+    std::string text;
+    FILE* p = popen(cmd.c_str(), "r");
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
+    int rc = pclose(p);
+    return std::make_pair(WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, text);
+  };
+  std::string admin;
+  ASSERT_TRUE(WaitFor([&] {
+    auto t = ReadWholeFile(out);
+    size_t at = t.ok() ? t->find("cnet_") : std::string::npos;
+    if (at == std::string::npos) return false;
+    admin = t->substr(at, t->find_first_of(" \n", at) - at);
+    return run("sites", admin).first == 0;
+  }, 30)) << (ReadWholeFile(out).ok() ? *ReadWholeFile(out) : std::string());
+
+  auto [src, sites] = run("sites", admin);
+  EXPECT_NE(sites.find("local"), std::string::npos) << sites;
+  EXPECT_NE(sites.find("hpc"), std::string::npos) << sites;
+  json sj = json::parse(run("sites --json", admin).second, nullptr, false);
+  ASSERT_TRUE(sj.is_object()) << sites;
+  EXPECT_EQ(sj["sites"][0]["capacity"]["V100"], 2) << sj.dump();
+  EXPECT_EQ(sj["sites"][1]["capacity"]["H100-SXM"], 32) << sj.dump();
+  EXPECT_TRUE(sj["sites"][1]["healthy"].get<bool>()) << sj.dump();
+
+  ASSERT_EQ(run("admin tenant lab", admin).first, 0);
+  auto [trc, tok_out] = run("admin token --tenant lab --json", admin);
+  ASSERT_EQ(trc, 0) << tok_out;
+  const std::string token = json::parse(tok_out)["token"];
+  auto submit = [&](const std::string& name, const std::string& yaml) -> int64_t {
+    std::string path = dir_ + "/" + name + ".yaml";
+    std::ofstream(path) << "name: " << name << "\ncommand: [\"true\"]\n" << yaml;
+    auto [rc, text] = run("submit --json " + path, token);
+    EXPECT_EQ(rc, 0) << text;
+    json j = json::parse(text, nullptr, false);
+    return j.is_object() ? j.value("id", int64_t{-1}) : -1;
+  };
+  const std::string resnet = "job_type: ResNet-18 (batch size 32)\naccelerator_types: [V100, H100-SXM]\n";
+  int64_t fastest = submit("fastest", resnet);
+  int64_t resident = submit("resident", resnet + "sites: [local]\n");
+  int64_t cpu = submit("cpu", "accelerators_per_worker: 0\n");
+  auto done = [&](int64_t id) {
+    json j;
+    WaitFor([&] {
+      j = json::parse(run("show --json " + std::to_string(id), token).second, nullptr, false);
+      return j.is_object() && (j["state"] == "SUCCEEDED" || j["state"] == "FAILED");
+    }, 60);
+    return j;
+  };
+  json f = done(fastest), r = done(resident), c = done(cpu);
+  EXPECT_EQ(f["state"], "SUCCEEDED") << f.dump(1);
+  EXPECT_EQ(f["site"], "hpc") << f.dump(1);
+  EXPECT_EQ(f["placement"]["accelerator"], "H100-SXM") << f.dump(1);
+  EXPECT_EQ(r["site"], "local") << r.dump(1);
+  EXPECT_EQ(r["placement"]["accelerator"], "V100") << r.dump(1);
+  EXPECT_EQ(c["site"], "local") << c.dump(1);
+  EXPECT_EQ(c["state"], "SUCCEEDED") << c.dump(1);
 }
 
 }  // namespace
