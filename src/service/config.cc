@@ -58,6 +58,7 @@ Result<ServiceConfig> LoadConfig(const std::string& path) {
                                                "memory_gib", "power_cap_kw", "device_env", "url", "user",
                                                "jwt_key_file", "token", "partition", "account", "qos",
                                                "reservation", "gres_map", "inventory_interval_s", "redispatch_after_s",
+                                               "submit_connections",
                                                "poll_interval_s", "output_dir"}, p));
       SiteConfig s;
       CNET_ASSIGN_OR_RETURN(s.name, YamlString(c, n, "name", p));
@@ -80,6 +81,10 @@ Result<ServiceConfig> LoadConfig(const std::string& path) {
         CNET_ASSIGN_OR_RETURN(s.poll_interval_s, YamlDouble(c, n, "poll_interval_s", p, &s.poll_interval_s));
         if (s.poll_interval_s < 0.05 || s.poll_interval_s > 600)
           return c.Error(n["poll_interval_s"], p + ".poll_interval_s", "must be between 0.05 and 600");
+        int64_t conns = s.submit_connections;
+        CNET_ASSIGN_OR_RETURN(conns, YamlInt(c, n, "submit_connections", p, &conns));
+        if (conns < 1 || conns > 64) return c.Error(n["submit_connections"], p + ".submit_connections", "must be between 1 and 64");
+        s.submit_connections = static_cast<int>(conns);
         CNET_ASSIGN_OR_RETURN(s.inventory_interval_s, YamlDouble(c, n, "inventory_interval_s", p, &s.inventory_interval_s));
         if (s.inventory_interval_s < 0.1 || s.inventory_interval_s > 3600)
           return c.Error(n["inventory_interval_s"], p + ".inventory_interval_s", "must be between 0.1 and 3600");

@@ -32,6 +32,7 @@ struct SiteConfig {
   std::string account, qos, reservation;  // passed to every job submitted ("" = Slurm's defaults)
   std::map<std::string, std::string> gres_map;  // "gpu:h100" -> "H100-SXM"
   double poll_interval_s = 1;
+  int submit_connections = 4;       // slurmrestd connections submitting jobs at once
   double inventory_interval_s = 2;  // nodes and health are re-read this often
   // A job submitted here that has not started is withdrawn and dispatched again (to any site its
   // spec allows) once the site has been unreachable this long; 0 = never.

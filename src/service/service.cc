@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 
 #include "common/csv.h"
@@ -541,6 +542,7 @@ void Service::DispatchAll(const std::vector<Decision>& places, double now) {
   std::vector<store::Store::TransitionOp> running, submitted, failed;
   std::vector<Active*> started;
   std::vector<std::pair<int64_t, std::string>> unreachable;
+  std::vector<SiteLaunch> launches(preps.size());
   for (size_t i = 0; i < preps.size(); ++i) {
     Prep& p = preps[i];
     Active& a = *p.a;
@@ -555,7 +557,7 @@ void Service::DispatchAll(const std::vector<Decision>& places, double now) {
     a.state = JobState::kScheduled;
     a.site = p.site;
     ++a.attempts;
-    SiteLaunch l;
+    SiteLaunch& l = launches[i];
     l.job_id = p.id;
     l.attempt = a.attempts;
     l.req = &a.req;
@@ -563,8 +565,35 @@ void Service::DispatchAll(const std::vector<Decision>& places, double now) {
     l.accelerator = p.accel;
     l.devices = p.per_worker;
     l.device_env = device_env_[p.site->name()];
-    Site::LaunchInfo info;
-    auto h = p.site->Launch(l, &info);
+  }
+  // The launches themselves, several at a time on sites that allow it (a Slurm submit waits on
+  // slurmctld; a local launch is a fork).
+  std::vector<std::optional<Result<std::string>>> results(preps.size());
+  std::vector<Site::LaunchInfo> infos(preps.size());
+  std::map<Site*, std::vector<size_t>> by_site;
+  for (size_t i = 0; i < preps.size(); ++i)
+    if (st[i].ok()) by_site[preps[i].site].push_back(i);
+  for (auto& [site, idx] : by_site) {
+    auto launch = [&, site = site](size_t i) { results[i].emplace(site->Launch(launches[i], &infos[i])); };
+    const size_t conc = std::min<size_t>(idx.size(), static_cast<size_t>(std::max(1, site->LaunchConcurrency())));
+    if (conc <= 1) {
+      for (size_t i : idx) launch(i);
+      continue;
+    }
+    std::atomic<size_t> next{0};
+    std::vector<std::thread> workers;
+    for (size_t w = 0; w < conc; ++w)
+      workers.emplace_back([&, &idx = idx] {
+        for (size_t k; (k = next.fetch_add(1)) < idx.size();) launch(idx[k]);
+      });
+    for (auto& t : workers) t.join();
+  }
+  for (size_t i = 0; i < preps.size(); ++i) {
+    if (!st[i].ok()) continue;
+    Prep& p = preps[i];
+    Active& a = *p.a;
+    Site::LaunchInfo& info = infos[i];
+    Result<std::string>& h = *results[i];
     const bool now_running = info.started;
     store::Store::TransitionOp op;
     op.id = p.id;
@@ -752,9 +781,18 @@ void Service::Tick() {
 
 void Service::Loop() {
   while (!stop_) {
+    const double t0 = MonotonicSeconds();
     Tick();
+    const double took = MonotonicSeconds() - t0;
     std::unique_lock<std::mutex> l(in_mu_);
-    cv_.wait_for(l, std::chrono::duration<double>(cfg_.cycle_interval_s), [this] { return stop_.load(); });
+    // Every cycle_interval_s, or at once when jobs arrive.
+    cv_.wait_for(l, std::chrono::duration<double>(cfg_.cycle_interval_s),
+                 [this] { return stop_.load() || !incoming_.empty(); });
+    // Woken by a submit: let the burst gather a little, so that a stream of submits does not keep
+    // the loop busy more than about half the time (a cycle over a long queue costs tens of ms).
+    const double rest = t0 + std::min(cfg_.cycle_interval_s, std::max(0.002, 2 * took)) - MonotonicSeconds();
+    l.unlock();
+    if (rest > 0 && !stop_) std::this_thread::sleep_for(std::chrono::duration<double>(rest));
   }
 }
 

@@ -70,6 +70,8 @@ class Site {
     std::string note;
   };
   virtual Result<std::string> Launch(const SiteLaunch& l, LaunchInfo* info) = 0;
+  // How many Launch calls the service may run at once on this site (1: one at a time).
+  virtual int LaunchConcurrency() const { return 1; }
   // Jobs that started or ended since the last call.
   virtual std::vector<SiteEvent> Poll(double now) = 0;
   // Stops a run. May return before the run has stopped (it is reported by Poll); a site that cannot

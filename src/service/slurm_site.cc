@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <condition_variable>
 #include <mutex>
 
 #include <sys/stat.h>
@@ -37,17 +38,15 @@ class SlurmSite final : public Site {
   SlurmSite(const SiteConfig& cfg, const std::string& data_dir)
       : cfg_(cfg), out_dir_(cfg.output_dir.empty() ? data_dir + "/slurm" : cfg.output_dir),
         cache_path_(data_dir + "/sites/" + cfg.name + ".json"),
-        client_([&] {
-          sites::SlurmConfig sc;
-          sc.url = cfg.url;
-          sc.user = cfg.user;
-          sc.jwt_key_file = cfg.jwt_key_file;
-          sc.token = cfg.token;
-          sc.timeout_s = 3;
-          return sc;
-        }()) {
+        client_(ClientConfig(cfg)) {
     for (const auto& [gres, accel] : cfg.gres_map) gres_of_accel_[accel] = gres;
+    for (int i = 0; i < std::max(1, cfg.submit_connections); ++i) {
+      submitters_.push_back(std::make_unique<sites::SlurmClient>(ClientConfig(cfg)));
+      free_.push_back(submitters_.back().get());
+    }
   }
+
+  int LaunchConcurrency() const override { return static_cast<int>(submitters_.size()); }
 
   const std::string& name() const override { return cfg_.name; }
   std::string type() const override { return "slurm"; }
@@ -143,7 +142,19 @@ class SlurmSite final : public Site {
       if (MonotonicSeconds() < fail_fast_until_)
         return Status(Code::kUnavailable, "not submitted: " + cfg_.name + " did not answer a moment ago (" + reason_ + ")");
     }
-    auto id = client_.Submit(s);
+    sites::SlurmClient* c;
+    {
+      std::unique_lock<std::mutex> pl(pool_mu_);
+      pool_cv_.wait(pl, [&] { return !free_.empty(); });
+      c = free_.back();
+      free_.pop_back();
+    }
+    auto id = c->Submit(s);
+    {
+      std::lock_guard<std::mutex> pl(pool_mu_);
+      free_.push_back(c);
+    }
+    pool_cv_.notify_one();
     std::lock_guard<std::mutex> lk(mu_);
     if (!id.ok() && id.status().code() == Code::kUnavailable) {
       // Perhaps submitted, perhaps not: track it by name. The next poll that reaches Slurm finds
@@ -399,9 +410,24 @@ class SlurmSite final : public Site {
     return inv;
   }
 
+  static sites::SlurmConfig ClientConfig(const SiteConfig& cfg) {
+    sites::SlurmConfig sc;
+    sc.url = cfg.url;
+    sc.user = cfg.user;
+    sc.jwt_key_file = cfg.jwt_key_file;
+    sc.token = cfg.token;
+    sc.timeout_s = 3;
+    return sc;
+  }
+
   SiteConfig cfg_;
   std::string out_dir_, cache_path_;
-  sites::SlurmClient client_;
+  sites::SlurmClient client_;  // inventory, polls, cancels
+  // Submissions: one connection each, so several may wait on slurmctld at once.
+  std::vector<std::unique_ptr<sites::SlurmClient>> submitters_;
+  std::mutex pool_mu_;
+  std::condition_variable pool_cv_;
+  std::vector<sites::SlurmClient*> free_;
   std::map<std::string, std::string> gres_of_accel_;
   std::mutex mu_;
   std::map<int64_t, Run> tracked_;  // computenet job -> Slurm job
