@@ -293,6 +293,11 @@ TEST_F(SlurmService, PendingJobIsRedispatchedWhenItsSiteStaysDown) {
   json j = Wait(id, "SCHEDULED");
   ASSERT_EQ(j["site"], "hpc") << j.dump(1);
   ASSERT_TRUE(WaitFor([&] { return Slurm("squeue -h -n cnet-" + std::to_string(id) + "-1 -t PD | grep -q .") == 0; }, 20));
+  // Why it waits, in Slurm's words.
+  EXPECT_TRUE(WaitFor([&] {
+    std::string r = std::get<json>(svc_->GetJob(admin_, id))["reason"];
+    return r.find("submitted to hpc; Slurm job") != std::string::npos && r.find("PENDING (Resources)") != std::string::npos;
+  }, 10)) << std::get<json>(svc_->GetJob(admin_, id)).dump(1);
 
   ASSERT_EQ(Slurm("daemon.sh kill slurmctld"), 0);
   j = Wait(id, "", 60);

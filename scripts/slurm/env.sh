@@ -5,6 +5,9 @@
 # Ports are chosen at setup time and saved in $BASE/etc/ports.env, so start/stop/token use the
 # same ones: SLURMCTLD_PORT (6817), SLURMD_PORT_BASE (17000: node i listens on base+i),
 # RESTPORT (6820, slurmrestd on 127.0.0.1). NNODES (4) nodes of 16 CPUs, 64 GiB, 8 fake H100.
+# setup.sh also takes NCPUS (16; RealMemory = NCPUS x 4 GiB) and NGPUS (8; 0 = CPU-only nodes, no
+# GRES), written into slurm.conf/gres.conf only (not ports.env): e.g. NCPUS=512 NGPUS=0 for a site
+# that holds thousands of 1-CPU jobs at once (bench/slurm_bench.sh).
 
 slurm_need_base() {
   if [ -z "${BASE:-}" ]; then

@@ -443,6 +443,11 @@ void Service::HandleExits(double now) {
     for (const SiteEvent& e : site->Poll(now)) {
       auto it = active_.find(e.job_id);
       if (it == active_.end()) continue;
+      if (e.kind == SiteEvent::kNote) {
+        std::lock_guard<std::mutex> rl(reason_mu_);
+        reasons_[e.job_id] = "submitted to " + site->name() + "; " + e.reason;
+        continue;
+      }
       if (e.kind == SiteEvent::kRequeue) {
         requeue.emplace_back(e.job_id, "requeued: " + e.reason);
         continue;
@@ -565,6 +570,11 @@ void Service::DispatchAll(const std::vector<Decision>& places, double now) {
     l.accelerator = p.accel;
     l.devices = p.per_worker;
     l.device_env = device_env_[p.site->name()];
+  }
+  {  // the scheduler's waiting reason no longer applies; the site may give one (kNote)
+    std::lock_guard<std::mutex> rl(reason_mu_);
+    for (size_t i = 0; i < preps.size(); ++i)
+      if (st[i].ok()) reasons_.erase(preps[i].id);
   }
   // The launches themselves, several at a time on sites that allow it (a Slurm submit waits on
   // slurmctld; a local launch is a fork).
@@ -949,7 +959,7 @@ json Service::JobJson(const store::JobRow& r, bool with_events) {
          {"placement", r.placement_json.empty() ? json(nullptr) : json::parse(r.placement_json, nullptr, false)},
          {"attempts", r.attempts},
          {"spec", json::parse(r.spec_json, nullptr, false)}};
-  if (r.state == JobState::kPending) {
+  if (r.state == JobState::kPending || r.state == JobState::kScheduled) {
     std::lock_guard<std::mutex> l(reason_mu_);
     auto it = reasons_.find(r.id);
     if (it != reasons_.end() && !it->second.empty()) j["reason"] = it->second;

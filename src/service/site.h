@@ -45,7 +45,8 @@ struct SiteLaunch {
 struct SiteEvent {
   // kRequeue: the site lost the run before its command started (e.g. a Slurm controller crash
   // dropped the queued job) and has fenced it off: the job may be dispatched again.
-  enum Kind { kStarted, kEnded, kRequeue } kind = kEnded;
+  // kNote: why a dispatched job has not started yet, in the site's words (e.g. Slurm's reason).
+  enum Kind { kStarted, kEnded, kRequeue, kNote } kind = kEnded;
   int64_t job_id = 0;
   bool success = false;
   int exit_code = 0;

@@ -243,6 +243,14 @@ class SlurmSite final : public Site {
       run.slurm_id = j->job_id;
       run.unknown_since = 0;
       if (run.cancel && !j->Terminal() && client_.Cancel(j->job_id).code() != Code::kUnavailable) run.cancel = false;
+      if (!run.started && j->state == "PENDING") {
+        std::string note = "Slurm job " + std::to_string(j->job_id) + " PENDING" +
+                           (j->reason.empty() || j->reason == "None" ? "" : " (" + j->reason + ")");
+        if (note != run.note) {
+          run.note = note;
+          out.push_back({SiteEvent::kNote, it->first, false, 0, false, note, ""});
+        }
+      }
       if (!run.started && (j->state == "RUNNING" || j->Terminal())) {
         run.started = true;
         out.push_back({SiteEvent::kStarted, it->first, false, 0, false,
@@ -358,6 +366,7 @@ class SlurmSite final : public Site {
     bool started = false;
     bool cancel = false;   // cancel it when Slurm answers
     double unknown_since = 0;  // Slurm stopped knowing it (it started): when we first noticed
+    std::string note;          // the last waiting reason reported
   };
   // A started job Slurm no longer knows (its controller lost state) and that wrote no exit code is
   // lost after this long; Slurm kills such orphans when their nodes re-register.
