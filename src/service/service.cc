@@ -493,6 +493,16 @@ void Service::HandleExits(double now) {
 }
 
 void Service::DispatchAll(const std::vector<Decision>& places, double now) {
+  // In batches: each batch's handles are committed before the next is launched, so a burst of
+  // placements is recorded progressively rather than at the end of the whole burst.
+  constexpr size_t kBatch = 64;
+  for (size_t i = 0; i < places.size(); i += kBatch) {
+    std::vector<Decision> batch(places.begin() + i, places.begin() + std::min(places.size(), i + kBatch));
+    DispatchBatch(batch, now);
+  }
+}
+
+void Service::DispatchBatch(const std::vector<Decision>& places, double now) {
   // Phase 1: devices and a durable SCHEDULED for every placement (one commit), so that a crash
   // after a launch never leaves a job that looks unstarted.
   struct Prep {
@@ -598,6 +608,7 @@ void Service::DispatchAll(const std::vector<Decision>& places, double now) {
       });
     for (auto& t : workers) t.join();
   }
+  const double launched = clock_->Now();  // the events below happened now, not at the cycle's start
   for (size_t i = 0; i < preps.size(); ++i) {
     if (!st[i].ok()) continue;
     Prep& p = preps[i];
@@ -607,7 +618,7 @@ void Service::DispatchAll(const std::vector<Decision>& places, double now) {
     const bool now_running = info.started;
     store::Store::TransitionOp op;
     op.id = p.id;
-    op.time = now;
+    op.time = launched;
     op.update.expected_from = JobState::kScheduled;
     if (!h.ok() && h.status().code() == Code::kUnavailable) {
       // Nothing was started and the site cannot be reached: the job waits for the next placement.
@@ -618,7 +629,7 @@ void Service::DispatchAll(const std::vector<Decision>& places, double now) {
     if (!h.ok()) {
       op.to = JobState::kFailed;
       op.reason = "launch failed on " + p.site->name() + ": " + h.status().message();
-      op.update.end_time = now;
+      op.update.end_time = launched;
       failed.push_back(std::move(op));
       continue;
     }
@@ -626,7 +637,7 @@ void Service::DispatchAll(const std::vector<Decision>& places, double now) {
     if (now_running) {
       op.to = JobState::kRunning;
       op.reason = "started " + std::to_string(a.req.workers) + " process(es) on " + p.site->name() + "/" + p.node;
-      op.update.start_time = now;
+      op.update.start_time = launched;
       running.push_back(std::move(op));
       started.push_back(&a);
     } else {

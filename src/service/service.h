@@ -96,6 +96,7 @@ class Service {
   void ReleaseHeld(double now);
   void HandleExits(double now);
   void DispatchAll(const std::vector<Decision>& places, double now);
+  void DispatchBatch(const std::vector<Decision>& places, double now);
   // Back to PENDING (and to the scheduler's queue) after its run was lost or withdrawn unstarted.
   void Requeue(int64_t id, const std::string& reason, double now);
   // Jobs submitted to a site unreachable for longer than its redispatch_after_s, not started:

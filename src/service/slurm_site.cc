@@ -7,6 +7,7 @@
 #include <fstream>
 #include <condition_variable>
 #include <mutex>
+#include <thread>
 
 #include <sys/stat.h>
 
@@ -44,6 +45,16 @@ class SlurmSite final : public Site {
       submitters_.push_back(std::make_unique<sites::SlurmClient>(ClientConfig(cfg)));
       free_.push_back(submitters_.back().get());
     }
+    refresher_ = std::thread([this] { Refresher(); });
+  }
+
+  ~SlurmSite() override {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    if (refresher_.joinable()) refresher_.join();
   }
 
   int LaunchConcurrency() const override { return static_cast<int>(submitters_.size()); }
@@ -51,7 +62,17 @@ class SlurmSite final : public Site {
   const std::string& name() const override { return cfg_.name; }
   std::string type() const override { return "slurm"; }
 
+  // The nodes as last read by the refresher (read now if never read).
   SiteInventory Inventory() override {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (have_inventory_) return inventory_;
+    }
+    return FetchInventory();
+  }
+
+  // Reads the nodes from Slurm (network) and caches them.
+  SiteInventory FetchInventory() {
     SiteInventory inv;
     auto nodes = client_.Nodes();
     std::lock_guard<std::mutex> l(mu_);
@@ -65,6 +86,9 @@ class SlurmSite final : public Site {
         n.usable = false;
         n.reason = "site unreachable";
       }
+      poll_failed_ = true;
+      inventory_ = inv;
+      have_inventory_ = true;
       return inv;
     }
     healthy_ = true;
@@ -89,6 +113,8 @@ class SlurmSite final : public Site {
       inv.nodes.push_back(std::move(sn));
     }
     SaveCache(inv);
+    inventory_ = inv;
+    have_inventory_ = true;
     return inv;
   }
 
@@ -161,30 +187,39 @@ class SlurmSite final : public Site {
       // it, or fences the attempt off and asks for it to be dispatched again.
       reason_ = "slurmrestd: " + id.status().message();
       fail_fast_until_ = MonotonicSeconds() + 2;
-      tracked_[l.job_id] = Run{0, s.name, l.attempt, false, false};
+      tracked_[l.job_id] = Run{0, s.name, l.attempt, false, false, 0, "", MonotonicSeconds()};
       info->note = "unconfirmed: " + id.status().message() + "; looked up by name when Slurm answers";
       return Handle(0, s.name, l.attempt);
     }
     if (!id.ok()) return id.status();
-    tracked_[l.job_id] = Run{*id, s.name, l.attempt, false, false};
+    tracked_[l.job_id] = Run{*id, s.name, l.attempt, false, false, 0, "", MonotonicSeconds()};
     return Handle(*id, s.name, l.attempt);
   }
 
-  std::vector<SiteEvent> Poll(double now) override {
+  // What the refresher has seen since the last call; never waits on Slurm.
+  std::vector<SiteEvent> Poll(double) override {
+    std::lock_guard<std::mutex> l(mu_);
     std::vector<SiteEvent> out;
+    out.swap(events_);
+    return out;
+  }
+
+  // One look at Slurm's jobs (network), turned into events for Poll. Refresher thread only.
+  void PollJobs() {
     {
       std::lock_guard<std::mutex> l(mu_);
-      out.swap(events_);
-      if ((tracked_.empty() && to_cancel_.empty()) || now < next_poll_) return out;
-      next_poll_ = now + cfg_.poll_interval_s;
+      if (tracked_.empty() && to_cancel_.empty()) return;
     }
+    const double fetched = MonotonicSeconds();  // runs tracked since then may be missing from the answer
     auto jobs = client_.Jobs();
+    const double now = MonotonicSeconds();
     std::lock_guard<std::mutex> l(mu_);
+    std::vector<SiteEvent>& out = events_;
     if (!jobs.ok()) {
       healthy_ = false;
       reason_ = "slurmrestd: " + jobs.status().message();
       poll_failed_ = true;
-      return out;  // nothing is decided about a job while Slurm cannot be asked
+      return;  // nothing is decided about a job while Slurm cannot be asked
     }
     // After an outage Slurm learns of jobs that ended meanwhile only when their nodes re-register
     // (a minute or more): until then a job's own exit file is the fresher word.
@@ -216,6 +251,10 @@ class SlurmSite final : public Site {
     for (auto it = tracked_.begin(); it != tracked_.end();) {
       Run& run = it->second;
       const sites::SlurmJob* j = find(run.slurm_id, run.name);
+      if (!j && run.since >= fetched) {  // submitted (or adopted) after the question was asked
+        ++it;
+        continue;
+      }
       if (!j) {
         std::string which = run.slurm_id > 0 ? "job " + std::to_string(run.slurm_id) : "a job named " + run.name;
         std::string dir = RunDir(it->first, run.attempt);
@@ -280,7 +319,30 @@ class SlurmSite final : public Site {
       }
       ++it;
     }
-    return out;
+  }
+
+  // The refresher: nodes every inventory_interval_s, jobs every poll_interval_s, so that the
+  // service's loop never waits on slurmrestd for either.
+  void Refresher() {
+    double next_inventory = MonotonicSeconds() + cfg_.inventory_interval_s, next_poll = 0;
+    std::unique_lock<std::mutex> l(mu_);
+    while (!stop_) {
+      double now = MonotonicSeconds();
+      if (now >= next_inventory) {
+        l.unlock();
+        FetchInventory();
+        l.lock();
+        next_inventory = MonotonicSeconds() + cfg_.inventory_interval_s;
+      }
+      if (now >= next_poll) {
+        l.unlock();
+        PollJobs();
+        l.lock();
+        next_poll = MonotonicSeconds() + cfg_.poll_interval_s;
+      }
+      double wait = std::min(next_inventory, next_poll) - MonotonicSeconds();
+      if (wait > 0) wake_.wait_for(l, std::chrono::duration<double>(wait), [&] { return stop_; });
+    }
   }
 
   Status Kill(int64_t job_id, const std::string& reason) override {
@@ -330,7 +392,7 @@ class SlurmSite final : public Site {
   bool Adopt(int64_t job_id, const std::string& runtime_json) override {
     json h = json::parse(runtime_json, nullptr, false);
     if (!h.is_object() || !(h.contains("slurm_job_id") || h.contains("name"))) return false;
-    Run run{h.value("slurm_job_id", int64_t{0}), h.value("name", ""), h.value("attempt", 0), false, false};
+    Run run{h.value("slurm_job_id", int64_t{0}), h.value("name", ""), h.value("attempt", 0), false, false, 0, "", MonotonicSeconds()};
     if (run.attempt <= 0) {  // handles written before attempts were recorded: cnet-<job>-<attempt>
       size_t dash = run.name.rfind('-');
       auto a = dash == std::string::npos ? std::nullopt : ParseInt(run.name.substr(dash + 1));
@@ -367,6 +429,7 @@ class SlurmSite final : public Site {
     bool cancel = false;   // cancel it when Slurm answers
     double unknown_since = 0;  // Slurm stopped knowing it (it started): when we first noticed
     std::string note;          // the last waiting reason reported
+    double since = 0;          // MonotonicSeconds when tracking began
   };
   // A started job Slurm no longer knows (its controller lost state) and that wrote no exit code is
   // lost after this long; Slurm kills such orphans when their nodes re-register.
@@ -441,8 +504,12 @@ class SlurmSite final : public Site {
   std::mutex mu_;
   std::map<int64_t, Run> tracked_;  // computenet job -> Slurm job
   std::vector<std::pair<int64_t, std::string>> to_cancel_;  // withdrawn attempts (id or name) to cancel
-  std::vector<SiteEvent> events_;   // decided outside Poll, reported by the next Poll
-  double next_poll_ = 0;
+  std::vector<SiteEvent> events_;   // reported by the next Poll
+  SiteInventory inventory_;         // the last one read
+  bool have_inventory_ = false;
+  bool stop_ = false;
+  std::condition_variable wake_;
+  std::thread refresher_;           // last member: started once the others exist
   double fail_fast_until_ = 0;
   bool poll_failed_ = false;      // the last poll could not reach Slurm
   double recovering_until_ = 0;   // after an outage: exit files are checked until then
