@@ -811,7 +811,7 @@ void Service::Loop() {
                  [this] { return stop_.load() || !incoming_.empty(); });
     // Woken by a submit: let the burst gather a little, so that a stream of submits does not keep
     // the loop busy more than about half the time (a cycle over a long queue costs tens of ms).
-    const double rest = t0 + std::min(cfg_.cycle_interval_s, std::max(0.002, 2 * took)) - MonotonicSeconds();
+    const double rest = t0 + std::min(cfg_.cycle_interval_s, std::max(0.01, 2 * took)) - MonotonicSeconds();
     l.unlock();
     if (rest > 0 && !stop_) std::this_thread::sleep_for(std::chrono::duration<double>(rest));
   }
