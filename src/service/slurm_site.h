@@ -1,8 +1,11 @@
 // A Slurm cluster behind the Site interface, through slurmrestd (sites::SlurmClient). One
 // computenet job becomes one Slurm batch job named cnet-<job>-<attempt> whose tasks are the gang's
-// workers (srun); Slurm picks the exact nodes inside what the service reserved. Job states are
-// polled at most every poll_interval_s; an unreachable slurmrestd marks the site unhealthy (no new
-// work, nothing lost) until it answers again. The last inventory seen is kept in
+// workers (srun); Slurm picks the exact nodes inside the count the service reserved. A refresher
+// thread reads nodes every inventory_interval_s and jobs every poll_interval_s, so callers never
+// wait on slurmrestd except in Launch, Kill and FindInterrupted. An unreachable slurmrestd or
+// slurmctld marks the site unhealthy (no new work, nothing lost) until it answers again. Each
+// attempt's run directory (shared with the nodes) is its fence (the script and Withdraw race to
+// mkdir `claim`) and keeps its exit code. The last inventory seen is kept in
 // <data>/sites/<name>.json so a restart while Slurm is down still knows the site's nodes.
 #pragma once
 
