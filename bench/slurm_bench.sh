@@ -33,23 +33,14 @@
 # Every measurement gets a fresh Slurm site (empty job table) and, for cnet, a fresh server and
 # data dir. B uses the default GPU site (4 nodes x 8 fake H100) and actually runs `sleep 600` jobs.
 #
-# cnet variants (CNET_VARIANTS):
-#   asbuilt   the binary as built.
-#   nodelay   what-if, no source change: an LD_PRELOAD shim (C below, built with cc) sets
-#             TCP_NODELAY on the sockets cnet connects (its slurmrestd client). Showed the cost of
-#             Nagle + delayed ACK on httplib's separate header/body writes in SlurmClient::Submit
-#             (44 ms per job) in binaries whose SlurmClient did not set TCP_NODELAY; with one that
-#             does, the two variants should measure alike.
 # Dispatch latency is read from cnet's SQLite DB (read-only) by a poller (POLL_S, 10 ms) that notes
 # when each job's "submitted to <site>" event (SCHEDULED -> SCHEDULED, with the Slurm id in
 # jobs.runtime_json) becomes visible: "recorded" latency = first seen - submit_time (an upper bound,
-# within POLL_S). The event's own `time` is the loop's tick start, taken before the tick's whole
-# batch is submitted to Slurm; "event" latency = event time - submit_time (a lower bound).
+# within POLL_S). The event's own `time` is when its dispatch batch (<= 64 jobs) had been submitted,
+# before the commit; "event" latency = event time - submit_time (a lower bound).
 #
 # Env (defaults): BUILD ($ROOT/build; holds cnet and bench/cnet_load), CNET, LOAD (override each),
-#   REPEATS (3), CNET_VARIANTS ("asbuilt"; add nodelay for the what-if), CNET_CLIENTS ("1 8"), CNET_N_asbuilt (1500;
-#   use 300 for a binary without TCP_NODELAY to slurmrestd: ~22 jobs/s end to end),
-#   CNET_N_nodelay (1500), PACED_N (40; 0 skips) jobs sent one at a time with curl, PACED_GAP_S
+#   REPEATS (3), CNET_CLIENTS ("1 8"), CNET_N (1500), PACED_N (40; 0 skips) jobs sent one at a time with curl, PACED_GAP_S
 #   (0.1) apart: the dispatch latency of a job that finds the loop idle (no batch ahead of it),
 #   REST_RUNS ("1:1500 8:2000"),
 #   SBATCH_N (500), SBATCH_PAR (8), SBATCH_PAR_N (504 in all), NNODES (4), TP_NCPUS (512),
@@ -72,10 +63,8 @@ BUILD=${BUILD:-$ROOT/build}
 CNET=${CNET:-$BUILD/cnet}
 LOAD=${LOAD:-$BUILD/bench/cnet_load}
 REPEATS=${REPEATS:-3}
-CNET_VARIANTS=${CNET_VARIANTS-"asbuilt"}
 CNET_CLIENTS=${CNET_CLIENTS:-"1 8"}
-CNET_N_asbuilt=${CNET_N_asbuilt:-1500}
-CNET_N_nodelay=${CNET_N_nodelay:-1500}
+CNET_N=${CNET_N:-1500}
 PACED_N=${PACED_N:-40}
 PACED_GAP_S=${PACED_GAP_S:-0.1}
 REST_RUNS=${REST_RUNS-"1:1500 8:2000"}
@@ -113,7 +102,7 @@ OUT=${OUT:-$(dirname "$CNET")/slurm_bench-$(date +%Y%m%d-%H%M%S).csv}
 ROUT=${OUT%.csv}-recovery.csv
 ROWS=$WORK/rows.csv
 RROWS=$WORK/recovery.csv
-echo "rep,variant,method,clients,n,errors,accept_wall_s,accepted_per_s,acc_p50_ms,acc_p99_ms,e2e_wall_s,e2e_per_s,rec_p50_ms,rec_p99_ms,rec_max_ms,ev_p50_ms,ev_p99_ms,ev_max_ms,batches,max_batch,batch_ms_per_job,cycles,cycle_mean_ms,get_jobs_ms,sites_get_ms,load1_start,load1_end,check" > "$ROWS"
+echo "rep,variant,method,clients,n,errors,accept_wall_s,accepted_per_s,acc_p50_ms,acc_p99_ms,e2e_wall_s,e2e_per_s,rec_p50_ms,rec_p99_ms,rec_max_ms,ev_p50_ms,ev_p99_ms,ev_max_ms,batches,max_batch,cycles,cycle_mean_ms,get_jobs_ms,sites_get_ms,load1_start,load1_end,check" > "$ROWS"
 echo "variant,rep,t2_minus_t0_ms,t2_minus_t1_ms,t1_minus_t0_ms,t2ev_minus_t0_ms,placement_node,slurm_node,pause_s,detect_nr_s,detect_down_s,detect_cnet_s,load1,check" > "$RROWS"
 T_START=$EPOCHREALTIME
 log() { echo "[slurm_bench $(date +%H:%M:%S)] $*" >&2; }
@@ -192,46 +181,12 @@ slurm_up() {
   fi
 }
 
-api() {  # api METHOD PATH TOKEN [BODY] -> body on stdout; fails on non-2xx
-  local m=$1 p=$2 t=$3 b=${4:-}
-  if [ -n "$b" ]; then
-    curl -sf -m 10 -X "$m" -H "Authorization: Bearer $t" -H 'Content-Type: application/json' -d "$b" "$SERVER_URL$p"
-  else
-    curl -sf -m 10 -X "$m" -H "Authorization: Bearer $t" "$SERVER_URL$p"
-  fi
-}
-jget() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
-
-# The what-if shim: SHIM_CONNECT_NODELAY=1 sets TCP_NODELAY on every TCP socket the process connects.
-SHIM=""
-build_shim() {
-  [ -n "$SHIM" ] && return 0
-  command -v cc >/dev/null || { log "cc missing: skipping the nodelay what-if"; return 1; }
-  cat > "$WORK/connect_nodelay.c" <<'C'
-#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <stdlib.h>
-#include <sys/socket.h>
-int connect(int fd, const struct sockaddr *a, socklen_t l) {
-  static int (*real)(int, const struct sockaddr *, socklen_t);
-  if (!real) real = (int (*)(int, const struct sockaddr *, socklen_t))dlsym(RTLD_NEXT, "connect");
-  const char *e = getenv("SHIM_CONNECT_NODELAY");
-  if (e && *e == '1' && a && (a->sa_family == AF_INET || a->sa_family == AF_INET6)) {
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  }
-  return real(fd, a, l);
-}
-C
-  cc -shared -fPIC -O2 -o "$WORK/connect_nodelay.so" "$WORK/connect_nodelay.c" -ldl
-  SHIM=$WORK/connect_nodelay.so
-}
+# shellcheck source=lib.sh
+. "$ROOT/bench/lib.sh"
 
 # start_server VARIANT [reservation] -> SERVER_PID ADMIN TOKEN CDIR (config: only the Slurm site)
 start_server() {
-  local variant=$1 res=${2:-} preload="" nd=""
+  local variant=$1 res=${2:-}
   CDIR=$(mktemp -d "$WORK/cnet.XXXX")
   for _ in $(seq 1 50); do ss -Htln "sport = :$CNET_PORT" | grep -q . || break; sleep 0.1; done
   ss -Htln "sport = :$CNET_PORT" | grep -q . && die "TCP port $CNET_PORT is in use"
@@ -251,8 +206,7 @@ start_server() {
     if [ -n "${CNET_SUBMIT_CONNECTIONS:-}" ]; then echo "    submit_connections: $CNET_SUBMIT_CONNECTIONS"; fi
     if [ -n "${CNET_CYCLE_S:-}" ]; then echo "cycle_interval_s: $CNET_CYCLE_S"; fi
   } > "$CDIR/cnet.yaml"
-  if [ "$variant" = nodelay ]; then build_shim || return 1; preload=$SHIM; nd=1; fi
-  LD_PRELOAD=$preload SHIM_CONNECT_NODELAY=$nd "$CNET" serve --config "$CDIR/cnet.yaml" --addr "127.0.0.1:$CNET_PORT" \
+  "$CNET" serve --config "$CDIR/cnet.yaml" --addr "127.0.0.1:$CNET_PORT" \
     --data "$CDIR/data" --init >"$CDIR/serve.out" 2>"$CDIR/serve.err" &
   SERVER_PID=$!
   for _ in $(seq 1 100); do
@@ -338,21 +292,17 @@ ev = [1000 * (seen[j][0] - jobs[j][1]) for j in jobs if j in seen]
 first = min(s for _, s, _ in jobs.values())
 last = max(t for _, t in seen.values()) if seen else float("nan")
 e2e_wall = last - first
-batches, batch_end = {}, {}
-for e, t in seen.values():
+batches = {}  # event time -> jobs: one time per dispatch batch
+for e, _ in seen.values():
     batches[e] = batches.get(e, 0) + 1
-    batch_end[e] = max(batch_end.get(e, 0), t)
-# The largest batch: (its commit seen - its tick's start) / its size = the loop's time per job in it.
-big = max(batches, key=batches.get) if batches else None
-per_job = 1000 * (batch_end[big] - big) / batches[big] if big is not None else float("nan")
 row = [rep, variant, method, clients, n, ld["errors"], ld["wall_s"], ld["req_per_s"], ld["p50_ms"], ld["p99_ms"],
        f"{e2e_wall:.3f}", f"{len(seen) / e2e_wall:.1f}" if len(seen) == n else "0",
        f"{pct(rec, 50):.1f}", f"{pct(rec, 99):.1f}", f"{max(rec):.1f}", f"{pct(ev, 50):.1f}", f"{pct(ev, 99):.1f}", f"{max(ev):.1f}",
-       len(batches), max(batches.values()) if batches else 0, f"{per_job:.2f}", cycles, cycle_mean, getjobs, sites_ms, l0, l1, "ok" if not problems else "FAILED"]
+       len(batches), max(batches.values()) if batches else 0, cycles, cycle_mean, getjobs, sites_ms, l0, l1, "ok" if not problems else "FAILED"]
 with open(rows_csv, "a", newline="") as f: csv.writer(f).writerow(row)
 print(f"    accepted {float(ld['req_per_s']):.0f}/s in {float(ld['wall_s']):.2f} s; end-to-end {row[11]}/s in {e2e_wall:.2f} s; "
       f"recorded latency p50 {row[12]} p99 {row[13]} max {row[14]} ms (event time p50 {row[15]} p99 {row[16]}); "
-      f"{len(batches)} dispatch batches (largest {row[19]}, {row[20]} ms per job in it); {cycles} cycles, mean {cycle_mean} ms; GET /v1/sites right after "
+      f"{len(batches)} dispatch batches (largest {row[19]}); {cycles} cycles, mean {cycle_mean} ms; GET /v1/sites right after "
       f"the burst {sites_ms} ms; slurmrestd GET /jobs {getjobs} ms", file=sys.stderr)
 for p in problems[:5]: print(p)
 PY
@@ -438,7 +388,7 @@ sbatch_row() {  # sbatch_row REP METHOD CLIENTS L0 LATFILES...
       p50 = d[int((n * 50 + 99) / 100)]; p99 = d[int((n * 99 + 99) / 100)]
       w = t1 - t0
       ok = (err == 0 && pend == n) ? "ok" : "FAILED"
-      printf "%s,slurm,%s,%d,%d,%d,%.3f,%.1f,%.3f,%.3f,,,,,,,,,,,,,,,,%s,%s,%s\n", rep, m, c, n, err, w, n / w, p50, p99, l0, l1, ok
+      printf "%s,slurm,%s,%d,%d,%d,%.3f,%.1f,%.3f,%.3f,,,,,,,,,,,,,,,%s,%s,%s\n", rep, m, c, n, err, w, n / w, p50, p99, l0, l1, ok
     }' >> "$ROWS"
   local last; last=$(tail -n 1 "$ROWS")
   log "  $(echo "$last" | awk -F, '{printf "%s jobs/s, p50 %s ms, p99 %s ms, errors %s", $8, $9, $10, $6}')"
@@ -477,7 +427,7 @@ run_rest() {  # run_rest REP CLIENTS N
   pend=$(pending_in_res r)
   tail -n 1 "$csv" | awk -F, -v rep="$rep" -v c="$c" -v l0="$l0" -v l1="$l1" -v pend="$pend" -v n="$n" \
     '{ ok = ($4 == 0 && pend == n) ? "ok" : "FAILED"
-       printf "%s,slurm,slurmrestd POST job/submit,%d,%d,%d,%.3f,%.1f,%.3f,%.3f,,,,,,,,,,,,,,,,%s,%s,%s\n", rep, c, $3, $4, $5, $6, $7, $9, l0, l1, ok }' >> "$ROWS"
+       printf "%s,slurm,slurmrestd POST job/submit,%d,%d,%d,%.3f,%.1f,%.3f,%.3f,,,,,,,,,,,,,,,%s,%s,%s\n", rep, c, $3, $4, $5, $6, $7, $9, l0, l1, ok }' >> "$ROWS"
   case "$(tail -n 1 "$ROWS")" in *,FAILED) fail_check "slurmrestd rep $rep c=$c: errors or Slurm holds $pend jobs, expected $n";; esac
   slurm_down
 }
@@ -485,15 +435,8 @@ run_rest() {  # run_rest REP CLIENTS N
 # ---------- A. throughput ----------
 if [ "$SKIP_THROUGHPUT" != 1 ]; then
   for rep in $(seq 1 "$REPEATS"); do
-    for variant in $CNET_VARIANTS; do
-      case "$variant" in
-        asbuilt) n=$CNET_N_asbuilt ;;
-        nodelay) n=$CNET_N_nodelay; build_shim || continue ;;
-        *) die "unknown cnet variant $variant" ;;
-      esac
-      for c in $CNET_CLIENTS; do run_cnet "$rep" "$variant" "$c" "$n"; done
-      [ "$PACED_N" -gt 0 ] && run_cnet "$rep" "$variant" paced "$PACED_N"
-    done
+    for c in $CNET_CLIENTS; do run_cnet "$rep" asbuilt "$c" "$CNET_N"; done
+    [ "$PACED_N" -gt 0 ] && run_cnet "$rep" asbuilt paced "$PACED_N"
     [ "$SBATCH_N" -gt 0 ] && run_sbatch "$rep" 1 "$SBATCH_N"
     [ "$SBATCH_PAR_N" -gt 0 ] && run_sbatch "$rep" "$SBATCH_PAR" "$SBATCH_PAR_N"
     for cr in $REST_RUNS; do run_rest "$rep" "${cr%%:*}" "${cr##*:}"; done
@@ -667,21 +610,20 @@ groups = {}
 for r in rows: groups.setdefault((r["variant"], r["method"], int(r["clients"])), []).append(r)
 if rows:
     print("\nPer run:")
-    print(f'{"rep":>3} {"variant":<8} {"method":<30} {"cl":>2} {"N":>5} {"err":>3} {"acc/s":>8} {"e2e/s":>7} {"rec p50":>8} {"rec p99":>8} {"rec max":>8} {"ev p50":>7} {"ev p99":>7} {"batches":>7} {"maxb":>5} {"ms/job":>6} {"cycles":>6} {"cyc ms":>7} {"GETjobs":>7} {"sites":>6} {"load1":>11} check')
+    print(f'{"rep":>3} {"variant":<8} {"method":<30} {"cl":>2} {"N":>5} {"err":>3} {"acc/s":>8} {"e2e/s":>7} {"rec p50":>8} {"rec p99":>8} {"rec max":>8} {"ev p50":>7} {"ev p99":>7} {"batches":>7} {"maxb":>5} {"cycles":>6} {"cyc ms":>7} {"GETjobs":>7} {"sites":>6} {"load1":>11} check')
     for r in rows:
         print(f'{r["rep"]:>3} {r["variant"]:<8} {r["method"][:30]:<30} {r["clients"]:>2} {r["n"]:>5} {r["errors"]:>3} {float(r["accepted_per_s"]):>8.1f} '
               f'{r["e2e_per_s"] or "-":>7} {r["rec_p50_ms"] or "-":>8} {r["rec_p99_ms"] or "-":>8} {r["rec_max_ms"] or "-":>8} {r["ev_p50_ms"] or "-":>7} '
-              f'{r["ev_p99_ms"] or "-":>7} {r["batches"] or "-":>7} {r["max_batch"] or "-":>5} {r["batch_ms_per_job"] or "-":>6} {r["cycles"] or "-":>6} {r["cycle_mean_ms"] or "-":>7} '
+              f'{r["ev_p99_ms"] or "-":>7} {r["batches"] or "-":>7} {r["max_batch"] or "-":>5} {r["cycles"] or "-":>6} {r["cycle_mean_ms"] or "-":>7} '
               f'{r["get_jobs_ms"] or "-":>7} {r["sites_get_ms"] or "-":>6} {r["load1_start"] + "->" + r["load1_end"]:>11} {r["check"]}')
     print("\nThroughput (medians over runs; dispatch latency = Slurm id recorded in cnet's DB - submit_time;"
-          " 'event' = the DB event's own time, the dispatching tick's start; loop ms/job = the largest dispatch batch's"
-          " duration, tick start to commit, per job in it):")
-    hdr = ["method", "clients", "runs", "N", "accepted/s", "end-to-end/s", "dispatch p50 ms", "p99 ms", "max ms", "event p50/p99 ms", "loop ms/job", "errors", "load1"]
+          " 'event' = the DB event's own time, when its dispatch batch had been submitted):")
+    hdr = ["method", "clients", "runs", "N", "accepted/s", "end-to-end/s", "dispatch p50 ms", "p99 ms", "max ms", "event p50/p99 ms", "errors", "load1"]
     print("| " + " | ".join(hdr) + " |")
     print("|" + "|".join("---" if i == 0 else "---:" for i in range(len(hdr))) + "|")
     for (v, m, c), rs in groups.items():
         g = lambda k: med([float(r[k]) for r in rs if r[k] != ""])
-        name = {"asbuilt": "cnet -> Slurm (as built)", "nodelay": "cnet -> Slurm (what-if: TCP_NODELAY to slurmrestd)"}.get(v, m)
+        name = "cnet -> Slurm" if v == "asbuilt" else m
         paced = "paced" in m
         if paced: name += ", paced: " + m.split("paced: ")[1].rstrip(")")
         if v == "slurm": name = "Slurm " + m
@@ -690,7 +632,6 @@ if rows:
         cells = [name, str(c), str(len(rs)), f'{int(med([int(r["n"]) for r in rs])):,}', "(paced)" if paced else f(g("accepted_per_s"), 1),
                  "(paced)" if paced else f(g("e2e_per_s"), 1) if iscnet else "-", f(g("rec_p50_ms")) if iscnet else "-", f(g("rec_p99_ms")) if iscnet else "-",
                  f(g("rec_max_ms")) if iscnet else "-", (f(g("ev_p50_ms")) + " / " + f(g("ev_p99_ms"))) if iscnet else "-",
-                 f(g("batch_ms_per_job"), 2) if iscnet and not paced else "-",
                  str(sum(int(r["errors"]) for r in rs)), f"{loads[0]:.1f}-{loads[-1]:.1f}"]
         print("| " + " | ".join(cells) + " |")
 if rrows:

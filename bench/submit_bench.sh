@@ -156,15 +156,8 @@ C
   SHIM=$WORK/nodelay.so
 }
 
-api() {  # api METHOD PATH TOKEN [BODY] -> body on stdout; fails on non-2xx
-  local m=$1 p=$2 t=$3 b=${4:-}
-  if [ -n "$b" ]; then
-    curl -sf -m 10 -X "$m" -H "Authorization: Bearer $t" -H 'Content-Type: application/json' -d "$b" "$SERVER_URL$p"
-  else
-    curl -sf -m 10 -X "$m" -H "Authorization: Bearer $t" "$SERVER_URL$p"
-  fi
-}
-jget() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+# shellcheck source=lib.sh
+. "$ROOT/bench/lib.sh"
 
 # start_server VARIANT -> sets SERVER_PID SERVER_URL TOKEN BLOCKER_ID
 start_server() {

@@ -623,7 +623,6 @@ void Service::DispatchBatch(const std::vector<Decision>& places, double now) {
     if (!h.ok() && h.status().code() == Code::kUnavailable) {
       // Nothing was started and the site cannot be reached: the job waits for the next placement.
       unreachable.emplace_back(p.id, "requeued: " + p.site->name() + " could not be reached: " + h.status().message());
-      next_inventory_[p.site->name()] = 0;  // re-read its health in the next cycle
       continue;
     }
     if (!h.ok()) {

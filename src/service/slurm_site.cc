@@ -77,7 +77,6 @@ class SlurmSite final : public Site {
     auto nodes = client_.Nodes();
     std::lock_guard<std::mutex> l(mu_);
     if (!nodes.ok()) {
-      healthy_ = false;
       reason_ = "slurmrestd: " + nodes.status().message();
       inv = LoadCache();
       inv.healthy = false;
@@ -91,7 +90,6 @@ class SlurmSite final : public Site {
       have_inventory_ = true;
       return inv;
     }
-    healthy_ = true;
     reason_.clear();
     fail_fast_until_ = 0;
     for (const sites::SlurmNode& n : *nodes) {
@@ -216,7 +214,6 @@ class SlurmSite final : public Site {
     std::lock_guard<std::mutex> l(mu_);
     std::vector<SiteEvent>& out = events_;
     if (!jobs.ok()) {
-      healthy_ = false;
       reason_ = "slurmrestd: " + jobs.status().message();
       poll_failed_ = true;
       return;  // nothing is decided about a job while Slurm cannot be asked
@@ -257,10 +254,7 @@ class SlurmSite final : public Site {
       }
       if (!j) {
         std::string which = run.slurm_id > 0 ? "job " + std::to_string(run.slurm_id) : "a job named " + run.name;
-        std::string dir = RunDir(it->first, run.attempt);
-        auto text = ReadWholeFile(dir + "/exit");
-        std::optional<int64_t> rc = text.ok() ? ParseInt(Trim(*text)) : std::nullopt;
-        if (rc) {
+        if (std::optional<int64_t> rc = RecordedExit(it->first, run.attempt)) {
           out.push_back({SiteEvent::kEnded, it->first, *rc == 0, static_cast<int>(*rc), false,
                          "exit code " + std::to_string(*rc) + " (from its run directory; Slurm no longer knows " + which + ")", ""});
         } else if (Fence(it->first, run.attempt)) {
@@ -297,8 +291,7 @@ class SlurmSite final : public Site {
                        Handle(j->job_id, run.name, run.attempt)});
       }
       if (recovering && run.started && !j->Terminal()) {
-        auto text = ReadWholeFile(RunDir(it->first, run.attempt) + "/exit");
-        if (std::optional<int64_t> rc = text.ok() ? ParseInt(Trim(*text)) : std::nullopt) {
+        if (std::optional<int64_t> rc = RecordedExit(it->first, run.attempt)) {
           out.push_back({SiteEvent::kEnded, it->first, *rc == 0, static_cast<int>(*rc), false,
                          "exit code " + std::to_string(*rc) + " (from its run directory; Slurm still reports " + j->state +
                              " after its outage)", ""});
@@ -442,6 +435,11 @@ class SlurmSite final : public Site {
     if (id > 0) h["slurm_job_id"] = id;
     return h.dump();
   }
+  // The exit code the batch script wrote to the attempt's run directory, if it got that far.
+  std::optional<int64_t> RecordedExit(int64_t job, int attempt) const {
+    auto text = ReadWholeFile(RunDir(job, attempt) + "/exit");
+    return text.ok() ? ParseInt(Trim(*text)) : std::nullopt;
+  }
   // Claims the attempt's run directory, as its batch script does first: true if we got it first,
   // so its command will never run.
   bool Fence(int64_t job, int attempt) const {
@@ -514,7 +512,6 @@ class SlurmSite final : public Site {
   bool poll_failed_ = false;      // the last poll could not reach Slurm
   double recovering_until_ = 0;   // after an outage: exit files are checked until then
   static constexpr double kRecoveryWindowS = 600;  // MonotonicSeconds: Launch refuses at once until then
-  bool healthy_ = true;
   std::string reason_;
 };
 
