@@ -21,7 +21,7 @@
 
 #include "common/csv.h"
 #include "service/service.h"
-#include "test_util.h"
+#include "testing/test_util.h"
 
 namespace cnet::service {
 namespace {

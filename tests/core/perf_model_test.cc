@@ -5,7 +5,7 @@
 
 #include "common/csv.h"
 #include "perf/perf_model.h"
-#include "test_util.h"
+#include "testing/test_util.h"
 
 namespace cnet {
 namespace {

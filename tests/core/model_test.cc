@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "test_util.h"
+#include "testing/test_util.h"
 
 namespace cnet {
 namespace {

@@ -8,7 +8,7 @@
 #include "sim/generator.h"
 #include "sim/report.h"
 #include "sim/simulator.h"
-#include "test_util.h"
+#include "testing/test_util.h"
 
 namespace cnet {
 namespace {

@@ -12,7 +12,8 @@
 namespace cnet::testing {
 
 inline std::string DataPath(const std::string& rel) { return std::string(CNET_TEST_DATA_DIR) + "/" + rel; }
-inline std::string SharedPath(const std::string& rel) { return std::string(CNET_TEST_SHARED_DIR) + "/" + rel; }
+// The data the tests read ships in the repository (data/), so the tests are hermetic.
+inline std::string SharedPath(const std::string& rel) { return DataPath(rel); }
 
 inline const Catalogue& TestCatalogue() {
   static const Catalogue* c = [] {

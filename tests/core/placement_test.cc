@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "sched/placement.h"
-#include "test_util.h"
+#include "testing/test_util.h"
 
 namespace cnet {
 namespace {

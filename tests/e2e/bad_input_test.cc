@@ -22,7 +22,7 @@
 #include "perf/throughput_matrix.h"
 #include "sched/policy_registry.h"
 #include "sim/trace.h"
-#include "test_util.h"
+#include "testing/test_util.h"
 
 namespace cnet {
 namespace {

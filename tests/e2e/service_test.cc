@@ -10,7 +10,7 @@
 
 #include "service/http.h"
 #include "common/csv.h"
-#include "test_util.h"
+#include "testing/test_util.h"
 
 namespace cnet::service {
 namespace {

@@ -9,7 +9,7 @@
 #include "sched/policy_registry.h"
 #include "sched/scheduler.h"
 #include "sim/generator.h"
-#include "test_util.h"
+#include "testing/test_util.h"
 
 namespace cnet {
 namespace {
