@@ -1,0 +1,75 @@
+// An in-memory site backend for fast, deterministic tests of everything above the backend
+// contract: nothing runs; the test scripts what happens (a run starts, ends with a code, the site
+// becomes unreachable, a launch fails). Also usable from a config (`type: fake`) for benchmarks of
+// the service without processes: runs then end on their own after `run_seconds` of the clock the
+// service passes to Poll. Thread-safe.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backends/site_backend.h"
+
+namespace cnet::backends {
+
+struct FakeOptions {
+  std::vector<SiteNode> nodes;       // the inventory
+  Capabilities caps;                 // e.g. starts_at_launch true (local-like) or false (Slurm-like)
+  double run_seconds = -1;           // >= 0: every run ends by itself (exit 0) that long after it started
+};
+
+class FakeBackend final : public SiteBackend {
+ public:
+  FakeBackend(std::string name, FakeOptions opts);
+
+  // --- SiteBackend
+  const std::string& name() const override;
+  std::string_view type() const override { return "fake"; }
+  Capabilities capabilities() const override;
+  SiteInventory Inventory() override;
+  Result<LaunchResult> Launch(const LaunchRequest& req) override;
+  std::vector<SiteEvent> Poll(double now) override;
+  Status Kill(int64_t job_id, const std::string& reason) override;
+  Result<WithdrawOutcome> Withdraw(int64_t job_id, int attempt) override;
+  Result<AdoptOutcome> Adopt(int64_t job_id, int attempt, const std::string& handle) override;
+  Interrupted FindInterrupted(int64_t job_id, int attempt) override;
+  std::string LogPath(int64_t job_id, int attempt, std::string_view stream) const override;
+
+  // --- scripting (tests)
+  // Every launch so far, in order (the exact requests, for shape assertions).
+  std::vector<LaunchRequest> launches() const;
+  // Runs the backend knows and has not reported ended, by job id.
+  std::vector<int64_t> active() const;
+  // A submitted (not started) run starts: the next Poll reports kStarted.
+  void Start(int64_t job_id);
+  // A run ends with `exit_code` (0 = success): the next Poll reports kEnded.
+  void End(int64_t job_id, int exit_code, std::string reason = "");
+  // The site stops answering (Launch: kUnavailable; Inventory: unhealthy with `reason`) or answers again.
+  void SetReachable(bool reachable, std::string reason = "unreachable (scripted)");
+  // The next launch fails with this status (nothing started).
+  void FailNextLaunch(Status st);
+  void SetNodes(std::vector<SiteNode> nodes);
+  // Forgets every run without reporting it (a site that lost its state).
+  void LoseAll();
+  // Kill requests received so far (job ids in order).
+  std::vector<int64_t> kills() const;
+
+ private:
+  struct Run;
+  mutable std::mutex mu_;
+  std::string name_;
+  FakeOptions opts_;
+  bool reachable_ = true;
+  std::string unreachable_reason_;
+  std::optional<Status> fail_next_;
+  std::map<int64_t, std::unique_ptr<Run>> runs_;
+  std::vector<SiteEvent> events_;
+  std::vector<LaunchRequest> launches_;
+  std::vector<int64_t> kills_;
+};
+
+}  // namespace cnet::backends
