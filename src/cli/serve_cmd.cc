@@ -5,7 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/data_paths.h"
-#include "service/http.h"
+#include "api/http_server.h"
 
 namespace cnet {
 
@@ -16,7 +16,7 @@ struct ServeArgs {
   bool init = false;
 };
 
-service::HttpServer* g_server = nullptr;  // for the signal thread only
+api::HttpServer* g_server = nullptr;  // for the signal thread only
 
 Status RunServe(const ServeArgs& a, const char* argv0) {
   service::ServiceConfig cfg = service::DefaultConfig();
@@ -26,14 +26,13 @@ Status RunServe(const ServeArgs& a, const char* argv0) {
   if (!a.addr.empty()) CNET_RETURN_IF_ERROR(service::ParseAddr(a.addr, &cfg.host, &cfg.port));
   if (!a.data.empty()) cfg.data_dir = a.data;
   std::string cat = cfg.catalogue.empty() ? FindDataFile("accelerators.yaml", argv0) : cfg.catalogue;
-  static SystemClock clock;
-  CNET_ASSIGN_OR_RETURN(auto svc, service::Service::Create(cfg, clock, cat, cfg.throughputs));
+  CNET_ASSIGN_OR_RETURN(auto svc, service::Service::Create(cfg, service::ServiceDeps{}, cat, cfg.throughputs));
   if (a.init) {
     CNET_ASSIGN_OR_RETURN(std::string tok, svc->InitAdminToken());
     if (tok.empty()) std::cerr << "cnet serve: an admin token exists already; --init created none\n";
     else std::cout << "admin token (shown once; only its hash is stored): " << tok << std::endl;
   }
-  service::HttpServer http(*svc);
+  api::HttpServer http(*svc);
   CNET_RETURN_IF_ERROR(http.Bind(cfg.host, cfg.port));
   // Signals: block them here, wait for one in a helper thread, then stop the server.
   sigset_t set;

@@ -12,6 +12,9 @@ const char* CodeName(Code c) {
     case Code::kResourceExhausted: return "RESOURCE_EXHAUSTED";
     case Code::kUnavailable: return "UNAVAILABLE";
     case Code::kInternal: return "INTERNAL";
+    case Code::kUnauthenticated: return "UNAUTHENTICATED";
+    case Code::kPermissionDenied: return "PERMISSION_DENIED";
+    case Code::kInfeasible: return "INFEASIBLE";
   }
   return "UNKNOWN";
 }

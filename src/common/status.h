@@ -16,14 +16,17 @@ enum class Code {
   kNotFound,
   kAlreadyExists,
   kFailedPrecondition,
-  kResourceExhausted,  // quota, capacity
+  kResourceExhausted,  // a quota or limit reached now (retry later)
   kUnavailable,
   kInternal,
+  kUnauthenticated,    // no or unknown credentials
+  kPermissionDenied,   // known caller, not allowed (another tenant's job, a quota it can never meet)
+  kInfeasible,         // a valid request that can never be met here (no site could ever run the job)
 };
 
 const char* CodeName(Code c);
 
-class Status {
+class [[nodiscard]] Status {
  public:
   Status() = default;
   Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
@@ -44,6 +47,9 @@ inline Status InvalidArgument(std::string m) { return {Code::kInvalidArgument, s
 inline Status NotFound(std::string m) { return {Code::kNotFound, std::move(m)}; }
 inline Status FailedPrecondition(std::string m) { return {Code::kFailedPrecondition, std::move(m)}; }
 inline Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }
+inline Status Unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
+inline Status PermissionDenied(std::string m) { return {Code::kPermissionDenied, std::move(m)}; }
+inline Status Infeasible(std::string m) { return {Code::kInfeasible, std::move(m)}; }
 
 // Where in an input a problem is: file, 1-based line (0 = unknown) and field name.
 // Formats as "file:line: field 'name': message".
@@ -53,7 +59,7 @@ Status InputError(const std::string& file, int line, const std::string& field,
 
 // A value or a non-ok Status.
 template <typename T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT

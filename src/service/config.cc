@@ -5,11 +5,54 @@
 
 namespace cnet::service {
 
+const std::set<std::string>& SharedSiteKeys() {
+  static const std::set<std::string> keys{"name", "type", "region", "power_cap_kw", "device_env",
+                                          "inventory_interval_s", "redispatch_after_s"};
+  return keys;
+}
+
+SiteConfig DefaultLocalSite() {
+  SiteConfig s;
+  s.block = YAML::Load("{name: local, type: local}");
+  s.where = "(embedded default): sites[0]";
+  return s;
+}
+
 ServiceConfig DefaultConfig() {
   ServiceConfig c;
-  c.sites.push_back(SiteConfig{});
+  c.sites.push_back(DefaultLocalSite());
   return c;
 }
+
+namespace {
+
+// The keys every site shares; the backend checks the rest of the block.
+Result<SiteConfig> ParseSite(const YamlCtx& c, const YAML::Node& n, const std::string& p) {
+  if (!n.IsMap()) return c.Error(n, p, "expected a mapping");
+  SiteConfig s;
+  const std::string empty;
+  CNET_ASSIGN_OR_RETURN(s.name, YamlString(c, n, "name", p));
+  CNET_ASSIGN_OR_RETURN(s.type, YamlString(c, n, "type", p, &s.type));
+  CNET_ASSIGN_OR_RETURN(s.region, YamlString(c, n, "region", p, &s.region));
+  CNET_ASSIGN_OR_RETURN(s.power_cap_kw, YamlDouble(c, n, "power_cap_kw", p, &s.power_cap_kw));
+  if (s.power_cap_kw <= 0) return c.Error(n["power_cap_kw"], p + ".power_cap_kw", "must be > 0");
+  CNET_ASSIGN_OR_RETURN(s.device_env, YamlString(c, n, "device_env", p, &empty));
+  if (!s.device_env.empty() && s.device_env != "CUDA_VISIBLE_DEVICES" && s.device_env != "ASCEND_RT_VISIBLE_DEVICES" &&
+      s.device_env != "ROCR_VISIBLE_DEVICES")
+    return c.Error(n["device_env"], p + ".device_env",
+                   "must be CUDA_VISIBLE_DEVICES, ASCEND_RT_VISIBLE_DEVICES or ROCR_VISIBLE_DEVICES");
+  CNET_ASSIGN_OR_RETURN(s.inventory_interval_s, YamlDouble(c, n, "inventory_interval_s", p, &s.inventory_interval_s));
+  if (s.inventory_interval_s < 0.1 || s.inventory_interval_s > 3600)
+    return c.Error(n["inventory_interval_s"], p + ".inventory_interval_s", "must be between 0.1 and 3600");
+  CNET_ASSIGN_OR_RETURN(s.redispatch_after_s, YamlDouble(c, n, "redispatch_after_s", p, &s.redispatch_after_s));
+  if (s.redispatch_after_s < 0 || s.redispatch_after_s > 30 * 86400)
+    return c.Error(n["redispatch_after_s"], p + ".redispatch_after_s", "must be between 0 (never) and 2592000");
+  s.block = n;
+  s.where = c.file + ":" + std::to_string(n.Mark().line + 1) + ": " + p;
+  return s;
+}
+
+}  // namespace
 
 Status ParseAddr(const std::string& addr, std::string* host, int* port) {
   size_t colon = addr.rfind(':');
@@ -52,77 +95,16 @@ Result<ServiceConfig> LoadConfig(const std::string& path) {
   if (root["sites"]) {
     CNET_ASSIGN_OR_RETURN(YAML::Node sites, YamlSeq(c, root, "sites", ""));
     for (size_t i = 0; i < sites.size(); ++i) {
-      const YAML::Node& n = sites[i];
-      std::string p = "sites[" + std::to_string(i) + "]";
-      CNET_RETURN_IF_ERROR(YamlOnlyKeys(c, n, {"name", "type", "region", "accelerator", "accelerators", "cpus",
-                                               "memory_gib", "power_cap_kw", "device_env", "url", "user",
-                                               "jwt_key_file", "token", "partition", "account", "qos",
-                                               "reservation", "gres_map", "inventory_interval_s", "redispatch_after_s",
-                                               "submit_connections",
-                                               "poll_interval_s", "output_dir"}, p));
-      SiteConfig s;
-      CNET_ASSIGN_OR_RETURN(s.name, YamlString(c, n, "name", p));
-      CNET_ASSIGN_OR_RETURN(s.type, YamlString(c, n, "type", p, &s.type));
-      if (s.type != "local" && s.type != "slurm")
-        return c.Error(n["type"], p + ".type", "unknown site type '" + s.type + "' (known: local, slurm)");
-      if (s.type == "slurm") {
-        CNET_ASSIGN_OR_RETURN(s.url, YamlString(c, n, "url", p));
-        if (s.url.rfind("http://", 0) != 0) return c.Error(n["url"], p + ".url", "must start with http://");
-        CNET_ASSIGN_OR_RETURN(s.user, YamlString(c, n, "user", p, &s.user));
-        CNET_ASSIGN_OR_RETURN(s.jwt_key_file, YamlString(c, n, "jwt_key_file", p, &empty));
-        CNET_ASSIGN_OR_RETURN(s.token, YamlString(c, n, "token", p, &empty));
-        if (s.jwt_key_file.empty() == s.token.empty())
-          return c.Error(n, p + ".jwt_key_file", "give exactly one of jwt_key_file or token");
-        CNET_ASSIGN_OR_RETURN(s.partition, YamlString(c, n, "partition", p, &empty));
-        CNET_ASSIGN_OR_RETURN(s.account, YamlString(c, n, "account", p, &empty));
-        CNET_ASSIGN_OR_RETURN(s.qos, YamlString(c, n, "qos", p, &empty));
-        CNET_ASSIGN_OR_RETURN(s.reservation, YamlString(c, n, "reservation", p, &empty));
-        CNET_ASSIGN_OR_RETURN(s.output_dir, YamlString(c, n, "output_dir", p, &empty));
-        CNET_ASSIGN_OR_RETURN(s.poll_interval_s, YamlDouble(c, n, "poll_interval_s", p, &s.poll_interval_s));
-        if (s.poll_interval_s < 0.05 || s.poll_interval_s > 600)
-          return c.Error(n["poll_interval_s"], p + ".poll_interval_s", "must be between 0.05 and 600");
-        int64_t conns = s.submit_connections;
-        CNET_ASSIGN_OR_RETURN(conns, YamlInt(c, n, "submit_connections", p, &conns));
-        if (conns < 1 || conns > 64) return c.Error(n["submit_connections"], p + ".submit_connections", "must be between 1 and 64");
-        s.submit_connections = static_cast<int>(conns);
-        CNET_ASSIGN_OR_RETURN(s.inventory_interval_s, YamlDouble(c, n, "inventory_interval_s", p, &s.inventory_interval_s));
-        if (s.inventory_interval_s < 0.1 || s.inventory_interval_s > 3600)
-          return c.Error(n["inventory_interval_s"], p + ".inventory_interval_s", "must be between 0.1 and 3600");
-        CNET_ASSIGN_OR_RETURN(s.redispatch_after_s, YamlDouble(c, n, "redispatch_after_s", p, &s.redispatch_after_s));
-        if (s.redispatch_after_s < 0 || s.redispatch_after_s > 30 * 86400)
-          return c.Error(n["redispatch_after_s"], p + ".redispatch_after_s", "must be between 0 (never) and 2592000");
-        if (n["gres_map"]) {
-          if (!n["gres_map"].IsMap()) return c.Error(n["gres_map"], p + ".gres_map", "expected a mapping of GRES name to accelerator type");
-          for (auto it = n["gres_map"].begin(); it != n["gres_map"].end(); ++it)
-            s.gres_map[it->first.Scalar()] = it->second.Scalar();
-        }
-      }
-      CNET_ASSIGN_OR_RETURN(s.region, YamlString(c, n, "region", p, &s.region));
-      CNET_ASSIGN_OR_RETURN(s.accelerator, YamlString(c, n, "accelerator", p, &empty));
-      int64_t acc = -1, cpus = 0;
-      CNET_ASSIGN_OR_RETURN(acc, YamlInt(c, n, "accelerators", p, &acc));
-      if (acc < -1 || acc > 1024) return c.Error(n["accelerators"], p + ".accelerators", "must be between 0 and 1024");
-      s.accelerators = static_cast<int>(acc);
-      CNET_ASSIGN_OR_RETURN(cpus, YamlInt(c, n, "cpus", p, &cpus));
-      if (cpus < 0 || cpus > 100000) return c.Error(n["cpus"], p + ".cpus", "must be between 0 and 100000");
-      s.cpus = static_cast<int>(cpus);
-      CNET_ASSIGN_OR_RETURN(s.memory_gib, YamlDouble(c, n, "memory_gib", p, &s.memory_gib));
-      CNET_ASSIGN_OR_RETURN(s.power_cap_kw, YamlDouble(c, n, "power_cap_kw", p, &s.power_cap_kw));
-      if (s.power_cap_kw <= 0) return c.Error(n["power_cap_kw"], p + ".power_cap_kw", "must be > 0");
-      CNET_ASSIGN_OR_RETURN(s.device_env, YamlString(c, n, "device_env", p, &empty));
-      if (!s.device_env.empty() && s.device_env != "CUDA_VISIBLE_DEVICES" && s.device_env != "ASCEND_RT_VISIBLE_DEVICES")
-        return c.Error(n["device_env"], p + ".device_env", "must be CUDA_VISIBLE_DEVICES or ASCEND_RT_VISIBLE_DEVICES");
-      if (!s.accelerator.empty() && s.accelerators < 0)
-        return c.Error(n, p + ".accelerators", "required when 'accelerator' is declared");
+      CNET_ASSIGN_OR_RETURN(SiteConfig s, ParseSite(c, sites[i], "sites[" + std::to_string(i) + "]"));
       for (const auto& o : cfg.sites)
-        if (o.name == s.name) return c.Error(n["name"], p + ".name", "duplicate site name");
-      cfg.sites.push_back(s);
+        if (o.name == s.name) return c.Error(sites[i]["name"], "sites[" + std::to_string(i) + "].name", "duplicate site name");
+      cfg.sites.push_back(std::move(s));
     }
     int locals = 0;
     for (const auto& s : cfg.sites) locals += s.type == "local";
     if (locals > 1) return c.Error(sites, "sites", "at most one local site per service");
   }
-  if (cfg.sites.empty()) cfg.sites.push_back(SiteConfig{});
+  if (cfg.sites.empty()) cfg.sites.push_back(DefaultLocalSite());
   if (root["tenants"]) {
     CNET_ASSIGN_OR_RETURN(YAML::Node ts, YamlSeq(c, root, "tenants", ""));
     for (size_t i = 0; i < ts.size(); ++i) {

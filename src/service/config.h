@@ -1,10 +1,16 @@
 // Service configuration: `cnet serve --config FILE` (YAML, docs/formats.md), or the embedded
 // default (one local site made of this machine). Value type.
+// The service reads the keys every site shares (name, type, region, power_cap_kw, device_env,
+// inventory_interval_s, redispatch_after_s); the rest of a site's block belongs to its backend,
+// whose factory (src/backends/registry.h) parses and checks it.
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
+
+#include <yaml-cpp/yaml.h>
 
 #include "api/job_request.h"
 #include "common/status.h"
@@ -13,32 +19,22 @@ namespace cnet::service {
 
 struct SiteConfig {
   std::string name = "local";
-  std::string type = "local";      // "local" (slurm: later)
+  std::string type = "local";       // a type of the backend registry: local, slurm, fake
   std::string region = "local";
-  // Accelerators: declared here, else detected (nvidia-smi). A declared type lets the service run
-  // GPU jobs' commands on a machine without the hardware (a demo, a test).
-  std::string accelerator;          // catalogue name, "" = detect
-  int accelerators = -1;            // -1 = detect
-  int cpus = 0;                     // 0 = detect
-  double memory_gib = 0;            // 0 = detect
   double power_cap_kw = 1000;
-  std::string device_env;           // "" = CUDA_VISIBLE_DEVICES, or ASCEND_RT_VISIBLE_DEVICES for NPUs
-  // type: slurm
-  std::string url;                  // slurmrestd, e.g. http://127.0.0.1:6820
-  std::string user = "root";
-  std::string jwt_key_file;         // HS256 key to mint tokens with, or:
-  std::string token;                // a ready token
-  std::string partition;            // "" = the cluster's default
-  std::string account, qos, reservation;  // passed to every job submitted ("" = Slurm's defaults)
-  std::map<std::string, std::string> gres_map;  // "gpu:h100" -> "H100-SXM"
-  double poll_interval_s = 1;
-  int submit_connections = 4;       // slurmrestd connections submitting jobs at once
-  double inventory_interval_s = 2;  // nodes and health are re-read this often
+  // The variable through which workers see their devices; "" = by the accelerator's kind
+  // (CUDA_VISIBLE_DEVICES for GPUs, ASCEND_RT_VISIBLE_DEVICES for NPUs).
+  std::string device_env;
+  double inventory_interval_s = 2;  // backends with a changing inventory are re-read this often
   // A job submitted here that has not started is withdrawn and dispatched again (to any site its
   // spec allows) once the site has been unreachable this long; 0 = never.
   double redispatch_after_s = 120;
-  std::string output_dir;           // where Slurm writes job output ("" = <data>/slurm); must be readable here for logs
+  YAML::Node block;                 // the site's whole mapping, for its backend
+  std::string where;                // "file: sites[i]" for error messages
 };
+
+// The keys above: the service reads them, backends accept and ignore them.
+const std::set<std::string>& SharedSiteKeys();
 
 struct TenantConfig {
   std::string name;
@@ -62,6 +58,7 @@ struct ServiceConfig {
 
 // The embedded default: one local site, detected resources.
 ServiceConfig DefaultConfig();
+SiteConfig DefaultLocalSite();
 // Loads a YAML config; errors name the file, line and field.
 Result<ServiceConfig> LoadConfig(const std::string& path);
 // "127.0.0.1:8080" -> host, port.

@@ -371,6 +371,18 @@ class SqliteStore final : public Store {
     return ReadJob(s);
   }
 
+  Result<std::optional<JobRow>> FindByIdempotencyKey(const std::string& tenant, const std::string& key) override {
+    if (key.empty()) return std::optional<JobRow>();
+    std::lock_guard l(read_mu_);
+    CNET_ASSIGN_OR_RETURN(Stmt s, r_.Prepare(std::string("SELECT ") + kJobCols +
+                                             " FROM jobs WHERE tenant = ? AND idempotency_key = ?"));
+    s.Bind(1, tenant).Bind(2, key);
+    CNET_ASSIGN_OR_RETURN(bool row, s.Step("idempotency lookup"));
+    if (!row) return std::optional<JobRow>();
+    CNET_ASSIGN_OR_RETURN(JobRow j, ReadJob(s));
+    return std::optional<JobRow>(std::move(j));
+  }
+
   Result<std::vector<JobRow>> ListJobs(const JobFilter& f) override {
     if (f.limit < 1 || f.limit > 1000) return InvalidArgument("limit must be in 1..1000");
     if (f.after_id < 0) return InvalidArgument("after_id must be >= 0");

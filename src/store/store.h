@@ -117,6 +117,8 @@ class Store {
   virtual Status SetReason(int64_t id, const std::string& reason) = 0;
 
   virtual Result<JobRow> GetJob(int64_t id) = 0;  // kNotFound if absent
+  // The job a tenant submitted with this Idempotency-Key, if any ("" key: none).
+  virtual Result<std::optional<JobRow>> FindByIdempotencyKey(const std::string& tenant, const std::string& key) = 0;
   virtual Result<std::vector<JobRow>> ListJobs(const JobFilter& f) = 0;  // ascending id
   // Every job not in a terminal state, ascending id (for recovery at start).
   virtual Result<std::vector<JobRow>> ActiveJobs() = 0;

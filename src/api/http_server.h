@@ -1,6 +1,6 @@
-// The REST API (/v1, JSON) over cpp-httplib, on top of Service. Every error is JSON:
-// {"error": {"status": 400, "field": "workers", "message": "workers: must be ..."}}.
-// Run() blocks until Stop() (from another thread or a signal handler's helper thread).
+// The REST API (/v1, JSON) over cpp-httplib, on top of service::Service. Every error is JSON:
+// {"error": {"status": 400, "field": "workers", "message": "workers: must be ..."}}; the status
+// comes from the Status code (error_mapping.h). Run() blocks until Stop() (from another thread).
 #pragma once
 
 #include <memory>
@@ -8,11 +8,11 @@
 
 #include "service/service.h"
 
-namespace cnet::service {
+namespace cnet::api {
 
 class HttpServer {
  public:
-  explicit HttpServer(Service& svc);
+  explicit HttpServer(service::Service& svc);
   ~HttpServer();
   // Binds host:port (port 0: any free port; see port()). Fails naming the address.
   Status Bind(const std::string& host, int port);
@@ -29,4 +29,4 @@ class HttpServer {
 // The OpenAPI document served at /v1/openapi.json (docs/openapi.json, compiled in).
 const std::string& OpenApiDocument();
 
-}  // namespace cnet::service
+}  // namespace cnet::api

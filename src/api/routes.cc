@@ -1,0 +1,288 @@
+#include "api/routes.h"
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "api/error_mapping.h"
+#include "api/http_server.h"
+#include "api/json_views.h"
+#include "common/csv.h"
+
+namespace cnet::api {
+
+using nlohmann::json;
+using service::Caller;
+using service::Service;
+
+void SendJson(httplib::Response& res, int status, const json& j) {
+  res.status = status;
+  res.set_content(j.dump(), "application/json");
+}
+
+void SendError(httplib::Response& res, int status, const std::string& msg) {
+  SendJson(res, status, ErrorJson(status, msg));
+}
+
+void SendError(httplib::Response& res, const Status& st) {
+  if (st.code() == Code::kUnauthenticated) res.set_header("WWW-Authenticate", "Bearer");
+  SendError(res, HttpStatus(st.code()), st.message());
+}
+
+namespace {
+
+using Req = httplib::Request;
+using Res = httplib::Response;
+using Handler = void (*)(Service&, const Caller&, const Req&, Res&);
+
+Result<int64_t> PathId(const Req& req) {
+  auto v = ParseInt(req.matches[1]);
+  if (!v || *v <= 0) return InvalidArgument("id: not a job id");
+  return *v;
+}
+
+Result<json> JsonBody(const Req& req) {
+  if (req.body.size() > (1 << 16)) return InvalidArgument("body: larger than 65536 bytes");
+  json b = json::parse(req.body, nullptr, false);
+  if (b.is_discarded()) return InvalidArgument("body: not valid JSON");
+  if (!b.is_object()) return InvalidArgument("body: expected a JSON object");
+  return b;
+}
+
+void PostJob(Service& svc, const Caller& c, const Req& req, Res& res) {
+  const Limits& L = svc.config().limits;
+  if (req.body.size() > L.max_body_bytes)
+    return SendError(res, 413, "body: larger than " + std::to_string(L.max_body_bytes) + " bytes");
+  auto fmt = FormatFromContentType(req.get_header_value("Content-Type"));
+  if (!fmt) return SendError(res, 415, "Content-Type: use application/json or application/yaml");
+  auto parsed = ParseJobRequest(req.body, *fmt, L);
+  if (!parsed.ok()) return SendError(res, parsed.status());
+  auto r = svc.Submit(c, *parsed, req.get_header_value("Idempotency-Key"));
+  if (!r.ok()) return SendError(res, r.status());
+  if (!r->created) res.set_header("Idempotent-Replayed", "true");
+  res.set_header("Location", "/v1/jobs/" + std::to_string(r->job.id));
+  SendJson(res, r->created ? 201 : 200, JobJson(service::JobView{r->job, "", {}}, false));
+}
+
+Status ParseFilter(const Req& req, store::JobFilter* f) {
+  for (const auto& [k, v] : req.params) {
+    if (k == "state") {
+      auto s = store::ParseState(v);
+      if (!s) return InvalidArgument("state: unknown state '" + v + "'");
+      f->state = s;
+    } else if (k == "tenant") {
+      f->tenant = v;
+    } else if (k == "name_prefix") {
+      f->name_prefix = v;
+    } else if (k == "label") {
+      f->label = v;
+    } else if (k == "after") {
+      auto a = ParseInt(v);
+      if (!a || *a < 0) return InvalidArgument("after: a job id");
+      f->after_id = *a;
+    } else if (k == "limit") {
+      auto a = ParseInt(v);
+      if (!a || *a < 1 || *a > 1000) return InvalidArgument("limit: between 1 and 1000");
+      f->limit = static_cast<int>(*a);
+    } else {
+      return InvalidArgument(k + ": unknown query parameter");
+    }
+  }
+  return Status::Ok();
+}
+
+void ListJobs(Service& svc, const Caller& c, const Req& req, Res& res) {
+  store::JobFilter f;
+  if (Status st = ParseFilter(req, &f); !st.ok()) return SendError(res, st);
+  auto r = svc.ListJobs(c, f);
+  if (!r.ok()) return SendError(res, r.status());
+  json out{{"jobs", json::array()}};
+  for (const auto& v : *r) out["jobs"].push_back(JobJson(v, false));
+  out["next_after"] = r->size() == static_cast<size_t>(f.limit) && !r->empty() ? json(r->back().row.id) : json(nullptr);
+  SendJson(res, 200, out);
+}
+
+void GetJob(Service& svc, const Caller& c, const Req& req, Res& res) {
+  auto id = PathId(req);
+  if (!id.ok()) return SendError(res, id.status());
+  auto r = svc.GetJob(c, *id, true);
+  if (!r.ok()) return SendError(res, r.status());
+  SendJson(res, 200, JobJson(*r, true));
+}
+
+void CancelJob(Service& svc, const Caller& c, const Req& req, Res& res) {
+  auto id = PathId(req);
+  if (!id.ok()) return SendError(res, id.status());
+  auto r = svc.Cancel(c, *id);
+  if (!r.ok()) return SendError(res, r.status());
+  json j{{"id", *id}, {"state", store::StateName(r->state)}};
+  if (!r->message.empty()) j["message"] = r->message;
+  SendJson(res, 202, j);
+}
+
+void GetLogs(Service& svc, const Caller& c, const Req& req, Res& res) {
+  auto id = PathId(req);
+  if (!id.ok()) return SendError(res, id.status());
+  std::string stream = req.has_param("stream") ? req.get_param_value("stream") : "stdout";
+  int attempt = 0;
+  if (req.has_param("attempt")) {
+    auto a = ParseInt(req.get_param_value("attempt"));
+    if (!a || *a < 1) return SendError(res, 400, "attempt: a positive number");
+    attempt = static_cast<int>(*a);
+  }
+  const bool follow = req.has_param("follow") && (req.get_param_value("follow") == "1" || req.get_param_value("follow") == "true");
+  auto loc = svc.Logs(c, *id, stream, attempt);
+  if (!loc.ok()) return SendError(res, loc.status());
+  const std::string path = loc->path;
+  const int64_t jid = *id;
+  res.status = 200;
+  res.set_chunked_content_provider("text/plain", [&svc, path, jid, follow](size_t offset, httplib::DataSink& sink) {
+    std::ifstream in(path, std::ios::binary);
+    if (in) {
+      in.seekg(static_cast<std::streamoff>(offset));
+      char buf[65536];
+      in.read(buf, sizeof buf);
+      std::streamsize n = in.gcount();
+      if (n > 0) return sink.write(buf, static_cast<size_t>(n));
+    }
+    auto terminal = svc.IsTerminal(jid);
+    if (!follow || !terminal.ok() || *terminal) {  // a last read after the job ended, then done
+      sink.done();
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    return sink.is_writable();
+  });
+}
+
+void GetSites(Service& svc, const Caller&, const Req&, Res& res) { SendJson(res, 200, SitesJson(*svc.Read())); }
+
+void GetUsage(Service& svc, const Caller& c, const Req& req, Res& res) {
+  std::string tenant = req.matches.size() > 1 ? std::string(req.matches[1]) : req.has_param("tenant") ? req.get_param_value("tenant") : "";
+  auto r = svc.Usage(c, tenant);
+  if (!r.ok()) return SendError(res, r.status());
+  SendJson(res, 200, UsageJson(*r));
+}
+
+Result<store::TenantRow> TenantFromJson(const json& b) {
+  for (auto it = b.begin(); it != b.end(); ++it)
+    if (it.key() != "name" && it.key() != "max_accelerators" && it.key() != "max_queued_jobs")
+      return InvalidArgument(it.key() + ": unknown field");
+  if (!b.contains("name") || !b["name"].is_string()) return InvalidArgument("name: required string");
+  store::TenantRow t;
+  t.name = b["name"].get<std::string>();
+  if (b.contains("max_queued_jobs")) {
+    const json& q = b["max_queued_jobs"];
+    if (!q.is_number_integer() || q.get<int64_t>() < 0 || q.get<int64_t>() > 10000000)
+      return InvalidArgument("max_queued_jobs: an integer from 0 to 10000000");
+    t.max_queued_jobs = q.get<int>();
+  }
+  if (b.contains("max_accelerators")) {
+    const json& m = b["max_accelerators"];
+    if (!m.is_object()) return InvalidArgument("max_accelerators: a mapping of type to count");
+    for (auto it = m.begin(); it != m.end(); ++it) {
+      if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 || it.value().get<int64_t>() > 1000000)
+        return InvalidArgument("max_accelerators." + it.key() + ": an integer from 0 to 1000000");
+      t.max_accelerators[it.key()] = it.value().get<int>();
+    }
+  }
+  return t;
+}
+
+void PutTenant(Service& svc, const Caller& c, const Req& req, Res& res) {
+  if (!c.admin) return SendError(res, PermissionDenied("admin role required"));
+  auto b = JsonBody(req);
+  if (!b.ok()) return SendError(res, b.status());
+  auto t = TenantFromJson(*b);
+  if (!t.ok()) return SendError(res, t.status());
+  auto r = svc.PutTenant(c, *t);
+  if (!r.ok()) return SendError(res, r.status());
+  SendJson(res, 200, TenantJson(*r));
+}
+
+void PostToken(Service& svc, const Caller& c, const Req& req, Res& res) {
+  if (!c.admin) return SendError(res, PermissionDenied("admin role required"));
+  auto b = JsonBody(req);
+  if (!b.ok()) return SendError(res, b.status());
+  for (const char* k : {"role", "tenant", "label"})
+    if (b->contains(k) && !(*b)[k].is_string()) return SendError(res, InvalidArgument(std::string(k) + ": a string"));
+  const std::string role = b->value("role", "tenant");
+  if (role != "tenant" && role != "admin") return SendError(res, 400, "role: tenant or admin");
+  auto r = svc.CreateToken(c, role == "admin" ? store::Role::kAdmin : store::Role::kTenant, b->value("tenant", ""),
+                           b->value("label", ""));
+  if (!r.ok()) return SendError(res, r.status());
+  SendJson(res, 201, json{{"token", r->token}, {"tenant", r->row.tenant}, {"role", role},
+                          {"note", "shown once; only its hash is stored"}});
+}
+
+struct Route {
+  const char* method;
+  const char* pattern;   // httplib regex
+  const char* name;      // the route template, for metrics
+  Handler handler;
+};
+
+const Route kRoutes[] = {
+    {"POST", "/v1/jobs", "/v1/jobs", PostJob},
+    {"GET", "/v1/jobs", "/v1/jobs", ListJobs},
+    {"GET", R"(/v1/jobs/(\d+))", "/v1/jobs/{id}", GetJob},
+    {"POST", R"(/v1/jobs/(\d+)/cancel)", "/v1/jobs/{id}/cancel", CancelJob},
+    {"DELETE", R"(/v1/jobs/(\d+))", "/v1/jobs/{id}/cancel", CancelJob},
+    {"GET", R"(/v1/jobs/(\d+)/logs)", "/v1/jobs/{id}/logs", GetLogs},
+    {"GET", "/v1/sites", "/v1/sites", GetSites},
+    {"GET", "/v1/usage", "/v1/usage", GetUsage},
+    {"GET", R"(/v1/tenants/([A-Za-z0-9._-]+)/usage)", "/v1/tenants/{name}/usage", GetUsage},
+    {"PUT", "/v1/tenants", "/v1/tenants", PutTenant},
+    {"POST", "/v1/tokens", "/v1/tokens", PostToken},
+};
+
+// Authentication and metrics around a handler.
+httplib::Server::Handler Authed(Service& svc, const Route& r) {
+  return [&svc, r](const Req& req, Res& res) {
+    const double t0 = MonotonicSeconds();
+    const std::string auth = req.get_header_value("Authorization");
+    if (auth.rfind("Bearer ", 0) != 0) {
+      SendError(res, Status(Code::kUnauthenticated, "Authorization: missing bearer token"));
+    } else if (auto c = svc.Authenticate(auth.substr(7)); !c.ok()) {
+      SendError(res, c.status());
+    } else {
+      r.handler(svc, *c, req, res);
+    }
+    svc.metrics().ObserveRequest(r.name, res.status, MonotonicSeconds() - t0);
+  };
+}
+
+}  // namespace
+
+void RegisterRoutes(httplib::Server& srv, Service& svc) {
+  srv.Get("/healthz", [](const Req&, Res& res) { SendJson(res, 200, {{"status", "ok"}}); });
+  srv.Get("/metrics", [&svc](const Req&, Res& res) { res.set_content(svc.metrics().Render(), "text/plain; version=0.0.4"); });
+  srv.Get("/v1/openapi.json", [](const Req&, Res& res) { res.set_content(OpenApiDocument(), "application/json"); });
+  for (const Route& r : kRoutes) {
+    const std::string m = r.method;
+    auto h = Authed(svc, r);
+    if (m == "GET") srv.Get(r.pattern, h);
+    else if (m == "POST") srv.Post(r.pattern, h);
+    else if (m == "PUT") srv.Put(r.pattern, h);
+    else if (m == "DELETE") srv.Delete(r.pattern, h);
+  }
+  srv.set_error_handler([](const Req&, Res& res) {
+    if (!res.body.empty()) return;
+    std::string m = res.status == 404   ? "path: no such endpoint (see /v1/openapi.json)"
+                    : res.status == 413 ? "body: too large"
+                                        : "request: " + std::to_string(res.status);
+    SendError(res, res.status, m);
+  });
+  srv.set_exception_handler([](const Req&, Res& res, std::exception_ptr ep) {
+    std::string what = "internal error";
+    try {
+      if (ep) std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    SendError(res, 500, "server: " + what);
+  });
+}
+
+}  // namespace cnet::api

@@ -1,0 +1,94 @@
+#include "service/admission.h"
+
+#include <algorithm>
+
+namespace cnet::service {
+
+Status Admission::SetAccelerators(const ModelSnapshot& m, const api::JobRequest& req, JobSpec* j) const {
+  if (req.accelerators_per_worker <= 0) {
+    j->workers = req.workers * req.cpus_per_worker;
+    j->unit = req.cpus_per_worker;
+    j->acceptable = {cpu_type_};
+    return Status::Ok();
+  }
+  j->workers = req.workers * req.accelerators_per_worker;
+  j->unit = req.accelerators_per_worker;
+  if (req.accelerator_types.empty()) {
+    for (AccelId a : m.cluster->accel_types())
+      if (cat_->Get(a).kind != AccelKind::kCpu) j->acceptable.push_back(a);
+    if (j->acceptable.empty())
+      return Infeasible("accelerators_per_worker: no site has accelerators; ask for 0 (a CPU-only job)");
+  }
+  for (size_t i = 0; i < req.accelerator_types.size(); ++i) {
+    auto a = cat_->Find(req.accelerator_types[i]);
+    if (!a || cat_->Get(*a).kind == AccelKind::kCpu)
+      return InvalidArgument("accelerator_types[" + std::to_string(i) + "]: unknown accelerator type '" +
+                             req.accelerator_types[i] + "' (known: " + cat_->NameList() + ")");
+    j->acceptable.push_back(*a);
+  }
+  return Status::Ok();
+}
+
+Result<JobSpec> Admission::ToSpec(const ModelSnapshot& m, int64_t id, const std::string& tenant, double submit_time,
+                                  const api::JobRequest& req) const {
+  JobSpec j;
+  j.id = JobId(id);
+  j.name = req.name;
+  j.tenant = tenant;
+  j.priority = req.priority;
+  j.submit_time_s = submit_time;
+  CNET_RETURN_IF_ERROR(SetAccelerators(m, req, &j));
+  for (size_t i = 0; i < req.sites.size(); ++i) {
+    bool found = false;
+    for (const cnet::Site& s : m.cluster->sites())
+      if (s.name == req.sites[i]) {
+        j.allowed_sites.push_back(s.id);
+        found = true;
+      }
+    if (!found) return InvalidArgument("sites[" + std::to_string(i) + "]: unknown site '" + req.sites[i] + "'");
+  }
+  if (!req.job_type.empty() && matrix_->FindJobType(req.job_type)) {
+    j.job_type = req.job_type;
+  } else if (!req.job_type.empty() && matrix_->num_job_types() > 1) {
+    return InvalidArgument("job_type: unknown job type '" + req.job_type + "' (not in the throughput matrix)");
+  }
+  const double est = req.estimated_duration_s > 0 ? req.estimated_duration_s
+                     : req.time_limit_s > 0       ? req.time_limit_s
+                                                  : 3600;
+  j.total_steps = est;
+  if (!j.job_type.empty()) {
+    auto t = matrix_->FindJobType(j.job_type);
+    double best = 0;
+    for (AccelId a : j.acceptable) best = std::max(best, perf_->Throughput(*t, a, j.workers).steps_per_s);
+    if (best > 0) j.total_steps = est * best;  // the estimate is on the fastest acceptable type
+  }
+  return j;
+}
+
+Result<JobSpec> Admission::Check(const ModelSnapshot& m, const std::optional<store::TenantRow>& tenant,
+                                 const api::JobRequest& req) const {
+  CNET_ASSIGN_OR_RETURN(JobSpec spec, ToSpec(m, 0, tenant ? tenant->name : "", 0, req));
+  auto prep = m.probe->Prepare(spec);
+  if (!prep.ok()) {
+    const std::string& msg = prep.status().message();
+    size_t p = msg.find(": ");
+    return Infeasible("workers: " + (p == std::string::npos ? msg : msg.substr(p + 2)) + "; this job can never run here");
+  }
+  if (!tenant) return spec;
+  const int total = req.TotalAccelerators();
+  for (const auto& [type, limit] : tenant->max_accelerators) {
+    if (limit <= 0 || req.accelerators_per_worker <= 0) continue;
+    const bool counts = type == "*" || (spec.acceptable.size() == 1 && cat_->Get(spec.acceptable[0]).name == type);
+    if (counts && total > limit)
+      return PermissionDenied("accelerators_per_worker: the job needs " + std::to_string(total) + " " +
+                              (type == "*" ? "accelerators" : type) + "; tenant " + tenant->name + "'s quota is " +
+                              std::to_string(limit));
+  }
+  return spec;
+}
+
+std::string Admission::ChargeType(const JobSpec& spec) const {
+  return spec.acceptable.size() == 1 ? cat_->Get(spec.acceptable[0]).name : "";
+}
+
+}  // namespace cnet::service

@@ -1,0 +1,256 @@
+#include "service/control_loop.h"
+
+#include <algorithm>
+
+namespace cnet::service {
+
+using store::JobState;
+
+namespace {
+constexpr double kCycleEveryS = 5;  // a scheduling cycle at least this often, even if nothing changed
+}
+
+ControlLoop::ControlLoop(LoopState& st, bool inline_launches)
+    : st_(st), launcher_([this] { Wake(); }, inline_launches), dispatcher_(st, launcher_), reconciler_(st) {
+  for (auto& s : st_.sites) launcher_.AddSite(s.backend.get(), s.caps.launch_concurrency);
+  read_ = std::make_shared<const ReadModel>();
+}
+
+ControlLoop::~ControlLoop() { Stop(); }
+
+void ControlLoop::Start() {
+  if (thread_.joinable()) return;
+  stop_ = false;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void ControlLoop::Stop() {
+  stop_ = true;
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void ControlLoop::Submitted(store::JobRow row, api::JobRequest req) {
+  {
+    std::lock_guard l(mu_);
+    submitted_.emplace_back(std::move(row), std::move(req));
+  }
+  Wake();
+}
+
+std::future<Result<CancelOutcome>> ControlLoop::Cancel(int64_t id, std::string by) {
+  CancelCmd c{id, std::move(by), {}};
+  auto f = c.done.get_future();
+  {
+    std::lock_guard l(mu_);
+    cancels_.push_back(std::move(c));
+  }
+  Wake();
+  return f;
+}
+
+std::shared_ptr<const ReadModel> ControlLoop::Read() const {
+  std::lock_guard l(mu_);
+  return read_;
+}
+
+void ControlLoop::Wake() {
+  {
+    std::lock_guard l(mu_);
+    woken_ = true;
+  }
+  cv_.notify_all();
+}
+
+void ControlLoop::TakeCommands() {
+  std::deque<std::pair<store::JobRow, api::JobRequest>> subs;
+  std::deque<CancelCmd> cancels;
+  {
+    std::lock_guard l(mu_);
+    subs.swap(submitted_);
+    cancels.swap(cancels_);
+  }
+  auto model = st_.Model();
+  for (auto& [row, req] : subs) {
+    auto a = std::make_unique<Active>();
+    a->id = row.id;
+    a->tenant = row.tenant;
+    a->state = row.state;
+    a->attempts = row.attempts;
+    auto spec = st_.admission.ToSpec(*model, row.id, row.tenant, row.submit_time, req);
+    a->req = std::move(req);
+    Standing reserved;
+    reserved.state = JobState::kPending;
+    Active& in = st_.jobs.Insert(std::move(a), reserved);
+    if (!spec.ok()) {  // the model changed since admission
+      (void)st_.Finish(in, JobState::kFailed, "not admissible: " + spec.status().message(), std::nullopt);
+      continue;
+    }
+    in.spec = std::move(spec).value();
+    st_.Hold(in, "queued", false);
+  }
+  for (CancelCmd& c : cancels) c.done.set_value(DoCancel(c.id, c.by));
+}
+
+Result<CancelOutcome> ControlLoop::DoCancel(int64_t id, const std::string& by) {
+  Active* a = st_.jobs.Find(id);
+  if (!a) {
+    auto row = st_.store.GetJob(id);
+    if (!row.ok()) return row.status();
+    return FailedPrecondition("job " + std::to_string(id) + " is already " + store::StateName(row->state));
+  }
+  if (a->state == JobState::kPending || a->state == JobState::kPreempted) {
+    Status s = st_.Finish(*a, JobState::kCancelled, "cancelled by " + by + " before it started", std::nullopt);
+    if (!s.ok()) return Unavailable("store: the cancel could not be recorded: " + s.message());
+    return CancelOutcome{JobState::kCancelled, ""};
+  }
+  a->cancel_requested = true;
+  if (!a->launching) {
+    Status k = st_.sites[a->site].backend->Kill(id, "cancelled by " + by);
+    if (!k.ok() && k.code() != Code::kNotFound)
+      return Unavailable("site " + st_.sites[a->site].cfg.name + ": " + k.message());
+  }
+  return CancelOutcome{a->state, "cancelling: its run is being stopped"};
+}
+
+void ControlLoop::TakeLaunchOutcomes() {
+  std::vector<LaunchOutcome> outs = launcher_.Take();
+  if (outs.empty()) return;
+  std::vector<int64_t> ids;
+  for (const auto& o : outs) ids.push_back(o.req.job_id);
+  dispatcher_.CommitOutcomes(std::move(outs));
+  for (int64_t id : ids) {  // site events that came before the launch result
+    Active* a = st_.jobs.Find(id);
+    if (!a || a->launching || a->early_events.empty()) continue;
+    std::vector<backends::SiteEvent> early;
+    early.swap(a->early_events);
+    reconciler_.Apply(a->site, std::move(early));
+  }
+  reasons_dirty_ = true;
+}
+
+void ControlLoop::ReleaseHeld() {
+  for (auto& [tenant, q] : st_.held) {
+    while (!q.empty()) {
+      Active* a = st_.jobs.Find(q.front());
+      if (!a || a->in_sched || (a->state != JobState::kPending && a->state != JobState::kPreempted)) {
+        q.pop_front();
+        continue;
+      }
+      if (!st_.admission.CpuOnly(a->spec) &&
+          !st_.ledger.QuotaAllows(tenant, st_.admission.ChargeType(a->spec), a->spec.workers)) {
+        a->reason = "waiting: tenant " + tenant + " is at its accelerator quota";
+        reasons_dirty_ = true;
+        break;
+      }
+      q.pop_front();
+      Status s = st_.sched->Admit(a->spec);
+      if (!s.ok()) {
+        (void)st_.Finish(*a, JobState::kFailed, "not admissible: " + s.message(), std::nullopt);
+        continue;
+      }
+      a->in_sched = true;
+      a->reason.clear();
+      st_.jobs.Restand(*a);
+      st_.dirty = true;
+    }
+  }
+}
+
+void ControlLoop::RunCycle() {
+  const double now = st_.clock.Now();
+  if (!st_.dirty && now - last_cycle_ < kCycleEveryS) return;
+  st_.dirty = false;
+  last_cycle_ = now;
+  const double t0 = MonotonicSeconds();
+  CycleResult cr = st_.sched->RunCycle(now, true, st_.rng);
+  for (const std::string& why : cr.rejected) {  // a policy bug: say so, never act on it
+    st_.log->error("policy {}: decision rejected: {}", st_.cfg.policy, why);
+    st_.metrics.Inc("cnet_policy_rejected_decisions_total", "policy=\"" + st_.cfg.policy + "\"");
+  }
+  std::vector<Decision> places;
+  for (Decision& d : cr.applied)
+    if (d.action == Action::kPlace) places.push_back(std::move(d));
+  dispatcher_.Dispatch(places);
+  st_.metrics.ObserveCycle(MonotonicSeconds() - t0);
+  reasons_dirty_ = true;
+}
+
+void ControlLoop::Publish() {
+  auto m = std::make_shared<ReadModel>();
+  m->published_at = st_.clock.Now();
+  m->tick = ++ticks_;
+  if (reasons_dirty_ || !reasons_ || st_.notes_changed) {
+    st_.notes_changed = false;
+    auto r = std::make_shared<std::unordered_map<int64_t, std::string>>();
+    for (JobId id : st_.sched->pending()) (*r)[id.value()] = st_.sched->Find(id)->reason;
+    for (const auto& [tenant, q] : st_.held)
+      for (int64_t id : q)
+        if (Active* a = st_.jobs.Find(id); a && !a->in_sched && !a->reason.empty()) (*r)[id] = a->reason;
+    for (const auto& [id, note] : st_.notes) (*r)[id] = note;
+    reasons_ = std::move(r);
+    reasons_dirty_ = false;
+  }
+  m->reasons = reasons_;
+  for (size_t i = 0; i < st_.sites.size(); ++i) {
+    const SiteRuntime& s = st_.sites[i];
+    SiteView v{s.cfg.name, std::string(s.backend->type()), s.cfg.region, s.inventory.healthy, s.inventory.reason, {}};
+    std::unordered_map<std::string, const backends::SiteNode*> reported;
+    for (const auto& sn : s.inventory.nodes) reported[sn.name] = &sn;
+    for (const Node& n : st_.cluster->nodes()) {
+      const NodeOrigin& o = st_.view.Origin(n.id);
+      if (o.site != s.cfg.name) continue;
+      NodeView nv;
+      nv.name = o.node;
+      nv.kind = n.accel == st_.admission.cpu_type() ? "cpu" : "accelerator";
+      nv.type = st_.cat.Get(n.accel).name;
+      nv.count = n.accel_count;
+      nv.free = st_.sched->capacity().Free(n.id);
+      nv.usable = st_.sched->capacity().Usable(n.id);
+      if (auto it = reported.find(o.node); it != reported.end()) nv.reason = it->second->reason;
+      nv.cpus = n.cpus;
+      nv.memory_gib = n.memory_gib;
+      v.nodes.push_back(std::move(nv));
+    }
+    m->sites.push_back(std::move(v));
+  }
+  {
+    std::lock_guard l(mu_);
+    read_ = std::move(m);
+  }
+  st_.metrics.SetGauge("cnet_queue_length", "", static_cast<double>(st_.sched->pending().size()));
+  for (const char* name : {"PENDING", "SCHEDULED", "RUNNING", "PREEMPTED"}) {
+    auto s = store::ParseState(name);
+    auto it = st_.jobs.by_state().find(*s);
+    st_.metrics.SetGauge("cnet_jobs", std::string("state=\"") + name + "\"", it == st_.jobs.by_state().end() ? 0 : it->second);
+  }
+}
+
+void ControlLoop::Tick() {
+  TakeCommands();
+  TakeLaunchOutcomes();
+  reconciler_.RefreshInventories();
+  reconciler_.ApplySiteEvents();
+  reconciler_.RedispatchStranded();
+  ReleaseHeld();
+  RunCycle();
+  Publish();
+}
+
+void ControlLoop::Loop() {
+  while (!stop_) {
+    const double t0 = MonotonicSeconds();
+    Tick();
+    const double took = MonotonicSeconds() - t0;
+    std::unique_lock l(mu_);
+    cv_.wait_for(l, std::chrono::duration<double>(st_.cfg.cycle_interval_s), [this] { return stop_.load() || woken_; });
+    woken_ = false;
+    l.unlock();
+    // Woken early: let a burst gather a little, so a stream of submits does not keep the loop busy
+    // more than about half the time.
+    const double rest = t0 + std::min(st_.cfg.cycle_interval_s, std::max(0.002, 2 * took)) - MonotonicSeconds();
+    if (rest > 0 && !stop_) std::this_thread::sleep_for(std::chrono::duration<double>(rest));
+  }
+}
+
+}  // namespace cnet::service

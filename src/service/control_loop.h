@@ -1,0 +1,88 @@
+// The control loop: the single writer of job state. HTTP threads never touch the scheduler, the
+// job table or a site; they enqueue commands (a job taken in, a cancel) and read the ReadModel the
+// loop publishes at the end of each tick. A tick:
+//   1. commands   2. launch outcomes (and site events that came before them)   3. inventories
+//   4. site events   5. stranded jobs   6. held jobs enter the scheduler (quota)
+//   7. a scheduling cycle, only if something changed, and dispatch of its placements
+//   8. publish the read model and gauges.
+// Site launches run on the Launcher's threads, so no tick waits on a site's network.
+// Thread-safety: Submitted, Cancel, Read, Wake may be called from any thread; Tick from one
+// thread at a time (the loop thread once Start ran, or a test driving it).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "service/dispatcher.h"
+#include "service/launcher.h"
+#include "service/loop_state.h"
+#include "service/read_model.h"
+#include "service/reconciler.h"
+
+namespace cnet::service {
+
+struct CancelOutcome {
+  store::JobState state = store::JobState::kCancelled;
+  std::string message;
+};
+
+class ControlLoop {
+ public:
+  explicit ControlLoop(LoopState& st, bool inline_launches = false);
+  ~ControlLoop();
+  void Start();
+  // Finishes the tick in flight and stops; running jobs keep running (a restart re-adopts them).
+  void Stop();
+
+  // A job the store has committed (its queue slot reserved in the ledger).
+  void Submitted(store::JobRow row, api::JobRequest req);
+  // Cancels a job: CANCELLED at once if it has not been dispatched (after the commit), else its
+  // run is being stopped. kNotFound / kFailedPrecondition (already ended) / kUnavailable (the
+  // store failed: nothing changed).
+  std::future<Result<CancelOutcome>> Cancel(int64_t id, std::string by);
+  std::shared_ptr<const ReadModel> Read() const;
+  void Wake();
+  // One iteration now (tests drive the loop with this and a manual clock).
+  void Tick();
+  Launcher& launcher() { return launcher_; }
+  Reconciler& reconciler() { return reconciler_; }
+
+ private:
+  struct CancelCmd {
+    int64_t id;
+    std::string by;
+    std::promise<Result<CancelOutcome>> done;
+  };
+  void TakeCommands();
+  Result<CancelOutcome> DoCancel(int64_t id, const std::string& by);
+  void TakeLaunchOutcomes();
+  void ReleaseHeld();
+  void RunCycle();
+  void Publish();
+  void Loop();
+
+  LoopState& st_;
+  Launcher launcher_;
+  Dispatcher dispatcher_;
+  Reconciler reconciler_;
+  double last_cycle_ = -1e18;
+  bool reasons_dirty_ = true;
+  uint64_t ticks_ = 0;
+  std::shared_ptr<const std::unordered_map<int64_t, std::string>> reasons_;
+
+  mutable std::mutex mu_;  // commands and the published model
+  std::condition_variable cv_;
+  std::deque<std::pair<store::JobRow, api::JobRequest>> submitted_;
+  std::deque<CancelCmd> cancels_;
+  bool woken_ = false;
+  std::shared_ptr<const ReadModel> read_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace cnet::service

@@ -1,0 +1,40 @@
+// Dispatch: the scheduler's placements become runs on sites, in three phases.
+//   1. Dispatch: a durable SCHEDULED for every placement (one commit), so that a crash after a
+//      launch never leaves a job that looks unstarted; then each launch goes to the Launcher.
+//   2. (launcher threads) SiteBackend::Launch.
+//   3. CommitOutcomes: RUNNING (the run started), the handle of a submitted run, FAILED (the
+//      site refused it), or PENDING again (the site could not be reached).
+// A placement whose SCHEDULED commit fails leaves the scheduler and waits again, held at the
+// front of its tenant's queue: nothing is launched that was not recorded. Loop thread only.
+#pragma once
+
+#include <vector>
+
+#include "sched/policy.h"
+#include "service/launcher.h"
+#include "service/loop_state.h"
+
+namespace cnet::service {
+
+// Placement JSON as stored: {"site", "accelerator", "nodes": [..], "shape": [{"node", "workers"}],
+// "devices": [[..] per worker]}; parsing accepts rows written before "shape" existed.
+std::string PlacementJson(const std::string& site, const std::string& accelerator,
+                          const std::vector<backends::NodeShare>& shape,
+                          const std::vector<std::vector<int>>& devices);
+// The shape of a stored placement; kInvalidArgument naming the field when it is malformed.
+Result<std::vector<backends::NodeShare>> ShapeFromPlacementJson(const std::string& json, int workers);
+
+class Dispatcher {
+ public:
+  Dispatcher(LoopState& st, Launcher& launcher) : st_(st), launcher_(launcher) {}
+  void Dispatch(const std::vector<Decision>& places);
+  void CommitOutcomes(std::vector<LaunchOutcome> outcomes);
+
+ private:
+  backends::LaunchRequest RequestFor(const Active& a, int site) const;
+  void Started(Active& a, const LaunchOutcome& o, std::vector<Transition>& out) const;
+  LoopState& st_;
+  Launcher& launcher_;
+};
+
+}  // namespace cnet::service

@@ -1,0 +1,82 @@
+// The jobs the service is responsible for (every job not yet terminal), owned by the loop thread.
+// Every state change goes through Apply: the store first (a compare-and-set against the state the
+// table holds), then memory, then the tenant ledger. When the store fails, nothing in memory moves
+// and the Status says why. Loop thread only.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/job_request.h"
+#include "backends/site_backend.h"
+#include "model/job.h"
+#include "service/tenant_ledger.h"
+#include "store/store.h"
+
+namespace cnet::service {
+
+// In-memory state of a job that is not terminal.
+struct Active {
+  int64_t id = 0;
+  std::string tenant;
+  api::JobRequest req;
+  JobSpec spec;
+  store::JobState state = store::JobState::kPending;
+  int attempts = 0;
+  bool in_sched = false;           // admitted to the scheduler (else held: by quota, or requeued)
+  bool cancel_requested = false;
+  bool launching = false;          // a Launch is in flight on a launcher thread
+  bool interrupted_unknown = false;  // recovered dispatch whose site could not tell yet
+  int site = -1;                   // index of the site it was dispatched to
+  std::vector<backends::NodeShare> shape;  // where it runs (the exact nodes and workers)
+  std::string accelerator;         // catalogue name of its placement, "" = CPU
+  std::string reason;              // why it waits outside the scheduler
+  std::vector<backends::SiteEvent> early_events;  // site events that came before its launch result
+  Standing standing;               // as last reported to the ledger
+};
+
+struct Transition {
+  int64_t id = 0;
+  store::JobState to = store::JobState::kPending;
+  std::string reason;
+  double time = 0;
+  store::Store::Update update;  // expected_from is set by the table (the state it holds)
+};
+
+class JobTable {
+ public:
+  // `standing` computes a job's standing for the ledger from its in-memory state.
+  JobTable(store::Store& store, TenantLedger& ledger, std::function<Standing(const Active&)> standing)
+      : store_(&store), ledger_(&ledger), standing_(std::move(standing)) {}
+
+  // Takes a job in (its row is in the store already). Its first standing is reported to the ledger
+  // as a move from `reserved` (the standing its submit reserved; {} after a restart).
+  Active& Insert(std::unique_ptr<Active> a, const Standing& reserved);
+  Active* Find(int64_t id);
+  // One transition: store first, then memory. A job that reached a terminal state stays in the
+  // table (standing: none) until the caller, having released what it held, Erases it.
+  [[nodiscard]] Status Apply(const Transition& t);
+  // Several transitions in one store commit; one Status per transition, in order.
+  [[nodiscard]] std::vector<Status> ApplyAll(const std::vector<Transition>& ts);
+  // Re-reports a job's standing after a change that is not a state change (held, placed).
+  void Restand(Active& a);
+  void Erase(int64_t id);
+  const std::map<int64_t, std::unique_ptr<Active>>& jobs() const { return jobs_; }
+  size_t size() const { return jobs_.size(); }
+  // Jobs in the table by state (kept as transitions happen).
+  const std::map<store::JobState, int>& by_state() const { return by_state_; }
+
+ private:
+  void Moved(Active& a, const Transition& t);
+  store::Store* store_;
+  TenantLedger* ledger_;
+  std::function<Standing(const Active&)> standing_;
+  std::map<int64_t, std::unique_ptr<Active>> jobs_;
+  std::map<store::JobState, int> by_state_;
+};
+
+}  // namespace cnet::service

@@ -1,0 +1,151 @@
+#include "service/loop_state.h"
+
+namespace cnet::service {
+
+using store::JobState;
+
+LoopState::LoopState(const ServiceConfig& c, const Clock& cl, std::shared_ptr<spdlog::logger> lg, store::Store& s,
+                     Metrics& m, const Catalogue& ca, const PerfModel& p, const Admission& ad, TenantLedger& le,
+                     const PolicyRegistry& po)
+    : cfg(c),
+      clock(cl),
+      log(std::move(lg)),
+      store(s),
+      metrics(m),
+      cat(ca),
+      perf(p),
+      admission(ad),
+      ledger(le),
+      policies(po),
+      view(ca, ad.cpu_type()),
+      jobs(s, le, [this](const Active& a) { return StandingOf(a); }) {}
+
+void LoopState::PublishModel() {
+  auto snap = std::make_shared<ModelSnapshot>();
+  snap->cluster = cluster;
+  auto probe_policy = policies.Create(cfg.policy);
+  // The probe only answers Prepare, which reads the cluster and the perf model.
+  snap->probe = std::make_shared<Scheduler>(*cluster, perf, std::move(probe_policy).value(), SchedulerOptions{});
+  std::lock_guard l(model_mu_);
+  model_ = std::move(snap);
+}
+
+std::shared_ptr<const ModelSnapshot> LoopState::Model() const {
+  std::lock_guard l(model_mu_);
+  return model_;
+}
+
+int LoopState::SiteOf(const std::string& name) const {
+  auto it = site_index.find(name);
+  return it == site_index.end() ? -1 : it->second;
+}
+
+Standing LoopState::StandingOf(const Active& a) const {
+  Standing s;
+  if (store::IsTerminal(a.state)) return s;
+  s.state = a.state;
+  s.held = !a.in_sched && (a.state == JobState::kPending || a.state == JobState::kPreempted);
+  if (a.in_sched && !admission.CpuOnly(a.spec)) {
+    s.charge = a.spec.workers;
+    s.charge_type = a.accelerator.empty() ? admission.ChargeType(a.spec) : a.accelerator;
+  }
+  return s;
+}
+
+void LoopState::Hold(Active& a, const std::string& reason, bool front) {
+  a.reason = reason;
+  if (front) held[a.tenant].push_front(a.id);
+  else held[a.tenant].push_back(a.id);
+  jobs.Restand(a);
+}
+
+void LoopState::LeaveScheduler(Active& a) {
+  if (a.in_sched) {
+    auto r = sched->Remove(JobId(a.id), clock.Now());
+    if (!r.ok()) log->error("job {}: leaving the scheduler: {}", a.id, r.status().message());
+    a.in_sched = false;
+    dirty = true;
+  }
+  a.shape.clear();
+  a.accelerator.clear();
+  jobs.Restand(a);
+}
+
+Status LoopState::Requeue(Active& a, const std::string& reason) {
+  if (a.cancel_requested) return Finish(a, JobState::kCancelled, "cancelled (" + reason + ")", std::nullopt);
+  Transition t{a.id, JobState::kPending, reason, clock.Now(), {}};
+  Status st = jobs.Apply(t);
+  if (!st.ok()) {
+    log->warn("job {}: requeue not recorded ({}): {}", a.id, reason, st.message());
+    return st;
+  }
+  LeaveScheduler(a);
+  a.site = -1;
+  if (notes.erase(a.id)) notes_changed = true;
+  Hold(a, reason, true);
+  metrics.Inc("cnet_jobs_requeued_total", "");
+  log->info("job {}: requeued: {}", a.id, reason);
+  return Status::Ok();
+}
+
+Status LoopState::Finish(Active& a, JobState to, const std::string& reason, std::optional<int> exit_code,
+                         std::optional<double> end) {
+  const int64_t id = a.id;
+  Transition t{id, to, reason, clock.Now(), {}};
+  t.update.end_time = end ? *end : t.time;
+  t.update.exit_code = exit_code;
+  Status st = jobs.Apply(t);
+  if (!st.ok()) {  // nothing moved; the caller retries
+    log->error("job {}: {} not recorded: {}", id, store::StateName(to), st.message());
+    return st;
+  }
+  LeaveScheduler(a);
+  // A held job leaves its tenant's queue lazily: ReleaseHeld skips ids no longer active.
+  jobs.Erase(id);
+  if (notes.erase(id)) notes_changed = true;
+  metrics.Inc("cnet_jobs_finished_total", std::string("state=\"") + store::StateName(to) + "\"");
+  log->debug("job {}: {}: {}", id, store::StateName(to), reason);
+  return Status::Ok();
+}
+
+Status LoopState::RebuildModel() {
+  CNET_ASSIGN_OR_RETURN(std::shared_ptr<const Cluster> cl, view.Build());
+  CNET_ASSIGN_OR_RETURN(std::unique_ptr<Policy> pol, policies.Create(cfg.policy));
+  if (pol->time_sharing())
+    return InvalidArgument("policy: '" + cfg.policy +
+                           "' time-shares by preempting; the service runs the non-preemptive policies fifo, "
+                           "fifo-hetero, backfill and cost-hetero");
+  SchedulerOptions so;
+  so.explain_waiting = true;
+  auto next = std::make_unique<Scheduler>(*cl, perf, std::move(pol), so);
+  if (sched) {  // nodes keep their ids when the model grows, so jobs and node states carry over
+    const double now = clock.Now();
+    for (JobId id : sched->running()) {
+      const JobRecord& r = *sched->Find(id);
+      Status st = next->AdoptRunning(r.spec, r.placement, r.first_start_s, now);
+      if (!st.ok()) return Internal("model growth: running job " + std::to_string(id.value()) + ": " + st.message());
+    }
+    for (JobId id : sched->pending()) {
+      Status st = next->Admit(sched->Find(id)->spec);
+      if (!st.ok()) return Internal("model growth: pending job " + std::to_string(id.value()) + ": " + st.message());
+    }
+    for (const Node& n : cluster->nodes()) next->SetNodeUsable(n.id, sched->capacity().Usable(n.id));
+  }
+  sched = std::move(next);  // the old scheduler goes first: it refers to the old cluster
+  cluster = std::move(cl);
+  dirty = true;
+  PublishModel();
+  return Status::Ok();
+}
+
+std::string LoopState::DeviceEnv(int site, AccelId accel) const {
+  if (accel == admission.cpu_type()) return "";
+  const std::string& configured = sites[site].cfg.device_env;
+  if (!configured.empty()) return configured;
+  const AcceleratorSpec& spec = cat.Get(accel);
+  if (spec.kind == AccelKind::kNpu) return "ASCEND_RT_VISIBLE_DEVICES";
+  if (spec.vendor == "AMD") return "ROCR_VISIBLE_DEVICES";
+  return "CUDA_VISIBLE_DEVICES";
+}
+
+}  // namespace cnet::service

@@ -1,0 +1,165 @@
+#include "service/reconciler.h"
+
+#include <algorithm>
+#include <set>
+
+namespace cnet::service {
+
+using backends::SiteEvent;
+using store::JobState;
+
+void Reconciler::ApplySiteEvents() {
+  std::vector<std::pair<int, SiteEvent>> retry;
+  retry.swap(retry_);
+  for (auto& [site, e] : retry)
+    if (!ApplyOne(site, e)) retry_.emplace_back(site, e);
+  for (size_t i = 0; i < st_.sites.size(); ++i) Apply(static_cast<int>(i), st_.sites[i].backend->Poll(st_.clock.Now()));
+}
+
+void Reconciler::Apply(int site, std::vector<SiteEvent> events) {
+  for (SiteEvent& e : events) {
+    Active* a = st_.jobs.Find(e.job_id);
+    if (!a) continue;
+    if (a->launching) {  // its launch result is not in yet: keep the event until it is
+      a->early_events.push_back(std::move(e));
+      continue;
+    }
+    if (!ApplyOne(site, e)) retry_.emplace_back(site, std::move(e));
+  }
+}
+
+bool Reconciler::ApplyOne(int site, const SiteEvent& e) {
+  Active* a = st_.jobs.Find(e.job_id);
+  if (!a || a->site != site) return true;  // not ours (any more): nothing to do
+  const std::string& name = st_.sites[site].cfg.name;
+  switch (e.kind) {
+    case SiteEvent::kNote:
+      st_.notes[e.job_id] = "submitted to " + name + "; " + e.reason;
+      st_.notes_changed = true;
+      return true;
+    case SiteEvent::kRequeue:
+      return st_.Requeue(*a, "requeued: " + e.reason).ok();
+    case SiteEvent::kStarted: {
+      if (a->state != JobState::kScheduled) return true;
+      Transition t{a->id, JobState::kRunning, e.reason.empty() ? "running on " + name : e.reason, st_.clock.Now(), {}};
+      t.update.start_time = t.time;
+      if (!e.handle.empty()) t.update.runtime_json = e.handle;
+      if (st_.notes.erase(a->id)) st_.notes_changed = true;
+      Status s = st_.jobs.Apply(t);
+      if (!s.ok()) st_.log->warn("job {}: start not recorded: {}", a->id, s.message());
+      return s.ok();
+    }
+    case SiteEvent::kEnded: {
+      JobState to = a->cancel_requested ? JobState::kCancelled : e.success ? JobState::kSucceeded : JobState::kFailed;
+      std::string why = a->cancel_requested ? "cancelled: " + e.reason
+                        : e.success         ? (e.reason.empty() ? "exit code 0" : e.reason)
+                                            : e.reason;
+      return st_.Finish(*a, to, why, e.exit_code).ok();
+    }
+  }
+  return true;
+}
+
+void Reconciler::Grow(int site, backends::SiteInventory& inv) {
+  SiteRuntime& s = st_.sites[site];
+  const size_t before = st_.view.size();
+  std::set<std::string> seen;
+  for (const auto& n : inv.nodes) {
+    seen.insert(n.name);
+    if (st_.view.Find(s.cfg.name, n.name)) continue;
+    Status st = st_.view.Add(s.cfg.name, s.cfg.region, s.cfg.power_cap_kw, n);
+    if (!st.ok()) inv.reason = "node " + n.name + " ignored: " + st.message();
+  }
+  if (st_.view.size() > before) {
+    Status st = st_.RebuildModel();
+    if (st.ok()) {
+      st_.metrics.Inc("cnet_site_nodes_added_total", "site=\"" + s.cfg.name + "\"", static_cast<double>(st_.view.size() - before));
+      st_.log->info("site {}: {} node(s) joined the model", s.cfg.name, st_.view.size() - before);
+    } else {
+      st_.view.Truncate(before);
+      inv.reason = "new nodes not taken in: " + st.message();
+      st_.log->error("site {}: {}", s.cfg.name, inv.reason);
+    }
+  }
+  // Nodes the site no longer reports take no new work.
+  for (const Node& n : st_.cluster->nodes()) {
+    const NodeOrigin& o = st_.view.Origin(n.id);
+    if (o.site == s.cfg.name && !seen.count(o.node)) {
+      backends::SiteNode gone;
+      gone.name = o.node;
+      gone.usable = false;
+      gone.reason = "no longer reported by the site";
+      inv.nodes.push_back(gone);
+    }
+  }
+}
+
+void Reconciler::TakeInventory(int site, backends::SiteInventory inv) {
+  SiteRuntime& s = st_.sites[site];
+  const double now = st_.clock.Now();
+  if (!inv.healthy && s.unhealthy_since <= 0) {
+    s.unhealthy_since = now;
+    st_.log->warn("site {}: unhealthy: {}", s.cfg.name, inv.reason);
+  }
+  if (inv.healthy && s.unhealthy_since > 0) st_.log->info("site {}: healthy again", s.cfg.name);
+  if (inv.healthy) s.unhealthy_since = 0;
+  if (inv.healthy) Grow(site, inv);
+  for (const auto& n : inv.nodes)
+    if (auto id = st_.view.Find(s.cfg.name, n.name)) {
+      const bool usable = inv.healthy && n.usable;
+      if (st_.sched->capacity().Usable(*id) != usable) st_.dirty = true;
+      st_.sched->SetNodeUsable(*id, usable);
+    }
+  if (!inv.healthy)  // unreachable: none of its nodes takes new work
+    for (const Node& n : st_.cluster->nodes())
+      if (st_.view.Origin(n.id).site == s.cfg.name) st_.sched->SetNodeUsable(n.id, false);
+  if (inv.healthy != s.inventory.healthy) st_.metrics.Inc("cnet_site_health_changes_total", "site=\"" + s.cfg.name + "\"");
+  st_.metrics.SetGauge("cnet_site_healthy", "site=\"" + s.cfg.name + "\"", inv.healthy ? 1 : 0);
+  if (inv.healthy || !inv.nodes.empty()) {
+    s.inventory = std::move(inv);
+  } else {
+    s.inventory.healthy = false;
+    s.inventory.reason = inv.reason;
+  }
+}
+
+void Reconciler::RefreshInventories() {
+  const double now = st_.clock.Now();
+  for (size_t i = 0; i < st_.sites.size(); ++i) {
+    SiteRuntime& s = st_.sites[i];
+    if (!s.caps.dynamic_inventory || now < s.next_inventory) continue;
+    s.next_inventory = now + s.cfg.inventory_interval_s;
+    TakeInventory(static_cast<int>(i), s.backend->Inventory());
+  }
+}
+
+void Reconciler::RedispatchStranded() {
+  const double now = st_.clock.Now();
+  for (size_t i = 0; i < st_.sites.size(); ++i) {
+    SiteRuntime& s = st_.sites[i];
+    if (s.cfg.redispatch_after_s <= 0 || s.unhealthy_since <= 0 || now - s.unhealthy_since < s.cfg.redispatch_after_s)
+      continue;
+    SiteId sid;
+    for (const cnet::Site& cs : st_.cluster->sites())
+      if (cs.name == s.cfg.name) sid = cs.id;
+    std::vector<Active*> stranded;
+    for (const auto& [id, a] : st_.jobs.jobs())
+      if (a->site == static_cast<int>(i) && a->state == JobState::kScheduled && !a->cancel_requested && !a->launching)
+        stranded.push_back(a.get());
+    for (Active* a : stranded) {
+      JobSpec probe = a->spec;  // only where its spec allows another site that could hold it
+      if (probe.allowed_sites.empty())
+        for (const cnet::Site& cs : st_.cluster->sites()) probe.allowed_sites.push_back(cs.id);
+      probe.allowed_sites.erase(std::remove(probe.allowed_sites.begin(), probe.allowed_sites.end(), sid),
+                                probe.allowed_sites.end());
+      if (probe.allowed_sites.empty() || !st_.sched->Prepare(probe).ok()) continue;
+      auto w = s.backend->Withdraw(a->id, a->attempts);
+      if (!w.ok() || *w != backends::WithdrawOutcome::kWithdrawn) continue;  // it may have started: wait for the site
+      (void)st_.Requeue(*a, "re-dispatched: " + s.cfg.name + " has been unreachable for " +
+                                std::to_string(static_cast<int>(now - s.unhealthy_since)) + " s (" + s.inventory.reason +
+                                "); attempt " + std::to_string(a->attempts) + " withdrawn there");
+    }
+  }
+}
+
+}  // namespace cnet::service

@@ -1,0 +1,114 @@
+#include "service/recovery.h"
+
+#include <nlohmann/json.hpp>
+
+#include "service/dispatcher.h"
+
+namespace cnet::service {
+
+using nlohmann::json;
+using store::JobState;
+
+namespace {
+
+// Re-takes a dispatched job's placement in the scheduler; false if it no longer fits the model.
+Status RestorePlacement(LoopState& st, Active& a, const store::JobRow& row) {
+  auto shape = ShapeFromPlacementJson(row.placement_json, a.req.workers);
+  if (!shape.ok()) return InvalidArgument("job " + std::to_string(row.id) + ": " + shape.status().message());
+  Placement pl;
+  for (const auto& share : *shape) {
+    auto node = st.view.Find(row.site, share.node);
+    if (!node) return Status(Code::kNotFound, "node " + share.node + " is no longer reported by " + row.site);
+    pl.accel = st.cluster->node(*node).accel;
+    pl.slots.push_back(Slot{*node, share.workers * std::max(1, a.spec.unit)});
+  }
+  a.shape = *shape;
+  a.accelerator = pl.accel == st.admission.cpu_type() ? "" : st.cat.Get(pl.accel).name;
+  const double now = st.clock.Now();
+  return st.sched->AdoptRunning(a.spec, pl, row.start_time > 0 ? row.start_time : now, now);
+}
+
+Status FailRow(LoopState& st, const store::JobRow& row, const std::string& why) {
+  store::Store::Update u;
+  u.expected_from = row.state;
+  u.end_time = st.clock.Now();
+  Status s = st.store.Transition(row.id, JobState::kFailed, why, u.end_time.value(), u);
+  if (!s.ok()) return Status(s.code(), "recovery: job " + std::to_string(row.id) + ": " + s.message());
+  st.log->warn("job {}: failed at recovery: {}", row.id, why);
+  return Status::Ok();
+}
+
+// A dispatched job: find its run on its site and take it back.
+Status RecoverDispatched(LoopState& st, std::unique_ptr<Active> owned, const store::JobRow& row) {
+  const int site = st.SiteOf(row.site);
+  if (site < 0) return FailRow(st, row, "its site '" + row.site + "' is no longer configured");
+  SiteRuntime& s = st.sites[site];
+  Active& a = st.jobs.Insert(std::move(owned), Standing{});
+  a.site = site;
+  std::string handle = row.runtime_json;
+  const bool interrupted = handle.empty();
+  if (interrupted) {  // a crash came between SCHEDULED and the launch being recorded
+    backends::Interrupted found = s.backend->FindInterrupted(row.id, row.attempts);
+    if (found.kind == backends::Interrupted::kNeverStarted)
+      return st.Requeue(a, "requeued: the service stopped before it started");
+    if (found.kind == backends::Interrupted::kUnknown) a.interrupted_unknown = true;
+    handle = found.handle;
+  }
+  auto adopted = s.backend->Adopt(row.id, row.attempts, handle);
+  if (adopted.ok() && *adopted == backends::AdoptOutcome::kGone) {
+    if (row.attempts <= a.req.max_retries) return st.Requeue(a, "requeued: its run was gone after a restart");
+    return st.Finish(a, JobState::kFailed, "lost: its run ended while the service was down and left no exit status",
+                     std::nullopt);
+  }
+  if (!adopted.ok()) st.log->warn("job {}: adopt on {}: {}", row.id, row.site, adopted.status().message());
+  Status placed = RestorePlacement(st, a, row);
+  if (placed.code() == Code::kInvalidArgument) return placed;  // a corrupt row: refuse to guess
+  a.in_sched = placed.ok();
+  if (!placed.ok()) st.log->warn("job {}: placement not re-taken: {}", row.id, placed.message());
+  st.jobs.Restand(a);
+  if (interrupted && !handle.empty()) {
+    const bool runs = s.caps.starts_at_launch;
+    Transition t{a.id, runs ? JobState::kRunning : JobState::kScheduled,
+                 "re-adopted after a restart (dispatch was interrupted)", st.clock.Now(), {}};
+    t.update.runtime_json = handle;
+    if (runs) t.update.start_time = t.time;
+    return st.jobs.Apply(t);
+  }
+  Status r = st.store.SetReason(row.id, "re-adopted after a restart");
+  if (!r.ok()) st.log->warn("job {}: {}", row.id, r.message());
+  return Status::Ok();
+}
+
+Status RecoverRow(LoopState& st, const store::JobRow& row) {
+  json doc = json::parse(row.spec_json, nullptr, false);
+  auto req = api::JobRequestFromJson(doc, st.cfg.limits);
+  if (!req.ok()) return FailRow(st, row, "spec no longer valid: " + req.status().message());
+  auto model = st.Model();
+  auto spec = st.admission.ToSpec(*model, row.id, row.tenant, row.submit_time, *req);
+  if (!spec.ok()) return FailRow(st, row, "not admissible after restart: " + spec.status().message());
+  auto a = std::make_unique<Active>();
+  a->id = row.id;
+  a->tenant = row.tenant;
+  a->req = *req;
+  a->spec = *spec;
+  a->state = row.state;
+  a->attempts = row.attempts;
+  if (row.state == JobState::kPending || row.state == JobState::kPreempted) {
+    Active& in = st.jobs.Insert(std::move(a), Standing{});
+    st.Hold(in, "queued", false);
+    return Status::Ok();
+  }
+  return RecoverDispatched(st, std::move(a), row);
+}
+
+}  // namespace
+
+Status Recover(LoopState& st) {
+  auto rows = st.store.ActiveJobs();
+  if (!rows.ok()) return Status(rows.status().code(), "recovery: reading the jobs: " + rows.status().message());
+  for (const auto& row : *rows) CNET_RETURN_IF_ERROR(RecoverRow(st, row));
+  st.log->info("recovery: {} job(s) taken back", rows->size());
+  return Status::Ok();
+}
+
+}  // namespace cnet::service

@@ -1,0 +1,66 @@
+// A Store that forwards to a real one and fails chosen calls on demand (fault injection for the
+// service's durability paths). Thread-safe as the store it wraps; the knobs are atomics.
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include "store/store.h"
+
+namespace cnet::testing {
+
+class FaultyStore final : public store::Store {
+ public:
+  explicit FaultyStore(std::unique_ptr<store::Store> inner) : in_(std::move(inner)) {}
+  // The next n calls of a kind fail with kUnavailable ("injected").
+  std::atomic<int> fail_transitions{0}, fail_find_token{0}, fail_active_jobs{0}, fail_get_job{0}, fail_insert{0};
+
+  Result<Inserted> InsertJob(store::JobRow row) override {
+    if (Take(fail_insert)) return Injected();
+    return in_->InsertJob(std::move(row));
+  }
+  Status Transition(int64_t id, store::JobState to, const std::string& reason, double time, const Update& u) override {
+    if (Take(fail_transitions)) return Injected();
+    return in_->Transition(id, to, reason, time, u);
+  }
+  std::vector<Status> TransitionMany(const std::vector<TransitionOp>& ops) override {
+    if (Take(fail_transitions)) return std::vector<Status>(ops.size(), Injected());
+    return in_->TransitionMany(ops);
+  }
+  Status SetReason(int64_t id, const std::string& r) override { return in_->SetReason(id, r); }
+  Result<store::JobRow> GetJob(int64_t id) override {
+    if (Take(fail_get_job)) return Injected();
+    return in_->GetJob(id);
+  }
+  Result<std::optional<store::JobRow>> FindByIdempotencyKey(const std::string& t, const std::string& k) override {
+    return in_->FindByIdempotencyKey(t, k);
+  }
+  Result<std::vector<store::JobRow>> ListJobs(const store::JobFilter& f) override { return in_->ListJobs(f); }
+  Result<std::vector<store::JobRow>> ActiveJobs() override {
+    if (Take(fail_active_jobs)) return Injected();
+    return in_->ActiveJobs();
+  }
+  Result<std::vector<store::EventRow>> Events(int64_t id) override { return in_->Events(id); }
+  Result<std::map<std::string, int64_t>> CountByState() override { return in_->CountByState(); }
+  Status PutTenant(const store::TenantRow& t) override { return in_->PutTenant(t); }
+  Result<std::optional<store::TenantRow>> GetTenant(const std::string& n) override { return in_->GetTenant(n); }
+  Result<std::vector<store::TenantRow>> ListTenants() override { return in_->ListTenants(); }
+  Status PutToken(const store::TokenRow& t) override { return in_->PutToken(t); }
+  Result<std::optional<store::TokenRow>> FindToken(const std::string& h) override {
+    if (Take(fail_find_token)) return Injected();
+    return in_->FindToken(h);
+  }
+  Result<int64_t> CountAdminTokens() override { return in_->CountAdminTokens(); }
+
+ private:
+  static bool Take(std::atomic<int>& n) {
+    int v = n.load();
+    while (v > 0)
+      if (n.compare_exchange_weak(v, v - 1)) return true;
+    return false;
+  }
+  static Status Injected() { return Status(Code::kUnavailable, "injected store failure"); }
+  std::unique_ptr<store::Store> in_;
+};
+
+}  // namespace cnet::testing
