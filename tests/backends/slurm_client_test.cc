@@ -1,7 +1,7 @@
 // SlurmClient: host lists, response parsing against responses recorded from a real slurmrestd
 // 22.05.8 (served by a local fake), transport failures, and integration tests against a real Slurm
 // started with scripts/slurm/{setup,start,stop}.sh (skipped when Slurm is not installed).
-#include "sites/slurm_client.h"
+#include "backends/slurm/slurm_client.h"
 
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -28,7 +28,9 @@
 #include <thread>
 #include <vector>
 
-namespace cnet::sites {
+#include "testing/loopback_slurm.h"
+
+namespace cnet::backends::slurm {
 namespace {
 
 namespace fs = std::filesystem;
@@ -580,149 +582,24 @@ TEST(SlurmTransportTest, SilentServerTimesOut) {
 }
 
 // ------------------------------------------------------------------------------------------------
-// Integration: a real Slurm 22.05 site (4 nodes x 16 CPUs x 8 fake H100, slurmrestd with JWT) on
-// loopback, from scripts/slurm. Own BASE (a temp dir) and ports, so it does not collide with other
-// sites on the machine: CNET_SLURM_TEST_CTLD_PORT (6917), CNET_SLURM_TEST_REST_PORT (6920),
-// CNET_SLURM_TEST_SLURMD_PORT_BASE (17100: nodes on 17101..17104); a port in use is replaced by a
-// free one further up. CNET_SLURM_TEST_KEEP=1 keeps BASE (logs) after the suite.
-
-std::string EnvOr(const char* name, const std::string& dflt) {
-  const char* v = std::getenv(name);
-  return v && *v ? v : dflt;
-}
-
-// True when nothing listens on (and nothing is bound to) TCP port `port` on 127.0.0.1 / any.
-bool PortFree(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return false;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_ANY);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
-}
-
-// `preferred` when it is free (and `count` ports from it), else the next free block above it
-// (steps of 10), so that two runs of this suite on one machine do not collide.
-int PickPorts(int preferred, int count = 1) {
-  for (int base = preferred; base < preferred + 2000; base += 10) {
-    bool all = true;
-    for (int i = 0; i < count && all; ++i) all = PortFree(base + i);
-    if (all) return base;
-  }
-  return preferred;
-}
-
-// Reaps zombies of Slurm's processes that are this process's children. When this process is a
-// child subreaper (the service makes itself one, and service tests run in this binary), the
-// daemons that start.sh detached become its children once start.sh exits, and nobody else reaps
-// them: stop.sh would then wait for their /proc entries to vanish. Only Slurm's and munge's
-// processes are reaped, never other children of this process.
-void ReapSlurmZombies() {
-  static const std::set<std::string> kNames = {"munged", "slurmctld", "slurmd", "slurmrestd",
-                                               "slurmstepd", "slurmscriptd", "srun"};
-  const pid_t self = ::getpid();
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator("/proc", ec)) {
-    const std::string name = e.path().filename();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::string stat = ReadFile("/proc/" + name + "/stat");
-    size_t open = stat.find('('), close = stat.rfind(')');
-    if (open == std::string::npos || close == std::string::npos || close < open) continue;
-    std::string comm = stat.substr(open + 1, close - open - 1);
-    std::istringstream rest(stat.substr(close + 1));
-    std::string state;
-    pid_t ppid = 0;
-    rest >> state >> ppid;
-    if (ppid == self && state == "Z" && kNames.count(comm)) ::waitpid(std::stoi(name), nullptr, WNOHANG);
-  }
-}
-
-int Shell(const std::string& cmd, std::string* out = nullptr) {
-  std::string full = cmd + " 2>&1";
-  FILE* p = ::popen(full.c_str(), "r");
-  if (!p) return -1;
-  char buf[4096];
-  std::string acc;
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) acc.append(buf, n);
-  int rc = ::pclose(p);
-  if (out) *out = acc;
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
+// Integration: a real Slurm 22.05 site on loopback (tests/testing/loopback_slurm.h).
 
 class SlurmIntegrationTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    skip_.clear();
-    error_.clear();
-    for (const char* b : {"/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/sbin/slurmrestd",
-                          "/usr/sbin/munged", "/usr/lib/x86_64-linux-gnu/slurm-wlm/auth_jwt.so"}) {
-      if (!fs::exists(b)) {
-        skip_ = std::string("Slurm is not installed (") + b + " missing; scripts/install-deps.sh installs it)";
-        return;
-      }
-    }
-    if (::geteuid() != 0) {
-      skip_ = "the Slurm site needs root (slurmd, mknod, munge key ownership)";
-      return;
-    }
-    scripts_ = fs::canonical(fs::path(CNET_TEST_DATA_DIR) / ".." / "scripts" / "slurm").string();
-    base_ = MakeTempDir("cnet-slurm-client-test.");
-    if (base_.empty()) {
-      error_ = "mkdtemp failed";
-      return;
-    }
-    const int ctld = PickPorts(std::stoi(EnvOr("CNET_SLURM_TEST_CTLD_PORT", "6917")));
-    int rest = PickPorts(std::stoi(EnvOr("CNET_SLURM_TEST_REST_PORT", "6920")));
-    if (rest == ctld) rest = PickPorts(ctld + 3);
-    // slurmd of node i listens on base + i (i = 1..4).
-    const int slurmd = PickPorts(std::stoi(EnvOr("CNET_SLURM_TEST_SLURMD_PORT_BASE", "17100")) + 1, 4) - 1;
-    rest_port_ = std::to_string(rest);
-    std::string env = "BASE=" + base_ + " SLURMCTLD_PORT=" + std::to_string(ctld) + " RESTPORT=" + rest_port_ +
-                      " SLURMD_PORT_BASE=" + std::to_string(slurmd) + " CLUSTER_NAME=cnettest";
-    std::string out;
-    auto t0 = Clock::now();
-    if (Shell(env + " " + scripts_ + "/setup.sh", &out) != 0) {
-      error_ = "scripts/slurm/setup.sh failed:\n" + out;
-      return;
-    }
-    if (Shell("BASE=" + base_ + " " + scripts_ + "/start.sh", &out) != 0) {
-      error_ = "scripts/slurm/start.sh failed:\n" + out;
-      return;
-    }
-    started_ = true;
-    std::fprintf(stderr, "[slurm] site %s up in %.2f s\n", base_.c_str(), Since(t0));
+    slurm_.Start("cnet-slurm-client-test.");
+    skip_ = slurm_.skip;
+    error_ = slurm_.error;
+    base_ = slurm_.base;
+    rest_port_ = slurm_.rest_port;
+    if (!slurm_.started) return;
     jobdir_ = base_ + "/jobs";
     fs::create_directories(jobdir_);
     ::chmod(jobdir_.c_str(), 0777);
   }
 
   static void TearDownTestSuite() {
-    if (started_) {
-      std::string out;
-      auto t0 = Clock::now();
-      std::atomic<bool> stopping{true};
-      std::thread reaper([&stopping] {
-        while (stopping) {
-          ReapSlurmZombies();
-          std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
-      });
-      int rc = Shell("BASE=" + base_ + " " + scripts_ + "/stop.sh", &out);
-      stopping = false;
-      reaper.join();
-      ReapSlurmZombies();
-      std::fprintf(stderr, "[slurm] stopped in %.2f s (rc %d)\n", Since(t0), rc);
-      if (rc != 0) std::fprintf(stderr, "%s\n", out.c_str());
-      started_ = false;
-    }
-    if (!base_.empty() && std::getenv("CNET_SLURM_TEST_KEEP") == nullptr) {
-      std::error_code ec;
-      fs::remove_all(base_, ec);
-    }
+    slurm_.Stop();
     base_.clear();
   }
 
@@ -763,8 +640,8 @@ class SlurmIntegrationTest : public ::testing::Test {
     }
   }
 
-  static inline std::string skip_, error_, base_, scripts_, jobdir_, rest_port_;
-  static inline bool started_ = false;
+  static inline cnet::testing::LoopbackSlurm slurm_;
+  static inline std::string skip_, error_, base_, jobdir_, rest_port_;
 };
 
 TEST_F(SlurmIntegrationTest, PingNodesPartitions) {
@@ -903,7 +780,7 @@ TEST_F(SlurmIntegrationTest, WrongKeyFailsAuthentication) {
   // The right key works, and scontrol's tokens (scripts/slurm/token.sh) are accepted as given.
   EXPECT_TRUE(SlurmClient(Config()).Ping().ok());
   std::string tok;
-  ASSERT_EQ(Shell("BASE=" + base_ + " " + scripts_ + "/token.sh root 600", &tok), 0) << tok;
+  ASSERT_EQ(cnet::testing::Shell("BASE=" + base_ + " " + slurm_.scripts + "/token.sh root 600", &tok), 0) << tok;
   while (!tok.empty() && (tok.back() == '\n' || tok.back() == '\r')) tok.pop_back();
   SlurmConfig given = Config();
   given.jwt_key_file.clear();
@@ -913,4 +790,4 @@ TEST_F(SlurmIntegrationTest, WrongKeyFailsAuthentication) {
 }
 
 }  // namespace
-}  // namespace cnet::sites
+}  // namespace cnet::backends::slurm

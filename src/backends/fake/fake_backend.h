@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/registry.h"
 #include "backends/site_backend.h"
 
 namespace cnet::backends {
@@ -25,6 +26,7 @@ struct FakeOptions {
 class FakeBackend final : public SiteBackend {
  public:
   FakeBackend(std::string name, FakeOptions opts);
+  ~FakeBackend() override;
 
   // --- SiteBackend
   const std::string& name() const override;
@@ -71,5 +73,11 @@ class FakeBackend final : public SiteBackend {
   std::vector<LaunchRequest> launches_;
   std::vector<int64_t> kills_;
 };
+
+// The registry's factory for `type: fake`. Keys: nodes (a list of {name, accelerator, accelerators,
+// cpus, memory_gib}), starts_at_launch (default true; false gives a Slurm-like backend whose runs
+// can be withdrawn until they start), run_seconds (default -1: runs end only when scripted).
+Result<std::unique_ptr<SiteBackend>> MakeFakeBackend(const std::string& name, const YAML::Node& block,
+                                                     const BackendEnv& env);
 
 }  // namespace cnet::backends

@@ -1,5 +1,5 @@
-// LocalSite: real child processes on this machine, a fresh data directory per test.
-#include "sites/local_site.h"
+// ProcessRunner: real child processes on this machine, a fresh data directory per test.
+#include "backends/local/process_runner.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -20,7 +20,7 @@
 
 #include "common/clock.h"
 
-namespace cnet::sites {
+namespace cnet::backends::local {
 namespace {
 
 namespace fs = std::filesystem;
@@ -64,7 +64,7 @@ std::vector<int> GroupMembers(int pgid) {
   return out;
 }
 
-class LocalSiteTest : public ::testing::Test {
+class ProcessRunnerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string tmpl = (fs::temp_directory_path() / "cnet_local_site_XXXXXX").string();
@@ -72,7 +72,7 @@ class LocalSiteTest : public ::testing::Test {
     dir_ = tmpl;
     // Some container PID 1s never reap orphans, whose zombies would keep a killed job's process
     // group visible to kill(-pgid, 0). As a child subreaper this process inherits a job's orphans
-    // instead, and LocalSite::Poll reaps them (it reaps zombie children found in the job's group).
+    // instead, and ProcessRunner::Poll reaps them (it reaps zombie children found in the job's group).
     ::prctl(PR_GET_CHILD_SUBREAPER, &prev_subreaper_);
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   }
@@ -83,7 +83,7 @@ class LocalSiteTest : public ::testing::Test {
   }
 
   // Polls every 20 ms until `job_id` ends or `timeout_s` passes.
-  std::optional<ExitInfo> WaitFor(LocalSite& site, int64_t job_id, double timeout_s = 5) {
+  std::optional<ExitInfo> WaitFor(ProcessRunner& site, int64_t job_id, double timeout_s = 5) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
     while (std::chrono::steady_clock::now() < deadline) {
       for (const ExitInfo& e : site.Poll(Now())) {
@@ -106,8 +106,8 @@ class LocalSiteTest : public ::testing::Test {
   int prev_subreaper_ = 0;
 };
 
-TEST_F(LocalSiteTest, ExitCodeAndLogs) {
-  LocalSite site(dir_);
+TEST_F(ProcessRunnerTest, ExitCodeAndLogs) {
+  ProcessRunner site(dir_);
   auto h = site.Launch(Spec(1, {"sh", "-c", "echo hello; echo err >&2; exit 3"}));
   ASSERT_TRUE(h.ok()) << h.status().ToString();
   EXPECT_EQ(h->run_dir, dir_ + "/runs/1/1");
@@ -129,8 +129,8 @@ TEST_F(LocalSiteTest, ExitCodeAndLogs) {
   EXPECT_TRUE(Gone(h->pids[0]));  // reaped: no zombie left behind
 }
 
-TEST_F(LocalSiteTest, SuccessReportsZero) {
-  LocalSite site(dir_);
+TEST_F(ProcessRunnerTest, SuccessReportsZero) {
+  ProcessRunner site(dir_);
   auto h = site.Launch(Spec(2, {"true"}));
   ASSERT_TRUE(h.ok()) << h.status().ToString();
   auto e = WaitFor(site, 2);
@@ -139,8 +139,8 @@ TEST_F(LocalSiteTest, SuccessReportsZero) {
   EXPECT_EQ(e->exit_code, 0);
 }
 
-TEST_F(LocalSiteTest, EnvironmentAndDevices) {
-  LocalSite site(dir_);
+TEST_F(ProcessRunnerTest, EnvironmentAndDevices) {
+  ProcessRunner site(dir_);
   LaunchSpec s = Spec(3, {"sh", "-c",
                           "echo \"w=$CNET_WORKER_INDEX dev=$CUDA_VISIBLE_DEVICES foo=$FOO "
                           "job=$CNET_JOB_ID ws=$CNET_WORLD_SIZE\""});
@@ -158,8 +158,8 @@ TEST_F(LocalSiteTest, EnvironmentAndDevices) {
   EXPECT_NE(out.find("w=1 dev=2,3 foo=bar job=3 ws=2\n"), std::string::npos) << out;
 }
 
-TEST_F(LocalSiteTest, WorkersShareOneProcessGroupAndSession) {
-  LocalSite site(dir_);
+TEST_F(ProcessRunnerTest, WorkersShareOneProcessGroupAndSession) {
+  ProcessRunner site(dir_);
   LaunchSpec s = Spec(4, {"sh", "-c", "sleep 0.3"});
   s.workers = 3;
   auto h = site.Launch(s);
@@ -176,9 +176,9 @@ TEST_F(LocalSiteTest, WorkersShareOneProcessGroupAndSession) {
 
 // Where clone(CLONE_PARENT) is refused, all workers are forked by the site into one new process
 // group of its own session; the knob forces that path.
-TEST_F(LocalSiteTest, GroupModeFallback) {
+TEST_F(ProcessRunnerTest, GroupModeFallback) {
   ::setenv("CNET_LOCAL_SITE_GROUP_MODE", "1", 1);
-  LocalSite site(dir_);
+  ProcessRunner site(dir_);
   LaunchSpec s = Spec(22, {"sh", "-c", "echo w=$CNET_WORKER_INDEX; sleep 100"});
   s.workers = 3;
   auto h = site.Launch(s);
@@ -199,8 +199,8 @@ TEST_F(LocalSiteTest, GroupModeFallback) {
   for (const char* w : {"w=0\n", "w=1\n", "w=2\n"}) EXPECT_NE(out.find(w), std::string::npos) << out;
 }
 
-TEST_F(LocalSiteTest, AscendDeviceEnv) {
-  LocalSite site(dir_);
+TEST_F(ProcessRunnerTest, AscendDeviceEnv) {
+  ProcessRunner site(dir_);
   LaunchSpec s = Spec(5, {"sh", "-c",
                           "echo \"asc=$ASCEND_RT_VISIBLE_DEVICES "
                           "cuda=${CUDA_VISIBLE_DEVICES-unset}\""});
@@ -213,8 +213,8 @@ TEST_F(LocalSiteTest, AscendDeviceEnv) {
   EXPECT_EQ(ReadFile(site.StdoutPath(5, 1)), "asc=4,5,6 cuda=unset\n");
 }
 
-TEST_F(LocalSiteTest, WorkingDirectory) {
-  LocalSite site(dir_);
+TEST_F(ProcessRunnerTest, WorkingDirectory) {
+  ProcessRunner site(dir_);
   fs::create_directories(dir_ + "/work");
   LaunchSpec s = Spec(6, {"pwd"});
   s.working_dir = dir_ + "/work";
@@ -232,8 +232,8 @@ TEST_F(LocalSiteTest, WorkingDirectory) {
   EXPECT_EQ(h->run_dir, dir_ + "/runs/7/2");
 }
 
-TEST_F(LocalSiteTest, MissingProgramRejectedBeforeAnythingRuns) {
-  LocalSite site(dir_);
+TEST_F(ProcessRunnerTest, MissingProgramRejectedBeforeAnythingRuns) {
+  ProcessRunner site(dir_);
   auto h = site.Launch(Spec(8, {"cnet-no-such-program-xyz", "arg"}));
   ASSERT_FALSE(h.ok());
   EXPECT_EQ(h.status().code(), Code::kInvalidArgument);
@@ -255,8 +255,8 @@ TEST_F(LocalSiteTest, MissingProgramRejectedBeforeAnythingRuns) {
   EXPECT_EQ(site.running(), 0u);
 }
 
-TEST_F(LocalSiteTest, TimeLimitTerminatesGroup) {
-  LocalSite site(dir_);
+TEST_F(ProcessRunnerTest, TimeLimitTerminatesGroup) {
+  ProcessRunner site(dir_);
   LaunchSpec s = Spec(12, {"sleep", "30"});
   s.time_limit_s = 1;
   auto h = site.Launch(s);
@@ -274,8 +274,8 @@ TEST_F(LocalSiteTest, TimeLimitTerminatesGroup) {
   EXPECT_TRUE(GroupGone(h->pgid)) << "the shim's child `sleep` survived";
 }
 
-TEST_F(LocalSiteTest, KillEndsWholeGroupIncludingBackgroundChildren) {
-  LocalSite site(dir_);
+TEST_F(ProcessRunnerTest, KillEndsWholeGroupIncludingBackgroundChildren) {
+  ProcessRunner site(dir_);
   auto h = site.Launch(Spec(13, {"sh", "-c", "sleep 100 & sleep 100"}));
   ASSERT_TRUE(h.ok()) << h.status().ToString();
   // Wait for the shim, the foreground and the background sleep.
@@ -299,8 +299,8 @@ TEST_F(LocalSiteTest, KillEndsWholeGroupIncludingBackgroundChildren) {
   EXPECT_EQ(site.Kill(13, "again").code(), Code::kNotFound);
 }
 
-TEST_F(LocalSiteTest, KillEscalatesToSigkillAfterGrace) {
-  LocalSite site(dir_);
+TEST_F(ProcessRunnerTest, KillEscalatesToSigkillAfterGrace) {
+  ProcessRunner site(dir_);
   // The shim dies on SIGTERM, but the program ignores it: SIGKILL after the grace period.
   auto h = site.Launch(Spec(14, {"sh", "-c", "trap '' TERM; echo ready; while :; do sleep 0.05; done"}));
   ASSERT_TRUE(h.ok()) << h.status().ToString();
@@ -318,8 +318,8 @@ TEST_F(LocalSiteTest, KillEscalatesToSigkillAfterGrace) {
   EXPECT_TRUE(GroupGone(h->pgid));
 }
 
-TEST_F(LocalSiteTest, GangFailureStopsTheOtherWorkers) {
-  LocalSite site(dir_);
+TEST_F(ProcessRunnerTest, GangFailureStopsTheOtherWorkers) {
+  ProcessRunner site(dir_);
   LaunchSpec s = Spec(15, {"sh", "-c", "if [ \"$CNET_WORKER_INDEX\" = 0 ]; then exit 1; fi; sleep 100"});
   s.workers = 2;
   auto h = site.Launch(s);
@@ -337,10 +337,10 @@ TEST_F(LocalSiteTest, GangFailureStopsTheOtherWorkers) {
   EXPECT_TRUE(GroupGone(h->pgid));
 }
 
-TEST_F(LocalSiteTest, AdoptRunningJobAfterRestart) {
+TEST_F(ProcessRunnerTest, AdoptRunningJobAfterRestart) {
   RunHandle h;
   {
-    LocalSite first(dir_);
+    ProcessRunner first(dir_);
     auto r = first.Launch(Spec(16, {"sleep", "1"}));
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     h = *r;
@@ -349,7 +349,7 @@ TEST_F(LocalSiteTest, AdoptRunningJobAfterRestart) {
   auto restored = RunHandle::FromJson(h.ToJson());
   ASSERT_TRUE(restored.ok()) << restored.status().ToString();
 
-  LocalSite second(dir_);
+  ProcessRunner second(dir_);
   EXPECT_TRUE(second.Adopt(*restored));
   EXPECT_EQ(second.running(), 1u);
   auto e = WaitFor(second, 16, 4);
@@ -359,7 +359,7 @@ TEST_F(LocalSiteTest, AdoptRunningJobAfterRestart) {
   EXPECT_TRUE(Gone(h.pids[0]));
 }
 
-TEST_F(LocalSiteTest, AdoptJobOfAnotherProcess) {
+TEST_F(ProcessRunnerTest, AdoptJobOfAnotherProcess) {
   // A service process S (a forked child) launches a job and exits. Its worker is then reparented,
   // as it would be to init in production, to a keeper process K (a child subreaper that reaps
   // it): the worker is not a child of this process, so adoption uses the /proc path.
@@ -372,7 +372,7 @@ TEST_F(LocalSiteTest, AdoptJobOfAnotherProcess) {
     pid_t service = ::fork();
     if (service == 0) {
       ::close(fds[0]);
-      LocalSite site(dir_);
+      ProcessRunner site(dir_);
       auto r = site.Launch(Spec(17, {"sh", "-c", "sleep 0.5; exit 4"}));
       std::string json = r.ok() ? r->ToJson() : "";
       (void)!::write(fds[1], json.data(), json.size());
@@ -393,7 +393,7 @@ TEST_F(LocalSiteTest, AdoptJobOfAnotherProcess) {
   auto h = RunHandle::FromJson(json);
   ASSERT_TRUE(h.ok()) << h.status().ToString() << " " << json;
 
-  LocalSite site(dir_);
+  ProcessRunner site(dir_);
   EXPECT_TRUE(site.Adopt(*h));
   std::string stat = ReadFile("/proc/" + std::to_string(h->pids[0]) + "/stat");
   EXPECT_EQ(stat.find(") S " + std::to_string(::getpid()) + " "), std::string::npos) << stat;
@@ -406,7 +406,7 @@ TEST_F(LocalSiteTest, AdoptJobOfAnotherProcess) {
   ASSERT_EQ(::waitpid(keeper, &st, 0), keeper);
 }
 
-TEST_F(LocalSiteTest, AdoptFinishedJobFromItsExitFiles) {
+TEST_F(ProcessRunnerTest, AdoptFinishedJobFromItsExitFiles) {
   RunHandle h;
   h.job_id = 18;
   h.pgid = 999999;
@@ -415,7 +415,7 @@ TEST_F(LocalSiteTest, AdoptFinishedJobFromItsExitFiles) {
   h.run_dir = dir_ + "/runs/18/1";
   fs::create_directories(h.run_dir);
   std::ofstream(h.run_dir + "/exit.0") << "0\n";
-  LocalSite site(dir_);
+  ProcessRunner site(dir_);
   EXPECT_FALSE(site.Adopt(h));  // worker 1 is gone without a trace
   std::ofstream(h.run_dir + "/exit.1") << "5\n";
   EXPECT_TRUE(site.Adopt(h));
@@ -426,7 +426,7 @@ TEST_F(LocalSiteTest, AdoptFinishedJobFromItsExitFiles) {
   EXPECT_EQ(e[0].reason, "exit code 5 (worker 1)");
 }
 
-TEST_F(LocalSiteTest, AdoptGoneJobReturnsFalse) {
+TEST_F(ProcessRunnerTest, AdoptGoneJobReturnsFalse) {
   pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) ::_exit(0);
@@ -438,7 +438,7 @@ TEST_F(LocalSiteTest, AdoptGoneJobReturnsFalse) {
   h.pids = {pid};
   h.start_ticks = {12345};
   h.run_dir = dir_ + "/runs/19/1";
-  LocalSite site(dir_);
+  ProcessRunner site(dir_);
   EXPECT_FALSE(site.Adopt(h));
   EXPECT_EQ(site.running(), 0u);
   h.pids = {};
@@ -446,7 +446,7 @@ TEST_F(LocalSiteTest, AdoptGoneJobReturnsFalse) {
   EXPECT_FALSE(site.Adopt(h));
 }
 
-TEST_F(LocalSiteTest, DetectInventory) {
+TEST_F(ProcessRunnerTest, DetectInventory) {
   LocalInventory inv = DetectInventory();
   EXPECT_GT(inv.cpus, 0);
   EXPECT_GT(inv.memory_gib, 0);
@@ -454,7 +454,7 @@ TEST_F(LocalSiteTest, DetectInventory) {
   EXPECT_EQ(inv.accelerator.empty(), inv.device_names.empty());
 }
 
-TEST_F(LocalSiteTest, RunHandleJsonRoundTrip) {
+TEST_F(ProcessRunnerTest, RunHandleJsonRoundTrip) {
   RunHandle h;
   h.job_id = 123456789012;
   h.attempt = 3;
@@ -479,8 +479,8 @@ TEST_F(LocalSiteTest, RunHandleJsonRoundTrip) {
   EXPECT_EQ(RunHandle::FromJson("[1]").status().code(), Code::kInvalidArgument);
 }
 
-TEST_F(LocalSiteTest, DuplicateLaunchAndUnknownKill) {
-  LocalSite site(dir_);
+TEST_F(ProcessRunnerTest, DuplicateLaunchAndUnknownKill) {
+  ProcessRunner site(dir_);
   ASSERT_TRUE(site.Launch(Spec(20, {"sleep", "5"})).ok());
   EXPECT_EQ(site.Launch(Spec(20, {"true"})).status().code(), Code::kAlreadyExists);
   EXPECT_EQ(site.Kill(21, "x").code(), Code::kNotFound);
@@ -492,4 +492,4 @@ TEST_F(LocalSiteTest, DuplicateLaunchAndUnknownKill) {
 }
 
 }  // namespace
-}  // namespace cnet::sites
+}  // namespace cnet::backends::local

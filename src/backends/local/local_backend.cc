@@ -1,0 +1,313 @@
+#include "backends/local/local_backend.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "backends/config_block.h"
+#include "backends/local/proc_scan.h"
+#include "common/csv.h"
+
+namespace cnet::backends::local {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kGpuNode = "gpu";
+constexpr const char* kCpuNode = "cpu";
+
+json HeldJson(const std::map<std::string, std::vector<int>>& held) {
+  json j = json::object();
+  for (const auto& [node, ids] : held) j[node] = ids;
+  return j;
+}
+
+std::map<std::string, std::vector<int>> HeldFromJson(const json& j) {
+  std::map<std::string, std::vector<int>> held;
+  if (!j.is_object()) return held;
+  for (const auto& [node, ids] : j.items()) {
+    if (ids.is_array()) held[node] = ids.get<std::vector<int>>();
+  }
+  return held;
+}
+
+// The outcome of a run that ended while no service watched it, from its workers' exit codes.
+SiteEvent EndedEvent(int64_t job_id, int attempt, const json& codes) {
+  SiteEvent e;
+  e.kind = SiteEvent::kEnded;
+  e.job_id = job_id;
+  e.attempt = attempt;
+  e.success = true;
+  e.reason = "exit code 0";
+  int k = 0;
+  for (const auto& c : codes) {
+    int code = c.is_number_integer() ? c.get<int>() : 1;
+    if (code != 0 && e.success) {
+      e.success = false;
+      e.exit_code = code;
+      e.reason = "exit code " + std::to_string(code) + " (worker " + std::to_string(k) + ")";
+    }
+    ++k;
+  }
+  e.reason += "; it ended while the service was down";
+  return e;
+}
+
+double WallNow() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// Declared values win over detected ones.
+SiteInventory BuildInventory(const LocalOptions& o, const LocalInventory& detected) {
+  SiteInventory inv;
+  int cpus = o.cpus > 0 ? o.cpus : detected.cpus;
+  double mem = o.memory_gib > 0 ? o.memory_gib : detected.memory_gib;
+  std::string accel = o.accelerator.empty() ? detected.accelerator : o.accelerator;
+  int count = o.accelerators >= 0 ? o.accelerators : detected.accelerator_count;
+  if (!accel.empty() && count > 0) inv.nodes.push_back({kGpuNode, accel, count, cpus, mem, true, ""});
+  inv.nodes.push_back({kCpuNode, "", 0, std::max(1, cpus), mem, true, ""});
+  return inv;
+}
+
+std::map<std::string, int> DeviceCounts(const SiteInventory& inv) {
+  std::map<std::string, int> out;
+  for (const SiteNode& n : inv.nodes) {
+    if (n.accelerators > 0) out[n.name] = n.accelerators;
+  }
+  return out;
+}
+
+}  // namespace
+
+LocalBackend::LocalBackend(std::string name, LocalOptions opts, const LocalInventory& detected)
+    : name_(std::move(name)), opts_(std::move(opts)), inventory_(BuildInventory(opts_, detected)),
+      runner_(opts_.data_dir), ledger_(DeviceCounts(inventory_)) {}
+
+Capabilities LocalBackend::capabilities() const {
+  Capabilities c;
+  c.starts_at_launch = true;
+  c.can_withdraw = false;
+  c.dynamic_inventory = false;
+  c.launch_concurrency = 1;
+  return c;
+}
+
+std::string LocalBackend::RunDir(int64_t job_id, int attempt) const {
+  return opts_.data_dir + "/runs/" + std::to_string(job_id) + "/" + std::to_string(attempt);
+}
+
+// Takes accelerators_per_worker ids per worker, node by node (the rank order); on error nothing
+// stays taken.
+Result<std::vector<std::vector<int>>> LocalBackend::TakeDevices(const LaunchRequest& req, Held* held) {
+  std::vector<std::vector<int>> per_worker;
+  for (const NodeShare& share : req.nodes) {
+    auto node = std::find_if(inventory_.nodes.begin(), inventory_.nodes.end(),
+                             [&](const SiteNode& n) { return n.name == share.node; });
+    Status bad;
+    if (node == inventory_.nodes.end()) {
+      bad = InvalidArgument("launch: '" + share.node + "' is not a node of " + name_);
+    } else if (share.workers < 1) {
+      bad = InvalidArgument("launch: node '" + share.node + "' is given " + std::to_string(share.workers) + " workers");
+    } else if (req.accelerators_per_worker > 0 && node->accelerators == 0) {
+      bad = InvalidArgument("launch: node '" + share.node + "' has no accelerators");
+    }
+    Result<std::vector<int>> ids = std::vector<int>{};
+    if (bad.ok() && req.accelerators_per_worker > 0) ids = ledger_.Take(share.node, share.workers * req.accelerators_per_worker);
+    if (bad.ok() && !ids.ok()) {
+      bad = ids.status().code() == Code::kResourceExhausted ? Status(Code::kUnavailable, "launch: " + ids.status().message())
+                                                            : InvalidArgument("launch: " + ids.status().message());
+    }
+    if (!bad.ok()) {
+      ReleaseDevices(*held);
+      held->clear();
+      return bad;
+    }
+    if (!ids->empty()) (*held)[share.node] = *ids;
+    for (int w = 0; w < share.workers; ++w) {
+      const int apw = req.accelerators_per_worker;
+      per_worker.emplace_back(ids->begin() + w * apw, ids->begin() + (w + 1) * apw);
+    }
+  }
+  return per_worker;
+}
+
+void LocalBackend::ReleaseDevices(const Held& held) {
+  for (const auto& [node, ids] : held) ledger_.Release(node, ids);
+}
+
+void LocalBackend::ReleaseJob(int64_t job_id) {
+  Held held;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = held_.find(job_id);
+    if (it == held_.end()) return;
+    held = std::move(it->second);
+    held_.erase(it);
+  }
+  ReleaseDevices(held);
+}
+
+Result<LaunchResult> LocalBackend::Launch(const LaunchRequest& req) {
+  if (req.nodes.empty()) return InvalidArgument("launch: no nodes placed");
+  Held held;
+  CNET_ASSIGN_OR_RETURN(std::vector<std::vector<int>> devices, TakeDevices(req, &held));
+  LaunchSpec ls;
+  ls.job_id = req.job_id;
+  ls.attempt = req.attempt;
+  ls.argv = req.argv;
+  ls.env = req.env;
+  ls.working_dir = req.working_dir;
+  ls.workers = req.workers();
+  ls.time_limit_s = req.time_limit_s;
+  if (req.accelerators_per_worker > 0) {
+    ls.devices = devices;
+    ls.device_env = req.device_env.empty() ? "CUDA_VISIBLE_DEVICES" : req.device_env;
+  }
+  // The devices go beside the run before it starts, so that FindInterrupted can re-take them.
+  std::error_code ec;
+  std::filesystem::create_directories(RunDir(req.job_id, req.attempt), ec);
+  if (!ec) std::ofstream(RunDir(req.job_id, req.attempt) + "/devices.json") << HeldJson(held).dump();
+  auto h = runner_.Launch(ls);
+  if (!h.ok()) {
+    ReleaseDevices(held);
+    return h.status();
+  }
+  json handle = json::parse(h->ToJson());
+  handle["devices"] = HeldJson(held);
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    held_[req.job_id] = held;
+  }
+  LaunchResult r;
+  r.handle = handle.dump();
+  r.started = true;
+  r.note = "running on " + name_ + " (" + std::to_string(ls.workers) + " processes, group " + std::to_string(h->pgid) + ")";
+  if (req.accelerators_per_worker > 0) r.devices = std::move(devices);
+  return r;
+}
+
+std::vector<SiteEvent> LocalBackend::Poll(double now) {
+  std::vector<SiteEvent> out;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    out.swap(ended_);
+  }
+  for (const ExitInfo& e : runner_.Poll(now)) {
+    ReleaseJob(e.job_id);
+    SiteEvent ev;
+    ev.kind = SiteEvent::kEnded;
+    ev.job_id = e.job_id;
+    ev.success = e.success;
+    ev.exit_code = e.exit_code;
+    ev.killed = e.killed;
+    ev.timed_out = e.timed_out;
+    ev.reason = e.success ? "exit code 0" : e.reason;
+    out.push_back(std::move(ev));
+  }
+  return out;
+}
+
+Status LocalBackend::Kill(int64_t job_id, const std::string& reason) { return runner_.Kill(job_id, reason); }
+
+Result<WithdrawOutcome> LocalBackend::Withdraw(int64_t, int) { return WithdrawOutcome::kMayRun; }
+
+Result<AdoptOutcome> LocalBackend::Adopt(int64_t job_id, int attempt, const std::string& handle) {
+  json f = json::parse(handle, nullptr, false);
+  if (!f.is_object()) return InvalidArgument("adopt: the handle of job " + std::to_string(job_id) + " is not JSON");
+  if (f.value("ended", false)) {  // a run that ended before its launch was recorded
+    std::lock_guard<std::mutex> l(mu_);
+    ended_.push_back(EndedEvent(job_id, attempt, f.value("exit_codes", json::array())));
+    return AdoptOutcome::kAdopted;
+  }
+  CNET_ASSIGN_OR_RETURN(RunHandle h, RunHandle::FromJson(handle));
+  if (h.job_id != job_id) {
+    return InvalidArgument("adopt: the handle names job " + std::to_string(h.job_id) + ", not " + std::to_string(job_id));
+  }
+  if (!runner_.Adopt(h)) return AdoptOutcome::kGone;
+  Held held = HeldFromJson(f.value("devices", json::object()));
+  Status shared;
+  for (const auto& [node, ids] : held) {
+    Status st = ledger_.Retake(node, ids);
+    if (!st.ok() && shared.ok()) shared = st;
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  held_[job_id] = held;
+  // The run is tracked either way; devices another run holds too are the caller's to report.
+  if (!shared.ok()) return Status(shared.code(), "adopt: job " + std::to_string(job_id) + " adopted, but " + shared.message());
+  return AdoptOutcome::kAdopted;
+}
+
+Interrupted LocalBackend::FindInterrupted(int64_t job_id, int attempt) {
+  const std::string dir = RunDir(job_id, attempt);
+  json devices = json::object();
+  if (auto text = ReadWholeFile(dir + "/devices.json"); text.ok()) {
+    json d = json::parse(*text, nullptr, false);
+    if (d.is_object()) devices = d;
+  }
+  // The runner records each run's handle in its run directory right after starting it.
+  if (auto text = ReadWholeFile(dir + "/handle.json"); text.ok()) {
+    if (auto h = RunHandle::FromJson(*text); h.ok() && h->job_id == job_id) {
+      json j = json::parse(*text);
+      j["devices"] = devices;
+      return {Interrupted::kFound, j.dump()};
+    }
+  }
+  // Else (a crash between starting the workers and writing that file): its processes carry
+  // CNET_JOB_ID in their environment; the shims are those whose parent is not one of the job's.
+  auto procs = FindJobProcesses(job_id);
+  if (procs.empty()) {
+    // No handle and no process, but its workers may have run and ended: their shims left exit
+    // files. Then it ran: never start it again.
+    json codes = json::array();
+    for (int k = 0;; ++k) {
+      auto t = ReadWholeFile(dir + "/exit." + std::to_string(k));
+      auto v = t.ok() ? ParseInt(Trim(*t)) : std::nullopt;
+      if (!v) break;
+      codes.push_back(*v);
+    }
+    if (codes.empty()) return {Interrupted::kNeverStarted, ""};
+    return {Interrupted::kFound, json{{"ended", true}, {"exit_codes", codes}}.dump()};
+  }
+  RunHandle h;
+  h.job_id = job_id;
+  h.attempt = attempt;
+  h.pgid = procs.front().pgid;
+  h.started_at = WallNow();
+  h.run_dir = dir;
+  std::vector<FoundProcess> shims;
+  for (const auto& p : procs) {
+    bool child_of_job = std::any_of(procs.begin(), procs.end(), [&](const auto& q) { return q.pid == p.ppid; });
+    if (p.pgid == h.pgid && !child_of_job) shims.push_back(p);
+  }
+  std::sort(shims.begin(), shims.end(), [](const auto& x, const auto& y) { return x.worker_index < y.worker_index; });
+  for (const auto& p : shims) {
+    h.pids.push_back(p.pid);
+    h.start_ticks.push_back(p.start_ticks);
+  }
+  json j = json::parse(h.ToJson());
+  j["devices"] = devices;
+  return {Interrupted::kFound, j.dump()};
+}
+
+std::string LocalBackend::LogPath(int64_t job_id, int attempt, std::string_view stream) const {
+  return stream == "stderr" ? runner_.StderrPath(job_id, attempt) : runner_.StdoutPath(job_id, attempt);
+}
+
+Result<std::unique_ptr<SiteBackend>> MakeLocalBackend(const std::string& name, const YAML::Node& block,
+                                                      const BackendEnv& env) {
+  ConfigBlock b(block, env);
+  CNET_RETURN_IF_ERROR(b.OnlyKeys({"accelerator", "accelerators", "cpus", "memory_gib"}));
+  LocalOptions o;
+  o.data_dir = env.data_dir;
+  CNET_RETURN_IF_ERROR(b.String("accelerator", &o.accelerator));
+  CNET_RETURN_IF_ERROR(b.Int("accelerators", 0, 1024, &o.accelerators));
+  if (!o.accelerator.empty() && o.accelerators < 0) return b.Error("accelerators", "required when 'accelerator' is declared");
+  CNET_RETURN_IF_ERROR(b.Int("cpus", 0, 100000, &o.cpus));
+  CNET_RETURN_IF_ERROR(b.Double("memory_gib", 0, 1e7, &o.memory_gib));
+  return std::unique_ptr<SiteBackend>(std::make_unique<LocalBackend>(name, o, DetectInventory()));
+}
+
+}  // namespace cnet::backends::local

@@ -1,0 +1,129 @@
+// The local site: runs each worker of a job as a child process on this machine.
+// Each job runs in its own process group (and session), with the job's environment plus the
+// assigned device ids (CUDA_VISIBLE_DEVICES or ASCEND_RT_VISIBLE_DEVICES), in its working
+// directory, with stdout and stderr appended to files. Workers run under a /bin/sh shim that
+// records the exit status in a file, so a restarted service can re-adopt jobs whose processes still
+// run and learn their exit codes later. Time limits are enforced by Poll (SIGTERM, then SIGKILL
+// after a grace period); Kill ends the whole process group the same way.
+// Thread-safe: all methods may be called from any thread.
+//
+// Processes: worker 0 leads a new session and process group (pgid == its pid); the other workers
+// are created in that group yet as children of this process (clone(CLONE_PARENT) from worker 0),
+// so that Poll can waitpid them all. No SIGCHLD handler is installed: Poll reaps with WNOHANG. The
+// embedding process must therefore not reap children it does not own (wait(), waitpid(-1)) nor set
+// SIGCHLD to SIG_IGN. When this process is a child subreaper (prctl PR_SET_CHILD_SUBREAPER) or
+// PID 1, it inherits orphans of a job's processes; Poll reaps those found in a job's group too.
+// Recommended for the service where PID 1 does not reap orphans (some containers).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace cnet::backends::local {
+
+// What this machine offers (detected, or declared in the config).
+struct LocalInventory {
+  int cpus = 0;
+  double memory_gib = 0;
+  std::string accelerator;      // catalogue name ("H100-SXM", ...), "" when none
+  int accelerator_count = 0;
+  std::vector<std::string> device_names;  // as reported (nvidia-smi name column), for display
+};
+
+// CPUs from sysconf, memory from /proc/meminfo, NVIDIA GPUs from `nvidia-smi --query-gpu=
+// index,name --format=csv,noheader` when that program exists (its absence is not an error).
+LocalInventory DetectInventory();
+
+struct LaunchSpec {
+  int64_t job_id = 0;
+  int attempt = 1;                       // 1-based; names the run directory
+  std::vector<std::string> argv;         // argv[0] resolved through PATH
+  std::map<std::string, std::string> env;  // added to a minimal base env (PATH, HOME, LANG)
+  std::string working_dir;               // "" = the run directory
+  int workers = 1;                       // processes to start
+  // Device ids per worker (outer size == workers); empty inner = none.
+  std::vector<std::vector<int>> devices;
+  std::string device_env = "CUDA_VISIBLE_DEVICES";  // or ASCEND_RT_VISIBLE_DEVICES
+  double time_limit_s = 0;               // 0 = none
+};
+
+// Enough to find the processes again after a restart; serialised into the job's runtime_json.
+struct RunHandle {
+  int64_t job_id = 0;
+  int attempt = 1;
+  int pgid = 0;
+  std::vector<int> pids;                  // one per worker (the shims)
+  std::vector<long long> start_ticks;     // /proc/<pid>/stat field 22, to detect pid reuse
+  double started_at = 0;                  // epoch seconds
+  double time_limit_s = 0;
+  std::string run_dir;                    // <data>/runs/<job_id>/<attempt>
+  std::string ToJson() const;
+  static Result<RunHandle> FromJson(const std::string& s);
+};
+
+struct ExitInfo {
+  int64_t job_id = 0;
+  bool success = false;        // every worker exited 0
+  int exit_code = 0;           // first non-zero worker exit code, 128+signal if killed, 0 if all 0
+  bool timed_out = false;
+  bool killed = false;         // ended by Kill
+  std::string reason;          // "exit code 3 (worker 1)", "time limit 60 s exceeded", ...
+};
+
+class ProcessRunner {
+ public:
+  // `data_dir`: runs go under <data_dir>/runs/<job_id>/<attempt>/ (stdout, stderr, exit files).
+  explicit ProcessRunner(std::string data_dir);
+  // Neither kills nor reaps running jobs: they run in their own session and outlive this object
+  // (and the service), to be re-adopted through their RunHandles. Within one process, a second
+  // ProcessRunner that adopts them also reaps them.
+  ~ProcessRunner();
+
+  // Starts the job's workers now. Fails (nothing left running) if a process cannot start
+  // (e.g. the program does not exist: message names it).
+  // kInvalidArgument, before anything is created or started: empty argv, workers < 1, devices
+  // size != workers, bad env names, a missing working_dir, or argv[0] not found ("program 'x' not
+  // found in PATH"; PATH is spec.env's if it sets one). kAlreadyExists if the job is running here.
+  // kInternal if fork fails (started workers are killed and reaped). Each worker's environment:
+  // PATH, HOME, LANG (from this process, or defaults), then spec.env, then device_env = its
+  // comma-joined devices (set to "" for a worker with an empty list, hiding all devices, when
+  // devices is non-empty), then CNET_JOB_ID, CNET_WORKER_INDEX, CNET_WORLD_SIZE. Exit files of a
+  // previous launch of the same attempt are removed; logs are appended to.
+  Result<RunHandle> Launch(const LaunchSpec& spec);
+  // Re-adopts a job from a previous service process: true if its processes still run (or have
+  // finished since and left their exit files, which the next Poll reports), false if they are gone
+  // without a trace.
+  bool Adopt(const RunHandle& h);
+  // Reaps finished jobs and enforces time limits; returns jobs that ended since the last call.
+  // `now` is epoch seconds (SystemClock), compared with RunHandle::started_at. Never blocks.
+  // A job ends when all its workers have exited and no live process remains in its group:
+  // * a worker ending non-zero while others run: the group gets SIGTERM, then SIGKILL after 5 s
+  //   (a gang fails together); reported with that worker's exit code and reason;
+  // * time limit exceeded: SIGTERM, SIGKILL after 5 s; timed_out=true, "time limit N s exceeded";
+  // * processes left behind by finished workers (background children): SIGTERM, SIGKILL after 5 s;
+  // * precedence in the report: killed (Kill's reason), then timed_out, then the first failure.
+  // killed/timed_out imply success=false; exit_code is still the first non-zero worker code
+  // (e.g. 143 for SIGTERM, 137 for SIGKILL), possibly 0.
+  std::vector<ExitInfo> Poll(double now);
+  // Ends a job's process group: SIGTERM, then SIGKILL after `grace_s`. The job is reported by a
+  // later Poll with killed=true. kNotFound if the job is not running here (or already reported).
+  // grace_s <= 0: SIGKILL alone, at once. Killing again only shortens the grace.
+  Status Kill(int64_t job_id, const std::string& reason, double grace_s = 5);
+  // Paths of a job's log files for an attempt (may not exist yet).
+  std::string StdoutPath(int64_t job_id, int attempt) const;
+  std::string StderrPath(int64_t job_id, int attempt) const;
+  // Jobs launched or adopted and not yet reported by Poll.
+  size_t running() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cnet::backends::local

@@ -1,0 +1,44 @@
+// The Slurm batch job that runs one placed computenet job (pure functions, no I/O).
+//
+// Shape: slurmrestd v0.0.38 cannot name the nodes of a job (required_nodes is a disabled key), so
+// the job asks for exactly as many nodes as LaunchRequest::nodes has, each with room for the
+// largest share (tasks, CPUs, GRES and memory per node are uniform in a Slurm request), and the
+// batch script runs one `srun --nodes=1 --relative=i --ntasks=w_i` step per share: the gang is
+// exactly w_0 + w_1 + ... tasks, worker ranks are node by node (CNET_WORKER_INDEX = the step's
+// SLURM_PROCID + the share's offset) and CNET_WORLD_SIZE is the total. Slurm picks which nodes;
+// share i runs on the i-th node of the allocation. With accelerators each step gets
+// w_i * accelerators_per_worker GRES bound per task, so workers see disjoint devices.
+//
+// Fence: the script first mkdirs <run_dir>/claim; Withdraw mkdirs it too, and the loser of that
+// race does not run the command. The script writes the gang's exit code (the first failing step's,
+// else 0) to <run_dir>/exit, so the outcome survives Slurm forgetting the job.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "backends/site_backend.h"
+#include "backends/slurm/slurm_client.h"
+#include "common/status.h"
+
+namespace cnet::backends::slurm {
+
+struct BatchSettings {
+  std::string partition, account, qos, reservation;  // "" = Slurm's defaults
+  std::string gres;      // the GRES of the request's accelerator, e.g. "gpu:h100"; "" = CPU only
+  std::string run_dir;   // the attempt's directory, shared with the nodes
+};
+
+// "cnet-<job>-<attempt>": how a restarted service finds the job by name.
+std::string JobName(int64_t job_id, int attempt);
+// Single-quotes a word for sh.
+std::string ShQuote(const std::string& s);
+// The largest share of the request (workers on one node).
+int MaxShare(const LaunchRequest& req);
+// The batch script (bash) described above.
+std::string BatchScript(const LaunchRequest& req, const BatchSettings& s);
+// The whole job description. kInvalidArgument for a request with no nodes, a share < 1 worker,
+// empty argv, or accelerators without a GRES name.
+Result<SlurmJobSpec> MakeJobSpec(const LaunchRequest& req, const BatchSettings& s);
+
+}  // namespace cnet::backends::slurm
