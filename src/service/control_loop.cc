@@ -219,6 +219,19 @@ void ControlLoop::Publish() {
     read_ = std::move(m);
   }
   st_.metrics.SetGauge("cnet_queue_length", "", static_cast<double>(st_.sched->pending().size()));
+  std::map<AccelId, int> alloc;
+  for (JobId id : st_.sched->running()) {
+    const JobRecord& r = *st_.sched->Find(id);
+    alloc[r.placement.accel] += r.placement.Workers();
+  }
+  for (AccelId a : st_.cluster->accel_types()) {
+    const std::string type = "type=\"" + st_.cat.Get(a).name + "\"";
+    st_.metrics.SetGauge("cnet_allocated_accelerators", type, alloc[a]);
+    st_.metrics.SetGauge("cnet_capacity_accelerators", type, st_.cluster->AccelCount(a));
+  }
+  size_t held = 0;
+  for (const auto& [tenant, q] : st_.held) held += q.size();
+  st_.metrics.SetGauge("cnet_jobs_held_by_quota", "", static_cast<double>(held));
   for (const char* name : {"PENDING", "SCHEDULED", "RUNNING", "PREEMPTED"}) {
     auto s = store::ParseState(name);
     auto it = st_.jobs.by_state().find(*s);

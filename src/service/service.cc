@@ -95,8 +95,27 @@ Status Service::BuildSites(const backends::BackendRegistry& reg) {
   return st.RebuildModel();
 }
 
+// Quota keys are accelerator types as the catalogue names them (aliases accepted), or "*".
+Result<store::TenantRow> Service::Canonical(store::TenantRow t) const {
+  std::map<std::string, int> limits;
+  for (const auto& [type, limit] : t.max_accelerators) {
+    if (type == "*") {
+      limits[type] = limit;
+      continue;
+    }
+    auto id = cat_->Find(type);
+    if (!id) return InvalidArgument("max_accelerators." + type + ": unknown accelerator type (known: " + cat_->NameList() + ")");
+    limits[cat_->Get(*id).name] = limit;
+  }
+  t.max_accelerators = std::move(limits);
+  return t;
+}
+
 Status Service::LoadTenants() {
-  for (const auto& t : cfg_.tenants) CNET_RETURN_IF_ERROR(store_->PutTenant({t.name, t.max_accelerators, t.max_queued_jobs}));
+  for (const auto& t : cfg_.tenants) {
+    CNET_ASSIGN_OR_RETURN(store::TenantRow row, Canonical({t.name, t.max_accelerators, t.max_queued_jobs}));
+    CNET_RETURN_IF_ERROR(store_->PutTenant(row));
+  }
   CNET_ASSIGN_OR_RETURN(auto tenants, store_->ListTenants());
   for (const auto& t : tenants) ledger_.PutTenant(t);
   return Status::Ok();
@@ -239,16 +258,15 @@ Result<Service::UsageView> Service::Usage(const Caller& c, const std::string& te
   return UsageView{tenant, ledger_.Usage(tenant), ledger_.Tenant(tenant)};
 }
 
-Result<store::TenantRow> Service::PutTenant(const Caller& c, const store::TenantRow& t) {
+Result<store::TenantRow> Service::PutTenant(const Caller& c, const store::TenantRow& t0) {
   if (!c.admin) return PermissionDenied("admin role required");
-  if (t.name.empty() || t.name.size() > 63 ||
-      t.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != std::string::npos)
+  if (t0.name.empty() || t0.name.size() > 63 ||
+      t0.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != std::string::npos)
     return InvalidArgument("name: 1-63 letters, digits, '-', '_' or '.'");
-  if (t.max_queued_jobs < 0 || t.max_queued_jobs > 10000000) return InvalidArgument("max_queued_jobs: an integer from 0 to 10000000");
-  for (const auto& [type, limit] : t.max_accelerators) {
+  if (t0.max_queued_jobs < 0 || t0.max_queued_jobs > 10000000) return InvalidArgument("max_queued_jobs: an integer from 0 to 10000000");
+  for (const auto& [type, limit] : t0.max_accelerators)
     if (limit < 0 || limit > 1000000) return InvalidArgument("max_accelerators." + type + ": an integer from 0 to 1000000");
-    if (type != "*" && !cat_->Find(type)) return InvalidArgument("max_accelerators." + type + ": unknown accelerator type");
-  }
+  CNET_ASSIGN_OR_RETURN(store::TenantRow t, Canonical(t0));
   Status st = store_->PutTenant(t);
   if (!st.ok()) return Unavailable("store: " + st.message());
   ledger_.PutTenant(t);  // held jobs of this tenant are looked at again by the next tick

@@ -109,6 +109,7 @@ class Service {
   Service() = default;
   Status BuildSites(const backends::BackendRegistry& reg);
   Status LoadTenants();
+  Result<store::TenantRow> Canonical(store::TenantRow t) const;
   Result<store::JobRow> OwnedJob(const Caller& c, int64_t id);
   std::string LiveReason(const store::JobRow& row) const;
 

@@ -8,7 +8,8 @@
 #include <filesystem>
 #include <thread>
 
-#include "service/http.h"
+#include "api/http_server.h"
+#include "api/json_views.h"
 #include "common/csv.h"
 #include "testing/test_util.h"
 
@@ -23,13 +24,15 @@ class TestServer {
   explicit TestServer(const std::string& dir, ServiceConfig cfg = DefaultConfig()) {
     cfg.data_dir = dir;
     cfg.cycle_interval_s = 0.02;
-    auto s = Service::Create(cfg, clock_, testing::DataPath("accelerators.yaml"), "");
+    ServiceDeps deps;
+    deps.clock = &clock_;
+    auto s = Service::Create(cfg, deps, testing::DataPath("accelerators.yaml"), "");
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     svc_ = std::move(s).value();
     auto tok = svc_->InitAdminToken();
     EXPECT_TRUE(tok.ok());
     admin_ = *tok;
-    http_ = std::make_unique<HttpServer>(*svc_);
+    http_ = std::make_unique<api::HttpServer>(*svc_);
     EXPECT_TRUE(http_->Bind("127.0.0.1", 0).ok());
     svc_->Start();
     thread_ = std::thread([this] { http_->Run(); });
@@ -86,7 +89,7 @@ class TestServer {
  private:
   SystemClock clock_;
   std::unique_ptr<Service> svc_;
-  std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<api::HttpServer> http_;
   std::thread thread_;
   std::string admin_;
 };
@@ -154,15 +157,18 @@ TEST_F(ServiceTest, CancelStopsARunningJobAndAQueuedOne) {
   json j = s.WaitFor(id, t, "", 15);
   EXPECT_EQ(j["state"], "CANCELLED");
   EXPECT_EQ(s.Post("/v1/jobs/" + std::to_string(id) + "/cancel", t, "").status, 409);
-  // A job that can never fit right now stays queued; cancelling it ends it at once.
-  int cpus = s.svc().Sites()["sites"][0]["capacity"].begin().value();
-  auto big = s.Post("/v1/jobs", t, CpuJob("wide", "true", {{"workers", cpus}}).dump());
+  // A job that cannot fit while the blocker runs stays queued; cancelling it ends it at once.
+  int cpus = api::SitesJson(*s.svc().Read())["sites"][0]["capacity"].begin().value();
   auto blocker = s.Post("/v1/jobs", t, CpuJob("blocker", "sleep 60").dump());
-  (void)blocker;
+  int64_t blocker_id = blocker.body["id"];
+  ASSERT_EQ(s.WaitFor(blocker_id, t, "RUNNING")["state"], "RUNNING");
+  auto big = s.Post("/v1/jobs", t, CpuJob("wide", "true", {{"workers", cpus}}).dump());
   int64_t bid = big.body["id"];
-  EXPECT_EQ(s.Do("DELETE", "/v1/jobs/" + std::to_string(bid), t).status, 202);
-  EXPECT_EQ(s.WaitFor(bid, t)["state"], "CANCELLED");
-  s.Post("/v1/jobs/" + std::to_string(blocker.body["id"].get<int64_t>()) + "/cancel", t, "");
+  auto cancelled = s.Do("DELETE", "/v1/jobs/" + std::to_string(bid), t);
+  EXPECT_EQ(cancelled.status, 202);
+  EXPECT_EQ(cancelled.body["state"], "CANCELLED") << cancelled.raw;
+  EXPECT_EQ(s.Get("/v1/jobs/" + std::to_string(bid), t).body["state"], "CANCELLED");
+  s.Post("/v1/jobs/" + std::to_string(blocker_id) + "/cancel", t, "");
 }
 
 TEST_F(ServiceTest, TenantsAreIsolated) {
@@ -231,24 +237,27 @@ TEST_F(ServiceTest, BadInputGets4xxNamingTheFieldAndTheServerKeepsServing) {
 TEST_F(ServiceTest, QuotasAreEnforcedAtAdmission) {
   TestServer s(dir_);
   std::string t = s.Tenant("small", {{"max_queued_jobs", 1}});
-  // One huge job that cannot start holds the queue slot.
-  int cpus = s.svc().Sites()["sites"][0]["capacity"].begin().value();
-  auto a = s.Post("/v1/jobs", t, CpuJob("a", "sleep 30", {{"workers", cpus}}).dump());
-  auto blocker_first = a.status == 201;
-  EXPECT_TRUE(blocker_first);
-  auto b = s.Post("/v1/jobs", t, CpuJob("b", "true").dump());
-  // a may have started already (then b is admitted) - only a queued job counts.
-  if (s.Get("/v1/jobs/" + std::to_string(a.body["id"].get<int64_t>()), t).body["state"] == "PENDING") {
-    EXPECT_EQ(b.status, 429) << b.raw;
-    EXPECT_EQ(b.body["error"]["field"], "tenant");
-  }
+  // A running job does not count as queued; a full-width job waiting behind it does.
+  int cpus = api::SitesJson(*s.svc().Read())["sites"][0]["capacity"].begin().value();
+  auto a = s.Post("/v1/jobs", t, CpuJob("a", "sleep 30").dump());
+  ASSERT_EQ(a.status, 201) << a.raw;
+  ASSERT_EQ(s.WaitFor(a.body["id"].get<int64_t>(), t, "RUNNING")["state"], "RUNNING");
+  auto b = s.Post("/v1/jobs", t, CpuJob("b", "true", {{"workers", cpus}}).dump());
+  ASSERT_EQ(b.status, 201) << b.raw;
+  auto c = s.Post("/v1/jobs", t, CpuJob("c", "true").dump());
+  EXPECT_EQ(c.status, 429) << c.raw;
+  EXPECT_EQ(c.body["error"]["field"], "tenant");
+  // A new Idempotency-Key does not bypass the limit either (bug: it did).
+  auto d = s.Post("/v1/jobs", t, CpuJob("d", "true").dump(), "application/json", {{"Idempotency-Key", "fresh-key"}});
+  EXPECT_EQ(d.status, 429) << d.raw;
   s.Post("/v1/jobs/" + std::to_string(a.body["id"].get<int64_t>()) + "/cancel", t, "");
+  s.Post("/v1/jobs/" + std::to_string(b.body["id"].get<int64_t>()) + "/cancel", t, "");
 }
 
 TEST_F(ServiceTest, DeclaredGpusGetDeviceIdsPerWorker) {
   ServiceConfig cfg = DefaultConfig();
-  cfg.sites[0].accelerator = "H100-SXM";
-  cfg.sites[0].accelerators = 4;
+  cfg.sites[0].block["accelerator"] = "H100-SXM";
+  cfg.sites[0].block["accelerators"] = 4;
   TestServer s(dir_, cfg);
   std::string t = s.Tenant("vision", {{"max_accelerators", {{"*", 4}}}});
   json job{{"name", "train"}, {"command", json::array({"sh", "-c", "echo w$CNET_WORKER_INDEX=$CUDA_VISIBLE_DEVICES"})},

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "common/csv.h"
+#include "api/json_views.h"
 #include "service/service.h"
 #include "testing/test_util.h"
 
@@ -62,15 +63,15 @@ class SlurmService : public ::testing::Test {
     cfg_.data_dir = dir_;
     cfg_.cycle_interval_s = 0.05;
     cfg_.policy = "fifo-hetero";
-    cfg_.sites[0].cpus = 2;
+    cfg_.sites[0].block["cpus"] = 2;
     SiteConfig hpc;
     hpc.name = "hpc";
     hpc.type = "slurm";
     hpc.region = "loopback";
-    hpc.url = "http://127.0.0.1:7820";
-    hpc.jwt_key_file = g_base + "/state/jwt_hs256.key";
-    hpc.gres_map = {{"gpu:h100", "H100-SXM"}};
-    hpc.poll_interval_s = 0.2;
+    hpc.block = YAML::Load("{name: hpc, type: slurm, url: 'http://127.0.0.1:7820', gres_map: {'gpu:h100': H100-SXM}, "
+                           "poll_interval_s: 0.2, inventory_interval_s: 0.5}");
+    hpc.block["jwt_key_file"] = g_base + "/state/jwt_hs256.key";
+    hpc.where = "test: hpc";
     hpc.inventory_interval_s = 0.5;
     cfg_.sites.push_back(hpc);
     StartService();
@@ -79,10 +80,12 @@ class SlurmService : public ::testing::Test {
   void StartService() {
     if (svc_) svc_->Stop();
     svc_.reset();
-    auto s = Service::Create(cfg_, clock_, testing::DataPath("accelerators.yaml"), "");
+    ServiceDeps deps;
+    deps.clock = &clock_;
+    auto s = Service::Create(cfg_, deps, testing::DataPath("accelerators.yaml"), "");
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     svc_ = std::move(s).value();
-    svc_->PutTenant(admin_, {{"name", "t"}});
+    ASSERT_TRUE(svc_->PutTenant(admin_, store::TenantRow{"t", {}, 0}).ok());
     svc_->Start();
   }
   // Runs a command with this site's Slurm environment (scontrol, squeue, sbatch, daemon.sh).
@@ -91,7 +94,7 @@ class SlurmService : public ::testing::Test {
     return Sh(Env() + "bash -c '. " + scripts + "env.sh; slurm_need_base; PATH=" + scripts + ":$PATH; " + cmd + "'");
   }
   json Site(const std::string& name) {
-    json sites = svc_->Sites();  // keep the document alive while reading into it
+    json sites = api::SitesJson(*svc_->Read());  // keep the document alive while reading into it
     for (const auto& s : sites["sites"])
       if (s["name"] == name) return s;
     return json();
@@ -114,7 +117,7 @@ class SlurmService : public ::testing::Test {
     auto t = ReadWholeFile(dir_ + "/ran/" + std::to_string(id));
     return t.ok() ? static_cast<int>(std::count(t->begin(), t->end(), '\n')) : 0;
   }
-  std::string State(int64_t id) { return std::get<json>(svc_->GetJob(admin_, id))["state"]; }
+  std::string State(int64_t id) { return JobJson(id)["state"]; }
 
   void TearDown() override {
     if (svc_) svc_->Stop();
@@ -125,17 +128,17 @@ class SlurmService : public ::testing::Test {
     auto req = api::JobRequestFromJson(job);
     EXPECT_TRUE(req.ok()) << req.status().ToString();
     auto r = svc_->Submit(tenant_, *req, "");
-    if (auto* e = std::get_if<ApiError>(&r)) {
-      last_error_ = *e;
+    if (!r.ok()) {
+      last_error_ = r.status();
       return -1;
     }
-    return std::get<Service::Submitted>(r).job.id;
+    return r->job.id;
   }
   json Wait(int64_t id, const std::string& state = "", double secs = 30) {
     json j;
     auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(secs);
     while (std::chrono::steady_clock::now() < end) {
-      j = std::get<json>(svc_->GetJob(admin_, id));
+      j = JobJson(id);
       std::string s = j["state"];
       if (s == state || (state.empty() && (s == "SUCCEEDED" || s == "FAILED" || s == "CANCELLED"))) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -143,8 +146,9 @@ class SlurmService : public ::testing::Test {
     return j;
   }
   std::string Log(int64_t id) {
-    auto p = std::get<std::pair<std::string, bool>>(svc_->LogPath(admin_, id, "stdout", 0));
-    auto t = ReadWholeFile(p.first);
+    auto p = svc_->Logs(admin_, id, "stdout", 0);
+    if (!p.ok()) return "";
+    auto t = ReadWholeFile(p->path);
     return t.ok() ? *t : "";
   }
 
@@ -152,12 +156,16 @@ class SlurmService : public ::testing::Test {
   ServiceConfig cfg_;
   std::unique_ptr<Service> svc_;
   Caller admin_{"", true}, tenant_{"t", false};
-  ApiError last_error_;
+  json JobJson(int64_t id) {
+    auto v = svc_->GetJob(admin_, id, true);
+    return v.ok() ? api::JobJson(*v, true) : json{{"state", "?"}, {"error", v.status().ToString()}};
+  }
+  Status last_error_;
   std::string dir_;
 };
 
 TEST_F(SlurmService, SitesShowsLocalAndSlurmWithCapacity) {
-  json s = svc_->Sites()["sites"];
+  json s = api::SitesJson(*svc_->Read())["sites"];
   ASSERT_EQ(s.size(), 2u);
   EXPECT_EQ(s[0]["name"], "local");
   EXPECT_EQ(s[1]["name"], "hpc");
@@ -170,7 +178,7 @@ TEST_F(SlurmService, SitesShowsLocalAndSlurmWithCapacity) {
 TEST_F(SlurmService, TwoNodeGangGetsItsGpusOnSlurm) {
   int64_t id = Submit({{"name", "gang"}, {"command", {"sh", "-c", "echo worker=$CNET_WORKER_INDEX/$CNET_WORLD_SIZE gpus=$CUDA_VISIBLE_DEVICES"}},
                        {"workers", 2}, {"accelerators_per_worker", 8}, {"accelerator_types", {"H100-SXM"}}, {"time_limit_s", 120}});
-  ASSERT_GT(id, 0) << last_error_.message;
+  ASSERT_GT(id, 0) << last_error_.message();
   json j = Wait(id);
   EXPECT_EQ(j["state"], "SUCCEEDED") << j.dump(1);
   EXPECT_EQ(j["site"], "hpc");
@@ -189,8 +197,8 @@ TEST_F(SlurmService, WorkerLargerThanANodeIsRefusedWithTheReason) {
   int64_t id = Submit({{"name", "too-big"}, {"command", "true"}, {"workers", 1}, {"accelerators_per_worker", 9},
                        {"accelerator_types", {"H100-SXM"}}});
   EXPECT_EQ(id, -1);
-  EXPECT_EQ(last_error_.http, 422);
-  EXPECT_NE(last_error_.message.find("9 per worker, on one node"), std::string::npos) << last_error_.message;
+  EXPECT_EQ(last_error_.code(), Code::kInfeasible);
+  EXPECT_NE(last_error_.message().find("9 per worker, on one node"), std::string::npos) << last_error_.message();
 }
 
 TEST_F(SlurmService, ExitCodesAndCancelPropagate) {
@@ -200,7 +208,7 @@ TEST_F(SlurmService, ExitCodesAndCancelPropagate) {
   EXPECT_EQ(f["state"], "FAILED") << f.dump(1);
   EXPECT_EQ(f["exit_code"], 3);
   ASSERT_EQ(Wait(slow, "RUNNING")["state"], "RUNNING");
-  ASSERT_FALSE(std::holds_alternative<ApiError>(svc_->Cancel(tenant_, slow)));
+  ASSERT_FALSE(!svc_->Cancel(tenant_, slow).ok());
   json c = Wait(slow);
   EXPECT_EQ(c["state"], "CANCELLED") << c.dump(1);
 }
@@ -209,7 +217,7 @@ TEST_F(SlurmService, ADownNodeLeavesTheCapacityComputenetSees) {
   ASSERT_EQ(Sh(Env() + "bash -c '. " + std::string(CNET_TEST_DATA_DIR) + "/../scripts/slurm/env.sh; slurm_need_base; "
                        "scontrol update nodename=node4 state=down reason=cnet-test'"), 0);
   auto usable = [&](const std::string& node) {
-    json sites = svc_->Sites();  // keep the document alive while iterating into it
+    json sites = api::SitesJson(*svc_->Read());  // keep the document alive while iterating into it
     for (const auto& n : sites["sites"][1]["nodes"])
       if (n["name"] == node) return n["usable"].get<bool>();
     return true;
@@ -217,7 +225,7 @@ TEST_F(SlurmService, ADownNodeLeavesTheCapacityComputenetSees) {
   auto end = std::chrono::steady_clock::now() + std::chrono::seconds(15);
   while (usable("node4") && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_FALSE(usable("node4"));
-  EXPECT_EQ(svc_->Sites()["sites"][1]["free"]["H100-SXM"], 24);
+  EXPECT_EQ(api::SitesJson(*svc_->Read())["sites"][1]["free"]["H100-SXM"], 24);
   ASSERT_EQ(Sh(Env() + "bash -c '. " + std::string(CNET_TEST_DATA_DIR) + "/../scripts/slurm/env.sh; slurm_need_base; "
                        "scontrol update nodename=node4 state=resume'"), 0);
   end = std::chrono::steady_clock::now() + std::chrono::seconds(15);
@@ -237,7 +245,7 @@ TEST_F(SlurmService, SlurmctldKilledAndRestartedWhileJobsRunAndQueue) {
   int64_t doomed = Submit(Marked("doomed", 4, 120));
   quick.push_back(Submit(Marked("q0", 4, 8)));
   for (int i = 1; i < 3; ++i) quick.push_back(Submit(Marked("q" + std::to_string(i), 4, 2)));
-  for (int64_t id : quick) ASSERT_GT(id, 0) << last_error_.message;
+  for (int64_t id : quick) ASSERT_GT(id, 0) << last_error_.message();
   ASSERT_TRUE(WaitFor([&] {
     for (int i = 0; i < 7; ++i)
       if (State(quick[i]) != "RUNNING") return false;
@@ -256,10 +264,10 @@ TEST_F(SlurmService, SlurmctldKilledAndRestartedWhileJobsRunAndQueue) {
   ASSERT_TRUE(WaitFor([&] { return !Site("hpc")["healthy"].get<bool>(); }, 10)) << Site("hpc").dump();
   EXPECT_NE(Site("hpc")["reason"].get<std::string>().find("slurmrestd"), std::string::npos) << Site("hpc").dump();
   for (int i = 0; i < 2; ++i) quick.push_back(Submit(Marked("d" + std::to_string(i), 4, 1)));
-  ASSERT_GT(quick.back(), 0) << last_error_.message;
-  ASSERT_FALSE(std::holds_alternative<ApiError>(svc_->Cancel(tenant_, doomed)));
+  ASSERT_GT(quick.back(), 0) << last_error_.message();
+  ASSERT_FALSE(!svc_->Cancel(tenant_, doomed).ok());
   std::this_thread::sleep_for(std::chrono::seconds(4));  // the first jobs end while slurmctld is down
-  for (int64_t id : quick) EXPECT_NE(State(id), "FAILED") << std::get<json>(svc_->GetJob(admin_, id)).dump(1);
+  for (int64_t id : quick) EXPECT_NE(State(id), "FAILED") << JobJson(id).dump(1);
 
   ASSERT_EQ(Slurm("daemon.sh start slurmctld"), 0);
   for (int64_t id : quick) {
@@ -278,8 +286,8 @@ TEST_F(SlurmService, SlurmctldKilledAndRestartedWhileJobsRunAndQueue) {
 // and dispatched to the local site once slurmctld has been down longer than redispatch_after_s;
 // when Slurm returns, the withdrawn attempt never runs the command.
 TEST_F(SlurmService, PendingJobIsRedispatchedWhenItsSiteStaysDown) {
-  cfg_.sites[0].accelerator = "H100-SXM";
-  cfg_.sites[0].accelerators = 1;
+  cfg_.sites[0].block["accelerator"] = "H100-SXM";
+  cfg_.sites[0].block["accelerators"] = 1;
   cfg_.sites[1].redispatch_after_s = 1;
   StartService();
   ASSERT_EQ(Slurm("sbatch -Q -J foreign -N4 --gres=gpu:h100:8 -o /dev/null --wrap \"sleep 300\""), 0);
@@ -289,15 +297,15 @@ TEST_F(SlurmService, PendingJobIsRedispatchedWhenItsSiteStaysDown) {
   int64_t blocker = Submit(local_blocker);
   ASSERT_EQ(Wait(blocker, "RUNNING")["state"], "RUNNING");
   int64_t id = Submit(Marked("movable", 1, 0));
-  ASSERT_GT(id, 0) << last_error_.message;
+  ASSERT_GT(id, 0) << last_error_.message();
   json j = Wait(id, "SCHEDULED");
   ASSERT_EQ(j["site"], "hpc") << j.dump(1);
   ASSERT_TRUE(WaitFor([&] { return Slurm("squeue -h -n cnet-" + std::to_string(id) + "-1 -t PD | grep -q .") == 0; }, 20));
   // Why it waits, in Slurm's words.
   EXPECT_TRUE(WaitFor([&] {
-    std::string r = std::get<json>(svc_->GetJob(admin_, id))["reason"];
+    std::string r = JobJson(id)["reason"];
     return r.find("submitted to hpc; Slurm job") != std::string::npos && r.find("PENDING (Resources)") != std::string::npos;
-  }, 10)) << std::get<json>(svc_->GetJob(admin_, id)).dump(1);
+  }, 10)) << JobJson(id).dump(1);
 
   ASSERT_EQ(Slurm("daemon.sh kill slurmctld"), 0);
   j = Wait(id, "", 60);
@@ -324,7 +332,7 @@ TEST_F(SlurmService, NodeAddedToSlurmIsUsedWithoutARestart) {
   for (int i = 0; i < 4; ++i) fill.push_back(Submit(Marked("fill" + std::to_string(i), 8, 120)));
   for (int64_t id : fill) ASSERT_EQ(Wait(id, "RUNNING")["state"], "RUNNING");
   int64_t probe = Submit(Marked("probe", 8, 0));
-  ASSERT_GT(probe, 0) << last_error_.message;
+  ASSERT_GT(probe, 0) << last_error_.message();
   std::this_thread::sleep_for(std::chrono::seconds(1));
   EXPECT_EQ(State(probe), "PENDING");
 
@@ -337,7 +345,7 @@ TEST_F(SlurmService, NodeAddedToSlurmIsUsedWithoutARestart) {
   EXPECT_EQ(hpc["capacity"]["H100-SXM"], 40) << hpc.dump();
   EXPECT_EQ(hpc["nodes"].size(), 5u);
 
-  for (int64_t id : fill) ASSERT_FALSE(std::holds_alternative<ApiError>(svc_->Cancel(tenant_, id)));
+  for (int64_t id : fill) ASSERT_FALSE(!svc_->Cancel(tenant_, id).ok());
   for (int64_t id : fill) EXPECT_EQ(Wait(id)["state"], "CANCELLED");
   ASSERT_TRUE(WaitFor([&] { return Slurm("test -z \"$(squeue -h)\"") == 0; }, 30));
   shrink.reset();

@@ -19,7 +19,7 @@ TEST(ControlLoop, DispatchesRunsAndCompletes) {
   ASSERT_TRUE(id.ok()) << id.status().ToString();
   h.Tick(2);
   ASSERT_EQ(site.launches().size(), 1u);
-  const auto& req = site.launches()[0];
+  const backends::LaunchRequest req = site.launches()[0];
   EXPECT_EQ(req.nodes, (std::vector<backends::NodeShare>{{"g0", 2}}));
   EXPECT_EQ(req.accelerators_per_worker, 2);
   EXPECT_EQ(req.device_env, "CUDA_VISIBLE_DEVICES");
@@ -57,7 +57,7 @@ TEST(ControlLoop, UnevenGangIsLaunchedWithItsExactShape) {
   ASSERT_TRUE(first.ok() && gang.ok());
   h.Tick(2);
   ASSERT_EQ(site.launches().size(), 2u);
-  const auto& shape = site.launches()[1].nodes;
+  const std::vector<backends::NodeShare> shape = site.launches()[1].nodes;
   int total = 0;
   for (const auto& n : shape) total += n.workers;
   EXPECT_EQ(total, 3);
@@ -277,11 +277,15 @@ TEST(ControlLoop, UnreachableSiteAtLaunchRequeuesTheJob) {
   ASSERT_TRUE(h.Start().ok());
   site.FailNextLaunch(Status(Code::kUnavailable, "connection refused"));
   auto id = h.Submit("t", LoopHarness::Job(1, 1));
-  h.Tick(2);
-  EXPECT_EQ(h.State(*id), JobState::kPending);
-  h.Tick(2);
+  h.Tick(4);
   EXPECT_EQ(h.State(*id), JobState::kRunning);
   EXPECT_EQ(h.Row(*id).attempts, 2);
+  auto v = h.svc().GetJob(service::Caller{"", true}, *id, true);
+  ASSERT_TRUE(v.ok());
+  bool requeued = false;
+  for (const auto& e : v->events)
+    requeued |= e.to_state == "PENDING" && e.reason.find("a could not be reached: connection refused") != std::string::npos;
+  EXPECT_TRUE(requeued);
 }
 
 TEST(ControlLoop, RefusedLaunchFailsTheJobWithTheSitesReason) {
