@@ -398,7 +398,7 @@ Result<AdoptOutcome> SlurmBackend::Adopt(int64_t job_id, int attempt, const std:
   }
   Run run{h.value("slurm_job_id", int64_t{0}), h.value("name", ""), h.value("attempt", attempt), false, false, "", 0, "",
           MonotonicSeconds()};
-  if (run.name != JobName(job_id, run.attempt)) {
+  if (run.attempt != attempt || run.name != JobName(job_id, attempt)) {
     return InvalidArgument("adopt: job " + std::to_string(job_id) + ": the handle names '" + run.name + "'");
   }
   {
