@@ -118,6 +118,7 @@ struct BackendCase {
   std::string name;
   std::function<std::unique_ptr<Harness>()> make;
 };
+void PrintTo(const BackendCase& c, std::ostream* os) { *os << c.name; }
 
 SiteEvent NoEvent() {
   SiteEvent e;

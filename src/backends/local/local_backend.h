@@ -46,6 +46,8 @@ class LocalBackend final : public SiteBackend {
   Status Kill(int64_t job_id, const std::string& reason) override;
   // Always kMayRun: runs start at Launch.
   Result<WithdrawOutcome> Withdraw(int64_t job_id, int attempt) override;
+  // Re-takes the run's devices from the handle. kAlreadyExists: adopted, but some of its devices
+  // were already held by another run (both keep them; the caller reports the clash).
   Result<AdoptOutcome> Adopt(int64_t job_id, int attempt, const std::string& handle) override;
   Interrupted FindInterrupted(int64_t job_id, int attempt) override;
   std::string LogPath(int64_t job_id, int attempt, std::string_view stream) const override;

@@ -1,4 +1,4 @@
-// The local site: workers as child processes. See local_site.h for the contract.
+// ProcessRunner: workers as child processes. See process_runner.h for the contract.
 //
 // Process layout of a job with N workers:
 //   * Worker 0 is forked by the service and calls setsid(): it leads a new session and a new

@@ -1,4 +1,4 @@
-// The local site: runs each worker of a job as a child process on this machine.
+// The local site's mechanism: runs each worker of a job as a child process on this machine.
 // Each job runs in its own process group (and session), with the job's environment plus the
 // assigned device ids (CUDA_VISIBLE_DEVICES or ASCEND_RT_VISIBLE_DEVICES), in its working
 // directory, with stdout and stderr appended to files. Workers run under a /bin/sh shim that

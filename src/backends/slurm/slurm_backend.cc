@@ -146,6 +146,9 @@ class SlurmBackend final : public SiteBackend {
   std::string RunDir(int64_t job, int attempt) const;
   std::optional<int64_t> RecordedExit(int64_t job, int attempt) const;
   bool Fence(int64_t job, int attempt) const;
+  // Whether a Fence of ours (not the batch script) claimed the attempt.
+  bool FencedByUs(int64_t job, int attempt) const;
+  static constexpr const char* kFencedByUs = "withdrawn";
   void SaveCache(const SiteInventory& inv) const;
   SiteInventory LoadCache() const;
   Result<int64_t> Submit(const SlurmJobSpec& spec);
@@ -245,7 +248,14 @@ bool SlurmBackend::Fence(int64_t job, int attempt) const {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return false;
-  return ::mkdir((dir + "/claim").c_str(), 0755) == 0;
+  if (::mkdir((dir + "/claim").c_str(), 0755) != 0) return false;
+  std::ofstream(dir + "/claim/" + kFencedByUs) << "withdrawn by computenet\n";  // the script never writes it
+  return true;
+}
+
+bool SlurmBackend::FencedByUs(int64_t job, int attempt) const {
+  std::error_code ec;
+  return std::filesystem::exists(RunDir(job, attempt) + "/claim/" + kFencedByUs, ec);
 }
 
 void SlurmBackend::SaveCache(const SiteInventory& inv) const {
@@ -388,7 +398,7 @@ Result<AdoptOutcome> SlurmBackend::Adopt(int64_t job_id, int attempt, const std:
   }
   Run run{h.value("slurm_job_id", int64_t{0}), h.value("name", ""), h.value("attempt", attempt), false, false, "", 0, "",
           MonotonicSeconds()};
-  if (run.name != JobName(job_id, run.attempt)) {
+  if (run.attempt != attempt || run.name != JobName(job_id, attempt)) {
     return InvalidArgument("adopt: job " + std::to_string(job_id) + ": the handle names '" + run.name + "'");
   }
   {
@@ -409,7 +419,8 @@ Interrupted SlurmBackend::FindInterrupted(int64_t job_id, int attempt) {
     if (j.name == name) newest = std::max(newest, j.job_id);
   }
   if (newest > 0) return {Interrupted::kFound, Handle(newest, name, attempt)};
-  if (Fence(job_id, attempt)) return {Interrupted::kNeverStarted, ""};  // never submitted, or lost before it started
+  // Never submitted, lost before it started, or withdrawn: its command never ran.
+  if (Fence(job_id, attempt) || FencedByUs(job_id, attempt)) return {Interrupted::kNeverStarted, ""};
   return {Interrupted::kFound, Handle(0, name, attempt)};  // it ran and Slurm forgot it: its exit file tells
 }
 
