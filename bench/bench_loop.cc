@@ -41,7 +41,9 @@ World& W(const std::string& policy) {
   w->fake = fake.get();
   auto owned = std::make_shared<std::unique_ptr<backends::FakeBackend>>(std::move(fake));
   (void)w->reg.Register("fake", [owned](const std::string&, const YAML::Node&, const backends::BackendEnv&)
-                                    -> Result<std::unique_ptr<backends::SiteBackend>> { return std::move(*owned); });
+                                    -> Result<std::unique_ptr<backends::SiteBackend>> {
+    return std::unique_ptr<backends::SiteBackend>(std::move(*owned));
+  });
   service::ServiceConfig cfg;
   cfg.data_dir = w->dir;
   cfg.policy = policy;

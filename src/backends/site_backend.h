@@ -36,6 +36,9 @@ struct SiteNode {
 };
 
 struct SiteInventory {
+  // False until the backend has read its site once (a backend that reads in a thread of its own,
+  // right after it is built): the service waits, bounded, for the first read at start.
+  bool read = true;
   bool healthy = true;
   std::string reason;       // why unhealthy, naming what failed (e.g. "slurmctld: ...")
   std::vector<SiteNode> nodes;

@@ -2,7 +2,9 @@
 
 #include <sys/prctl.h>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include <spdlog/sinks/null_sink.h>
 
@@ -73,6 +75,24 @@ Result<std::unique_ptr<Service>> Service::Create(ServiceConfig cfg, ServiceDeps 
   return s;
 }
 
+namespace {
+
+// A backend that reads its inventory in a thread of its own has none right after it is built:
+// wait, bounded, for its first answer (nodes, or a verdict that the site is unhealthy), so that
+// jobs submitted right after start are admitted against the site's real nodes.
+backends::SiteInventory FirstInventory(backends::SiteBackend& b) {
+  constexpr double kWaitS = 10;
+  const double until = MonotonicSeconds() + kWaitS;
+  backends::SiteInventory inv = b.Inventory();
+  while (!inv.read && MonotonicSeconds() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    inv = b.Inventory();
+  }
+  return inv;
+}
+
+}  // namespace
+
 Status Service::BuildSites(const backends::BackendRegistry& reg) {
   LoopState& st = *st_;
   for (size_t i = 0; i < cfg_.sites.size(); ++i) {
@@ -84,7 +104,7 @@ Status Service::BuildSites(const backends::BackendRegistry& reg) {
     rt.cfg = sc;
     rt.backend = std::move(b).value();
     rt.caps = rt.backend->capabilities();
-    rt.inventory = rt.backend->Inventory();
+    rt.inventory = FirstInventory(*rt.backend);
     for (const auto& n : rt.inventory.nodes) {
       Status a = st.view.Add(sc.name, sc.region, sc.power_cap_kw, n);
       if (!a.ok()) return InvalidArgument(sc.where + ": " + a.message());

@@ -198,6 +198,7 @@ SlurmBackend::SlurmBackend(std::string name, SlurmOptions o, const std::string& 
     free_.push_back(submitters_.back().get());
   }
   inventory_ = LoadCache();
+  inventory_.read = false;
   inventory_.healthy = false;
   inventory_.reason = "slurmrestd: not read yet";
   refresher_ = std::thread([this] { Refresher(); });
