@@ -15,6 +15,7 @@ Scheduler::Scheduler(const Cluster& cluster, const PerfModel& perf, std::unique_
       policy_(std::move(policy)),
       opts_(opts),
       capacity_(cluster, perf.catalogue()) {
+  if (!opts_.rules) opts_.rules = std::make_shared<const PlacementRules>();
   for (const Rack& r : cluster.racks()) rack_idle_w_.push_back(capacity_.RackDrawW(r.id));
 }
 
@@ -56,7 +57,7 @@ Result<JobRecord> Scheduler::Prepare(JobSpec spec) const {
   r.predicted.assign(cat.size(), false);
   int best_site_cap = 0;
   for (AccelId a : cluster_.accel_types()) {
-    if (!spec.Accepts(a)) continue;
+    if (!rules().AllowsType(spec, a)) continue;
     // Largest gang of type a one allowed site can hold and power (each rack: its packages of
     // type a, at most as many as its cap can power busy on top of every package's idle draw).
     // rack_idle_w_ is each rack's draw with nothing running.
@@ -67,7 +68,7 @@ Result<JobRecord> Scheduler::Prepare(JobSpec spec) const {
     int per_node = 0;  // largest gang one node can hold and its rack can power
     for (NodeId id : cluster_.NodesWith(a)) {
       const Node& n = cluster_.node(id);
-      if (!spec.AllowsSite(n.site)) continue;
+      if (!rules().AllowsNode(spec, n)) continue;
       per_rack[n.rack.value()] += n.accel_count;
       per_node = std::max(per_node, std::min(n.accel_count, powered(n.rack)));
     }
@@ -144,10 +145,7 @@ Status Scheduler::Apply(const Decision& d, Seconds now) {
       if (d.placement.Workers() != j.spec.workers)
         return InvalidArgument("placement has " + std::to_string(d.placement.Workers()) +
                                " workers, job needs " + std::to_string(j.spec.workers));
-      if (!j.spec.Accepts(d.placement.accel)) return InvalidArgument("type not acceptable");
-      for (const auto& s : d.placement.slots)
-        if (!j.spec.AllowsSite(cluster_.node(s.node).site))
-          return InvalidArgument("node in a site the job may not use");
+      CNET_RETURN_IF_ERROR(rules().Check(j.spec, d.placement, cluster_));
       if (!capacity_.CanTake(d.placement)) return FailedPrecondition("placement does not fit");
       double rate = j.RateOn(d.placement.accel, d.placement.Nodes());
       if (rate <= 0) return InvalidArgument("job cannot run on that type");
@@ -177,6 +175,7 @@ CycleResult Scheduler::RunCycle(Seconds now, bool round_boundary, Rng& rng) {
   s.cluster = &cluster_;
   s.catalogue = &perf_.catalogue();
   s.capacity = &capacity_;
+  s.rules = opts_.rules.get();
   s.pending.reserve(pending_.size());
   for (JobId id : pending_) s.pending.push_back(&jobs_.at(id));
   s.running.reserve(running_.size());

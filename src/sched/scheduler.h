@@ -17,6 +17,8 @@ struct SchedulerOptions {
   Seconds round_s = 360;
   Seconds preempt_penalty_s = 0;  // no progress for this long after a restart (checkpoint restore)
   bool explain_waiting = false;   // ask policies for a reason for every waiting job
+  // Filters and scorers for every placement; null: the default PlacementRules.
+  std::shared_ptr<const PlacementRules> rules;
 };
 
 struct CycleResult {
@@ -31,7 +33,8 @@ class Scheduler {
             SchedulerOptions opts);
 
   // Resolves the job's rates and queues it. Fails, saying why, when the job type is unknown or no
-  // site could ever hold the gang (too many workers, no acceptable type, excluded sites).
+  // site could ever hold the gang (too many workers, no acceptable type, nodes the placement
+  // rules' filters refuse).
   Status Admit(JobSpec spec);
   // The checks and rate resolution of Admit, without queueing: a job record ready to queue.
   Result<JobRecord> Prepare(JobSpec spec) const;
@@ -56,6 +59,7 @@ class Scheduler {
   const Cluster& cluster() const { return cluster_; }
   const PerfModel& perf() const { return perf_; }
   const SchedulerOptions& options() const { return opts_; }
+  const PlacementRules& rules() const { return *opts_.rules; }
 
  private:
   void Stop(JobRecord& j, Seconds now);  // settle progress, release capacity

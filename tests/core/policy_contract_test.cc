@@ -67,8 +67,25 @@ void CheckInvariants(const Scheduler& s, const Cluster& cl, LoopStats& st) {
       st.violations.push_back("rack power cap exceeded: " + r.name);
 }
 
+struct LoopOptions {
+  Seconds round_s = 360;
+  bool explain_waiting = false;  // then every job left waiting must carry a reason
+  std::shared_ptr<const PlacementRules> rules;  // null: the default
+};
+
+// After a cycle that asked for explanations, every waiting job has one from this cycle or an
+// earlier one (never the admission placeholder).
+void CheckReasons(const Scheduler& s, LoopStats& st) {
+  for (JobId id : s.pending()) {
+    const std::string& r = s.Find(id)->reason;
+    if (r.empty() || r == "queued")
+      st.violations.push_back("waiting job " + std::to_string(id.value()) + " without a reason");
+  }
+}
+
 LoopStats RunLoop(const std::string& policy, const std::vector<JobSpec>& jobs, uint64_t seed,
-                  Seconds round_s = 360) {
+                  const LoopOptions& lo = {}) {
+  const Seconds round_s = lo.round_s;
   static const Cluster cl = SmallCluster();
   static const PerfModel perf(TestCatalogue(), GavelMatrix());
   PolicyRegistry reg;
@@ -78,6 +95,8 @@ LoopStats RunLoop(const std::string& policy, const std::vector<JobSpec>& jobs, u
   const bool ts = (*pol)->time_sharing();
   SchedulerOptions so;
   so.round_s = round_s;
+  so.explain_waiting = lo.explain_waiting;
+  so.rules = lo.rules;
   Scheduler s(cl, perf, std::move(*pol), so);
   Rng rng(seed);
   LoopStats st;
@@ -99,6 +118,11 @@ LoopStats RunLoop(const std::string& policy, const std::vector<JobSpec>& jobs, u
         st.places += d.action == Action::kPlace;
       }
       CheckInvariants(s, cl, st);
+      for (JobId id : s.running()) {
+        Status ok = s.rules().Check(s.Find(id)->spec, s.Find(id)->placement, cl);
+        if (!ok.ok()) st.violations.push_back("placement refused by the rules: " + ok.message());
+      }
+      if (lo.explain_waiting) CheckReasons(s, st);
       if (ts) next_round = t + round_s;
     }
     Seconds t_next = next < jobs.size() ? jobs[next].submit_time_s : 1e300;
@@ -162,6 +186,35 @@ TEST_P(PolicyContract, OnlyTimeSharingPoliciesPreempt) {
   LoopStats st = RunLoop(GetParam(), jobs, 2);
   if (!ts) EXPECT_EQ(st.preemptions, 0u);
   else EXPECT_GT(st.preemptions, 0u) << "an overloaded time-sharing policy should rotate jobs";
+}
+
+// A hard filter binds every policy: a refused node carries no job, and every job still finishes.
+class RefuseNode final : public Filter {
+ public:
+  explicit RefuseNode(NodeId n) : n_(n) {}
+  std::string_view name() const override { return "refuse-node"; }
+  bool AllowsNode(const JobSpec&, const Node& n, std::string* why) const override {
+    if (n.id != n_) return true;
+    if (why) *why = "refuse-node: " + n.name;
+    return false;
+  }
+  bool Restricts(const JobSpec&) const override { return true; }
+
+ private:
+  NodeId n_;
+};
+
+TEST_P(PolicyContract, RefusedNodeIsNeverUsed) {
+  auto rules = std::make_shared<PlacementRules>();
+  rules->AddFilter(std::make_unique<RefuseNode>(NodeId(0)));  // one of the two V100 nodes
+  LoopOptions lo;
+  lo.rules = rules;
+  auto jobs = Workload(13, 50, 30);
+  for (auto& j : jobs) j.workers = std::min(j.workers, 4);  // one V100 node left for V100-only gangs
+  LoopStats st = RunLoop(GetParam(), jobs, 3, lo);
+  for (const auto& v : st.violations) ADD_FAILURE() << v;
+  EXPECT_EQ(st.finished, jobs.size());
+  EXPECT_GE(st.places, jobs.size());
 }
 
 INSTANTIATE_TEST_SUITE_P(AllPolicies, PolicyContract,

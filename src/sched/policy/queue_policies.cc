@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "sched/placement.h"
+#include "sched/placement/builtin.h"
 
 namespace cnet {
 
@@ -18,19 +19,17 @@ std::string Fmt(const char* f, double v) {
   return b;
 }
 
-// Types a job can use, fastest first.
-std::vector<AccelId> TypesBySpeed(const JobRecord& j, const Cluster& cl) {
-  std::vector<AccelId> ts;
-  for (AccelId a : cl.accel_types())
-    if (j.rate[a.value()] > 0) ts.push_back(a);
-  std::stable_sort(ts.begin(), ts.end(),
-                   [&](AccelId x, AccelId y) { return j.rate[x.value()] > j.rate[y.value()]; });
-  return ts;
+TypeContext Ctx(const Snapshot& s) { return TypeContext{s.now, s.catalogue}; }
+
+// Types a job can use in the order the rules give, by default fastest first.
+std::vector<AccelId> RankedTypes(const JobRecord& j, const Snapshot& s) {
+  const FastestTypeScorer fastest;
+  return s.rules->RankTypes(j, *s.cluster, Ctx(s), fastest);
 }
 
 std::string WhyWaiting(const JobRecord& j, const Snapshot& s) {
   std::string t;
-  for (AccelId a : TypesBySpeed(j, *s.cluster))
+  for (AccelId a : RankedTypes(j, s))
     t += (t.empty() ? "" : ", ") + std::to_string(s.capacity->FreeOfType(a)) + " " +
          s.catalogue->Get(a).name;
   return "waiting: needs " + std::to_string(j.spec.workers) + " accelerators on one site; free now: " + t;
@@ -53,11 +52,11 @@ class FifoPolicy final : public Policy {
     Capacity cap = *s.capacity;
     for (size_t i = 0; i < s.pending.size(); ++i) {
       const JobRecord& j = *s.pending[i];
-      std::vector<AccelId> types = TypesBySpeed(j, *s.cluster);
+      std::vector<AccelId> types = RankedTypes(j, s);
       if (!hetero_) rng.Shuffle(types);
       std::optional<Placement> p;
       for (AccelId a : types)
-        if ((p = FindPlacement(cap, j.spec, a))) break;
+        if ((p = FindPlacement(*s.rules, cap, j.spec, a))) break;
       if (!p) {
         if (s.explain_waiting) {
           out.push_back({Action::kKeep, j.spec.id, {}, std::string(name()) + ": head of the queue; " + WhyWaiting(j, s)});
@@ -96,24 +95,25 @@ class BackfillPolicy final : public Policy {
     for (const JobRecord* jp : s.pending) {
       const JobRecord& j = *jp;
       std::optional<Placement> placed;
-      for (AccelId a : TypesBySpeed(j, *s.cluster)) {
-        if (j.spec.allowed_sites.empty() && j.spec.workers >= failed_at[a.value()]) continue;
+      const bool cacheable = !s.rules->Restricts(j.spec);
+      for (AccelId a : RankedTypes(j, s)) {
+        if (cacheable && j.spec.workers >= failed_at[a.value()]) continue;
         if (reserved && a == res_type) {
           Seconds run = j.spec.total_steps / j.rate[a.value()];
           bool before = s.now + run <= shadow;
           if (!before && j.spec.workers > extra) continue;
-          auto p = FindPlacement(cap, j.spec, a);
+          auto p = FindPlacement(*s.rules, cap, j.spec, a);
           if (!p) continue;
           if (!before) extra -= j.spec.workers;
           placed = p;
           break;
         }
-        auto p = FindPlacement(cap, j.spec, a);
+        auto p = FindPlacement(*s.rules, cap, j.spec, a);
         if (p) {
           placed = p;
           break;
         }
-        if (j.spec.allowed_sites.empty()) failed_at[a.value()] = std::min(failed_at[a.value()], j.spec.workers);
+        if (cacheable) failed_at[a.value()] = std::min(failed_at[a.value()], j.spec.workers);
       }
       if (placed) {
         cap.Take(*placed);
@@ -182,19 +182,16 @@ class CostPolicy final : public Policy {
     Capacity cap = *s.capacity;
     for (const JobRecord* jp : order) {
       const JobRecord& j = *jp;
-      double rem = j.Remaining(s.now);
       struct Opt {
         AccelId a;
         double cost, finish;
       };
+      // Cheapest first (or the rules' own type order).
+      const CheapestTypeScorer cheapest;
       std::vector<Opt> opts;
-      for (AccelId a : s.cluster->accel_types()) {
-        double r = j.rate[a.value()];
-        if (r <= 0) continue;
-        double run = rem / r;
-        opts.push_back({a, cat.Get(a).price_per_hour_usd * j.spec.workers * run / 3600, s.now + run});
-      }
-      std::sort(opts.begin(), opts.end(), [](const Opt& x, const Opt& y) { return x.cost < y.cost; });
+      for (AccelId a : s.rules->RankTypes(j, *s.cluster, Ctx(s), cheapest))
+        opts.push_back({a, CheapestTypeScorer::CostUsd(j, a, Ctx(s)),
+                        s.now + j.Remaining(s.now) / j.rate[a.value()]});
       double dl = j.spec.deadline_s.value_or(std::numeric_limits<double>::infinity());
       bool any_meets = false;
       std::optional<Placement> p;
@@ -202,7 +199,7 @@ class CostPolicy final : public Policy {
       for (const Opt& o : opts) {
         if (o.finish > dl) continue;
         any_meets = true;
-        if ((p = FindPlacement(cap, j.spec, o.a))) {
+        if ((p = FindPlacement(*s.rules, cap, j.spec, o.a))) {
           why = "cost-hetero: cheapest type that meets the deadline ($" + Fmt("%.2f", o.cost) + ")";
           break;
         }
@@ -211,7 +208,7 @@ class CostPolicy final : public Policy {
         // No type can meet the deadline: take the fastest with room.
         std::sort(opts.begin(), opts.end(), [](const Opt& x, const Opt& y) { return x.finish < y.finish; });
         for (const Opt& o : opts)
-          if ((p = FindPlacement(cap, j.spec, o.a))) {
+          if ((p = FindPlacement(*s.rules, cap, j.spec, o.a))) {
             why = "cost-hetero: no type meets the deadline; fastest with room";
             break;
           }

@@ -83,7 +83,7 @@ std::vector<Decision> RoundRealizer::Realize(const Snapshot& snap, const Allocat
   });
   // The allocation assumed each gang's one-node rate: no spreading here.
   for (size_t m : fresh) {
-    auto p = FindPlacement(cap, alloc.jobs[m]->spec, chosen[m], nullptr, false);
+    auto p = FindPlacement(*snap.rules, cap, alloc.jobs[m]->spec, chosen[m], nullptr, false);
     if (p) {
       placed[m] = *p;
       cap.Take(*p);
@@ -94,7 +94,7 @@ std::vector<Decision> RoundRealizer::Realize(const Snapshot& snap, const Allocat
     if (!placed[c.m].empty()) continue;
     const JobRecord* j = alloc.jobs[c.m];
     if (cap.FreeOfType(c.a) < j->spec.workers) continue;
-    auto p = FindPlacement(cap, j->spec, c.a, nullptr, false);
+    auto p = FindPlacement(*snap.rules, cap, j->spec, c.a, nullptr, false);
     if (p) {
       placed[c.m] = *p;
       cap.Take(*p);
@@ -117,9 +117,9 @@ std::vector<Decision> RoundRealizer::Realize(const Snapshot& snap, const Allocat
   for (const auto& [gain, ma] : idle) {
     auto [m, a] = ma;
     if (!placed[m].empty() || cap.FreeOfType(a) < alloc.jobs[m]->spec.workers) continue;
-    auto p = FindPlacement(cap, alloc.jobs[m]->spec, a, nullptr, false);
+    auto p = FindPlacement(*snap.rules, cap, alloc.jobs[m]->spec, a, nullptr, false);
     if (!p && speed_aware_) {
-      p = FindPlacement(cap, alloc.jobs[m]->spec, a);
+      p = FindPlacement(*snap.rules, cap, alloc.jobs[m]->spec, a);
       // Spread only where it still runs at a useful fraction of the job's best speed.
       if (p && alloc.jobs[m]->RateOn(a, p->Nodes()) < 0.5 * alloc.jobs[m]->BestRate()) p.reset();
     }
