@@ -76,6 +76,30 @@ class FifoPolicy final : public Policy {
   bool hetero_;
 };
 
+// The smallest gang that failed to place in this cycle, per (type, packages per worker): a larger
+// gang of the same type and unit fails too (capacity only shrinks within a cycle). A gang with a
+// different unit may still fit (a unit of 1 spreads over nodes with 1 free, a unit of 2 cannot).
+class FailedGangs {
+ public:
+  explicit FailedGangs(size_t types) : by_type_(types) {}
+  bool Fails(AccelId a, const JobSpec& j) const {
+    for (const auto& [unit, workers] : by_type_[a.value()])
+      if (unit == j.unit) return j.workers >= workers;
+    return false;
+  }
+  void Add(AccelId a, const JobSpec& j) {
+    for (auto& [unit, workers] : by_type_[a.value()])
+      if (unit == j.unit) {
+        workers = std::min(workers, j.workers);
+        return;
+      }
+    by_type_[a.value()].emplace_back(j.unit, j.workers);
+  }
+
+ private:
+  std::vector<std::vector<std::pair<int, int>>> by_type_;  // (unit, smallest failed workers)
+};
+
 class BackfillPolicy final : public Policy {
  public:
   std::string_view name() const override { return "backfill"; }
@@ -90,14 +114,13 @@ class BackfillPolicy final : public Policy {
     AccelId res_type;
     Seconds shadow = 0;
     int extra = 0;  // accelerators of res_type free at the shadow time beyond the reservation
-    // Cache of the smallest gang that failed per type in this cycle: larger ones fail too.
-    std::vector<int> failed_at(cat.size(), std::numeric_limits<int>::max());
+    FailedGangs failed(cat.size());
     for (const JobRecord* jp : s.pending) {
       const JobRecord& j = *jp;
       std::optional<Placement> placed;
       const bool cacheable = !s.rules->Restricts(j.spec);
       for (AccelId a : RankedTypes(j, s)) {
-        if (cacheable && j.spec.workers >= failed_at[a.value()]) continue;
+        if (cacheable && failed.Fails(a, j.spec)) continue;
         if (reserved && a == res_type) {
           Seconds run = j.spec.total_steps / j.rate[a.value()];
           bool before = s.now + run <= shadow;
@@ -113,7 +136,7 @@ class BackfillPolicy final : public Policy {
           placed = p;
           break;
         }
-        if (cacheable) failed_at[a.value()] = std::min(failed_at[a.value()], j.spec.workers);
+        if (cacheable) failed.Add(a, j.spec);
       }
       if (placed) {
         cap.Take(*placed);
