@@ -3,6 +3,7 @@
 // any policy must keep.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <map>
 #include <set>
 
@@ -53,6 +54,8 @@ void CheckInvariants(const Scheduler& s, const Cluster& cl, LoopStats& st) {
       const Node& n = cl.node(sl.node);
       if (n.accel != j->placement.accel) st.violations.push_back("slot on a node of another type");
       used[sl.node.value()] += sl.count;
+      if (sl.count % j->spec.unit != 0)
+        st.violations.push_back("job " + std::to_string(id.value()) + " split a worker across nodes");
       sites.insert(n.site.value());
       if (!j->spec.AllowsSite(n.site)) st.violations.push_back("job placed outside its allowed sites");
       const auto& spec = TestCatalogue().Get(n.accel);
@@ -123,6 +126,7 @@ LoopStats RunLoop(const std::string& policy, const std::vector<JobSpec>& jobs, u
         if (!ok.ok()) st.violations.push_back("placement refused by the rules: " + ok.message());
       }
       if (lo.explain_waiting) CheckReasons(s, st);
+
       if (ts) next_round = t + round_s;
     }
     Seconds t_next = next < jobs.size() ? jobs[next].submit_time_s : 1e300;
@@ -217,12 +221,48 @@ TEST_P(PolicyContract, RefusedNodeIsNeverUsed) {
   EXPECT_GE(st.places, jobs.size());
 }
 
-INSTANTIATE_TEST_SUITE_P(AllPolicies, PolicyContract,
-                         ::testing::Values("fifo", "fifo-hetero", "backfill", "las", "las-hetero",
-                                           "ftf-hetero", "makespan-hetero", "cost-hetero"),
+// Jobs with several packages per worker (unit > 1): each node must get whole workers.
+std::vector<JobSpec> MultiPackageWorkload(uint64_t seed, size_t n, double rate) {
+  auto jobs = Workload(seed, n, rate);
+  for (auto& j : jobs) {
+    if (j.workers >= 2 && j.id.value() % 2 == 0) j.unit = 2;
+    if (j.workers >= 4 && j.id.value() % 3 == 0) j.unit = 4;  // a whole 4-package node per worker
+  }
+  return jobs;
+}
+
+TEST_P(PolicyContract, PlacesWholeWorkersWhenAWorkerHasSeveralPackages) {
+  auto jobs = MultiPackageWorkload(17, 60, 30);
+  size_t multi = 0;
+  for (const auto& j : jobs) multi += j.unit > 1;
+  ASSERT_GT(multi, 5u);
+  LoopStats st = RunLoop(GetParam(), jobs, 4);
+  for (const auto& v : st.violations) ADD_FAILURE() << v;
+  EXPECT_EQ(st.finished, jobs.size());
+}
+
+TEST_P(PolicyContract, ExplainsEveryWaitingJob) {
+  LoopOptions lo;
+  lo.explain_waiting = true;
+  for (auto jobs : {Workload(19, 50, 40), MultiPackageWorkload(23, 50, 40)}) {
+    LoopStats st = RunLoop(GetParam(), jobs, 6, lo);
+    for (const auto& v : st.violations) ADD_FAILURE() << v;
+    EXPECT_EQ(st.finished, jobs.size());
+  }
+}
+
+// Every registered policy runs the suite: a new policy is under contract by registering it.
+std::vector<std::string> RegisteredPolicies() {
+  PolicyRegistry reg;
+  RegisterBuiltinPolicies(reg);
+  return reg.Names();
+}
+
+INSTANTIATE_TEST_SUITE_P(AllPolicies, PolicyContract, ::testing::ValuesIn(RegisteredPolicies()),
                          [](const auto& info) {
                            std::string n = info.param;
-                           for (char& c : n) if (c == '-') c = '_';
+                           for (char& c : n)
+                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
                            return n;
                          });
 
@@ -255,8 +295,14 @@ TEST(PolicyRegistry, UnknownNameListsKnownOnes) {
   RegisterBuiltinPolicies(reg);
   auto r = reg.Create("nope");
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("las-hetero"), std::string::npos);
-  EXPECT_EQ(reg.Names().size(), 8u);
+  for (const std::string& name : reg.Names()) {
+    EXPECT_NE(r.status().message().find(name), std::string::npos) << name;
+    EXPECT_FALSE(reg.Description(name).empty()) << name;
+    auto p = reg.Create(name);
+    ASSERT_TRUE(p.ok()) << name;
+    EXPECT_EQ((*p)->name(), name);
+  }
+  EXPECT_FALSE(reg.Names().empty());
 }
 
 }  // namespace
