@@ -20,11 +20,12 @@ std::optional<Placement> PlaceOnOneNode(const PlacementRules& rules, const Capac
   const Cluster& cl = cap.cluster();
   const NodeScorer& scorer = rules.node_scorer();
   const double bound = scorer.Bound(cap, job);
+  const bool filtered = rules.Restricts(job);  // else every node passes: skip the calls
   const Node* best = nullptr;
   double best_score = 0;
   for (NodeId id : cl.NodesWith(a)) {
     const Node& n = cl.node(id);
-    if (Usable(cap, n, delta) < job.workers || !rules.AllowsNode(job, n)) continue;
+    if (Usable(cap, n, delta) < job.workers || (filtered && !rules.AllowsNode(job, n))) continue;
     double s = scorer.Score(cap, job, n);
     if (!best || s > best_score) {
       best = &n;
@@ -77,10 +78,11 @@ Spread GroupByRack(const PlacementRules& rules, const Capacity& cap, const JobSp
   const int unit = std::max(1, job.unit);
   Spread sp{cap, job, a, unit, delta, {}};
   const Cluster& cl = cap.cluster();
+  const bool filtered = rules.Restricts(job);
   for (NodeId id : cl.NodesWith(a)) {
     const Node& n = cl.node(id);
     int f = cap.Free(id) / unit * unit;
-    if (f == 0 || !rules.AllowsNode(job, n)) continue;
+    if (f == 0 || (filtered && !rules.AllowsNode(job, n))) continue;
     RackGroup& g = sp.racks[n.rack.value()];
     g.free.emplace_back(f, id);
     g.total += f;
