@@ -39,16 +39,20 @@ void Scheduler::InsertPending(JobId id) {
   else pending_.insert(std::upper_bound(pending_.begin(), pending_.end(), id, before), id);
 }
 
-Result<JobRecord> Scheduler::Prepare(JobSpec spec) const {
+Result<JobRecord> Scheduler::Prepare(JobSpec spec, JobField* bad) const {
   const Catalogue& cat = perf_.catalogue();
   const std::string who = "job " + std::to_string(spec.id.value());
-  if (spec.workers <= 0) return InvalidArgument(who + ": workers must be > 0");
-  if (!(spec.total_steps > 0)) return InvalidArgument(who + ": total_steps must be > 0");
+  auto fail = [&](JobField f, std::string msg) {
+    if (bad) *bad = f;
+    return InvalidArgument(who + ": " + msg);
+  };
+  if (spec.workers <= 0) return fail(JobField::kWorkers, "workers must be > 0");
+  if (!(spec.total_steps > 0)) return fail(JobField::kTotalSteps, "total_steps must be > 0");
   if (spec.unit < 1 || spec.workers % spec.unit != 0)
-    return InvalidArgument(who + ": workers must be a multiple of the packages per worker");
+    return fail(JobField::kUnit, "workers must be a multiple of the packages per worker");
   if (!spec.type_id.valid() && !spec.job_type.empty()) {
     auto t = perf_.matrix().FindJobType(spec.job_type);
-    if (!t) return InvalidArgument(who + ": unknown job type '" + spec.job_type + "'");
+    if (!t) return fail(JobField::kJobType, "unknown job type '" + spec.job_type + "'");
     spec.type_id = *t;
   }
   JobRecord r;
@@ -91,7 +95,7 @@ Result<JobRecord> Scheduler::Prepare(JobSpec spec) const {
   if (r.BestRate() <= 0) {
     std::string acc;
     for (AccelId a : spec.acceptable) acc += (acc.empty() ? "" : ", ") + cat.Get(a).name;
-    return InvalidArgument(who + ": no site can run a gang of " + std::to_string(spec.workers) +
+    return fail(JobField::kPlacement, "no site can run a gang of " + std::to_string(spec.workers) +
                            (spec.unit > 1 ? " (" + std::to_string(spec.unit) + " per worker, on one node)" : std::string()) +
                            " accelerators" + (acc.empty() ? "" : " of type " + acc) +
                            (spec.allowed_sites.empty() ? "" : " in its allowed sites") +

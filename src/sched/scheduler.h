@@ -21,6 +21,10 @@ struct SchedulerOptions {
   std::shared_ptr<const PlacementRules> rules;
 };
 
+// The JobSpec field an admission failure is about, so callers can point at their input without
+// reading the message.
+enum class JobField { kNone, kWorkers, kUnit, kTotalSteps, kJobType, kPlacement };
+
 struct CycleResult {
   std::vector<Decision> applied;  // in application order
   std::vector<std::string> rejected;  // decisions that failed validation, with why (a policy bug)
@@ -36,8 +40,10 @@ class Scheduler {
   // site could ever hold the gang (too many workers, no acceptable type, nodes the placement
   // rules' filters refuse).
   Status Admit(JobSpec spec);
-  // The checks and rate resolution of Admit, without queueing: a job record ready to queue.
-  Result<JobRecord> Prepare(JobSpec spec) const;
+  // The checks and rate resolution of Admit, without queueing: a job record ready to queue. On
+  // failure, when `bad` is not null, *bad names the field at fault (kPlacement: the gang's shape
+  // and constraints fit no site).
+  Result<JobRecord> Prepare(JobSpec spec, JobField* bad = nullptr) const;
   // One cycle at time `now`.
   CycleResult RunCycle(Seconds now, bool round_boundary, Rng& rng);
   // A running job has done all its steps at `now`: releases it and returns its final record.
