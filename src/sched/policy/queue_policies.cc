@@ -2,22 +2,16 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <limits>
 #include <optional>
 
+#include "common/strings.h"
 #include "sched/placement.h"
 #include "sched/placement/builtin.h"
 
 namespace cnet {
 
 namespace {
-
-std::string Fmt(const char* f, double v) {
-  char b[64];
-  std::snprintf(b, sizeof b, f, v);
-  return b;
-}
 
 TypeContext Ctx(const Snapshot& s) { return TypeContext{s.now, s.catalogue}; }
 
@@ -150,7 +144,7 @@ class BackfillPolicy final : public Policy {
           out.push_back({Action::kKeep, j.spec.id, {},
                          "backfill: head of the queue, reserved " + std::to_string(j.spec.workers) +
                              " x " + (reserved ? cat.Get(res_type).name : std::string("?")) + " at t+" +
-                             Fmt("%.0f s", shadow - s.now) + "; " + WhyWaiting(j, s)});
+                             FormatNumber("%.0f s", shadow - s.now) + "; " + WhyWaiting(j, s)});
       } else if (s.explain_waiting) {
         out.push_back({Action::kKeep, j.spec.id, {}, "backfill: cannot start without delaying an earlier job; " + WhyWaiting(j, s)});
       }
@@ -223,7 +217,7 @@ class CostPolicy final : public Policy {
         if (o.finish > dl) continue;
         any_meets = true;
         if ((p = FindPlacement(*s.rules, cap, j.spec, o.a))) {
-          why = "cost-hetero: cheapest type that meets the deadline ($" + Fmt("%.2f", o.cost) + ")";
+          why = "cost-hetero: cheapest type that meets the deadline ($" + FormatNumber("%.2f", o.cost) + ")";
           break;
         }
       }

@@ -1,21 +1,16 @@
 #include "sched/policy/rounds.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <unordered_set>
 
+#include "common/strings.h"
 #include "sched/placement.h"
 
 namespace cnet {
 
 namespace {
 constexpr double kDeficitClamp = 3.0;  // rounds of memory either way
-
-std::string Pct(double f) {
-  char b[16];
-  std::snprintf(b, sizeof b, "%.0f%%", f * 100);
-  return b;
-}
+std::string Pct(double f) { return FormatNumber("%.0f%%", f * 100); }
 }  // namespace
 
 std::vector<Decision> RoundRealizer::Realize(const Snapshot& snap, const Allocation& alloc,
