@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -71,6 +72,8 @@ void CheckInvariants(const Scheduler& s, const Cluster& cl, LoopStats& st) {
 }
 
 struct LoopOptions {
+  const Cluster* cluster = nullptr;  // null: SmallCluster()
+  const PerfModel* perf = nullptr;   // null: the Gavel matrix
   Seconds round_s = 360;
   bool explain_waiting = false;  // then every job left waiting must carry a reason
   std::shared_ptr<const PlacementRules> rules;  // null: the default
@@ -89,8 +92,10 @@ void CheckReasons(const Scheduler& s, LoopStats& st) {
 LoopStats RunLoop(const std::string& policy, const std::vector<JobSpec>& jobs, uint64_t seed,
                   const LoopOptions& lo = {}) {
   const Seconds round_s = lo.round_s;
-  static const Cluster cl = SmallCluster();
-  static const PerfModel perf(TestCatalogue(), GavelMatrix());
+  static const Cluster small = SmallCluster();
+  static const PerfModel gavel(TestCatalogue(), GavelMatrix());
+  const Cluster& cl = lo.cluster ? *lo.cluster : small;
+  const PerfModel& perf = lo.perf ? *lo.perf : gavel;
   PolicyRegistry reg;
   RegisterBuiltinPolicies(reg);
   auto pol = reg.Create(policy);
@@ -249,6 +254,70 @@ TEST_P(PolicyContract, ExplainsEveryWaitingJob) {
     for (const auto& v : st.violations) ADD_FAILURE() << v;
     EXPECT_EQ(st.finished, jobs.size());
   }
+}
+
+// Data the core has never seen (issue 10): 64 GPUs of 3 types, rates from 1e-3 to 1e2 steps/s
+// (some gangs cannot run at all on K80), gangs of up to 14. No policy may crash or stall, and
+// each must finish every job.
+struct WideRates {
+  ThroughputMatrix matrix;
+  Cluster cluster;
+  std::unique_ptr<PerfModel> perf;
+};
+
+const WideRates& Wide() {
+  static const WideRates* w = [] {
+    std::string csv = "job_type,accelerator,workers,steps_per_second\n";
+    const char* types[] = {"K80", "P100", "V100"};
+    const double speedup[] = {0.1, 0.33, 1.0};
+    for (int k = 0; k < 6; ++k) {
+      double base = std::pow(10.0, -2 + 0.8 * k);  // 1e-2 .. ~1e2 on V100
+      for (int t = 0; t < 3; ++t)
+        for (int n = 1; n <= 8; n *= 2) {
+          double r = base * speedup[t] * n * std::pow(0.9, std::log2(n));
+          if (k == 1 && t == 0 && n >= 4) r = 0;  // out of memory
+          csv += "J" + std::to_string(k) + "," + types[t] + "," + std::to_string(n) + "," +
+                 std::to_string(r) + "\n";
+        }
+    }
+    auto m = ThroughputMatrix::ParseCsv(csv, "wide.csv", TestCatalogue());
+    EXPECT_TRUE(m.ok()) << m.status().ToString();
+    std::vector<Cluster::GroupSpec> g;
+    g.push_back({"s", "r", "k", 1e9, "k80", 4, Accel("K80"), 8});
+    g.push_back({"s", "r", "p", 1e9, "p100", 2, Accel("P100"), 8});
+    g.push_back({"s", "r", "v", 1e9, "v100", 2, Accel("V100"), 8});
+    auto cl = Cluster::Build("wide", g, TestCatalogue());
+    EXPECT_TRUE(cl.ok());
+    auto* x = new WideRates{std::move(m).value(), std::move(cl).value(), nullptr};
+    x->perf = std::make_unique<PerfModel>(TestCatalogue(), x->matrix);
+    return x;
+  }();
+  return *w;
+}
+
+TEST_P(PolicyContract, SurvivesRatesSpanningFourOrdersOfMagnitude) {
+  const WideRates& w = Wide();
+  Rng rng(29);
+  const int sizes[] = {1, 1, 2, 4, 6, 8, 12, 14};
+  std::vector<JobSpec> jobs;
+  for (int i = 0; i < 40; ++i) {
+    JobSpec j;
+    j.id = JobId(i);
+    j.job_type = "J" + std::to_string(rng.UniformInt(0, 5));
+    j.workers = sizes[rng.UniformInt(0, 7)];
+    j.submit_time_s = 600.0 * i;
+    auto t = w.matrix.FindJobType(j.job_type);
+    double v100 = w.perf->Throughput(*t, Accel("V100"), j.workers, j.workers > 8 ? 2 : 1).steps_per_s;
+    j.total_steps = v100 * rng.Uniform(600, 3 * 3600);  // 10 min to 3 h on V100
+    jobs.push_back(j);
+  }
+  LoopOptions lo;
+  lo.cluster = &w.cluster;
+  lo.perf = w.perf.get();
+  lo.explain_waiting = true;
+  LoopStats st = RunLoop(GetParam(), jobs, 8, lo);
+  for (const auto& v : st.violations) ADD_FAILURE() << v;
+  EXPECT_EQ(st.finished, jobs.size());
 }
 
 // Every registered policy runs the suite: a new policy is under contract by registering it.

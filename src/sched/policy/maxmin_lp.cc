@@ -14,7 +14,8 @@ namespace {
 // somewhere (a job with no column would pin z to 0), then a capacity row per type that carries a
 // column (CLP dislikes empty rows). Columns: one per allowed (m, j), then z.
 struct LpModel {
-  std::vector<double> coef;  // cleaned coefficients, jobs * types
+  std::vector<double> coef;  // cleaned coefficients times `scale`, jobs * types
+  double scale = 1;          // z of this LP = scale * z of the problem
   std::vector<int> job_row;  // job -> index among used jobs, -1: no column
   std::vector<int> type_row;  // type -> its capacity row, -1: none
   int used_jobs = 0;
@@ -43,6 +44,29 @@ std::vector<double> CleanCoefficients(const MaxMinProblem& p) {
     }
   }
   return coef;
+}
+
+// When the median job's best coefficient is far from 1, multiplies every coefficient by one
+// factor that makes it 1: the same LP (x unchanged, z scaled), but with elements near 1 instead
+// of, e.g., makespan's 1 / seconds-to-finish (~1e-6), close to CLP's tolerances (1e-7). Problems
+// already near 1 (the normalised fairness LPs) are left as they are, so their solutions do not
+// move between equally good vertices.
+void Scale(const MaxMinProblem& p, LpModel& lp) {
+  std::vector<double> best;
+  for (int m = 0; m < p.jobs; ++m) {
+    double b = 0;
+    for (int j = 0; j < p.types; ++j) b = std::max(b, lp.coef[static_cast<size_t>(m) * p.types + j]);
+    if (b > 0) best.push_back(b);
+  }
+  if (best.empty()) return;
+  std::nth_element(best.begin(), best.begin() + best.size() / 2, best.end());
+  const double median = best[best.size() / 2];
+  if (median >= 1e-3 && median <= 1e3) return;
+  const double s = 1 / median;
+  if (!std::isfinite(s) || s <= 0) return;
+  lp.scale = s;
+  for (double& c : lp.coef)
+    if (c > 0) c = c * s > 1e-30 ? c * s : 0;  // never a denormal element
 }
 
 // Numbers the rows: jobs with a column, then types with a column.
@@ -133,6 +157,7 @@ MaxMinSolution SolveMaxMin(const MaxMinProblem& p) {
   out.x.assign(static_cast<size_t>(p.jobs) * p.types, 0.0);
   LpModel lp;
   lp.coef = CleanCoefficients(p);
+  Scale(p, lp);
   AssignRows(p, lp);
   if (lp.used_jobs == 0) {
     out.ok = true;
@@ -146,15 +171,26 @@ MaxMinSolution SolveMaxMin(const MaxMinProblem& p) {
     out.error = "max-min LP phase 1: CLP status " + std::to_string(model.status());
     return out;
   }
-  out.z = model.primalColumnSolution()[lp.xcols()];
-  SetPhase2(lp, out.z, model);
+  const double z = model.primalColumnSolution()[lp.xcols()];
+  if (!std::isfinite(z)) {
+    out.error = "max-min LP phase 1: CLP returned a non-finite z";
+    return out;
+  }
+  out.z = z / lp.scale;
+  SetPhase2(lp, z, model);
   model.primal();
   if (model.status() != 0) {
     out.error = "max-min LP phase 2: CLP status " + std::to_string(model.status());
     return out;
   }
   const double* sol = model.primalColumnSolution();
-  for (int c = 0; c < lp.xcols(); ++c) out.x[lp.col_of[c]] = std::clamp(sol[c], 0.0, 1.0);
+  for (int c = 0; c < lp.xcols(); ++c) {
+    if (!std::isfinite(sol[c])) {
+      out.error = "max-min LP phase 2: CLP returned a non-finite x";
+      return out;
+    }
+    out.x[lp.col_of[c]] = std::clamp(sol[c], 0.0, 1.0);
+  }
   out.ok = true;
   return out;
 }
