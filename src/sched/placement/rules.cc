@@ -62,14 +62,26 @@ std::vector<AccelId> PlacementRules::RankTypes(const JobRecord& j, const Cluster
                                                const TypeContext& ctx,
                                                const TypeScorer& policy_default) const {
   const TypeScorer& scorer = type_scorer_ ? *type_scorer_ : policy_default;
-  std::vector<std::pair<double, AccelId>> scored;
-  for (AccelId a : cl.accel_types())
-    if (j.rate[a.value()] > 0 && AllowsType(j.spec, a)) scored.emplace_back(scorer.Score(j, a, ctx), a);
-  std::stable_sort(scored.begin(), scored.end(),
-                   [](const auto& x, const auto& y) { return x.first > y.first; });
+  const auto& types = cl.accel_types();
+  // Called per job per cycle: one allocation, and an insertion sort (stable, types are few).
+  constexpr size_t kInline = 16;
+  double inline_scores[kInline];
+  std::vector<double> heap_scores(types.size() > kInline ? types.size() : 0);
+  double* score = types.size() > kInline ? heap_scores.data() : inline_scores;
   std::vector<AccelId> out;
-  out.reserve(scored.size());
-  for (const auto& s : scored) out.push_back(s.second);
+  out.reserve(types.size());
+  for (AccelId a : types) {
+    if (j.rate[a.value()] <= 0 || !AllowsType(j.spec, a)) continue;
+    const double s = scorer.Score(j, a, ctx);
+    size_t k = out.size();
+    out.push_back(a);
+    for (; k > 0 && score[k - 1] < s; --k) {  // after equal scores: catalogue order on ties
+      score[k] = score[k - 1];
+      out[k] = out[k - 1];
+    }
+    score[k] = s;
+    out[k] = a;
+  }
   return out;
 }
 
