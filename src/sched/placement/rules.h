@@ -4,8 +4,11 @@
 // PlacementRules, so a new objective (data locality, cost, energy, carbon) is one NodeScorer or
 // TypeScorer and a new hard constraint (data residency) one Filter, without touching policies.
 //
-// All interfaces are pure: an answer depends only on the arguments (and the object's immutable
-// configuration), so one PlacementRules may be shared by schedulers on several threads.
+// Implementations must be pure: an answer depends only on the arguments and the object's
+// immutable configuration (no caches, no clocks), so one PlacementRules may be shared by
+// schedulers on several threads and a cycle stays a function of state, time and seed.
+// Scheduler::AdoptRunning (re-adopting a job found running after a restart) is the one path that
+// does not consult the rules: it records where a job already runs.
 #pragma once
 
 #include <memory>
