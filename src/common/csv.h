@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/strings.h"  // Trim, ParseInt, ... lived here; kept for existing includers
 
 namespace cnet {
 
@@ -43,11 +44,5 @@ class CsvTable {
   std::unordered_map<std::string, size_t> index_;
   std::vector<Row> rows_;
 };
-
-// Strict number parsing: the whole string must be a finite number.
-std::optional<double> ParseDouble(const std::string& s);
-std::optional<int64_t> ParseInt(const std::string& s);
-std::string Trim(const std::string& s);
-Result<std::string> ReadWholeFile(const std::string& path);
 
 }  // namespace cnet

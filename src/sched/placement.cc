@@ -1,7 +1,6 @@
 #include "sched/placement.h"
 
 #include <algorithm>
-#include <cmath>
 #include <map>
 
 namespace cnet {
@@ -15,54 +14,51 @@ int Usable(const Capacity& cap, const Node& n, double delta) {
   return std::min(f, PowerSlots(cap.RackHeadroomW(n.rack), delta));
 }
 
-}  // namespace
-
-std::optional<Placement> FindPlacement(const Capacity& cap, const JobSpec& job, AccelId a,
-                                       const Placement* prefer, bool allow_spread) {
-  const int w = job.workers;
-  const int unit = std::max(1, job.unit);
-  if (cap.FreeOfType(a) < w) return std::nullopt;
-  if (prefer && prefer->accel == a && prefer->Workers() == w && cap.CanTake(*prefer)) return *prefer;
+// Strategy 1: the whole gang on the node the scorer likes best.
+std::optional<Placement> PlaceOnOneNode(const PlacementRules& rules, const Capacity& cap,
+                                        const JobSpec& job, AccelId a, double delta) {
   const Cluster& cl = cap.cluster();
-  const double delta = cap.BusyDeltaW(a);
-  const auto& nodes = cl.NodesWith(a);
-
-  // 1. One node, best fit.
+  const NodeScorer& scorer = rules.node_scorer();
+  const double bound = scorer.Bound(cap, job);
+  const bool filtered = rules.Restricts(job);  // else every node passes: skip the calls
   const Node* best = nullptr;
-  int best_free = 1 << 30;
-  for (NodeId id : nodes) {
+  double best_score = 0;
+  for (NodeId id : cl.NodesWith(a)) {
     const Node& n = cl.node(id);
-    if (!job.AllowsSite(n.site)) continue;
-    int u = Usable(cap, n, delta);
-    if (u >= w && cap.Free(id) < best_free) {
+    if (Usable(cap, n, delta) < job.workers || (filtered && !rules.AllowsNode(job, n))) continue;
+    double s = scorer.Score(cap, job, n);
+    if (!best || s > best_score) {
       best = &n;
-      best_free = cap.Free(id);
-      if (best_free == w) break;
+      best_score = s;
+      if (s >= bound) break;
     }
   }
-  if (best) return Placement{a, {Slot{best->id, w}}};
-  if (w <= 1 || (!allow_spread && w <= cl.MaxPerNode(a))) return std::nullopt;
+  if (!best) return std::nullopt;
+  return Placement{a, {Slot{best->id, job.workers}}};
+}
 
-  // 2./3. Several nodes: within one rack, else within one site. Power headroom is per rack, so
-  // within a rack the usable total is min(sum of free, headroom / delta).
-  struct Group {
-    std::vector<std::pair<int, NodeId>> free;  // (free, node)
-    int total = 0;
-  };
-  std::map<int, Group> racks;
-  for (NodeId id : nodes) {
-    const Node& n = cl.node(id);
-    int f = cap.Free(id) / unit * unit;
-    if (!job.AllowsSite(n.site) || f == 0) continue;
-    Group& g = racks[n.rack.value()];
-    g.free.emplace_back(f, id);
-    g.total += f;
-  }
-  auto rack_usable = [&](int rack, const Group& g) {
+// Free whole workers' packages per node of one rack, for the spreading strategies.
+struct RackGroup {
+  std::vector<std::pair<int, NodeId>> free;  // (free, node)
+  int total = 0;
+};
+
+struct Spread {
+  const Capacity& cap;
+  const JobSpec& job;
+  AccelId a;
+  int unit;
+  double delta;
+  std::map<int, RackGroup> racks;  // by rack id
+
+  // Power headroom is per rack, so within a rack the usable total is
+  // min(sum of free, headroom / delta).
+  int RackUsable(int rack, const RackGroup& g) const {
     return std::min(g.total, PowerSlots(cap.RackHeadroomW(RackId(rack)), delta)) / unit * unit;
-  };
-  // Fill from the largest free nodes first, so the gang uses as few nodes as possible.
-  auto take = [&](Group& g, int want, Placement& p) {
+  }
+  // Fills from the largest free nodes first, so the gang uses as few nodes as possible. Returns
+  // how many packages of `want` are still missing.
+  int Take(RackGroup& g, int want, Placement& p) const {
     std::sort(g.free.begin(), g.free.end(), [](const auto& x, const auto& y) {
       return x.first != y.first ? x.first > y.first : x.second < y.second;
     });
@@ -74,27 +70,53 @@ std::optional<Placement> FindPlacement(const Capacity& cap, const JobSpec& job, 
       want -= k;
     }
     return want;
-  };
+  }
+};
+
+Spread GroupByRack(const PlacementRules& rules, const Capacity& cap, const JobSpec& job, AccelId a,
+                   double delta) {
+  const int unit = std::max(1, job.unit);
+  Spread sp{cap, job, a, unit, delta, {}};
+  const Cluster& cl = cap.cluster();
+  const bool filtered = rules.Restricts(job);
+  for (NodeId id : cl.NodesWith(a)) {
+    const Node& n = cl.node(id);
+    int f = cap.Free(id) / unit * unit;
+    if (f == 0 || (filtered && !rules.AllowsNode(job, n))) continue;
+    RackGroup& g = sp.racks[n.rack.value()];
+    g.free.emplace_back(f, id);
+    g.total += f;
+  }
+  return sp;
+}
+
+// Strategy 2: several nodes of the rack with the smallest sufficient usable total.
+std::optional<Placement> PlaceInOneRack(Spread& sp) {
+  const int w = sp.job.workers;
   int best_rack = -1, best_total = 1 << 30;
-  for (auto& [r, g] : racks) {
-    int u = rack_usable(r, g);
+  for (auto& [r, g] : sp.racks) {
+    int u = sp.RackUsable(r, g);
     if (u >= w && u < best_total) {
       best_rack = r;
       best_total = u;
     }
   }
-  if (best_rack >= 0) {
-    Placement p{a, {}};
-    take(racks[best_rack], w, p);
-    return p;
-  }
-  // Across racks of one site: pick the site with the smallest sufficient total.
+  if (best_rack < 0) return std::nullopt;
+  Placement p{sp.a, {}};
+  sp.Take(sp.racks[best_rack], w, p);
+  return p;
+}
+
+// Strategy 3: several racks of the site with the smallest sufficient total, largest racks first.
+std::optional<Placement> PlaceInOneSite(Spread& sp) {
+  const int w = sp.job.workers;
+  const Cluster& cl = sp.cap.cluster();
   std::map<int, std::vector<int>> site_racks;
   std::map<int, int> site_total;
-  for (auto& [r, g] : racks) {
+  for (auto& [r, g] : sp.racks) {
     int s = cl.rack(RackId(r)).site.value();
     site_racks[s].push_back(r);
-    site_total[s] += rack_usable(r, g);
+    site_total[s] += sp.RackUsable(r, g);
   }
   int best_site = -1;
   for (auto& [s, t] : site_total)
@@ -102,20 +124,48 @@ std::optional<Placement> FindPlacement(const Capacity& cap, const JobSpec& job, 
   if (best_site < 0) return std::nullopt;
   auto& rs = site_racks[best_site];
   std::sort(rs.begin(), rs.end(), [&](int x, int y) {
-    int ux = rack_usable(x, racks[x]), uy = rack_usable(y, racks[y]);
+    int ux = sp.RackUsable(x, sp.racks[x]), uy = sp.RackUsable(y, sp.racks[y]);
     return ux != uy ? ux > uy : x < y;
   });
-  Placement p{a, {}};
+  Placement p{sp.a, {}};
   int want = w;
   for (int r : rs) {
     if (want == 0) break;
-    int k = std::min(want, rack_usable(r, racks[r]));
+    int k = std::min(want, sp.RackUsable(r, sp.racks[r]));
     if (k == 0) continue;
-    int left = take(racks[r], k, p);
+    int left = sp.Take(sp.racks[r], k, p);
     want -= k - left;
   }
   if (want > 0) return std::nullopt;
   return p;
+}
+
+bool Keeps(const PlacementRules& rules, const Capacity& cap, const JobSpec& job, AccelId a,
+           const Placement& prefer) {
+  return prefer.accel == a && prefer.Workers() == job.workers && cap.CanTake(prefer) &&
+         rules.Check(job, prefer, cap.cluster()).ok();
+}
+
+}  // namespace
+
+std::optional<Placement> FindPlacement(const PlacementRules& rules, const Capacity& cap,
+                                       const JobSpec& job, AccelId a, const Placement* prefer,
+                                       bool allow_spread) {
+  const int w = job.workers;
+  if (cap.FreeOfType(a) < w) return std::nullopt;
+  if (prefer && Keeps(rules, cap, job, a, *prefer)) return *prefer;
+  if (!rules.AllowsType(job, a)) return std::nullopt;
+  const double delta = cap.BusyDeltaW(a);
+  if (auto p = PlaceOnOneNode(rules, cap, job, a, delta)) return p;
+  if (w <= 1 || (!allow_spread && w <= cap.cluster().MaxPerNode(a))) return std::nullopt;
+  Spread sp = GroupByRack(rules, cap, job, a, delta);
+  if (auto p = PlaceInOneRack(sp)) return p;
+  return PlaceInOneSite(sp);
+}
+
+std::optional<Placement> FindPlacement(const Capacity& cap, const JobSpec& job, AccelId a,
+                                       const Placement* prefer, bool allow_spread) {
+  return FindPlacement(PlacementRules(), cap, job, a, prefer, allow_spread);
 }
 
 }  // namespace cnet

@@ -13,6 +13,7 @@
 #include "model/cluster.h"
 #include "sched/capacity.h"
 #include "sched/job_record.h"
+#include "sched/placement/rules.h"
 
 namespace cnet {
 
@@ -34,6 +35,9 @@ struct Snapshot {
   const Cluster* cluster = nullptr;
   const Catalogue* catalogue = nullptr;
   const Capacity* capacity = nullptr;         // free capacity now (running jobs hold theirs)
+  // The filters and scorers every placement must go through (never null in a Scheduler's cycle):
+  // policies place with FindPlacement(*rules, ...) and order types with rules->RankTypes.
+  const PlacementRules* rules = nullptr;
   std::vector<const JobRecord*> pending;      // in submit order
   std::vector<const JobRecord*> running;
 };

@@ -15,6 +15,7 @@ Scheduler::Scheduler(const Cluster& cluster, const PerfModel& perf, std::unique_
       policy_(std::move(policy)),
       opts_(opts),
       capacity_(cluster, perf.catalogue()) {
+  if (!opts_.rules) opts_.rules = std::make_shared<const PlacementRules>();
   for (const Rack& r : cluster.racks()) rack_idle_w_.push_back(capacity_.RackDrawW(r.id));
 }
 
@@ -38,16 +39,20 @@ void Scheduler::InsertPending(JobId id) {
   else pending_.insert(std::upper_bound(pending_.begin(), pending_.end(), id, before), id);
 }
 
-Result<JobRecord> Scheduler::Prepare(JobSpec spec) const {
+Result<JobRecord> Scheduler::Prepare(JobSpec spec, JobField* bad) const {
   const Catalogue& cat = perf_.catalogue();
   const std::string who = "job " + std::to_string(spec.id.value());
-  if (spec.workers <= 0) return InvalidArgument(who + ": workers must be > 0");
-  if (!(spec.total_steps > 0)) return InvalidArgument(who + ": total_steps must be > 0");
+  auto fail = [&](JobField f, std::string msg) {
+    if (bad) *bad = f;
+    return InvalidArgument(who + ": " + msg);
+  };
+  if (spec.workers <= 0) return fail(JobField::kWorkers, "workers must be > 0");
+  if (!(spec.total_steps > 0)) return fail(JobField::kTotalSteps, "total_steps must be > 0");
   if (spec.unit < 1 || spec.workers % spec.unit != 0)
-    return InvalidArgument(who + ": workers must be a multiple of the packages per worker");
+    return fail(JobField::kUnit, "workers must be a multiple of the packages per worker");
   if (!spec.type_id.valid() && !spec.job_type.empty()) {
     auto t = perf_.matrix().FindJobType(spec.job_type);
-    if (!t) return InvalidArgument(who + ": unknown job type '" + spec.job_type + "'");
+    if (!t) return fail(JobField::kJobType, "unknown job type '" + spec.job_type + "'");
     spec.type_id = *t;
   }
   JobRecord r;
@@ -56,7 +61,7 @@ Result<JobRecord> Scheduler::Prepare(JobSpec spec) const {
   r.predicted.assign(cat.size(), false);
   int best_site_cap = 0;
   for (AccelId a : cluster_.accel_types()) {
-    if (!spec.Accepts(a)) continue;
+    if (!rules().AllowsType(spec, a)) continue;
     // Largest gang of type a one allowed site can hold and power (each rack: its packages of
     // type a, at most as many as its cap can power busy on top of every package's idle draw).
     // rack_idle_w_ is each rack's draw with nothing running.
@@ -67,7 +72,7 @@ Result<JobRecord> Scheduler::Prepare(JobSpec spec) const {
     int per_node = 0;  // largest gang one node can hold and its rack can power
     for (NodeId id : cluster_.NodesWith(a)) {
       const Node& n = cluster_.node(id);
-      if (!spec.AllowsSite(n.site)) continue;
+      if (!rules().AllowsNode(spec, n)) continue;
       per_rack[n.rack.value()] += n.accel_count;
       per_node = std::max(per_node, std::min(n.accel_count, powered(n.rack)));
     }
@@ -90,7 +95,7 @@ Result<JobRecord> Scheduler::Prepare(JobSpec spec) const {
   if (r.BestRate() <= 0) {
     std::string acc;
     for (AccelId a : spec.acceptable) acc += (acc.empty() ? "" : ", ") + cat.Get(a).name;
-    return InvalidArgument(who + ": no site can run a gang of " + std::to_string(spec.workers) +
+    return fail(JobField::kPlacement, "no site can run a gang of " + std::to_string(spec.workers) +
                            (spec.unit > 1 ? " (" + std::to_string(spec.unit) + " per worker, on one node)" : std::string()) +
                            " accelerators" + (acc.empty() ? "" : " of type " + acc) +
                            (spec.allowed_sites.empty() ? "" : " in its allowed sites") +
@@ -144,10 +149,7 @@ Status Scheduler::Apply(const Decision& d, Seconds now) {
       if (d.placement.Workers() != j.spec.workers)
         return InvalidArgument("placement has " + std::to_string(d.placement.Workers()) +
                                " workers, job needs " + std::to_string(j.spec.workers));
-      if (!j.spec.Accepts(d.placement.accel)) return InvalidArgument("type not acceptable");
-      for (const auto& s : d.placement.slots)
-        if (!j.spec.AllowsSite(cluster_.node(s.node).site))
-          return InvalidArgument("node in a site the job may not use");
+      CNET_RETURN_IF_ERROR(rules().Check(j.spec, d.placement, cluster_));
       if (!capacity_.CanTake(d.placement)) return FailedPrecondition("placement does not fit");
       double rate = j.RateOn(d.placement.accel, d.placement.Nodes());
       if (rate <= 0) return InvalidArgument("job cannot run on that type");
@@ -177,6 +179,7 @@ CycleResult Scheduler::RunCycle(Seconds now, bool round_boundary, Rng& rng) {
   s.cluster = &cluster_;
   s.catalogue = &perf_.catalogue();
   s.capacity = &capacity_;
+  s.rules = opts_.rules.get();
   s.pending.reserve(pending_.size());
   for (JobId id : pending_) s.pending.push_back(&jobs_.at(id));
   s.running.reserve(running_.size());

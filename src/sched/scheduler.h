@@ -17,7 +17,13 @@ struct SchedulerOptions {
   Seconds round_s = 360;
   Seconds preempt_penalty_s = 0;  // no progress for this long after a restart (checkpoint restore)
   bool explain_waiting = false;   // ask policies for a reason for every waiting job
+  // Filters and scorers for every placement; null: the default PlacementRules.
+  std::shared_ptr<const PlacementRules> rules;
 };
+
+// The JobSpec field an admission failure is about, so callers can point at their input without
+// reading the message.
+enum class JobField { kNone, kWorkers, kUnit, kTotalSteps, kJobType, kPlacement };
 
 struct CycleResult {
   std::vector<Decision> applied;  // in application order
@@ -31,10 +37,13 @@ class Scheduler {
             SchedulerOptions opts);
 
   // Resolves the job's rates and queues it. Fails, saying why, when the job type is unknown or no
-  // site could ever hold the gang (too many workers, no acceptable type, excluded sites).
+  // site could ever hold the gang (too many workers, no acceptable type, nodes the placement
+  // rules' filters refuse).
   Status Admit(JobSpec spec);
-  // The checks and rate resolution of Admit, without queueing: a job record ready to queue.
-  Result<JobRecord> Prepare(JobSpec spec) const;
+  // The checks and rate resolution of Admit, without queueing: a job record ready to queue. On
+  // failure, when `bad` is not null, *bad names the field at fault (kPlacement: the gang's shape
+  // and constraints fit no site).
+  Result<JobRecord> Prepare(JobSpec spec, JobField* bad = nullptr) const;
   // One cycle at time `now`.
   CycleResult RunCycle(Seconds now, bool round_boundary, Rng& rng);
   // A running job has done all its steps at `now`: releases it and returns its final record.
@@ -56,6 +65,7 @@ class Scheduler {
   const Cluster& cluster() const { return cluster_; }
   const PerfModel& perf() const { return perf_; }
   const SchedulerOptions& options() const { return opts_; }
+  const PlacementRules& rules() const { return *opts_.rules; }
 
  private:
   void Stop(JobRecord& j, Seconds now);  // settle progress, release capacity

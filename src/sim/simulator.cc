@@ -21,161 +21,213 @@ double Percentile(std::vector<double> v, double q) {
   return v[lo] + (v[hi] - v[lo]) * (pos - lo);
 }
 
+// Every job must be runnable somewhere: fails up front, naming the input line and field.
+Status CheckRunnable(const Scheduler& sched, const Workload& wl) {
+  for (size_t i = 0; i < wl.jobs.size(); ++i) {
+    JobField bad = JobField::kNone;
+    auto r = sched.Prepare(wl.jobs[i], &bad);
+    if (r.ok()) continue;
+    const std::string& msg = r.status().message();
+    std::string field = bad == JobField::kJobType      ? "job_type"
+                        : bad == JobField::kTotalSteps ? "total_steps"
+                                                       : wl.size_field;
+    int line = wl.lines[i];
+    return InvalidArgument(line > 0 ? Where(wl.source, line, field) + ": " + msg : wl.source + ": " + msg);
+  }
+  return Status::Ok();
+}
+
+// One simulation run: the event loop over arrivals, cycles and completions, then the summary.
+class Run {
+ public:
+  Run(const Cluster& cluster, const PerfModel& perf, std::unique_ptr<Policy> policy,
+      const Workload& wl, const SimOptions& opts)
+      : cluster_(cluster), perf_(perf), wl_(wl), opts_(opts), ts_(policy->time_sharing()),
+        sched_(cluster, perf, std::move(policy), Options(opts)), rng_(opts.seed),
+        busy_s_(perf.catalogue().size(), 0.0) {
+    res_.policy = std::string(sched_.policy().name());
+    res_.workload = wl.source;
+    res_.jobs_total = wl.jobs.size();
+  }
+
+  Result<SimResult> Go() {
+    const double wall0 = MonotonicSeconds();
+    CNET_RETURN_IF_ERROR(CheckRunnable(sched_, wl_));
+    for (const auto& j : wl_.jobs) to_measure_ += Measured(j.id);
+    if (to_measure_ == 0) return InvalidArgument("--measure: no job ids in the window");
+    first_submit_ = wl_.jobs.empty() ? 0 : wl_.jobs.front().submit_time_s;
+    last_finish_ = t_ = next_round_ = first_submit_;
+    while (done_measured_ < to_measure_) {
+      CNET_RETURN_IF_ERROR(AdmitArrivals());
+      CNET_RETURN_IF_ERROR(Decide());
+      CNET_RETURN_IF_ERROR(Advance());
+      CompleteAt();
+      Progress();
+    }
+    Summarise();
+    res_.wall_seconds = MonotonicSeconds() - wall0;
+    return std::move(res_);
+  }
+
+ private:
+  static SchedulerOptions Options(const SimOptions& o) {
+    SchedulerOptions so;
+    so.round_s = o.round_s;
+    so.preempt_penalty_s = o.preempt_penalty_s;
+    return so;
+  }
+  bool Measured(JobId id) const {
+    return opts_.measure_first < 0 ||
+           (id.value() >= opts_.measure_first && id.value() <= opts_.measure_last);
+  }
+  void StopBusy(JobId id, Seconds t) {
+    auto it = started_.find(id);
+    if (it == started_.end()) return;
+    busy_s_[it->second.second.accel.value()] += it->second.second.Workers() * (t - it->second.first);
+    started_.erase(it);
+  }
+
+  Status AdmitArrivals() {
+    while (next_ < wl_.jobs.size() && wl_.jobs[next_].submit_time_s <= t_ + 1e-9) {
+      CNET_RETURN_IF_ERROR(sched_.Admit(wl_.jobs[next_]));
+      ++next_;
+    }
+    return Status::Ok();
+  }
+
+  // A cycle when one is due; books starts, preemptions and predicted figures.
+  Status Decide() {
+    bool boundary = !ts_ || t_ >= next_round_ - 1e-9;
+    if (boundary && sched_.active() > 0) {
+      CycleResult cr = sched_.RunCycle(t_, true, rng_);
+      ++res_.cycles;
+      solve_ms_.push_back(cr.solve_ms);
+      if (!cr.rejected.empty())
+        return Internal("policy " + res_.policy + " made an invalid decision: " + cr.rejected.front());
+      for (const Decision& d : cr.applied) Book(d);
+    }
+    if (ts_ && boundary) next_round_ = t_ + opts_.round_s;
+    return Status::Ok();
+  }
+  void Book(const Decision& d) {
+    if (d.action == Action::kPreempt) {
+      StopBusy(d.job, t_);
+      ++res_.preemptions;
+    } else if (d.action == Action::kPlace) {
+      started_[d.job] = {t_, d.placement};
+      const JobRecord* r = sched_.Find(d.job);
+      if (r->predicted[d.placement.accel.value()] || d.placement.Nodes() > 1)
+        if (!perf_.matrix().Get(r->spec.type_id, d.placement.accel, r->spec.workers, d.placement.Nodes() > 1))
+          predicted_.insert({r->spec.type_id.value(), d.placement.accel.value()});
+    }
+  }
+
+  // Moves time to the next event (arrival, completion or round); fails when nothing can happen.
+  Status Advance() {
+    constexpr double kInf = std::numeric_limits<double>::infinity();
+    Seconds t_arr = next_ < wl_.jobs.size() ? wl_.jobs[next_].submit_time_s : kInf;
+    Seconds t_done = kInf;
+    for (JobId id : sched_.running()) t_done = std::min(t_done, sched_.Find(id)->ExpectedFinish());
+    Seconds t_next = std::min(t_arr, t_done);
+    if (ts_) {
+      if (sched_.active() > 0) t_next = std::min(t_done, next_round_);
+      else next_round_ = t_arr;  // idle: the next round starts with the next arrival
+    }
+    idle_rounds_ = (sched_.running().empty() && !sched_.pending().empty() && next_ >= wl_.jobs.size())
+                       ? idle_rounds_ + 1 : 0;
+    if (!std::isfinite(t_next) || idle_rounds_ > 3) {
+      return FailedPrecondition("simulation stalled at t=" + std::to_string(t_) + " s: " +
+                                std::to_string(sched_.pending().size()) +
+                                " jobs wait and nothing runs (rack power caps too tight?)");
+    }
+    t_ = std::max(t_, t_next);
+    return Status::Ok();
+  }
+
+  void CompleteAt() {
+    std::vector<JobId> finished;
+    for (JobId id : sched_.running())
+      if (sched_.Find(id)->ExpectedFinish() <= t_ + 1e-9) finished.push_back(id);
+    for (JobId id : finished) {
+      StopBusy(id, t_);
+      JobRecord r = sched_.Complete(id, t_);
+      ++res_.jobs_completed;
+      last_finish_ = std::max(last_finish_, t_);
+      if (!Measured(r.spec.id)) continue;
+      double j = t_ - r.spec.submit_time_s;
+      measured_jct_.push_back({r.spec.id.value(), j / 3600});
+      double alone = r.spec.total_steps / r.BestRate();
+      ftf_.push_back(j / alone);
+      ++done_measured_;
+    }
+  }
+
+  void Progress() {
+    if (!opts_.progress) return;
+    double frac = static_cast<double>(done_measured_) / to_measure_;
+    if (frac - last_progress_ >= 0.01 || done_measured_ == to_measure_) {
+      last_progress_ = frac;
+      opts_.progress(frac, t_ - first_submit_, res_.jobs_completed);
+    }
+  }
+
+  void Summarise() {
+    const Catalogue& cat = perf_.catalogue();
+    // Close the books on jobs still running (measured window reached before they ended).
+    for (JobId id : sched_.running()) StopBusy(id, t_);
+    const double span = std::max(1e-9, last_finish_ - first_submit_);
+    for (AccelId a : cluster_.accel_types()) {
+      const auto& s = cat.Get(a);
+      double cap_s = cluster_.AccelCount(a) * span;
+      double b = std::min(busy_s_[a.value()], cap_s);
+      res_.utilization[s.name] = b / cap_s;
+      res_.energy_kwh += (b * s.board_power_w + (cap_s - b) * s.idle_power_w) / 3.6e6;
+      res_.cost_usd += b / 3600 * s.price_per_hour_usd;
+    }
+    std::sort(measured_jct_.begin(), measured_jct_.end());
+    std::vector<double> jct;
+    for (auto& [id, h] : measured_jct_) jct.push_back(h);
+    res_.jobs_measured = jct.size();
+    double sum = 0;
+    for (double h : jct) sum += h;
+    res_.avg_jct_hours = jct.empty() ? 0 : sum / jct.size();
+    res_.p50_jct_hours = Percentile(jct, 0.5);
+    res_.p99_jct_hours = Percentile(jct, 0.99);
+    double fs = 0;
+    for (double f : ftf_) fs += f;
+    res_.avg_ftf_ratio = ftf_.empty() ? 0 : fs / ftf_.size();
+    res_.makespan_hours = span / 3600;
+    res_.solve_ms_p50 = Percentile(solve_ms_, 0.5);
+    res_.solve_ms_max = solve_ms_.empty() ? 0 : *std::max_element(solve_ms_.begin(), solve_ms_.end());
+    for (auto [type, a] : predicted_)
+      res_.predicted.push_back(perf_.matrix().JobTypeName(JobTypeId(type)) + " on " + cat.Get(AccelId(a)).name);
+    res_.jct_hours = std::move(jct);
+  }
+
+  const Cluster& cluster_;
+  const PerfModel& perf_;
+  const Workload& wl_;
+  const SimOptions& opts_;
+  const bool ts_;
+  Scheduler sched_;
+  Rng rng_;
+  SimResult res_;
+  std::vector<double> busy_s_;  // accelerator-seconds busy, by type
+  std::unordered_map<JobId, std::pair<Seconds, Placement>> started_;  // job -> (start, placement)
+  std::set<std::pair<int, int>> predicted_;                           // (job type, accel)
+  std::vector<double> solve_ms_, ftf_;
+  std::vector<std::pair<int64_t, double>> measured_jct_;
+  size_t to_measure_ = 0, next_ = 0, done_measured_ = 0;
+  Seconds first_submit_ = 0, last_finish_ = 0, t_ = 0, next_round_ = 0;
+  double last_progress_ = 0;
+  int idle_rounds_ = 0;  // rounds in a row with work queued, nothing running and nothing arriving
+};
+
 }  // namespace
 
 Result<SimResult> Simulate(const Cluster& cluster, const PerfModel& perf, std::unique_ptr<Policy> policy,
                            const Workload& wl, const SimOptions& opts) {
-  const double wall0 = MonotonicSeconds();
-  const Catalogue& cat = perf.catalogue();
-  SimResult res;
-  res.policy = std::string(policy->name());
-  res.workload = wl.source;
-  res.jobs_total = wl.jobs.size();
-  const bool ts = policy->time_sharing();
-  SchedulerOptions so;
-  so.round_s = opts.round_s;
-  so.preempt_penalty_s = opts.preempt_penalty_s;
-  Scheduler sched(cluster, perf, std::move(policy), so);
-  Rng rng(opts.seed);
-
-  // Every job must be runnable somewhere: fail up front, naming the input line.
-  for (size_t i = 0; i < wl.jobs.size(); ++i) {
-    auto r = sched.Prepare(wl.jobs[i]);
-    if (!r.ok()) {
-      const std::string& msg = r.status().message();
-      std::string field = msg.find("job type") != std::string::npos      ? "job_type"
-                          : msg.find("total_steps") != std::string::npos ? "total_steps"
-                                                                          : wl.size_field;
-      int line = wl.lines[i];
-      return InvalidArgument(line > 0 ? Where(wl.source, line, field) + ": " + msg : wl.source + ": " + msg);
-    }
-  }
-  auto measured = [&](JobId id) {
-    return opts.measure_first < 0 || (id.value() >= opts.measure_first && id.value() <= opts.measure_last);
-  };
-  size_t to_measure = 0;
-  for (const auto& j : wl.jobs) to_measure += measured(j.id);
-  if (to_measure == 0) return InvalidArgument("--measure: no job ids in the window");
-
-  std::vector<double> busy_s(cat.size(), 0.0);
-  std::unordered_map<JobId, std::pair<Seconds, Placement>> started;  // job -> (start, placement)
-  std::set<std::pair<int, int>> predicted;                           // (job type, accel)
-  auto stop_busy = [&](JobId id, Seconds t) {
-    auto it = started.find(id);
-    if (it == started.end()) return;
-    busy_s[it->second.second.accel.value()] += it->second.second.Workers() * (t - it->second.first);
-    started.erase(it);
-  };
-  std::vector<double> solve_ms, jct, ftf;
-  std::vector<std::pair<int64_t, double>> measured_jct;
-  double first_submit = wl.jobs.empty() ? 0 : wl.jobs.front().submit_time_s, last_finish = first_submit;
-  size_t next = 0, done_measured = 0;
-  Seconds t = first_submit;
-  Seconds next_round = t;
-  double last_progress = 0;
-  int idle_rounds = 0;  // rounds in a row with work queued, nothing running and nothing arriving
-
-  while (done_measured < to_measure) {
-    // Admit arrivals.
-    while (next < wl.jobs.size() && wl.jobs[next].submit_time_s <= t + 1e-9) {
-      Status st = sched.Admit(wl.jobs[next]);
-      if (!st.ok()) return st;
-      ++next;
-    }
-    // Decide.
-    bool boundary = !ts || t >= next_round - 1e-9;
-    if (boundary && sched.active() > 0) {
-      CycleResult cr = sched.RunCycle(t, true, rng);
-      ++res.cycles;
-      solve_ms.push_back(cr.solve_ms);
-      if (!cr.rejected.empty())
-        return Internal("policy " + res.policy + " made an invalid decision: " + cr.rejected.front());
-      for (const Decision& d : cr.applied) {
-        if (d.action == Action::kPreempt) {
-          stop_busy(d.job, t);
-          ++res.preemptions;
-        } else if (d.action == Action::kPlace) {
-          started[d.job] = {t, d.placement};
-          const JobRecord* r = sched.Find(d.job);
-          if (r->predicted[d.placement.accel.value()] || d.placement.Nodes() > 1)
-            if (!perf.matrix().Get(r->spec.type_id, d.placement.accel, r->spec.workers, d.placement.Nodes() > 1))
-              predicted.insert({r->spec.type_id.value(), d.placement.accel.value()});
-        }
-      }
-    }
-    if (ts && boundary) next_round = t + opts.round_s;
-    // Next event.
-    Seconds t_arr = next < wl.jobs.size() ? wl.jobs[next].submit_time_s : std::numeric_limits<double>::infinity();
-    Seconds t_done = std::numeric_limits<double>::infinity();
-    for (JobId id : sched.running()) t_done = std::min(t_done, sched.Find(id)->ExpectedFinish());
-    Seconds t_next = std::min(t_arr, t_done);
-    if (ts) {
-      if (sched.active() > 0) t_next = std::min(t_done, next_round);
-      else next_round = t_arr;  // idle: the next round starts with the next arrival
-    }
-    idle_rounds = (sched.running().empty() && !sched.pending().empty() && next >= wl.jobs.size())
-                      ? idle_rounds + 1 : 0;
-    if (!std::isfinite(t_next) || idle_rounds > 3) {
-      return FailedPrecondition("simulation stalled at t=" + std::to_string(t) + " s: " +
-                                std::to_string(sched.pending().size()) +
-                                " jobs wait and nothing runs (rack power caps too tight?)");
-    }
-    t = std::max(t, t_next);
-    // Completions at t.
-    std::vector<JobId> finished;
-    for (JobId id : sched.running())
-      if (sched.Find(id)->ExpectedFinish() <= t + 1e-9) finished.push_back(id);
-    for (JobId id : finished) {
-      stop_busy(id, t);
-      JobRecord r = sched.Complete(id, t);
-      ++res.jobs_completed;
-      last_finish = std::max(last_finish, t);
-      if (measured(r.spec.id)) {
-        double j = t - r.spec.submit_time_s;
-        measured_jct.push_back({r.spec.id.value(), j / 3600});
-        double alone = r.spec.total_steps / r.BestRate();
-        ftf.push_back(j / alone);
-        ++done_measured;
-      }
-    }
-    if (opts.progress) {
-      double frac = static_cast<double>(done_measured) / to_measure;
-      if (frac - last_progress >= 0.01 || done_measured == to_measure) {
-        last_progress = frac;
-        opts.progress(frac, t - first_submit, res.jobs_completed);
-      }
-    }
-  }
-  // Close the books on jobs still running (measured window reached before they ended).
-  for (JobId id : sched.running()) stop_busy(id, t);
-  const double span = std::max(1e-9, last_finish - first_submit);
-  for (AccelId a : cluster.accel_types()) {
-    const auto& s = cat.Get(a);
-    double cap_s = cluster.AccelCount(a) * span;
-    double b = std::min(busy_s[a.value()], cap_s);
-    res.utilization[s.name] = b / cap_s;
-    res.energy_kwh += (b * s.board_power_w + (cap_s - b) * s.idle_power_w) / 3.6e6;
-    res.cost_usd += b / 3600 * s.price_per_hour_usd;
-  }
-  std::sort(measured_jct.begin(), measured_jct.end());
-  for (auto& [id, h] : measured_jct) jct.push_back(h);
-  res.jobs_measured = jct.size();
-  double sum = 0;
-  for (double h : jct) sum += h;
-  res.avg_jct_hours = jct.empty() ? 0 : sum / jct.size();
-  res.p50_jct_hours = Percentile(jct, 0.5);
-  res.p99_jct_hours = Percentile(jct, 0.99);
-  double fs = 0;
-  for (double f : ftf) fs += f;
-  res.avg_ftf_ratio = ftf.empty() ? 0 : fs / ftf.size();
-  res.makespan_hours = span / 3600;
-  res.solve_ms_p50 = Percentile(solve_ms, 0.5);
-  res.solve_ms_max = solve_ms.empty() ? 0 : *std::max_element(solve_ms.begin(), solve_ms.end());
-  for (auto [type, a] : predicted)
-    res.predicted.push_back(perf.matrix().JobTypeName(JobTypeId(type)) + " on " + cat.Get(AccelId(a)).name);
-  res.jct_hours = std::move(jct);
-  res.wall_seconds = MonotonicSeconds() - wall0;
-  return res;
+  return Run(cluster, perf, std::move(policy), wl, opts).Go();
 }
 
 }  // namespace cnet

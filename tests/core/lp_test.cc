@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <random>
+
 #include "sched/policy/maxmin_lp.h"
 
 namespace cnet {
@@ -76,6 +79,67 @@ TEST(MaxMinLp, JobsThatCannotRunDoNotPinTheObjective) {
   ASSERT_TRUE(s.ok);
   EXPECT_NEAR(s.x[0], 1, 1e-6);
   EXPECT_NEAR(s.z, 1, 1e-6);
+}
+
+}  // namespace
+}  // namespace cnet
+
+namespace cnet {
+namespace {
+
+// Makespan-style coefficients (rate / remaining steps, i.e. 1 / seconds to finish) for rates
+// from 1e-3 to 1e2 steps/s on 3 types, gangs of up to 14 on 64 GPUs (issue 10): elements from
+// ~1e-10 to ~1e-3. The solver must not abort, and a solution must be feasible.
+MaxMinProblem WideProblem(uint64_t seed, int jobs) {
+  std::mt19937_64 gen(seed);
+  std::uniform_real_distribution<double> u(0, 1);
+  const int sizes[] = {1, 2, 4, 6, 8, 12, 14};
+  MaxMinProblem p;
+  p.jobs = jobs;
+  p.types = 3;
+  p.capacity = {32, 16, 16};
+  for (int m = 0; m < jobs; ++m) {
+    p.workers.push_back(sizes[gen() % 7]);
+    double best = std::pow(10.0, -3 + 5 * u(gen));    // steps/s on the fastest type
+    double remaining = best * (600 + 1e5 * u(gen));     // steps left
+    if (u(gen) < 0.1) remaining = 1e-9;                  // all but done (the policy's floor)
+    if (u(gen) < 0.05) remaining = 1e12;                 // barely started, huge
+    for (int j = 0; j < 3; ++j) {
+      double rate = best * std::pow(10.0, -4 * u(gen));  // up to 4 orders slower
+      if (u(gen) < 0.1) rate = 0;                        // cannot run there
+      if (u(gen) < 0.05) rate = 1e-310;                  // denormal
+      p.coef.push_back(rate / remaining);
+    }
+  }
+  return p;
+}
+
+TEST(MaxMinLp, SurvivesCoefficientsSpanningManyOrdersOfMagnitude) {
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
+    for (int jobs : {8, 40, 120}) {
+      MaxMinProblem p = WideProblem(seed, jobs);
+      MaxMinSolution s = SolveMaxMin(p);
+      if (!s.ok) {
+        EXPECT_FALSE(s.error.empty()) << "a failure must say why";
+        continue;
+      }
+      std::vector<double> used(3, 0);
+      for (int m = 0; m < jobs; ++m) {
+        double t = 0;
+        for (int j = 0; j < 3; ++j) {
+          double x = s.x[m * 3 + j];
+          ASSERT_TRUE(std::isfinite(x));
+          if (p.coef[m * 3 + j] <= 0) EXPECT_EQ(x, 0);
+          t += x;
+          used[j] += p.workers[m] * x;
+        }
+        EXPECT_LE(t, 1 + 1e-6) << "seed " << seed;
+      }
+      for (int j = 0; j < 3; ++j) EXPECT_LE(used[j], p.capacity[j] * (1 + 1e-6)) << "seed " << seed;
+      EXPECT_TRUE(std::isfinite(s.z));
+      EXPECT_GE(s.z, 0);
+    }
+  }
 }
 
 }  // namespace

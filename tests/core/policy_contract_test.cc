@@ -3,6 +3,8 @@
 // any policy must keep.
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -53,6 +55,8 @@ void CheckInvariants(const Scheduler& s, const Cluster& cl, LoopStats& st) {
       const Node& n = cl.node(sl.node);
       if (n.accel != j->placement.accel) st.violations.push_back("slot on a node of another type");
       used[sl.node.value()] += sl.count;
+      if (sl.count % j->spec.unit != 0)
+        st.violations.push_back("job " + std::to_string(id.value()) + " split a worker across nodes");
       sites.insert(n.site.value());
       if (!j->spec.AllowsSite(n.site)) st.violations.push_back("job placed outside its allowed sites");
       const auto& spec = TestCatalogue().Get(n.accel);
@@ -67,10 +71,31 @@ void CheckInvariants(const Scheduler& s, const Cluster& cl, LoopStats& st) {
       st.violations.push_back("rack power cap exceeded: " + r.name);
 }
 
+struct LoopOptions {
+  const Cluster* cluster = nullptr;  // null: SmallCluster()
+  const PerfModel* perf = nullptr;   // null: the Gavel matrix
+  Seconds round_s = 360;
+  bool explain_waiting = false;  // then every job left waiting must carry a reason
+  std::shared_ptr<const PlacementRules> rules;  // null: the default
+};
+
+// After a cycle that asked for explanations, every waiting job has one from this cycle or an
+// earlier one (never the admission placeholder).
+void CheckReasons(const Scheduler& s, LoopStats& st) {
+  for (JobId id : s.pending()) {
+    const std::string& r = s.Find(id)->reason;
+    if (r.empty() || r == "queued")
+      st.violations.push_back("waiting job " + std::to_string(id.value()) + " without a reason");
+  }
+}
+
 LoopStats RunLoop(const std::string& policy, const std::vector<JobSpec>& jobs, uint64_t seed,
-                  Seconds round_s = 360) {
-  static const Cluster cl = SmallCluster();
-  static const PerfModel perf(TestCatalogue(), GavelMatrix());
+                  const LoopOptions& lo = {}) {
+  const Seconds round_s = lo.round_s;
+  static const Cluster small = SmallCluster();
+  static const PerfModel gavel(TestCatalogue(), GavelMatrix());
+  const Cluster& cl = lo.cluster ? *lo.cluster : small;
+  const PerfModel& perf = lo.perf ? *lo.perf : gavel;
   PolicyRegistry reg;
   RegisterBuiltinPolicies(reg);
   auto pol = reg.Create(policy);
@@ -78,6 +103,8 @@ LoopStats RunLoop(const std::string& policy, const std::vector<JobSpec>& jobs, u
   const bool ts = (*pol)->time_sharing();
   SchedulerOptions so;
   so.round_s = round_s;
+  so.explain_waiting = lo.explain_waiting;
+  so.rules = lo.rules;
   Scheduler s(cl, perf, std::move(*pol), so);
   Rng rng(seed);
   LoopStats st;
@@ -99,6 +126,12 @@ LoopStats RunLoop(const std::string& policy, const std::vector<JobSpec>& jobs, u
         st.places += d.action == Action::kPlace;
       }
       CheckInvariants(s, cl, st);
+      for (JobId id : s.running()) {
+        Status ok = s.rules().Check(s.Find(id)->spec, s.Find(id)->placement, cl);
+        if (!ok.ok()) st.violations.push_back("placement refused by the rules: " + ok.message());
+      }
+      if (lo.explain_waiting) CheckReasons(s, st);
+
       if (ts) next_round = t + round_s;
     }
     Seconds t_next = next < jobs.size() ? jobs[next].submit_time_s : 1e300;
@@ -164,12 +197,141 @@ TEST_P(PolicyContract, OnlyTimeSharingPoliciesPreempt) {
   else EXPECT_GT(st.preemptions, 0u) << "an overloaded time-sharing policy should rotate jobs";
 }
 
-INSTANTIATE_TEST_SUITE_P(AllPolicies, PolicyContract,
-                         ::testing::Values("fifo", "fifo-hetero", "backfill", "las", "las-hetero",
-                                           "ftf-hetero", "makespan-hetero", "cost-hetero"),
+// A hard filter binds every policy: a refused node carries no job, and every job still finishes.
+class RefuseNode final : public Filter {
+ public:
+  explicit RefuseNode(NodeId n) : n_(n) {}
+  std::string_view name() const override { return "refuse-node"; }
+  bool AllowsNode(const JobSpec&, const Node& n, std::string* why) const override {
+    if (n.id != n_) return true;
+    if (why) *why = "refuse-node: " + n.name;
+    return false;
+  }
+  bool Restricts(const JobSpec&) const override { return true; }
+
+ private:
+  NodeId n_;
+};
+
+TEST_P(PolicyContract, RefusedNodeIsNeverUsed) {
+  auto rules = std::make_shared<PlacementRules>();
+  rules->AddFilter(std::make_unique<RefuseNode>(NodeId(0)));  // one of the two V100 nodes
+  LoopOptions lo;
+  lo.rules = rules;
+  auto jobs = Workload(13, 50, 30);
+  for (auto& j : jobs) j.workers = std::min(j.workers, 4);  // one V100 node left for V100-only gangs
+  LoopStats st = RunLoop(GetParam(), jobs, 3, lo);
+  for (const auto& v : st.violations) ADD_FAILURE() << v;
+  EXPECT_EQ(st.finished, jobs.size());
+  EXPECT_GE(st.places, jobs.size());
+}
+
+// Jobs with several packages per worker (unit > 1): each node must get whole workers.
+std::vector<JobSpec> MultiPackageWorkload(uint64_t seed, size_t n, double rate) {
+  auto jobs = Workload(seed, n, rate);
+  for (auto& j : jobs) {
+    if (j.workers >= 2 && j.id.value() % 2 == 0) j.unit = 2;
+    if (j.workers >= 4 && j.id.value() % 3 == 0) j.unit = 4;  // a whole 4-package node per worker
+  }
+  return jobs;
+}
+
+TEST_P(PolicyContract, PlacesWholeWorkersWhenAWorkerHasSeveralPackages) {
+  auto jobs = MultiPackageWorkload(17, 60, 30);
+  size_t multi = 0;
+  for (const auto& j : jobs) multi += j.unit > 1;
+  ASSERT_GT(multi, 5u);
+  LoopStats st = RunLoop(GetParam(), jobs, 4);
+  for (const auto& v : st.violations) ADD_FAILURE() << v;
+  EXPECT_EQ(st.finished, jobs.size());
+}
+
+TEST_P(PolicyContract, ExplainsEveryWaitingJob) {
+  LoopOptions lo;
+  lo.explain_waiting = true;
+  for (auto jobs : {Workload(19, 50, 40), MultiPackageWorkload(23, 50, 40)}) {
+    LoopStats st = RunLoop(GetParam(), jobs, 6, lo);
+    for (const auto& v : st.violations) ADD_FAILURE() << v;
+    EXPECT_EQ(st.finished, jobs.size());
+  }
+}
+
+// Data the core has never seen (issue 10): 64 GPUs of 3 types, rates from 1e-3 to 1e2 steps/s
+// (some gangs cannot run at all on K80), gangs of up to 14. No policy may crash or stall, and
+// each must finish every job.
+struct WideRates {
+  ThroughputMatrix matrix;
+  Cluster cluster;
+  std::unique_ptr<PerfModel> perf;
+};
+
+const WideRates& Wide() {
+  static const WideRates* w = [] {
+    std::string csv = "job_type,accelerator,workers,steps_per_second\n";
+    const char* types[] = {"K80", "P100", "V100"};
+    const double speedup[] = {0.1, 0.33, 1.0};
+    for (int k = 0; k < 6; ++k) {
+      double base = std::pow(10.0, -2 + 0.8 * k);  // 1e-2 .. ~1e2 on V100
+      for (int t = 0; t < 3; ++t)
+        for (int n = 1; n <= 8; n *= 2) {
+          double r = base * speedup[t] * n * std::pow(0.9, std::log2(n));
+          if (k == 1 && t == 0 && n >= 4) r = 0;  // out of memory
+          csv += "J" + std::to_string(k) + "," + types[t] + "," + std::to_string(n) + "," +
+                 std::to_string(r) + "\n";
+        }
+    }
+    auto m = ThroughputMatrix::ParseCsv(csv, "wide.csv", TestCatalogue());
+    EXPECT_TRUE(m.ok()) << m.status().ToString();
+    std::vector<Cluster::GroupSpec> g;
+    g.push_back({"s", "r", "k", 1e9, "k80", 4, Accel("K80"), 8});
+    g.push_back({"s", "r", "p", 1e9, "p100", 2, Accel("P100"), 8});
+    g.push_back({"s", "r", "v", 1e9, "v100", 2, Accel("V100"), 8});
+    auto cl = Cluster::Build("wide", g, TestCatalogue());
+    EXPECT_TRUE(cl.ok());
+    auto* x = new WideRates{std::move(m).value(), std::move(cl).value(), nullptr};
+    x->perf = std::make_unique<PerfModel>(TestCatalogue(), x->matrix);
+    return x;
+  }();
+  return *w;
+}
+
+TEST_P(PolicyContract, SurvivesRatesSpanningFourOrdersOfMagnitude) {
+  const WideRates& w = Wide();
+  Rng rng(29);
+  const int sizes[] = {1, 1, 2, 4, 6, 8, 12, 14};
+  std::vector<JobSpec> jobs;
+  for (int i = 0; i < 40; ++i) {
+    JobSpec j;
+    j.id = JobId(i);
+    j.job_type = "J" + std::to_string(rng.UniformInt(0, 5));
+    j.workers = sizes[rng.UniformInt(0, 7)];
+    j.submit_time_s = 600.0 * i;
+    auto t = w.matrix.FindJobType(j.job_type);
+    double v100 = w.perf->Throughput(*t, Accel("V100"), j.workers, j.workers > 8 ? 2 : 1).steps_per_s;
+    j.total_steps = v100 * rng.Uniform(600, 3 * 3600);  // 10 min to 3 h on V100
+    jobs.push_back(j);
+  }
+  LoopOptions lo;
+  lo.cluster = &w.cluster;
+  lo.perf = w.perf.get();
+  lo.explain_waiting = true;
+  LoopStats st = RunLoop(GetParam(), jobs, 8, lo);
+  for (const auto& v : st.violations) ADD_FAILURE() << v;
+  EXPECT_EQ(st.finished, jobs.size());
+}
+
+// Every registered policy runs the suite: a new policy is under contract by registering it.
+std::vector<std::string> RegisteredPolicies() {
+  PolicyRegistry reg;
+  RegisterBuiltinPolicies(reg);
+  return reg.Names();
+}
+
+INSTANTIATE_TEST_SUITE_P(AllPolicies, PolicyContract, ::testing::ValuesIn(RegisteredPolicies()),
                          [](const auto& info) {
                            std::string n = info.param;
-                           for (char& c : n) if (c == '-') c = '_';
+                           for (char& c : n)
+                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
                            return n;
                          });
 
@@ -202,8 +364,14 @@ TEST(PolicyRegistry, UnknownNameListsKnownOnes) {
   RegisterBuiltinPolicies(reg);
   auto r = reg.Create("nope");
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("las-hetero"), std::string::npos);
-  EXPECT_EQ(reg.Names().size(), 8u);
+  for (const std::string& name : reg.Names()) {
+    EXPECT_NE(r.status().message().find(name), std::string::npos) << name;
+    EXPECT_FALSE(reg.Description(name).empty()) << name;
+    auto p = reg.Create(name);
+    ASSERT_TRUE(p.ok()) << name;
+    EXPECT_EQ((*p)->name(), name);
+  }
+  EXPECT_FALSE(reg.Names().empty());
 }
 
 }  // namespace

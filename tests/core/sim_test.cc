@@ -223,3 +223,41 @@ TEST(SimClusters, PowerCappedRackRunsFewerH100) {
 
 }  // namespace
 }  // namespace cnet
+
+namespace cnet {
+namespace {
+
+// A job the cluster can never run fails the run up front, naming its input line and the field at
+// fault (from Scheduler::Prepare's JobField, not from the message text).
+TEST(Sim, UnrunnableJobNamesItsLineAndField) {
+  auto cl = Cluster::Build("t", {{"s", "r", "r1", 1e9, "n", 1, testing::Accel("V100"), 4}},
+                           testing::TestCatalogue());
+  ASSERT_TRUE(cl.ok());
+  const PerfModel perf(testing::TestCatalogue(), testing::GavelMatrix());
+  auto run = [&](JobSpec j) {
+    Workload w;
+    w.source = "t.csv";
+    w.jobs = {j};
+    w.lines = {7};
+    w.size_field = "num_gpus";
+    PolicyRegistry reg;
+    RegisterBuiltinPolicies(reg);
+    auto r = Simulate(*cl, perf, std::move(reg.Create("fifo")).value(), w, {});
+    EXPECT_FALSE(r.ok());
+    return r.status().message();
+  };
+  JobSpec j;
+  j.id = JobId(1);
+  j.total_steps = 10;
+  j.job_type = "no such type";
+  EXPECT_NE(run(j).find("t.csv:7: field 'job_type'"), std::string::npos) << run(j);
+  j.job_type.clear();
+  j.total_steps = 0;
+  EXPECT_NE(run(j).find("field 'total_steps'"), std::string::npos) << run(j);
+  j.total_steps = 10;
+  j.workers = 8;  // more than the cluster holds
+  EXPECT_NE(run(j).find("field 'num_gpus'"), std::string::npos) << run(j);
+}
+
+}  // namespace
+}  // namespace cnet

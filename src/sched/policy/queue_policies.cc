@@ -2,35 +2,28 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <limits>
 #include <optional>
 
+#include "common/strings.h"
 #include "sched/placement.h"
+#include "sched/placement/builtin.h"
 
 namespace cnet {
 
 namespace {
 
-std::string Fmt(const char* f, double v) {
-  char b[64];
-  std::snprintf(b, sizeof b, f, v);
-  return b;
-}
+TypeContext Ctx(const Snapshot& s) { return TypeContext{s.now, s.catalogue}; }
 
-// Types a job can use, fastest first.
-std::vector<AccelId> TypesBySpeed(const JobRecord& j, const Cluster& cl) {
-  std::vector<AccelId> ts;
-  for (AccelId a : cl.accel_types())
-    if (j.rate[a.value()] > 0) ts.push_back(a);
-  std::stable_sort(ts.begin(), ts.end(),
-                   [&](AccelId x, AccelId y) { return j.rate[x.value()] > j.rate[y.value()]; });
-  return ts;
+// Types a job can use in the order the rules give, by default fastest first.
+std::vector<AccelId> RankedTypes(const JobRecord& j, const Snapshot& s) {
+  const FastestTypeScorer fastest;
+  return s.rules->RankTypes(j, *s.cluster, Ctx(s), fastest);
 }
 
 std::string WhyWaiting(const JobRecord& j, const Snapshot& s) {
   std::string t;
-  for (AccelId a : TypesBySpeed(j, *s.cluster))
+  for (AccelId a : RankedTypes(j, s))
     t += (t.empty() ? "" : ", ") + std::to_string(s.capacity->FreeOfType(a)) + " " +
          s.catalogue->Get(a).name;
   return "waiting: needs " + std::to_string(j.spec.workers) + " accelerators on one site; free now: " + t;
@@ -53,11 +46,11 @@ class FifoPolicy final : public Policy {
     Capacity cap = *s.capacity;
     for (size_t i = 0; i < s.pending.size(); ++i) {
       const JobRecord& j = *s.pending[i];
-      std::vector<AccelId> types = TypesBySpeed(j, *s.cluster);
+      std::vector<AccelId> types = RankedTypes(j, s);
       if (!hetero_) rng.Shuffle(types);
       std::optional<Placement> p;
       for (AccelId a : types)
-        if ((p = FindPlacement(cap, j.spec, a))) break;
+        if ((p = FindPlacement(*s.rules, cap, j.spec, a))) break;
       if (!p) {
         if (s.explain_waiting) {
           out.push_back({Action::kKeep, j.spec.id, {}, std::string(name()) + ": head of the queue; " + WhyWaiting(j, s)});
@@ -77,6 +70,30 @@ class FifoPolicy final : public Policy {
   bool hetero_;
 };
 
+// The smallest gang that failed to place in this cycle, per (type, packages per worker): a larger
+// gang of the same type and unit fails too (capacity only shrinks within a cycle). A gang with a
+// different unit may still fit (a unit of 1 spreads over nodes with 1 free, a unit of 2 cannot).
+class FailedGangs {
+ public:
+  explicit FailedGangs(size_t types) : by_type_(types) {}
+  bool Fails(AccelId a, const JobSpec& j) const {
+    for (const auto& [unit, workers] : by_type_[a.value()])
+      if (unit == j.unit) return j.workers >= workers;
+    return false;
+  }
+  void Add(AccelId a, const JobSpec& j) {
+    for (auto& [unit, workers] : by_type_[a.value()])
+      if (unit == j.unit) {
+        workers = std::min(workers, j.workers);
+        return;
+      }
+    by_type_[a.value()].emplace_back(j.unit, j.workers);
+  }
+
+ private:
+  std::vector<std::vector<std::pair<int, int>>> by_type_;  // (unit, smallest failed workers)
+};
+
 class BackfillPolicy final : public Policy {
  public:
   std::string_view name() const override { return "backfill"; }
@@ -91,29 +108,29 @@ class BackfillPolicy final : public Policy {
     AccelId res_type;
     Seconds shadow = 0;
     int extra = 0;  // accelerators of res_type free at the shadow time beyond the reservation
-    // Cache of the smallest gang that failed per type in this cycle: larger ones fail too.
-    std::vector<int> failed_at(cat.size(), std::numeric_limits<int>::max());
+    FailedGangs failed(cat.size());
     for (const JobRecord* jp : s.pending) {
       const JobRecord& j = *jp;
       std::optional<Placement> placed;
-      for (AccelId a : TypesBySpeed(j, *s.cluster)) {
-        if (j.spec.allowed_sites.empty() && j.spec.workers >= failed_at[a.value()]) continue;
+      const bool cacheable = !s.rules->Restricts(j.spec);
+      for (AccelId a : RankedTypes(j, s)) {
+        if (cacheable && failed.Fails(a, j.spec)) continue;
         if (reserved && a == res_type) {
           Seconds run = j.spec.total_steps / j.rate[a.value()];
           bool before = s.now + run <= shadow;
           if (!before && j.spec.workers > extra) continue;
-          auto p = FindPlacement(cap, j.spec, a);
+          auto p = FindPlacement(*s.rules, cap, j.spec, a);
           if (!p) continue;
           if (!before) extra -= j.spec.workers;
           placed = p;
           break;
         }
-        auto p = FindPlacement(cap, j.spec, a);
+        auto p = FindPlacement(*s.rules, cap, j.spec, a);
         if (p) {
           placed = p;
           break;
         }
-        if (j.spec.allowed_sites.empty()) failed_at[a.value()] = std::min(failed_at[a.value()], j.spec.workers);
+        if (cacheable) failed.Add(a, j.spec);
       }
       if (placed) {
         cap.Take(*placed);
@@ -127,7 +144,7 @@ class BackfillPolicy final : public Policy {
           out.push_back({Action::kKeep, j.spec.id, {},
                          "backfill: head of the queue, reserved " + std::to_string(j.spec.workers) +
                              " x " + (reserved ? cat.Get(res_type).name : std::string("?")) + " at t+" +
-                             Fmt("%.0f s", shadow - s.now) + "; " + WhyWaiting(j, s)});
+                             FormatNumber("%.0f s", shadow - s.now) + "; " + WhyWaiting(j, s)});
       } else if (s.explain_waiting) {
         out.push_back({Action::kKeep, j.spec.id, {}, "backfill: cannot start without delaying an earlier job; " + WhyWaiting(j, s)});
       }
@@ -182,19 +199,16 @@ class CostPolicy final : public Policy {
     Capacity cap = *s.capacity;
     for (const JobRecord* jp : order) {
       const JobRecord& j = *jp;
-      double rem = j.Remaining(s.now);
       struct Opt {
         AccelId a;
         double cost, finish;
       };
+      // Cheapest first (or the rules' own type order).
+      const CheapestTypeScorer cheapest;
       std::vector<Opt> opts;
-      for (AccelId a : s.cluster->accel_types()) {
-        double r = j.rate[a.value()];
-        if (r <= 0) continue;
-        double run = rem / r;
-        opts.push_back({a, cat.Get(a).price_per_hour_usd * j.spec.workers * run / 3600, s.now + run});
-      }
-      std::sort(opts.begin(), opts.end(), [](const Opt& x, const Opt& y) { return x.cost < y.cost; });
+      for (AccelId a : s.rules->RankTypes(j, *s.cluster, Ctx(s), cheapest))
+        opts.push_back({a, CheapestTypeScorer::CostUsd(j, a, Ctx(s)),
+                        s.now + j.Remaining(s.now) / j.rate[a.value()]});
       double dl = j.spec.deadline_s.value_or(std::numeric_limits<double>::infinity());
       bool any_meets = false;
       std::optional<Placement> p;
@@ -202,8 +216,8 @@ class CostPolicy final : public Policy {
       for (const Opt& o : opts) {
         if (o.finish > dl) continue;
         any_meets = true;
-        if ((p = FindPlacement(cap, j.spec, o.a))) {
-          why = "cost-hetero: cheapest type that meets the deadline ($" + Fmt("%.2f", o.cost) + ")";
+        if ((p = FindPlacement(*s.rules, cap, j.spec, o.a))) {
+          why = "cost-hetero: cheapest type that meets the deadline ($" + FormatNumber("%.2f", o.cost) + ")";
           break;
         }
       }
@@ -211,7 +225,7 @@ class CostPolicy final : public Policy {
         // No type can meet the deadline: take the fastest with room.
         std::sort(opts.begin(), opts.end(), [](const Opt& x, const Opt& y) { return x.finish < y.finish; });
         for (const Opt& o : opts)
-          if ((p = FindPlacement(cap, j.spec, o.a))) {
+          if ((p = FindPlacement(*s.rules, cap, j.spec, o.a))) {
             why = "cost-hetero: no type meets the deadline; fastest with room";
             break;
           }

@@ -1,28 +1,32 @@
 #include "sched/policy/rounds.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <unordered_set>
 
+#include "common/strings.h"
 #include "sched/placement.h"
 
 namespace cnet {
 
 namespace {
 constexpr double kDeficitClamp = 3.0;  // rounds of memory either way
-
-std::string Pct(double f) {
-  char b[16];
-  std::snprintf(b, sizeof b, "%.0f%%", f * 100);
-  return b;
-}
+std::string Pct(double f) { return FormatNumber("%.0f%%", f * 100); }
 }  // namespace
 
 std::vector<Decision> RoundRealizer::Realize(const Snapshot& snap, const Allocation& alloc,
                                              const std::string& policy_name) {
+  AccountRound(alloc);
+  std::vector<Cand> cands = Candidates(alloc);
+  Capacity cap = *snap.capacity;
+  for (const JobRecord* r : snap.running) cap.Give(r->placement);
+  std::vector<Placement> placed = Place(snap, alloc, cands, cap);
+  ConserveWork(snap, alloc, cap, placed);
+  return Decisions(snap, alloc, placed, policy_name);
+}
+
+// Accounts the round that just ended, then owes this round's share.
+void RoundRealizer::AccountRound(const Allocation& alloc) {
   const size_t T = alloc.types;
-  const Catalogue& cat = *snap.catalogue;
-  // 1. Account the round that just ended, then owe this round's share.
   std::unordered_map<JobId, std::vector<double>> next;
   next.reserve(alloc.jobs.size());
   for (size_t m = 0; m < alloc.jobs.size(); ++m) {
@@ -35,38 +39,39 @@ std::vector<Decision> RoundRealizer::Realize(const Snapshot& snap, const Allocat
     next.emplace(j->spec.id, std::move(d));
   }
   deficit_ = std::move(next);
+}
 
-  // 2. Candidates (job, type) by deficit, largest first.
-  struct Cand {
-    size_t m;
-    AccelId a;
-    double key;
-  };
+// Candidates (job, type) by deficit, largest first.
+std::vector<RoundRealizer::Cand> RoundRealizer::Candidates(const Allocation& alloc) {
   std::vector<Cand> cands;
   for (size_t m = 0; m < alloc.jobs.size(); ++m) {
     const auto& d = deficit_[alloc.jobs[m]->spec.id];
-    for (size_t a = 0; a < T; ++a)
+    for (size_t a = 0; a < alloc.types; ++a)
       if (alloc.At(m, a) > 1e-6) cands.push_back({m, AccelId(static_cast<int32_t>(a)), d[a] + 1e-3 * alloc.At(m, a)});
   }
   std::sort(cands.begin(), cands.end(), [&](const Cand& x, const Cand& y) {
     if (x.key != y.key) return x.key > y.key;
     return alloc.jobs[x.m]->spec.id < alloc.jobs[y.m]->spec.id;
   });
+  return cands;
+}
 
-  // 3. Select by counts, then place: jobs staying on their type keep their nodes first.
-  Capacity cap = *snap.capacity;
-  for (const JobRecord* r : snap.running) cap.Give(r->placement);
-  std::vector<int> left(cat.size(), 0);
+// Selects by counts, then places: jobs staying on their type keep their nodes first, then new
+// placements largest gang first, then the next candidates in deficit order.
+std::vector<Placement> RoundRealizer::Place(const Snapshot& snap, const Allocation& alloc,
+                                            const std::vector<Cand>& cands, Capacity& cap) {
+  const size_t M = alloc.jobs.size();
+  std::vector<int> left(snap.catalogue->size(), 0);
   for (AccelId a : snap.cluster->accel_types()) left[a.value()] = cap.FreeOfType(a);
-  std::vector<AccelId> chosen(alloc.jobs.size());
+  std::vector<AccelId> chosen(M);
   for (const Cand& c : cands) {
     const JobRecord* j = alloc.jobs[c.m];
     if (chosen[c.m].valid() || left[c.a.value()] < j->spec.workers) continue;
     chosen[c.m] = c.a;
     left[c.a.value()] -= j->spec.workers;
   }
-  std::vector<Placement> placed(alloc.jobs.size());
-  for (size_t m = 0; m < alloc.jobs.size(); ++m) {
+  std::vector<Placement> placed(M);
+  for (size_t m = 0; m < M; ++m) {
     const JobRecord* j = alloc.jobs[m];
     if (chosen[m].valid() && j->phase == JobPhase::kRunning && j->placement.accel == chosen[m] &&
         cap.CanTake(j->placement)) {
@@ -74,35 +79,39 @@ std::vector<Decision> RoundRealizer::Realize(const Snapshot& snap, const Allocat
       cap.Take(placed[m]);
     }
   }
-  // New placements largest gang first (first-fit decreasing), so big gangs find whole nodes.
+  // First-fit decreasing, so big gangs find whole nodes.
   std::vector<size_t> fresh;
-  for (size_t m = 0; m < alloc.jobs.size(); ++m)
+  for (size_t m = 0; m < M; ++m)
     if (chosen[m].valid() && placed[m].empty()) fresh.push_back(m);
   std::stable_sort(fresh.begin(), fresh.end(), [&](size_t x, size_t y) {
     return alloc.jobs[x]->spec.workers > alloc.jobs[y]->spec.workers;
   });
   // The allocation assumed each gang's one-node rate: no spreading here.
   for (size_t m : fresh) {
-    auto p = FindPlacement(cap, alloc.jobs[m]->spec, chosen[m], nullptr, false);
+    auto p = FindPlacement(*snap.rules, cap, alloc.jobs[m]->spec, chosen[m], nullptr, false);
     if (p) {
       placed[m] = *p;
       cap.Take(*p);
     }
   }
-  // Fill what is left with the next candidates in deficit order.
   for (const Cand& c : cands) {
     if (!placed[c.m].empty()) continue;
     const JobRecord* j = alloc.jobs[c.m];
     if (cap.FreeOfType(c.a) < j->spec.workers) continue;
-    auto p = FindPlacement(cap, j->spec, c.a, nullptr, false);
+    auto p = FindPlacement(*snap.rules, cap, j->spec, c.a, nullptr, false);
     if (p) {
       placed[c.m] = *p;
       cap.Take(*p);
     }
   }
-  // Work conservation: accelerators nobody is owed this round go to jobs left out that can use
-  // them: by relative speed there (rate / the job's best rate) when speed-aware, else by what the
-  // job is owed on that type.
+  return placed;
+}
+
+// Work conservation: accelerators nobody is owed this round go to jobs left out that can use
+// them: by relative speed there (rate / the job's best rate) when speed-aware, else by what the
+// job is owed on that type.
+void RoundRealizer::ConserveWork(const Snapshot& snap, const Allocation& alloc, Capacity& cap,
+                                 std::vector<Placement>& placed) {
   std::vector<std::pair<double, std::pair<size_t, AccelId>>> idle;
   for (size_t m = 0; m < alloc.jobs.size(); ++m) {
     if (!placed[m].empty()) continue;
@@ -117,9 +126,9 @@ std::vector<Decision> RoundRealizer::Realize(const Snapshot& snap, const Allocat
   for (const auto& [gain, ma] : idle) {
     auto [m, a] = ma;
     if (!placed[m].empty() || cap.FreeOfType(a) < alloc.jobs[m]->spec.workers) continue;
-    auto p = FindPlacement(cap, alloc.jobs[m]->spec, a, nullptr, false);
+    auto p = FindPlacement(*snap.rules, cap, alloc.jobs[m]->spec, a, nullptr, false);
     if (!p && speed_aware_) {
-      p = FindPlacement(cap, alloc.jobs[m]->spec, a);
+      p = FindPlacement(*snap.rules, cap, alloc.jobs[m]->spec, a);
       // Spread only where it still runs at a useful fraction of the job's best speed.
       if (p && alloc.jobs[m]->RateOn(a, p->Nodes()) < 0.5 * alloc.jobs[m]->BestRate()) p.reset();
     }
@@ -128,14 +137,18 @@ std::vector<Decision> RoundRealizer::Realize(const Snapshot& snap, const Allocat
       cap.Take(*p);
     }
   }
+}
 
-  // 4. Decisions.
+std::vector<Decision> RoundRealizer::Decisions(const Snapshot& snap, const Allocation& alloc,
+                                               const std::vector<Placement>& placed,
+                                               const std::string& policy_name) const {
+  const Catalogue& cat = *snap.catalogue;
   std::vector<Decision> out;
   for (size_t m = 0; m < alloc.jobs.size(); ++m) {
     const JobRecord* j = alloc.jobs[m];
     const Placement& p = placed[m];
     std::string share;
-    for (size_t a = 0; a < T; ++a)
+    for (size_t a = 0; a < alloc.types; ++a)
       if (alloc.At(m, a) > 1e-6)
         share += (share.empty() ? "" : ", ") + Pct(alloc.At(m, a)) + " " + cat.Get(AccelId(static_cast<int32_t>(a))).name;
     if (share.empty()) share = "no share this round";

@@ -30,6 +30,22 @@ class RoundRealizer {
                                 const std::string& policy_name);
 
  private:
+  struct Cand {  // job m of the allocation on type a, served by `key` (largest first)
+    size_t m;
+    AccelId a;
+    double key;
+  };
+  void AccountRound(const Allocation& alloc);
+  std::vector<Cand> Candidates(const Allocation& alloc);
+  // Placements this round (empty: none), into `cap` (which starts with every job stopped).
+  std::vector<Placement> Place(const Snapshot& snap, const Allocation& alloc,
+                               const std::vector<Cand>& cands, Capacity& cap);
+  void ConserveWork(const Snapshot& snap, const Allocation& alloc, Capacity& cap,
+                    std::vector<Placement>& placed);
+  std::vector<Decision> Decisions(const Snapshot& snap, const Allocation& alloc,
+                                  const std::vector<Placement>& placed,
+                                  const std::string& policy_name) const;
+
   bool speed_aware_;
   std::unordered_map<JobId, std::vector<double>> deficit_;
 };

@@ -47,7 +47,7 @@ class TimeSharingPolicy final : public Policy {
       x_ = Compute(snap, jobs);
     }
     alloc.x = x_;
-    return realizer_.Realize(snap, alloc, std::string(name()));
+    return realizer_.Realize(snap, alloc, std::string(name()) + fallback_);
   }
 
  private:
@@ -79,7 +79,10 @@ class TimeSharingPolicy final : public Policy {
     return s;
   }
 
+  // The LP's allocation, or equal shares when the solver fails (the reason goes into every
+  // decision this allocation yields).
   std::vector<double> Compute(const Snapshot& snap, const std::vector<const JobRecord*>& jobs) {
+    fallback_.clear();
     Common c = MakeCommon(snap);
     const size_t M = jobs.size(), T = c.T;
     std::vector<double> x(M * T, 0.0);
@@ -107,13 +110,11 @@ class TimeSharingPolicy final : public Policy {
       // Normalised by the equal-share throughput and scaled by the gang size, so that fairness is
       // over accelerator-time: a gang of 8 is owed 1/8 of the time a single worker is.
       fill([&](size_t m) { return iso[m] * jobs[m]->spec.priority / jobs[m]->spec.workers; });
-      MaxMinSolution s = SolveMaxMin(p);
-      return s.ok ? s.x : Agnostic(jobs, c);
+      return OrFallback(SolveMaxMin(p), jobs, c);
     }
     if (kind_ == Kind::kMakespan) {
       fill([&](size_t m) { return std::max(1e-9, jobs[m]->Remaining(snap.now)); });
-      MaxMinSolution s = SolveMaxMin(p);
-      return s.ok ? s.x : Agnostic(jobs, c);
+      return OrFallback(SolveMaxMin(p), jobs, c);
     }
     // Finish-time fairness: rho_m = (elapsed_m + remaining_m / rate_m(X)) / isolated_jct_m, with
     // the isolated JCT that of an equal 1/M share of the cluster. rho <= R holds iff
@@ -148,7 +149,10 @@ class TimeSharingPolicy final : public Policy {
     hi = std::max(2 * lo, 1.0);
     int guard = 0;
     while (!feasible(hi, &best) && guard++ < 40) hi *= 2;
-    if (!best.ok) return Agnostic(jobs, c);
+    if (!best.ok) {
+      if (best.error.empty()) best.error = "no feasible finish-time bound";
+      return OrFallback(std::move(best), jobs, c);
+    }
     for (int it = 0; it < 14 && hi - lo > 1e-3 * hi; ++it) {
       double mid = (lo + hi) / 2;
       MaxMinSolution s;
@@ -160,6 +164,13 @@ class TimeSharingPolicy final : public Policy {
       }
     }
     return best.x;
+  }
+
+  std::vector<double> OrFallback(MaxMinSolution s, const std::vector<const JobRecord*>& jobs,
+                                 const Common& c) {
+    if (s.ok) return std::move(s.x);
+    fallback_ = " (LP failed: " + s.error + "; equal shares instead)";
+    return Agnostic(jobs, c);
   }
 
   // Equal (priority-weighted) accelerator-time by water-filling, spread over allowed types by
@@ -195,6 +206,7 @@ class TimeSharingPolicy final : public Policy {
   Kind kind_;
   std::vector<JobId> ids_;
   std::vector<double> x_;
+  std::string fallback_;  // why x_ is not the LP's, or empty
   RoundRealizer realizer_;
 };
 

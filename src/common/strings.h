@@ -1,0 +1,24 @@
+// Small string and file helpers shared by every layer. Pure functions; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "common/status.h"
+
+namespace cnet {
+
+// Without leading and trailing spaces, tabs, CR and LF.
+std::string Trim(const std::string& s);
+// Strict number parsing (after Trim): the whole string must be a finite number. ParseInt also
+// accepts integral floats such as "8.0".
+std::optional<double> ParseDouble(const std::string& s);
+std::optional<int64_t> ParseInt(const std::string& s);
+// The whole file; NotFound when it cannot be opened, Unavailable on a read error.
+Result<std::string> ReadWholeFile(const std::string& path);
+// One number through a printf format with a single double conversion, e.g. ("%.2f", 1.5);
+// output longer than 63 characters is cut.
+std::string FormatNumber(const char* printf_format, double v);
+
+}  // namespace cnet
