@@ -155,10 +155,11 @@ TEST_F(ServiceTest, CancelStopsARunningJobAndAQueuedOne) {
   EXPECT_EQ(j["state"], "CANCELLED");
   EXPECT_EQ(s.Post("/v1/jobs/" + std::to_string(id) + "/cancel", t, "").status, 409);
   // A job that can never fit right now stays queued; cancelling it ends it at once.
+  // The blocker runs first: submitted after "wide", it raced the loop, which could start "wide".
   int cpus = s.svc().Sites()["sites"][0]["capacity"].begin().value();
-  auto big = s.Post("/v1/jobs", t, CpuJob("wide", "true", {{"workers", cpus}}).dump());
   auto blocker = s.Post("/v1/jobs", t, CpuJob("blocker", "sleep 60").dump());
-  (void)blocker;
+  ASSERT_EQ(s.WaitFor(blocker.body["id"], t, "RUNNING")["state"], "RUNNING");
+  auto big = s.Post("/v1/jobs", t, CpuJob("wide", "true", {{"workers", cpus}}).dump());
   int64_t bid = big.body["id"];
   EXPECT_EQ(s.Do("DELETE", "/v1/jobs/" + std::to_string(bid), t).status, 202);
   EXPECT_EQ(s.WaitFor(bid, t)["state"], "CANCELLED");
