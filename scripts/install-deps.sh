@@ -4,6 +4,7 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config python3
       libyaml-cpp-dev nlohmann-json3-dev libcli11-dev coinor-libclp-dev
       libcpp-httplib-dev libsqlite3-dev libsodium-dev
+      libspdlog-dev  # src/common/log.h: structured logging (stderr and file sinks)
       libjwt-dev  # src/sites/slurm_client.cc: HS256 tokens for slurmrestd
       libgtest-dev libgmock-dev libbenchmark-dev time
       clang-14 libclang-rt-14-dev  # scripts/fuzz.sh: clang's libFuzzer, ASan and UBSan runtimes

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <thread>
 
-#include <spdlog/sinks/null_sink.h>
+#include "common/log.h"
 
 #include "service/recovery.h"
 
@@ -25,7 +25,7 @@ Result<std::unique_ptr<Service>> Service::Create(ServiceConfig cfg, ServiceDeps 
   std::unique_ptr<Service> s(new Service());
   s->cfg_ = std::move(cfg);
   if (!deps.clock) deps.clock = (s->own_clock_ = std::make_unique<SystemClock>()).get();
-  if (!deps.log) deps.log = std::make_shared<spdlog::logger>("cnet", std::make_shared<spdlog::sinks::null_sink_mt>());
+  if (!deps.log) deps.log = NullLogger("service");
   if (!deps.policies) {
     s->own_policies_ = std::make_unique<PolicyRegistry>();
     RegisterBuiltinPolicies(*s->own_policies_);

@@ -2,6 +2,11 @@
 // connections, one Idempotency-Key per job, retrying until acknowledged) while the server is killed
 // with SIGKILL at a random moment and restarted. Afterwards every acknowledged submit exists exactly
 // once, and every job ran exactly once (each job appends its index to a marker file).
+//
+// Replaying a run: the kill moment comes from a seed, printed as "[ crash    ] seed N" at the start
+// (and in every failure message). CNET_CRASH_SEED=N replays that kill moment, e.g.
+//   CNET_CRASH_SEED=1234 build/cnet_e2e_tests --gtest_filter='CrashSafety*'
+// Without it the seed is drawn from std::random_device.
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
@@ -15,6 +20,7 @@
 #include <atomic>
 #include <csignal>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -110,8 +116,17 @@ TEST(CrashSafety, SigkillDuringTenThousandSubmitsLosesNothingAndRunsNothingTwice
   const std::string token = json::parse(tr->body)["token"];
 
   // The killer: SIGKILL at a random moment of the submission phase, then restart.
-  std::random_device rd;
-  unsigned seed = rd();
+  unsigned seed = 0;
+  if (const char* env = std::getenv("CNET_CRASH_SEED"); env && *env) {
+    char* end = nullptr;
+    unsigned long v = std::strtoul(env, &end, 10);
+    ASSERT_TRUE(*end == '\0') << "CNET_CRASH_SEED must be a decimal number, not '" << env << "'";
+    seed = static_cast<unsigned>(v);
+  } else {
+    seed = std::random_device{}();
+  }
+  std::cout << "[ crash    ] seed " << seed << " (replay with CNET_CRASH_SEED=" << seed << ")" << std::endl;
+  RecordProperty("seed", std::to_string(seed));
   std::mt19937 gen(seed);
   int kill_after_ms = std::uniform_int_distribution<int>(300, 2500)(gen);
   std::atomic<int> acked{0};
