@@ -32,6 +32,9 @@ struct Snapshot {
   Seconds round_s = 360;          // length of a scheduling round
   bool round_boundary = true;     // a new round starts now (time-sharing policies act only then)
   bool explain_waiting = false;   // emit kKeep with a reason for jobs left waiting
+  // At most this many waiting jobs are explained per cycle (the first ones in queue order), so a
+  // cycle over a long queue costs what it places, not what it explains.
+  size_t explain_limit = static_cast<size_t>(-1);
   const Cluster* cluster = nullptr;
   const Catalogue* catalogue = nullptr;
   const Capacity* capacity = nullptr;         // free capacity now (running jobs hold theirs)
@@ -40,6 +43,9 @@ struct Snapshot {
   const PlacementRules* rules = nullptr;
   std::vector<const JobRecord*> pending;      // in submit order
   std::vector<const JobRecord*> running;
+
+  // Whether to explain one more waiting job; counts it in `explained`.
+  bool Explain(size_t& explained) const { return explain_waiting && explained++ < explain_limit; }
 };
 
 class Policy {

@@ -176,6 +176,7 @@ CycleResult Scheduler::RunCycle(Seconds now, bool round_boundary, Rng& rng) {
   s.round_s = opts_.round_s;
   s.round_boundary = round_boundary;
   s.explain_waiting = opts_.explain_waiting;
+  s.explain_limit = opts_.explain_limit;
   s.cluster = &cluster_;
   s.catalogue = &perf_.catalogue();
   s.capacity = &capacity_;

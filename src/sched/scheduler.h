@@ -17,6 +17,7 @@ struct SchedulerOptions {
   Seconds round_s = 360;
   Seconds preempt_penalty_s = 0;  // no progress for this long after a restart (checkpoint restore)
   bool explain_waiting = false;   // ask policies for a reason for every waiting job
+  size_t explain_limit = static_cast<size_t>(-1);  // ... for at most this many per cycle
   // Filters and scorers for every placement; null: the default PlacementRules.
   std::shared_ptr<const PlacementRules> rules;
 };

@@ -176,22 +176,39 @@ void ControlLoop::RunCycle() {
   reasons_dirty_ = true;
 }
 
+// Proportional to what it publishes: the queue order (a copy of ids), the detailed reasons of
+// its first kExplainLimit jobs, site notes and one held reason per tenant.
+void ControlLoop::PublishReasons() {
+  st_.notes_changed = false;
+  reasons_dirty_ = false;
+  auto r = std::make_shared<std::unordered_map<int64_t, std::string>>();
+  const auto& pending = st_.sched->pending();
+  std::vector<int64_t> order;
+  order.reserve(pending.size());
+  for (JobId id : pending) order.push_back(id.value());
+  for (size_t i = 0; i < pending.size() && i < kExplainLimit; ++i) (*r)[order[i]] = st_.sched->Find(pending[i])->reason;
+  for (const auto& [id, note] : st_.notes) (*r)[id] = note;
+  auto held = std::make_shared<std::map<std::string, std::string>>();
+  for (const auto& [tenant, q] : st_.held)
+    for (int64_t id : q)
+      if (Active* a = st_.jobs.Find(id); a && !a->in_sched) {
+        if (!a->reason.empty()) (*held)[tenant] = a->reason;
+        break;
+      }
+  reasons_ = std::move(r);
+  queue_ = std::make_shared<const QueueView>(std::move(order));
+  held_reasons_ = std::move(held);
+}
+
 void ControlLoop::Publish() {
   auto m = std::make_shared<ReadModel>();
   m->published_at = st_.clock.Now();
   m->tick = ++ticks_;
-  if (reasons_dirty_ || !reasons_ || st_.notes_changed) {
-    st_.notes_changed = false;
-    auto r = std::make_shared<std::unordered_map<int64_t, std::string>>();
-    for (JobId id : st_.sched->pending()) (*r)[id.value()] = st_.sched->Find(id)->reason;
-    for (const auto& [tenant, q] : st_.held)
-      for (int64_t id : q)
-        if (Active* a = st_.jobs.Find(id); a && !a->in_sched && !a->reason.empty()) (*r)[id] = a->reason;
-    for (const auto& [id, note] : st_.notes) (*r)[id] = note;
-    reasons_ = std::move(r);
-    reasons_dirty_ = false;
-  }
+  if (reasons_dirty_ || !reasons_ || st_.notes_changed) PublishReasons();
   m->reasons = reasons_;
+  m->queue = queue_;
+  m->held_reasons = held_reasons_;
+  m->explain_limit = kExplainLimit;
   for (size_t i = 0; i < st_.sites.size(); ++i) {
     const SiteRuntime& s = st_.sites[i];
     SiteView v{s.cfg.name, std::string(s.backend->type()), s.cfg.region, s.inventory.healthy, s.inventory.reason, {}};

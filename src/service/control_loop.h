@@ -26,6 +26,9 @@
 
 namespace cnet::service {
 
+// Waiting jobs the scheduler explains in detail per cycle (the first ones in queue order).
+inline constexpr size_t kExplainLimit = 1000;
+
 struct CancelOutcome {
   store::JobState state = store::JobState::kCancelled;
   std::string message;
@@ -64,6 +67,7 @@ class ControlLoop {
   void ReleaseHeld();
   void RunCycle();
   void Publish();
+  void PublishReasons();
   void Loop();
 
   LoopState& st_;
@@ -74,6 +78,8 @@ class ControlLoop {
   bool reasons_dirty_ = true;
   uint64_t ticks_ = 0;
   std::shared_ptr<const std::unordered_map<int64_t, std::string>> reasons_;
+  std::shared_ptr<const QueueView> queue_;
+  std::shared_ptr<const std::map<std::string, std::string>> held_reasons_;
 
   mutable std::mutex mu_;  // commands and the published model
   std::condition_variable cv_;

@@ -1,5 +1,7 @@
 #include "service/loop_state.h"
 
+#include "service/control_loop.h"
+
 namespace cnet::service {
 
 using store::JobState;
@@ -117,6 +119,7 @@ Status LoopState::RebuildModel() {
                            "fifo-hetero, backfill and cost-hetero");
   SchedulerOptions so;
   so.explain_waiting = true;
+  so.explain_limit = kExplainLimit;
   auto next = std::make_unique<Scheduler>(*cl, perf, std::move(pol), so);
   if (sched) {  // nodes keep their ids when the model grows, so jobs and node states carry over
     const double now = clock.Now();

@@ -3,7 +3,10 @@
 // site. Reasons are rebuilt only when a scheduling cycle ran or a site's note changed.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -26,13 +29,33 @@ struct SiteView {
   std::vector<NodeView> nodes;
 };
 
+// The scheduler's queue in order, as of the last scheduling cycle. Its index (job -> position) is
+// built by the first reader that needs it, not by the loop.
+class QueueView {
+ public:
+  explicit QueueView(std::vector<int64_t> order) : order_(std::move(order)) {}
+  size_t size() const { return order_.size(); }
+  // 0-based position of a job, or -1 if it is not in the queue. Thread-safe.
+  int64_t Position(int64_t id) const;
+
+ private:
+  std::vector<int64_t> order_;
+  mutable std::once_flag built_;
+  mutable std::unordered_map<int64_t, uint32_t> index_;
+};
+
 struct ReadModel {
   double published_at = 0;  // the clock's time of the tick that published it
   uint64_t tick = 0;
   std::vector<SiteView> sites;
-  // Waiting and dispatched-but-unstarted jobs: the scheduler's or the site's latest word.
+  // The scheduler's detailed word on the first waiting jobs (at most explain_limit), the site's
+  // word on dispatched jobs that have not started, and the reason of each tenant's first held job.
   std::shared_ptr<const std::unordered_map<int64_t, std::string>> reasons =
       std::make_shared<const std::unordered_map<int64_t, std::string>>();
+  std::shared_ptr<const QueueView> queue = std::make_shared<const QueueView>(std::vector<int64_t>{});
+  std::shared_ptr<const std::map<std::string, std::string>> held_reasons =
+      std::make_shared<const std::map<std::string, std::string>>();
+  size_t explain_limit = 0;
 };
 
 }  // namespace cnet::service

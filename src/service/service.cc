@@ -214,8 +214,13 @@ Result<store::JobRow> Service::OwnedJob(const Caller& c, int64_t id) {
 std::string Service::LiveReason(const store::JobRow& row) const {
   if (row.state != JobState::kPending && row.state != JobState::kScheduled && row.state != JobState::kPreempted) return "";
   auto m = loop_->Read();
-  auto it = m->reasons->find(row.id);
-  return it == m->reasons->end() ? "" : it->second;
+  if (auto it = m->reasons->find(row.id); it != m->reasons->end()) return it->second;
+  if (row.state == JobState::kScheduled) return "";
+  if (int64_t pos = m->queue->Position(row.id); pos >= 0)
+    return "queued: " + std::to_string(pos) + " job(s) ahead of it in the scheduler's queue (the first " +
+           std::to_string(m->explain_limit) + " waiting jobs get a detailed reason)";
+  if (auto it = m->held_reasons->find(row.tenant); it != m->held_reasons->end()) return it->second;
+  return "";
 }
 
 Result<JobView> Service::GetJob(const Caller& c, int64_t id, bool with_events) {

@@ -52,9 +52,10 @@ class FifoPolicy final : public Policy {
       for (AccelId a : types)
         if ((p = FindPlacement(*s.rules, cap, j.spec, a))) break;
       if (!p) {
-        if (s.explain_waiting) {
+        size_t explained = 0;
+        if (s.Explain(explained)) {
           out.push_back({Action::kKeep, j.spec.id, {}, std::string(name()) + ": head of the queue; " + WhyWaiting(j, s)});
-          for (size_t k = i + 1; k < s.pending.size(); ++k)
+          for (size_t k = i + 1; k < s.pending.size() && s.Explain(explained); ++k)
             out.push_back({Action::kKeep, s.pending[k]->spec.id, {},
                            std::string(name()) + ": behind job " + std::to_string(j.spec.id.value()) + " in the queue"});
         }
@@ -81,6 +82,12 @@ class FailedGangs {
       if (unit == j.unit) return j.workers >= workers;
     return false;
   }
+  // Whether every type the job can run on (a positive rate) is known to fail this cycle.
+  bool FailsEverywhere(const JobRecord& j, const Cluster& cl) const {
+    for (AccelId a : cl.accel_types())
+      if (j.rate[a.value()] > 0 && !Fails(a, j.spec)) return false;
+    return true;
+  }
   void Add(AccelId a, const JobSpec& j) {
     for (auto& [unit, workers] : by_type_[a.value()])
       if (unit == j.unit) {
@@ -103,6 +110,7 @@ class BackfillPolicy final : public Policy {
     std::vector<Decision> out;
     Capacity cap = *s.capacity;
     const Catalogue& cat = *s.catalogue;
+    size_t explained = 0;
     // Reservation for the first job that cannot start.
     bool reserved = false;
     AccelId res_type;
@@ -113,6 +121,12 @@ class BackfillPolicy final : public Policy {
       const JobRecord& j = *jp;
       std::optional<Placement> placed;
       const bool cacheable = !s.rules->Restricts(j.spec);
+      // The common case in a long queue: a gang shape known to fail everywhere (no ranking).
+      if (cacheable && reserved && failed.FailsEverywhere(j, *s.cluster)) {
+        if (s.Explain(explained))
+          out.push_back({Action::kKeep, j.spec.id, {}, "backfill: cannot start without delaying an earlier job; " + WhyWaiting(j, s)});
+        continue;
+      }
       for (AccelId a : RankedTypes(j, s)) {
         if (cacheable && failed.Fails(a, j.spec)) continue;
         if (reserved && a == res_type) {
@@ -140,12 +154,12 @@ class BackfillPolicy final : public Policy {
       if (!reserved) {
         Reserve(s, cap, j, &res_type, &shadow, &extra);
         reserved = res_type.valid();
-        if (s.explain_waiting)
+        if (s.Explain(explained))
           out.push_back({Action::kKeep, j.spec.id, {},
                          "backfill: head of the queue, reserved " + std::to_string(j.spec.workers) +
                              " x " + (reserved ? cat.Get(res_type).name : std::string("?")) + " at t+" +
                              FormatNumber("%.0f s", shadow - s.now) + "; " + WhyWaiting(j, s)});
-      } else if (s.explain_waiting) {
+      } else if (s.Explain(explained)) {
         out.push_back({Action::kKeep, j.spec.id, {}, "backfill: cannot start without delaying an earlier job; " + WhyWaiting(j, s)});
       }
     }
@@ -189,6 +203,7 @@ class CostPolicy final : public Policy {
 
   std::vector<Decision> Decide(const Snapshot& s, Rng&) override {
     const Catalogue& cat = *s.catalogue;
+    size_t explained = 0;
     std::vector<const JobRecord*> order = s.pending;
     std::stable_sort(order.begin(), order.end(), [](const JobRecord* a, const JobRecord* b) {
       double da = a->spec.deadline_s.value_or(std::numeric_limits<double>::infinity());
@@ -233,7 +248,7 @@ class CostPolicy final : public Policy {
       if (p) {
         cap.Take(*p);
         out.push_back(PlaceDecision(j, *p, why, cat));
-      } else if (s.explain_waiting) {
+      } else if (s.Explain(explained)) {
         out.push_back({Action::kKeep, j.spec.id, {}, "cost-hetero: " + WhyWaiting(j, s)});
       }
     }

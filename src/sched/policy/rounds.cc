@@ -144,6 +144,7 @@ std::vector<Decision> RoundRealizer::Decisions(const Snapshot& snap, const Alloc
                                                const std::string& policy_name) const {
   const Catalogue& cat = *snap.catalogue;
   std::vector<Decision> out;
+  size_t explained = 0;
   for (size_t m = 0; m < alloc.jobs.size(); ++m) {
     const JobRecord* j = alloc.jobs[m];
     const Placement& p = placed[m];
@@ -155,13 +156,13 @@ std::vector<Decision> RoundRealizer::Decisions(const Snapshot& snap, const Alloc
     std::string why = policy_name + ": time share " + share;
     bool running = j->phase == JobPhase::kRunning;
     if (running && p == j->placement) {
-      if (snap.explain_waiting) out.push_back({Action::kKeep, j->spec.id, {}, why});
+      if (snap.Explain(explained)) out.push_back({Action::kKeep, j->spec.id, {}, why});
       continue;
     }
     if (running) out.push_back({Action::kPreempt, j->spec.id, {}, why + (p.empty() ? "; round given to jobs owed more" : "; moving")});
     if (!p.empty())
       out.push_back({Action::kPlace, j->spec.id, p, why + "; " + cat.Get(p.accel).name + " this round"});
-    else if (!running && snap.explain_waiting)
+    else if (!running && snap.Explain(explained))
       out.push_back({Action::kKeep, j->spec.id, {}, why + "; waiting: others are owed more"});
   }
   return out;
