@@ -97,220 +97,248 @@ void AddConn(CLI::App* s, Conn& c) {
 
 }  // namespace
 
+namespace {
+
+// cnet submit
+void AddSubmit(CLI::App& app, int* rc) {
+  auto c = std::make_shared<Conn>();
+  auto file = std::make_shared<std::string>();
+  auto key = std::make_shared<std::string>();
+  CLI::App* s = app.add_subcommand("submit", "submit a job spec (YAML or JSON file; - for stdin)");
+  s->add_option("file", *file, "job spec")->required();
+  s->add_option("--idempotency-key", *key, "retries with the same key return the original job");
+  AddConn(s, *c);
+  s->callback([c, file, key, rc] {
+    Resolve(*c);
+    std::string text;
+    if (*file == "-") {
+      text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    } else {
+      auto t = ReadWholeFile(*file);
+      if (!t.ok()) { *rc = ReportError(t.status()); return; }
+      text = *t;
+    }
+    bool is_json = !text.empty() && text.find_first_not_of(" \t\r\n") != std::string::npos && text[text.find_first_not_of(" \t\r\n")] == '{';
+    httplib::Headers h;
+    if (!key->empty()) h.emplace("Idempotency-Key", *key);
+    auto r = Call(*c, "POST", "/v1/jobs", text, is_json ? "application/json" : "application/yaml", h);
+    if (!r.ok()) { *rc = ReportError(Status(r.status().code(), *file + ": " + r.status().message())); return; }
+    if (c->json_out) std::cout << r->doc.dump(2) << "\n";
+    else std::cout << "job " << r->doc["id"] << " " << Str(r->doc["name"]) << " " << (r->status == 200 ? "(already submitted) " : "")
+                   << Str(r->doc["state"]) << "\n";
+    *rc = 0;
+  });
+
+}
+
+// cnet ls
+void AddLs(CLI::App& app, int* rc) {
+  auto c = std::make_shared<Conn>();
+  auto state = std::make_shared<std::string>();
+  auto label = std::make_shared<std::string>();
+  auto limit = std::make_shared<int>(100);
+  CLI::App* s = app.add_subcommand("ls", "list jobs");
+  s->add_option("--state", *state, "PENDING, RUNNING, SUCCEEDED, ...");
+  s->add_option("--label", *label, "key=value");
+  s->add_option("--limit", *limit, "at most this many (1..1000)");
+  AddConn(s, *c);
+  s->callback([c, state, label, limit, rc] {
+    Resolve(*c);
+    httplib::Params p;
+    if (!state->empty()) p.emplace("state", *state);
+    if (!label->empty()) p.emplace("label", *label);
+    p.emplace("limit", std::to_string(*limit));
+    auto r = Call(*c, "GET", "/v1/jobs?" + httplib::detail::params_to_query_str(p));
+    if (!r.ok()) { *rc = ReportError(r.status()); return; }
+    if (c->json_out) std::cout << r->doc.dump(2) << "\n";
+    else PrintJobs(r->doc["jobs"]);
+    *rc = 0;
+  });
+
+}
+
+// cnet show
+void AddShow(CLI::App& app, int* rc) {
+  auto c = std::make_shared<Conn>();
+  auto id = std::make_shared<int64_t>(0);
+  CLI::App* s = app.add_subcommand("show", "a job, its placement and its event history");
+  s->add_option("id", *id, "job id")->required();
+  AddConn(s, *c);
+  s->callback([c, id, rc] {
+    Resolve(*c);
+    auto r = Call(*c, "GET", "/v1/jobs/" + std::to_string(*id));
+    if (!r.ok()) { *rc = ReportError(r.status()); return; }
+    const json& j = r->doc;
+    if (c->json_out) { std::cout << j.dump(2) << "\n"; *rc = 0; return; }
+    std::cout << "job " << j["id"] << "  " << Str(j["name"]) << "  tenant " << Str(j["tenant"]) << "\n"
+              << "state    " << Str(j["state"]) << (j["exit_code"].is_null() ? "" : "  exit code " + j["exit_code"].dump()) << "\n"
+              << "reason   " << Str(j["reason"]) << "\n"
+              << "site     " << Str(j["site"]) << "  placement " << Str(j["placement"]) << "\n"
+              << "command  " << j["spec"]["command"].dump() << "\n"
+              << "gang     " << j["spec"]["workers"] << " worker(s) x " << j["spec"]["accelerators_per_worker"] << " accelerator(s)"
+              << "  types " << (j["spec"]["accelerator_types"].empty() ? std::string("any") : j["spec"]["accelerator_types"].dump()) << "\n"
+              << "events:\n";
+    for (const auto& e : j["events"])
+      std::printf("  %s  %-10s -> %-10s %s\n", Time(e["time"]).c_str(), Str(e["from"]).c_str(), Str(e["to"]).c_str(), Str(e["reason"]).c_str());
+    *rc = 0;
+  });
+
+}
+
+// cnet cancel
+void AddCancel(CLI::App& app, int* rc) {
+  auto c = std::make_shared<Conn>();
+  auto id = std::make_shared<int64_t>(0);
+  CLI::App* s = app.add_subcommand("cancel", "cancel a job");
+  s->add_option("id", *id, "job id")->required();
+  AddConn(s, *c);
+  s->callback([c, id, rc] {
+    Resolve(*c);
+    auto r = Call(*c, "POST", "/v1/jobs/" + std::to_string(*id) + "/cancel");
+    if (!r.ok()) { *rc = ReportError(r.status()); return; }
+    std::cout << (c->json_out ? r->doc.dump(2) : "job " + std::to_string(*id) + ": " + r->doc.value("message", Str(r->doc["state"]))) << "\n";
+    *rc = 0;
+  });
+
+}
+
+// cnet logs
+void AddLogs(CLI::App& app, int* rc) {
+  auto c = std::make_shared<Conn>();
+  auto id = std::make_shared<int64_t>(0);
+  auto follow = std::make_shared<bool>(false);
+  auto err = std::make_shared<bool>(false);
+  CLI::App* s = app.add_subcommand("logs", "print a job's output");
+  s->add_option("id", *id, "job id")->required();
+  s->add_flag("-f,--follow", *follow, "keep printing until the job ends");
+  s->add_flag("--stderr", *err, "standard error instead of standard output");
+  AddConn(s, *c);
+  s->callback([c, id, follow, err, rc] {
+    Resolve(*c);
+    httplib::Client cli(c->addr);
+    cli.set_read_timeout(3600, 0);
+    httplib::Headers h;
+    if (!c->token.empty()) h.emplace("Authorization", "Bearer " + c->token);
+    std::string path = "/v1/jobs/" + std::to_string(*id) + "/logs?stream=" + (*err ? "stderr" : "stdout") + (*follow ? "&follow=1" : "");
+    std::string errbody;
+    int status = 0;
+    auto r = cli.Get(path, h,
+                     [&](const httplib::Response& res) { status = res.status; return true; },
+                     [&](const char* data, size_t n) {
+                       if (status >= 400) errbody.append(data, n);
+                       else { std::fwrite(data, 1, n, stdout); std::fflush(stdout); }
+                       return true;
+                     });
+    if (!r) { *rc = ReportError(Status(Code::kUnavailable, "cannot reach " + c->addr)); return; }
+    if (status >= 400) {
+      json e = json::parse(errbody, nullptr, false);
+      *rc = ReportError(Status(status == 404 ? Code::kNotFound : Code::kFailedPrecondition,
+                               "HTTP " + std::to_string(status) + ": " + (e.is_object() && e.contains("error") ? e["error"].value("message", errbody) : errbody)));
+      return;
+    }
+    *rc = 0;
+  });
+
+}
+
+// cnet sites
+void AddSites(CLI::App& app, int* rc) {
+  auto c = std::make_shared<Conn>();
+  CLI::App* s = app.add_subcommand("sites", "sites, their nodes and free capacity");
+  AddConn(s, *c);
+  s->callback([c, rc] {
+    Resolve(*c);
+    auto r = Call(*c, "GET", "/v1/sites");
+    if (!r.ok()) { *rc = ReportError(r.status()); return; }
+    if (c->json_out) { std::cout << r->doc.dump(2) << "\n"; *rc = 0; return; }
+    std::printf("%-12s %-8s %-10s %-8s %-30s %-16s %6s %6s\n", "SITE", "TYPE", "REGION", "HEALTHY", "NODE", "KIND/TYPE", "COUNT", "FREE");
+    for (const auto& s : r->doc["sites"])
+      for (const auto& n : s["nodes"])
+        std::printf("%-12s %-8s %-10s %-8s %-30s %-16s %6d %6d\n", Str(s["name"]).c_str(), Str(s["type"]).c_str(), Str(s["region"]).c_str(),
+                    s["healthy"].get<bool>() ? "yes" : "NO", Str(n["name"]).c_str(),
+                    (Str(n["kind"]) == "cpu" ? "cpu cores" : Str(n["type"])).c_str(), n["count"].get<int>(), n["free"].get<int>());
+    *rc = 0;
+  });
+
+}
+
+// cnet usage
+void AddUsage(CLI::App& app, int* rc) {
+  auto c = std::make_shared<Conn>();
+  auto tenant = std::make_shared<std::string>();
+  CLI::App* s = app.add_subcommand("usage", "a tenant's usage and quota");
+  s->add_option("--tenant", *tenant, "tenant (admins)");
+  AddConn(s, *c);
+  s->callback([c, tenant, rc] {
+    Resolve(*c);
+    auto r = Call(*c, "GET", tenant->empty() ? "/v1/usage" : "/v1/tenants/" + *tenant + "/usage");
+    if (!r.ok()) { *rc = ReportError(r.status()); return; }
+    const json& u = r->doc;
+    if (c->json_out) { std::cout << u.dump(2) << "\n"; *rc = 0; return; }
+    std::cout << "tenant " << Str(u["tenant"]) << ": " << u["running_jobs"] << " running, " << u["pending_jobs"] << " pending, "
+              << u["held_by_quota"] << " held by quota\n  in use: " << u["in_use"].dump() << "\n  quota:  " << u["quota"].dump() << "\n";
+    *rc = 0;
+  });
+
+}
+
+// cnet admin
+void AddAdmin(CLI::App& app, int* rc) {
+  CLI::App* ad = app.add_subcommand("admin", "tenants and tokens (admin token required)");
+  ad->require_subcommand(1);
+  auto c = std::make_shared<Conn>();
+  auto tenant = std::make_shared<std::string>();
+  auto role = std::make_shared<std::string>("tenant");
+  CLI::App* tok = ad->add_subcommand("token", "create an API token (printed once)");
+  tok->add_option("--tenant", *tenant, "tenant the token acts for");
+  tok->add_option("--role", *role, "tenant (default) or admin");
+  AddConn(tok, *c);
+  tok->callback([c, tenant, role, rc] {
+    Resolve(*c);
+    json b{{"role", *role}};
+    if (!tenant->empty()) b["tenant"] = *tenant;
+    auto r = Call(*c, "POST", "/v1/tokens", b.dump());
+    if (!r.ok()) { *rc = ReportError(r.status()); return; }
+    std::cout << (c->json_out ? r->doc.dump(2) : Str(r->doc["token"])) << "\n";
+    *rc = 0;
+  });
+  auto c2 = std::make_shared<Conn>();
+  auto name = std::make_shared<std::string>();
+  auto max_q = std::make_shared<int>(0);
+  auto max_a = std::make_shared<std::vector<std::string>>();
+  CLI::App* ten = ad->add_subcommand("tenant", "create or update a tenant");
+  ten->add_option("name", *name, "tenant name")->required();
+  ten->add_option("--max-queued", *max_q, "jobs queued at most (0: no limit)");
+  ten->add_option("--max-accelerators", *max_a, "TYPE=N ('*=N' for all types); repeatable");
+  AddConn(ten, *c2);
+  ten->callback([c2, name, max_q, max_a, rc] {
+    Resolve(*c2);
+    json b{{"name", *name}, {"max_queued_jobs", *max_q}, {"max_accelerators", json::object()}};
+    for (const auto& kv : *max_a) {
+      size_t eq = kv.find('=');
+      auto n = eq == std::string::npos ? std::nullopt : ParseInt(kv.substr(eq + 1));
+      if (!n) { *rc = ReportError(InvalidArgument("--max-accelerators: expected TYPE=N, got '" + kv + "'")); return; }
+      b["max_accelerators"][kv.substr(0, eq)] = *n;
+    }
+    auto r = Call(*c2, "PUT", "/v1/tenants", b.dump());
+    if (!r.ok()) { *rc = ReportError(r.status()); return; }
+    std::cout << r->doc.dump(c2->json_out ? 2 : -1) << "\n";
+    *rc = 0;
+  });
+
+}
+
+}  // namespace
+
 void AddClientCommands(CLI::App& app, int* rc) {
-  // submit
-  {
-    auto c = std::make_shared<Conn>();
-    auto file = std::make_shared<std::string>();
-    auto key = std::make_shared<std::string>();
-    CLI::App* s = app.add_subcommand("submit", "submit a job spec (YAML or JSON file; - for stdin)");
-    s->add_option("file", *file, "job spec")->required();
-    s->add_option("--idempotency-key", *key, "retries with the same key return the original job");
-    AddConn(s, *c);
-    s->callback([c, file, key, rc] {
-      Resolve(*c);
-      std::string text;
-      if (*file == "-") {
-        text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-      } else {
-        auto t = ReadWholeFile(*file);
-        if (!t.ok()) { *rc = ReportError(t.status()); return; }
-        text = *t;
-      }
-      bool is_json = !text.empty() && text.find_first_not_of(" \t\r\n") != std::string::npos && text[text.find_first_not_of(" \t\r\n")] == '{';
-      httplib::Headers h;
-      if (!key->empty()) h.emplace("Idempotency-Key", *key);
-      auto r = Call(*c, "POST", "/v1/jobs", text, is_json ? "application/json" : "application/yaml", h);
-      if (!r.ok()) { *rc = ReportError(Status(r.status().code(), *file + ": " + r.status().message())); return; }
-      if (c->json_out) std::cout << r->doc.dump(2) << "\n";
-      else std::cout << "job " << r->doc["id"] << " " << Str(r->doc["name"]) << " " << (r->status == 200 ? "(already submitted) " : "")
-                     << Str(r->doc["state"]) << "\n";
-      *rc = 0;
-    });
-  }
-  // ls
-  {
-    auto c = std::make_shared<Conn>();
-    auto state = std::make_shared<std::string>();
-    auto label = std::make_shared<std::string>();
-    auto limit = std::make_shared<int>(100);
-    CLI::App* s = app.add_subcommand("ls", "list jobs");
-    s->add_option("--state", *state, "PENDING, RUNNING, SUCCEEDED, ...");
-    s->add_option("--label", *label, "key=value");
-    s->add_option("--limit", *limit, "at most this many (1..1000)");
-    AddConn(s, *c);
-    s->callback([c, state, label, limit, rc] {
-      Resolve(*c);
-      httplib::Params p;
-      if (!state->empty()) p.emplace("state", *state);
-      if (!label->empty()) p.emplace("label", *label);
-      p.emplace("limit", std::to_string(*limit));
-      auto r = Call(*c, "GET", "/v1/jobs?" + httplib::detail::params_to_query_str(p));
-      if (!r.ok()) { *rc = ReportError(r.status()); return; }
-      if (c->json_out) std::cout << r->doc.dump(2) << "\n";
-      else PrintJobs(r->doc["jobs"]);
-      *rc = 0;
-    });
-  }
-  // show
-  {
-    auto c = std::make_shared<Conn>();
-    auto id = std::make_shared<int64_t>(0);
-    CLI::App* s = app.add_subcommand("show", "a job, its placement and its event history");
-    s->add_option("id", *id, "job id")->required();
-    AddConn(s, *c);
-    s->callback([c, id, rc] {
-      Resolve(*c);
-      auto r = Call(*c, "GET", "/v1/jobs/" + std::to_string(*id));
-      if (!r.ok()) { *rc = ReportError(r.status()); return; }
-      const json& j = r->doc;
-      if (c->json_out) { std::cout << j.dump(2) << "\n"; *rc = 0; return; }
-      std::cout << "job " << j["id"] << "  " << Str(j["name"]) << "  tenant " << Str(j["tenant"]) << "\n"
-                << "state    " << Str(j["state"]) << (j["exit_code"].is_null() ? "" : "  exit code " + j["exit_code"].dump()) << "\n"
-                << "reason   " << Str(j["reason"]) << "\n"
-                << "site     " << Str(j["site"]) << "  placement " << Str(j["placement"]) << "\n"
-                << "command  " << j["spec"]["command"].dump() << "\n"
-                << "gang     " << j["spec"]["workers"] << " worker(s) x " << j["spec"]["accelerators_per_worker"] << " accelerator(s)"
-                << "  types " << (j["spec"]["accelerator_types"].empty() ? std::string("any") : j["spec"]["accelerator_types"].dump()) << "\n"
-                << "events:\n";
-      for (const auto& e : j["events"])
-        std::printf("  %s  %-10s -> %-10s %s\n", Time(e["time"]).c_str(), Str(e["from"]).c_str(), Str(e["to"]).c_str(), Str(e["reason"]).c_str());
-      *rc = 0;
-    });
-  }
-  // cancel
-  {
-    auto c = std::make_shared<Conn>();
-    auto id = std::make_shared<int64_t>(0);
-    CLI::App* s = app.add_subcommand("cancel", "cancel a job");
-    s->add_option("id", *id, "job id")->required();
-    AddConn(s, *c);
-    s->callback([c, id, rc] {
-      Resolve(*c);
-      auto r = Call(*c, "POST", "/v1/jobs/" + std::to_string(*id) + "/cancel");
-      if (!r.ok()) { *rc = ReportError(r.status()); return; }
-      std::cout << (c->json_out ? r->doc.dump(2) : "job " + std::to_string(*id) + ": " + r->doc.value("message", Str(r->doc["state"]))) << "\n";
-      *rc = 0;
-    });
-  }
-  // logs
-  {
-    auto c = std::make_shared<Conn>();
-    auto id = std::make_shared<int64_t>(0);
-    auto follow = std::make_shared<bool>(false);
-    auto err = std::make_shared<bool>(false);
-    CLI::App* s = app.add_subcommand("logs", "print a job's output");
-    s->add_option("id", *id, "job id")->required();
-    s->add_flag("-f,--follow", *follow, "keep printing until the job ends");
-    s->add_flag("--stderr", *err, "standard error instead of standard output");
-    AddConn(s, *c);
-    s->callback([c, id, follow, err, rc] {
-      Resolve(*c);
-      httplib::Client cli(c->addr);
-      cli.set_read_timeout(3600, 0);
-      httplib::Headers h;
-      if (!c->token.empty()) h.emplace("Authorization", "Bearer " + c->token);
-      std::string path = "/v1/jobs/" + std::to_string(*id) + "/logs?stream=" + (*err ? "stderr" : "stdout") + (*follow ? "&follow=1" : "");
-      std::string errbody;
-      int status = 0;
-      auto r = cli.Get(path, h,
-                       [&](const httplib::Response& res) { status = res.status; return true; },
-                       [&](const char* data, size_t n) {
-                         if (status >= 400) errbody.append(data, n);
-                         else { std::fwrite(data, 1, n, stdout); std::fflush(stdout); }
-                         return true;
-                       });
-      if (!r) { *rc = ReportError(Status(Code::kUnavailable, "cannot reach " + c->addr)); return; }
-      if (status >= 400) {
-        json e = json::parse(errbody, nullptr, false);
-        *rc = ReportError(Status(status == 404 ? Code::kNotFound : Code::kFailedPrecondition,
-                                 "HTTP " + std::to_string(status) + ": " + (e.is_object() && e.contains("error") ? e["error"].value("message", errbody) : errbody)));
-        return;
-      }
-      *rc = 0;
-    });
-  }
-  // sites
-  {
-    auto c = std::make_shared<Conn>();
-    CLI::App* s = app.add_subcommand("sites", "sites, their nodes and free capacity");
-    AddConn(s, *c);
-    s->callback([c, rc] {
-      Resolve(*c);
-      auto r = Call(*c, "GET", "/v1/sites");
-      if (!r.ok()) { *rc = ReportError(r.status()); return; }
-      if (c->json_out) { std::cout << r->doc.dump(2) << "\n"; *rc = 0; return; }
-      std::printf("%-12s %-8s %-10s %-8s %-30s %-16s %6s %6s\n", "SITE", "TYPE", "REGION", "HEALTHY", "NODE", "KIND/TYPE", "COUNT", "FREE");
-      for (const auto& s : r->doc["sites"])
-        for (const auto& n : s["nodes"])
-          std::printf("%-12s %-8s %-10s %-8s %-30s %-16s %6d %6d\n", Str(s["name"]).c_str(), Str(s["type"]).c_str(), Str(s["region"]).c_str(),
-                      s["healthy"].get<bool>() ? "yes" : "NO", Str(n["name"]).c_str(),
-                      (Str(n["kind"]) == "cpu" ? "cpu cores" : Str(n["type"])).c_str(), n["count"].get<int>(), n["free"].get<int>());
-      *rc = 0;
-    });
-  }
-  // usage
-  {
-    auto c = std::make_shared<Conn>();
-    auto tenant = std::make_shared<std::string>();
-    CLI::App* s = app.add_subcommand("usage", "a tenant's usage and quota");
-    s->add_option("--tenant", *tenant, "tenant (admins)");
-    AddConn(s, *c);
-    s->callback([c, tenant, rc] {
-      Resolve(*c);
-      auto r = Call(*c, "GET", tenant->empty() ? "/v1/usage" : "/v1/tenants/" + *tenant + "/usage");
-      if (!r.ok()) { *rc = ReportError(r.status()); return; }
-      const json& u = r->doc;
-      if (c->json_out) { std::cout << u.dump(2) << "\n"; *rc = 0; return; }
-      std::cout << "tenant " << Str(u["tenant"]) << ": " << u["running_jobs"] << " running, " << u["pending_jobs"] << " pending, "
-                << u["held_by_quota"] << " held by quota\n  in use: " << u["in_use"].dump() << "\n  quota:  " << u["quota"].dump() << "\n";
-      *rc = 0;
-    });
-  }
-  // admin
-  {
-    CLI::App* ad = app.add_subcommand("admin", "tenants and tokens (admin token required)");
-    ad->require_subcommand(1);
-    auto c = std::make_shared<Conn>();
-    auto tenant = std::make_shared<std::string>();
-    auto role = std::make_shared<std::string>("tenant");
-    CLI::App* tok = ad->add_subcommand("token", "create an API token (printed once)");
-    tok->add_option("--tenant", *tenant, "tenant the token acts for");
-    tok->add_option("--role", *role, "tenant (default) or admin");
-    AddConn(tok, *c);
-    tok->callback([c, tenant, role, rc] {
-      Resolve(*c);
-      json b{{"role", *role}};
-      if (!tenant->empty()) b["tenant"] = *tenant;
-      auto r = Call(*c, "POST", "/v1/tokens", b.dump());
-      if (!r.ok()) { *rc = ReportError(r.status()); return; }
-      std::cout << (c->json_out ? r->doc.dump(2) : Str(r->doc["token"])) << "\n";
-      *rc = 0;
-    });
-    auto c2 = std::make_shared<Conn>();
-    auto name = std::make_shared<std::string>();
-    auto max_q = std::make_shared<int>(0);
-    auto max_a = std::make_shared<std::vector<std::string>>();
-    CLI::App* ten = ad->add_subcommand("tenant", "create or update a tenant");
-    ten->add_option("name", *name, "tenant name")->required();
-    ten->add_option("--max-queued", *max_q, "jobs queued at most (0: no limit)");
-    ten->add_option("--max-accelerators", *max_a, "TYPE=N ('*=N' for all types); repeatable");
-    AddConn(ten, *c2);
-    ten->callback([c2, name, max_q, max_a, rc] {
-      Resolve(*c2);
-      json b{{"name", *name}, {"max_queued_jobs", *max_q}, {"max_accelerators", json::object()}};
-      for (const auto& kv : *max_a) {
-        size_t eq = kv.find('=');
-        auto n = eq == std::string::npos ? std::nullopt : ParseInt(kv.substr(eq + 1));
-        if (!n) { *rc = ReportError(InvalidArgument("--max-accelerators: expected TYPE=N, got '" + kv + "'")); return; }
-        b["max_accelerators"][kv.substr(0, eq)] = *n;
-      }
-      auto r = Call(*c2, "PUT", "/v1/tenants", b.dump());
-      if (!r.ok()) { *rc = ReportError(r.status()); return; }
-      std::cout << r->doc.dump(c2->json_out ? 2 : -1) << "\n";
-      *rc = 0;
-    });
-  }
+  AddSubmit(app, rc);
+  AddLs(app, rc);
+  AddShow(app, rc);
+  AddCancel(app, rc);
+  AddLogs(app, rc);
+  AddSites(app, rc);
+  AddUsage(app, rc);
+  AddAdmin(app, rc);
 }
 
 }  // namespace cnet

@@ -64,9 +64,16 @@ std::vector<Status> JobTable::ApplyAll(const std::vector<Transition>& ts) {
   std::vector<Status> st = store_->TransitionMany(ops);
   for (size_t k = 0; k < idx.size(); ++k) {
     out[idx[k]] = st[k];
-    if (!st[k].ok()) continue;
-    Active* a = Find(ts[idx[k]].id);
-    if (a) Moved(*a, ts[idx[k]]);
+    const Transition& t = ts[idx[k]];
+    Active* a = Find(t.id);
+    if (!st[k].ok()) {
+      log_->warn("job {}: {} -> {} not committed: {}", t.id, a ? store::StateName(a->state) : "?", store::StateName(t.to),
+                 st[k].message());
+      continue;
+    }
+    if (!a) continue;
+    log_->debug("job {}: {} -> {}: {}", t.id, store::StateName(a->state), store::StateName(t.to), t.reason);
+    Moved(*a, t);
   }
   return out;
 }

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <spdlog/logger.h>
+
 #include "api/job_request.h"
 #include "backends/site_backend.h"
 #include "model/job.h"
@@ -50,8 +52,10 @@ struct Transition {
 class JobTable {
  public:
   // `standing` computes a job's standing for the ledger from its in-memory state.
-  JobTable(store::Store& store, TenantLedger& ledger, std::function<Standing(const Active&)> standing)
-      : store_(&store), ledger_(&ledger), standing_(std::move(standing)) {}
+  // Every committed transition is logged at debug, every failed one at warn.
+  JobTable(store::Store& store, TenantLedger& ledger, std::function<Standing(const Active&)> standing,
+           std::shared_ptr<spdlog::logger> log)
+      : store_(&store), ledger_(&ledger), standing_(std::move(standing)), log_(std::move(log)) {}
 
   // Takes a job in (its row is in the store already). Its first standing is reported to the ledger
   // as a move from `reserved` (the standing its submit reserved; {} after a restart).
@@ -75,6 +79,7 @@ class JobTable {
   store::Store* store_;
   TenantLedger* ledger_;
   std::function<Standing(const Active&)> standing_;
+  std::shared_ptr<spdlog::logger> log_;
   std::map<int64_t, std::unique_ptr<Active>> jobs_;
   std::map<store::JobState, int> by_state_;
 };

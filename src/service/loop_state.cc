@@ -20,7 +20,7 @@ LoopState::LoopState(const ServiceConfig& c, const Clock& cl, std::shared_ptr<sp
       ledger(le),
       policies(po),
       view(ca, ad.cpu_type()),
-      jobs(s, le, [this](const Active& a) { return StandingOf(a); }) {}
+      jobs(s, le, [this](const Active& a) { return StandingOf(a); }, log) {}
 
 void LoopState::PublishModel() {
   auto snap = std::make_shared<ModelSnapshot>();
