@@ -40,6 +40,7 @@ struct Options {
   std::string url = "http://127.0.0.1:8080";
   std::string token;
   std::string path = "/v1/jobs";
+  std::string method = "POST";  // or GET (reads: --path /v1/sites)
   std::string body = kDefaultBody;
   std::string content_type = "application/json";
   std::string csv_out;
@@ -56,7 +57,7 @@ struct Options {
   if (msg) std::cerr << "cnet_load: " << msg << "\n";
   std::cerr <<
       "usage: cnet_load --url http://HOST:PORT [--token T] --clients C --requests N\n"
-      "                 [--path /v1/jobs] [--body-file F | --body JSON] [--content-type T]\n"
+      "                 [--method POST|GET] [--path /v1/jobs] [--body-file F | --body JSON] [--content-type T]\n"
       "                 [--header 'K: V']... [--require-key KEY] [--timeout S]\n"
       "                 [--label NAME] [--csv-out F]\n"
       "  Each of C threads holds one keep-alive connection and sends its share of N POSTs\n"
@@ -83,6 +84,10 @@ Options Parse(int argc, char** argv) {
     if (a == "--url") o.url = need(i);
     else if (a == "--token") o.token = need(i);
     else if (a == "--path") o.path = need(i);
+    else if (a == "--method") {
+      o.method = need(i);
+      if (o.method != "GET" && o.method != "POST") Usage("--method: GET or POST");
+    }
     else if (a == "--clients") o.clients = static_cast<int>(to_long(a, need(i)));
     else if (a == "--requests") o.requests = to_long(a, need(i));
     else if (a == "--timeout") o.timeout_s = static_cast<int>(to_long(a, need(i)));
@@ -171,7 +176,8 @@ void Worker(const Options& o, long n, Shared& sh, PerThread& out) {
   std::string why;
   for (long i = 0; i < n; ++i) {
     auto t0 = Clock::now();
-    auto r = cli.Post(o.path.c_str(), o.headers, o.body, o.content_type.c_str());
+    auto r = o.method == "GET" ? cli.Get(o.path.c_str(), o.headers)
+                               : cli.Post(o.path.c_str(), o.headers, o.body, o.content_type.c_str());
     auto t1 = Clock::now();
     out.lat_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
     if (!Judge(o, r, &why)) {

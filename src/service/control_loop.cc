@@ -11,7 +11,7 @@ constexpr double kCycleEveryS = 5;  // a scheduling cycle at least this often, e
 }
 
 ControlLoop::ControlLoop(LoopState& st, bool inline_launches)
-    : st_(st), launcher_([this] { Wake(); }, inline_launches), dispatcher_(st, launcher_), reconciler_(st) {
+    : st_(st), dispatcher_(st, launcher_), reconciler_(st), launcher_([this] { Wake(); }, inline_launches) {
   for (auto& s : st_.sites) launcher_.AddSite(s.backend.get(), s.caps.launch_concurrency);
   read_ = std::make_shared<const ReadModel>();
 }

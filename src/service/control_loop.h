@@ -71,8 +71,7 @@ class ControlLoop {
   void Loop();
 
   LoopState& st_;
-  Launcher launcher_;
-  Dispatcher dispatcher_;
+  Dispatcher dispatcher_;  // holds launcher_ (declared last: its threads call Wake, so it goes first)
   Reconciler reconciler_;
   double last_cycle_ = -1e18;
   bool reasons_dirty_ = true;
@@ -89,6 +88,7 @@ class ControlLoop {
   std::shared_ptr<const ReadModel> read_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
+  Launcher launcher_;
 };
 
 }  // namespace cnet::service
