@@ -115,7 +115,7 @@ Result<CancelOutcome> ControlLoop::DoCancel(int64_t id, const std::string& by) {
 
 void ControlLoop::TakeLaunchOutcomes() {
   std::vector<LaunchOutcome> outs = launcher_.Take();
-  if (outs.empty()) return;
+  if (outs.empty() && !dispatcher_.has_retries()) return;
   std::vector<int64_t> ids;
   for (const auto& o : outs) ids.push_back(o.req.job_id);
   dispatcher_.CommitOutcomes(std::move(outs));
@@ -278,7 +278,7 @@ void ControlLoop::Loop() {
     l.unlock();
     // Woken early: let a burst gather a little, so a stream of submits does not keep the loop busy
     // more than about half the time.
-    const double rest = t0 + std::min(st_.cfg.cycle_interval_s, std::max(0.002, 2 * took)) - MonotonicSeconds();
+    const double rest = t0 + std::min(st_.cfg.cycle_interval_s, std::max(0.01, 2 * took)) - MonotonicSeconds();
     if (rest > 0 && !stop_) std::this_thread::sleep_for(std::chrono::duration<double>(rest));
   }
 }

@@ -129,26 +129,39 @@ void Dispatcher::Started(Active& a, const LaunchOutcome& o, std::vector<Transiti
 void Dispatcher::CommitOutcomes(std::vector<LaunchOutcome> outcomes) {
   std::vector<Transition> ts;
   std::vector<Active*> ok;
+  std::vector<LaunchOutcome*> started;
+  for (auto& o : retry_) outcomes.insert(outcomes.begin(), std::move(o));  // failed commits first
+  retry_.clear();
   for (LaunchOutcome& o : outcomes) {
     Active* a = st_.jobs.Find(o.req.job_id);
     if (!a) continue;
     a->launching = false;
     const std::string site = st_.sites[o.site].cfg.name;
-    if (!o.result.ok() && o.result.status().code() == Code::kUnavailable) {
-      (void)st_.Requeue(*a, "requeued: " + site + " could not be reached: " + o.result.status().message());
-      continue;
-    }
     if (!o.result.ok()) {
-      (void)st_.Finish(*a, JobState::kFailed, "launch failed on " + site + ": " + o.result.status().message(), std::nullopt);
+      st_.log->warn("job {}: launch on {} failed: {}", a->id, site, o.result.status().message());
+      Status s = o.result.status().code() == Code::kUnavailable
+                     ? st_.Requeue(*a, "requeued: " + site + " could not be reached: " + o.result.status().message())
+                     : st_.Finish(*a, JobState::kFailed, "launch failed on " + site + ": " + o.result.status().message(),
+                                  std::nullopt);
+      if (!s.ok()) {  // not recorded: the job keeps its placement until the commit succeeds
+        a->launching = true;
+        retry_.push_back(std::move(o));
+      }
       continue;
     }
     Started(*a, o, ts);
     ok.push_back(a);
+    started.push_back(&o);
   }
   std::vector<Status> st = st_.jobs.ApplyAll(ts);
   for (size_t i = 0; i < ok.size(); ++i) {
     Active& a = *ok[i];
-    if (!st[i].ok()) st_.log->error("job {}: its launch could not be recorded: {}", a.id, st[i].message());
+    if (!st[i].ok()) {  // its run exists: record it next tick (events wait for it meanwhile)
+      st_.log->error("job {}: its launch could not be recorded: {}", a.id, st[i].message());
+      a.launching = true;
+      retry_.push_back(std::move(*started[i]));
+      continue;
+    }
     // Cancelled while it launched: stop it now.
     if (a.cancel_requested) {
       Status k = st_.sites[a.site].backend->Kill(a.id, "cancelled");

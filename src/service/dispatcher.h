@@ -28,13 +28,16 @@ class Dispatcher {
  public:
   Dispatcher(LoopState& st, Launcher& launcher) : st_(st), launcher_(launcher) {}
   void Dispatch(const std::vector<Decision>& places);
+  // Outcomes whose commit fails are kept and tried again by the next call.
   void CommitOutcomes(std::vector<LaunchOutcome> outcomes);
+  bool has_retries() const { return !retry_.empty(); }
 
  private:
   backends::LaunchRequest RequestFor(const Active& a, int site) const;
   void Started(Active& a, const LaunchOutcome& o, std::vector<Transition>& out) const;
   LoopState& st_;
   Launcher& launcher_;
+  std::vector<LaunchOutcome> retry_;  // outcomes whose commit failed: tried again next tick
 };
 
 }  // namespace cnet::service

@@ -57,6 +57,7 @@ Result<std::unique_ptr<Service>> Service::Create(ServiceConfig cfg, ServiceDeps 
   s->admission_ = std::make_unique<Admission>(*s->cat_, *s->matrix_, *s->perf_, cpu);
   CNET_ASSIGN_OR_RETURN(s->store_, store::Store::Open(s->cfg_.data_dir + "/cnet.db"));
   if (deps.wrap_store) s->store_ = deps.wrap_store(std::move(s->store_));
+  s->auth_ = std::make_unique<Authenticator>(*s->store_);
   s->st_ = std::make_unique<LoopState>(s->cfg_, *deps.clock, deps.log, *s->store_, s->metrics_, *s->cat_, *s->perf_,
                                        *s->admission_, s->ledger_, *deps.policies);
   CNET_RETURN_IF_ERROR(s->BuildSites(*deps.backends));
@@ -156,26 +157,7 @@ Result<std::string> Service::InitAdminToken() {
   return tok;
 }
 
-Result<Caller> Service::Authenticate(const std::string& bearer) {
-  if (bearer.empty() || bearer.size() > 256) return Status(Code::kUnauthenticated, "Authorization: unknown or malformed token");
-  const std::string h = store::HashToken(bearer);
-  std::optional<store::TokenRow> row;
-  {
-    std::lock_guard l(tok_mu_);
-    auto it = token_cache_.find(h);
-    if (it != token_cache_.end()) {
-      row = it->second;
-    } else {
-      auto r = store_->FindToken(h);
-      if (!r.ok()) return Unavailable("store: cannot check the token now: " + r.status().message());
-      row = *r;
-      if (token_cache_.size() > 100000) token_cache_.clear();
-      token_cache_[h] = row;
-    }
-  }
-  if (!row) return Status(Code::kUnauthenticated, "Authorization: unknown or malformed token");
-  return Caller{row->tenant, row->role == store::Role::kAdmin};
-}
+Result<Caller> Service::Authenticate(const std::string& bearer) { return auth_->Authenticate(bearer); }
 
 Result<Service::Submitted> Service::Submit(const Caller& c, const api::JobRequest& req, const std::string& idem) {
   if (c.admin) return PermissionDenied("tenant: admins do not submit jobs; use a tenant token");

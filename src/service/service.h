@@ -21,6 +21,7 @@
 #include "perf/perf_model.h"
 #include "sched/policy_registry.h"
 #include "service/admission.h"
+#include "service/authenticator.h"
 #include "service/config.h"
 #include "service/control_loop.h"
 #include "service/loop_state.h"
@@ -29,12 +30,6 @@
 #include "store/store.h"
 
 namespace cnet::service {
-
-// Who is calling: an admin, or a tenant.
-struct Caller {
-  std::string tenant;  // "" for admins
-  bool admin = false;
-};
 
 // What the service is built from besides its config; each may be left empty for the default.
 struct ServiceDeps {
@@ -127,8 +122,7 @@ class Service {
   Metrics metrics_;
   std::unique_ptr<LoopState> st_;
   std::unique_ptr<ControlLoop> loop_;
-  std::mutex tok_mu_;
-  std::map<std::string, std::optional<store::TokenRow>> token_cache_;
+  std::unique_ptr<Authenticator> auth_;
 };
 
 }  // namespace cnet::service

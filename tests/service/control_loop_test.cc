@@ -124,6 +124,42 @@ TEST(ControlLoop, FailedEndCommitIsRetried) {
   EXPECT_EQ(*row.exit_code, 3);
 }
 
+// Bug 4: a launch whose RUNNING commit fails is recorded on a later tick; its end waits for it.
+TEST(ControlLoop, FailedLaunchCommitIsRetried) {
+  LoopHarness h;
+  auto& site = h.AddSite("a", {GpuNode("g0", "H100", 4)});
+  h.AddTenant("t");
+  ASSERT_TRUE(h.Start().ok());
+  auto id = h.Submit("t", LoopHarness::Job(1, 1));
+  h.Tick();  // SCHEDULED committed, launched
+  h.store().fail_transitions = 1;
+  h.Tick();  // the RUNNING commit fails
+  EXPECT_EQ(h.State(*id), JobState::kScheduled);
+  site.End(*id, 0);  // its end arrives before its start is recorded
+  h.Tick(2);
+  EXPECT_EQ(h.State(*id), JobState::kSucceeded);
+  EXPECT_EQ(site.launches().size(), 1u);
+  EXPECT_EQ(h.Usage("t").queued, 0);
+  EXPECT_EQ(h.Usage("t").running, 0);
+}
+
+// Bug 4: a refused launch whose FAILED commit fails keeps the job's placement until it is recorded.
+TEST(ControlLoop, FailedRequeueAfterUnreachableLaunchIsRetried) {
+  LoopHarness h;
+  auto& site = h.AddSite("a", {GpuNode("g0", "H100", 1)});
+  h.AddTenant("t");
+  ASSERT_TRUE(h.Start().ok());
+  site.FailNextLaunch(Status(Code::kUnavailable, "connection refused"));
+  auto id = h.Submit("t", LoopHarness::Job(1, 1));
+  h.Tick();
+  h.store().fail_transitions = 1;
+  h.Tick();  // the requeue's commit fails: still SCHEDULED, placement held
+  EXPECT_EQ(h.State(*id), JobState::kScheduled);
+  h.Tick(3);
+  EXPECT_EQ(h.State(*id), JobState::kRunning);
+  EXPECT_EQ(h.Row(*id).attempts, 2);
+}
+
 // Bug 4: a store error while authenticating is "unavailable" (503), not "unknown token" (401).
 TEST(ControlLoop, StoreErrorInAuthenticationIsUnavailable) {
   LoopHarness h;
