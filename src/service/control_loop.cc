@@ -8,6 +8,12 @@ using store::JobState;
 
 namespace {
 constexpr double kCycleEveryS = 5;  // a scheduling cycle at least this often, even if nothing changed
+// Woken ticks are at least kMinWokenGapS apart; in a burst (a tick took in more than kBurstWork
+// jobs and launch outcomes, or more launches are in flight) kBurstGapS, so that the burst commits in batches (each commit is an
+// fsync that submits wait behind), while a lone job is dispatched and recorded at once.
+constexpr double kMinWokenGapS = 0.002;
+constexpr double kBurstGapS = 0.03;
+constexpr size_t kBurstWork = 1;
 }
 
 ControlLoop::ControlLoop(LoopState& st, bool inline_launches)
@@ -68,6 +74,7 @@ void ControlLoop::TakeCommands() {
   {
     std::lock_guard l(mu_);
     subs.swap(submitted_);
+    work_ += subs.size();
     cancels.swap(cancels_);
   }
   auto model = st_.Model();
@@ -115,6 +122,7 @@ Result<CancelOutcome> ControlLoop::DoCancel(int64_t id, const std::string& by) {
 
 void ControlLoop::TakeLaunchOutcomes() {
   std::vector<LaunchOutcome> outs = launcher_.Take();
+  work_ += outs.size();
   if (outs.empty() && !dispatcher_.has_retries()) return;
   std::vector<int64_t> ids;
   for (const auto& o : outs) ids.push_back(o.req.job_id);
@@ -270,15 +278,17 @@ void ControlLoop::Tick() {
 void ControlLoop::Loop() {
   while (!stop_) {
     const double t0 = MonotonicSeconds();
+    work_ = 0;
     Tick();
     const double took = MonotonicSeconds() - t0;
+    const double gap = work_ > kBurstWork || launcher_.in_flight() > kBurstWork ? kBurstGapS : kMinWokenGapS;
     std::unique_lock l(mu_);
     cv_.wait_for(l, std::chrono::duration<double>(st_.cfg.cycle_interval_s), [this] { return stop_.load() || woken_; });
     woken_ = false;
     l.unlock();
     // Woken early: let a burst gather a little, so a stream of submits does not keep the loop busy
-    // more than about half the time.
-    const double rest = t0 + std::min(st_.cfg.cycle_interval_s, std::max(0.01, 2 * took)) - MonotonicSeconds();
+    // more than about half the time, and its commits come in batches.
+    const double rest = t0 + std::min(st_.cfg.cycle_interval_s, std::max(gap, 2 * took)) - MonotonicSeconds();
     if (rest > 0 && !stop_) std::this_thread::sleep_for(std::chrono::duration<double>(rest));
   }
 }

@@ -76,6 +76,7 @@ class ControlLoop {
   double last_cycle_ = -1e18;
   bool reasons_dirty_ = true;
   uint64_t ticks_ = 0;
+  size_t work_ = 0;  // jobs and launch outcomes the current tick took in
   std::shared_ptr<const std::unordered_map<int64_t, std::string>> reasons_;
   std::shared_ptr<const QueueView> queue_;
   std::shared_ptr<const std::map<std::string, std::string>> held_reasons_;
