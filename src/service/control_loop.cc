@@ -50,6 +50,7 @@ std::future<Result<CancelOutcome>> ControlLoop::Cancel(int64_t id, std::string b
   {
     std::lock_guard l(mu_);
     cancels_.push_back(std::move(c));
+    urgent_ = true;  // a caller waits for the answer: no batching gap
   }
   Wake();
   return f;
@@ -285,11 +286,12 @@ void ControlLoop::Loop() {
     std::unique_lock l(mu_);
     cv_.wait_for(l, std::chrono::duration<double>(st_.cfg.cycle_interval_s), [this] { return stop_.load() || woken_; });
     woken_ = false;
-    l.unlock();
     // Woken early: let a burst gather a little, so a stream of submits does not keep the loop busy
-    // more than about half the time, and its commits come in batches.
+    // more than about half the time, and its commits come in batches. A cancel does not wait.
     const double rest = t0 + std::min(st_.cfg.cycle_interval_s, std::max(gap, 2 * took)) - MonotonicSeconds();
-    if (rest > 0 && !stop_) std::this_thread::sleep_for(std::chrono::duration<double>(rest));
+    if (rest > 0)
+      cv_.wait_for(l, std::chrono::duration<double>(rest), [this] { return stop_.load() || urgent_; });
+    urgent_ = false;
   }
 }
 

@@ -86,6 +86,7 @@ class ControlLoop {
   std::deque<std::pair<store::JobRow, api::JobRequest>> submitted_;
   std::deque<CancelCmd> cancels_;
   bool woken_ = false;
+  bool urgent_ = false;  // a cancel waits: the next tick comes without a batching gap
   std::shared_ptr<const ReadModel> read_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
