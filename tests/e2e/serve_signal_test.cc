@@ -20,8 +20,13 @@
 #include <nlohmann/json.hpp>
 
 #include "common/csv.h"
+#include "testing/serve_process.h"
 
 namespace {
+
+using cnet::testing::FreePort;
+using cnet::testing::StartServer;
+using cnet::testing::WaitHealthy;
 
 using nlohmann::json;
 namespace fs = std::filesystem;
@@ -30,43 +35,6 @@ using Clock = std::chrono::steady_clock;
 std::string Slurp(const std::string& path) {
   auto r = cnet::ReadWholeFile(path);
   return r.ok() ? *r : std::string();
-}
-
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  int port = -1;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  close(fd);
-  return port;
-}
-
-pid_t StartServer(const std::string& cfg, const std::string& out, bool init) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    if (init) execl(CNET_BINARY, CNET_BINARY, "serve", "--config", cfg.c_str(), "--init", (char*)nullptr);
-    else execl(CNET_BINARY, CNET_BINARY, "serve", "--config", cfg.c_str(), (char*)nullptr);
-    _exit(127);
-  }
-  return pid;
-}
-
-bool WaitHealthy(int port, double secs) {
-  auto end = Clock::now() + std::chrono::duration<double>(secs);
-  while (Clock::now() < end) {
-    httplib::Client c("127.0.0.1", port);
-    c.set_connection_timeout(0, 200000);
-    if (auto r = c.Get("/healthz"); r && r->status == 200) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
 }
 
 // The wait(2) status of `pid` if it ends within `secs`, else nullopt (the process is left alone).
