@@ -71,6 +71,16 @@ CREATE TABLE tokens (
 );
 CREATE INDEX tokens_role ON tokens(role);
 )sql",
+    // 2: tenants map to a Unix account; tokens get a public id, an expiry, last use, revocation.
+    R"sql(
+ALTER TABLE tenants ADD COLUMN unix_user TEXT NOT NULL DEFAULT '';
+ALTER TABLE tokens ADD COLUMN id TEXT NOT NULL DEFAULT '';
+ALTER TABLE tokens ADD COLUMN expires REAL NOT NULL DEFAULT 0;
+ALTER TABLE tokens ADD COLUMN last_used REAL NOT NULL DEFAULT 0;
+ALTER TABLE tokens ADD COLUMN revoked REAL NOT NULL DEFAULT 0;
+UPDATE tokens SET id = 'tok_' || substr(token_hash, 1, 16);
+CREATE UNIQUE INDEX tokens_id ON tokens(id);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -473,15 +483,15 @@ class SqliteStore final : public Store {
     std::string quotas = nlohmann::json(t.max_accelerators).dump();
     std::lock_guard l(write_mu_);
     CNET_ASSIGN_OR_RETURN(Stmt s, w_.Prepare("INSERT OR REPLACE INTO tenants "
-                                             "(name, max_queued_jobs, max_accelerators) "
-                                             "VALUES (?, ?, ?)"));
-    s.Bind(1, t.name).BindInt(2, t.max_queued_jobs).Bind(3, quotas);
+                                             "(name, max_queued_jobs, max_accelerators, unix_user) "
+                                             "VALUES (?, ?, ?, ?)"));
+    s.Bind(1, t.name).BindInt(2, t.max_queued_jobs).Bind(3, quotas).Bind(4, t.unix_user);
     return s.Run("put tenant");
   }
 
   Result<std::optional<TenantRow>> GetTenant(const std::string& name) override {
     std::lock_guard l(read_mu_);
-    CNET_ASSIGN_OR_RETURN(Stmt s, r_.Prepare("SELECT name, max_queued_jobs, max_accelerators "
+    CNET_ASSIGN_OR_RETURN(Stmt s, r_.Prepare("SELECT name, max_queued_jobs, max_accelerators, unix_user "
                                              "FROM tenants WHERE name = ?"));
     s.Bind(1, name);
     CNET_ASSIGN_OR_RETURN(bool row, s.Step("get tenant"));
@@ -492,7 +502,7 @@ class SqliteStore final : public Store {
 
   Result<std::vector<TenantRow>> ListTenants() override {
     std::lock_guard l(read_mu_);
-    CNET_ASSIGN_OR_RETURN(Stmt s, r_.Prepare("SELECT name, max_queued_jobs, max_accelerators "
+    CNET_ASSIGN_OR_RETURN(Stmt s, r_.Prepare("SELECT name, max_queued_jobs, max_accelerators, unix_user "
                                              "FROM tenants ORDER BY name"));
     std::vector<TenantRow> out;
     for (;;) {
@@ -506,18 +516,19 @@ class SqliteStore final : public Store {
   Status PutToken(const TokenRow& t) override {
     if (t.token_hash.empty()) return InvalidArgument("token hash must not be empty");
     std::lock_guard l(write_mu_);
+    std::string id = t.id.empty() ? TokenId(t.token_hash) : t.id;
     CNET_ASSIGN_OR_RETURN(Stmt s, w_.Prepare("INSERT OR REPLACE INTO tokens "
-                                             "(token_hash, tenant, role, created, label) "
-                                             "VALUES (?, ?, ?, ?, ?)"));
+                                             "(token_hash, tenant, role, created, label, id, expires, "
+                                             "last_used, revoked) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     s.Bind(1, t.token_hash).Bind(2, t.tenant).Bind(3, RoleName(t.role)).Bind(4, t.created);
-    s.Bind(5, t.label);
+    s.Bind(5, t.label).Bind(6, id).Bind(7, t.expires).Bind(8, t.last_used).Bind(9, t.revoked);
     return s.Run("put token");
   }
 
   Result<std::optional<TokenRow>> FindToken(const std::string& token_hash) override {
     std::lock_guard l(read_mu_);
-    CNET_ASSIGN_OR_RETURN(Stmt s, r_.Prepare("SELECT token_hash, tenant, role, created, label "
-                                             "FROM tokens WHERE token_hash = ?"));
+    CNET_ASSIGN_OR_RETURN(Stmt s, r_.Prepare("SELECT token_hash, tenant, role, created, label, id, "
+                                             "expires, last_used, revoked FROM tokens WHERE token_hash = ?"));
     s.Bind(1, token_hash);
     CNET_ASSIGN_OR_RETURN(bool row, s.Step("find token"));
     if (!row) return std::optional<TokenRow>();
@@ -527,6 +538,10 @@ class SqliteStore final : public Store {
     t.role = s.Text(2) == "admin" ? Role::kAdmin : Role::kTenant;
     t.created = s.Real(3);
     t.label = s.Text(4);
+    t.id = s.Text(5);
+    t.expires = s.Real(6);
+    t.last_used = s.Real(7);
+    t.revoked = s.Real(8);
     return std::optional<TokenRow>(std::move(t));
   }
 
@@ -587,6 +602,7 @@ class SqliteStore final : public Store {
     TenantRow t;
     t.name = s.Text(0);
     t.max_queued_jobs = static_cast<int>(s.Int(1));
+    t.unix_user = s.Text(3);
     auto j = nlohmann::json::parse(s.Text(2), nullptr, /*allow_exceptions=*/false);
     if (!j.is_object()) return Internal("store: tenant " + t.name + " has bad quotas JSON");
     for (auto& [k, v] : j.items()) {

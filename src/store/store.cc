@@ -63,4 +63,6 @@ std::string HashToken(const std::string& token) {
   return hex;
 }
 
+std::string TokenId(const std::string& token_hash) { return "tok_" + token_hash.substr(0, 16); }
+
 }  // namespace cnet::store

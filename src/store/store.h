@@ -63,6 +63,9 @@ struct TenantRow {
   // (PENDING + SCHEDULED). Missing key / 0 = no limit.
   std::map<std::string, int> max_accelerators;
   int max_queued_jobs = 0;
+  // The Unix account this tenant's jobs run as on sites that run processes here (local site);
+  // "" = not mapped.
+  std::string unix_user;
 };
 
 enum class Role { kAdmin, kTenant };
@@ -73,6 +76,10 @@ struct TokenRow {
   Role role = Role::kTenant;
   double created = 0;
   std::string label;
+  std::string id;          // public id "tok_<16 hex>" (TokenId of the hash); PutToken fills it if ""
+  double expires = 0;      // epoch seconds; 0 = never
+  double last_used = 0;    // epoch seconds; 0 = never used
+  double revoked = 0;      // epoch seconds; 0 = not revoked
 };
 
 class Store {
@@ -138,5 +145,7 @@ class Store {
 // Token helpers (libsodium): a new random token "cnet_<43 base64url chars>" and its hash.
 std::string NewToken();
 std::string HashToken(const std::string& token);
+// The public id of a token, from its hash: "tok_" + the hash's first 16 hex digits.
+std::string TokenId(const std::string& token_hash);
 
 }  // namespace cnet::store
