@@ -107,6 +107,7 @@ class Service {
   // Tests: drive the loop (Tick) and look inside.
   ControlLoop& loop() { return *loop_; }
   LoopState& state() { return *st_; }
+  Authenticator& authenticator() { return *auth_; }
 
  private:
   Service() = default;

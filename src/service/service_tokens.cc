@@ -25,7 +25,11 @@ Result<std::string> Service::InitAdminToken() {
   CNET_ASSIGN_OR_RETURN(int64_t n, store_->CountUsableAdminTokens(deps_.clock->Now()));
   if (n > 0) return std::string();
   std::string tok = store::NewToken();
-  store::TokenRow row{store::HashToken(tok), "", store::Role::kAdmin, deps_.clock->Now(), "initial admin"};
+  store::TokenRow row;
+  row.token_hash = store::HashToken(tok);
+  row.role = store::Role::kAdmin;
+  row.created = deps_.clock->Now();
+  row.label = "initial admin";
   row.id = store::TokenId(row.token_hash);
   CNET_RETURN_IF_ERROR(store_->PutToken(row));
   deps_.log->info("audit: --init created admin token {} (no usable admin token existed)", row.id);
@@ -48,7 +52,12 @@ Result<Service::NewToken> Service::CreateToken(const Caller& c, store::Role role
     return InvalidArgument("ttl_s: seconds from 1 to " + std::to_string(static_cast<int64_t>(kMaxTokenTtlS)) + " (0 or absent: never expires)");
   std::string tok = store::NewToken();
   const double now = deps_.clock->Now();
-  store::TokenRow row{store::HashToken(tok), role == store::Role::kAdmin ? "" : tenant, role, now, label};
+  store::TokenRow row;
+  row.token_hash = store::HashToken(tok);
+  row.tenant = role == store::Role::kAdmin ? "" : tenant;
+  row.role = role;
+  row.created = now;
+  row.label = label;
   row.id = store::TokenId(row.token_hash);
   row.expires = ttl_s > 0 ? now + ttl_s : 0;
   Status st = store_->PutToken(row);
