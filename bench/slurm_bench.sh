@@ -221,7 +221,7 @@ start_server() {
 }
 
 cycle_stats() {  # "count mean_ms" of the scheduling loop's cycles
-  curl -s -m 5 "$SERVER_URL/metrics" | awk '
+  curl -s -m 5 -H "Authorization: Bearer $ADMIN" "$SERVER_URL/metrics" | awk '
     /^cnet_scheduling_cycle_seconds_sum/ {s=$2} /^cnet_scheduling_cycle_seconds_count/ {c=$2}
     END {printf "%d %.1f", c, (c>0 ? 1000*s/c : 0)}'
 }

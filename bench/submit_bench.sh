@@ -198,7 +198,7 @@ start_server() {
 
 # Scheduling-cycle mean (ms) and queue length from /metrics.
 server_stats() {
-  curl -s -m 5 "$SERVER_URL/metrics" | awk '
+  curl -s -m 5 -H "Authorization: Bearer $ADMIN" "$SERVER_URL/metrics" | awk '
     /^cnet_scheduling_cycle_seconds_sum/ {s=$2} /^cnet_scheduling_cycle_seconds_count/ {c=$2}
     /^cnet_queue_length/ {q=$2}
     END {printf "cycle_mean_ms=%.1f queue=%d", (c>0 ? 1000*s/c : 0), q}'

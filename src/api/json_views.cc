@@ -53,6 +53,18 @@ json TenantJson(const store::TenantRow& t) {
   return json{{"name", t.name}, {"max_accelerators", t.max_accelerators}, {"max_queued_jobs", t.max_queued_jobs}};
 }
 
+json TokenJson(const store::TokenRow& t) {
+  auto when = [](double s) { return s > 0 ? json(s) : json(nullptr); };
+  return json{{"id", t.id},
+              {"role", t.role == store::Role::kAdmin ? "admin" : "tenant"},
+              {"tenant", t.tenant.empty() ? json(nullptr) : json(t.tenant)},
+              {"label", t.label},
+              {"created", t.created},
+              {"expires", when(t.expires)},
+              {"last_used", when(t.last_used)},
+              {"revoked", when(t.revoked)}};
+}
+
 json UsageJson(const service::Service::UsageView& u) {
   json in_use = json::object();
   for (const auto& [type, n] : u.usage.charged)

@@ -12,6 +12,9 @@ nlohmann::json JobJson(const service::JobView& v, bool with_events);
 nlohmann::json SitesJson(const service::ReadModel& m);
 nlohmann::json UsageJson(const service::Service::UsageView& u);
 nlohmann::json TenantJson(const store::TenantRow& t);
+// A token as admins see it: id, role, tenant, label, and its times (epoch seconds; null = never).
+// Never the hash.
+nlohmann::json TokenJson(const store::TokenRow& t);
 nlohmann::json ErrorJson(int http_status, const std::string& message);
 
 }  // namespace cnet::api

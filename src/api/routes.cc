@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "api/error_mapping.h"
+#include "api/host_check.h"
 #include "api/http_server.h"
 #include "api/json_views.h"
 #include "common/csv.h"
@@ -204,15 +205,41 @@ void PostToken(Service& svc, const Caller& c, const Req& req, Res& res) {
   if (!c.admin) return SendError(res, PermissionDenied("admin role required"));
   auto b = JsonBody(req);
   if (!b.ok()) return SendError(res, b.status());
-  for (const char* k : {"role", "tenant", "label"})
-    if (b->contains(k) && !(*b)[k].is_string()) return SendError(res, InvalidArgument(std::string(k) + ": a string"));
+  for (auto it = b->begin(); it != b->end(); ++it) {
+    const std::string& k = it.key();
+    if (k != "role" && k != "tenant" && k != "label" && k != "ttl_s") return SendError(res, InvalidArgument(k + ": unknown field"));
+    if (k != "ttl_s" && !it->is_string()) return SendError(res, InvalidArgument(k + ": a string"));
+    if (k == "ttl_s" && !it->is_number()) return SendError(res, InvalidArgument("ttl_s: a number of seconds"));
+  }
   const std::string role = b->value("role", "tenant");
   if (role != "tenant" && role != "admin") return SendError(res, 400, "role: tenant or admin");
   auto r = svc.CreateToken(c, role == "admin" ? store::Role::kAdmin : store::Role::kTenant, b->value("tenant", ""),
-                           b->value("label", ""));
+                           b->value("label", ""), b->value("ttl_s", 0.0));
   if (!r.ok()) return SendError(res, r.status());
-  SendJson(res, 201, json{{"token", r->token}, {"tenant", r->row.tenant}, {"role", role},
-                          {"note", "shown once; only its hash is stored"}});
+  json out = TokenJson(r->row);
+  out["token"] = r->token;
+  out["note"] = "shown once; only its hash is stored";
+  SendJson(res, 201, out);
+}
+
+void ListTokens(Service& svc, const Caller& c, const Req& req, Res& res) {
+  if (!req.params.empty()) return SendError(res, InvalidArgument(req.params.begin()->first + ": unknown query parameter"));
+  auto r = svc.ListTokens(c);
+  if (!r.ok()) return SendError(res, r.status());
+  json out{{"tokens", json::array()}};
+  for (const auto& t : *r) out["tokens"].push_back(TokenJson(t));
+  SendJson(res, 200, out);
+}
+
+void RevokeToken(Service& svc, const Caller& c, const Req& req, Res& res) {
+  auto r = svc.RevokeToken(c, req.matches[1]);
+  if (!r.ok()) return SendError(res, r.status());
+  SendJson(res, 200, TokenJson(*r));
+}
+
+void GetMetrics(Service& svc, const Caller& c, const Req&, Res& res) {
+  if (!c.admin) return SendError(res, PermissionDenied("admin role required (or scrape the metrics_listen address)"));
+  res.set_content(svc.metrics().Render(), "text/plain; version=0.0.4");
 }
 
 struct Route {
@@ -234,6 +261,9 @@ const Route kRoutes[] = {
     {"GET", R"(/v1/tenants/([A-Za-z0-9._-]+)/usage)", "/v1/tenants/{name}/usage", GetUsage},
     {"PUT", "/v1/tenants", "/v1/tenants", PutTenant},
     {"POST", "/v1/tokens", "/v1/tokens", PostToken},
+    {"GET", "/v1/tokens", "/v1/tokens", ListTokens},
+    {"DELETE", R"(/v1/tokens/([^/]*))", "/v1/tokens/{id}", RevokeToken},
+    {"GET", "/metrics", "/metrics", GetMetrics},
 };
 
 // Authentication and metrics around a handler.
@@ -252,15 +282,35 @@ httplib::Server::Handler Authed(Service& svc, const Route& r) {
   };
 }
 
+// The Host check (host_check.h) in front of a handler.
+httplib::Server::Handler HostChecked(std::shared_ptr<const HostAllowList> hosts, httplib::Server::Handler h) {
+  return [hosts = std::move(hosts), h = std::move(h)](const Req& req, Res& res) {
+    const std::string host = req.get_header_value("Host");
+    if (host.empty()) return SendError(res, 400, "Host: header required");
+    if (!hosts->Allows(host))
+      return SendError(res, 421, "Host: '" + HostName(host) + "' is not a name of this server (see allowed_hosts)");
+    h(req, res);
+  };
+}
+
 }  // namespace
 
+void RegisterMetricsRoute(httplib::Server& srv, Service& svc, std::shared_ptr<const HostAllowList> hosts) {
+  srv.Get("/metrics", HostChecked(hosts, [&svc](const Req&, Res& res) {
+            res.set_content(svc.metrics().Render(), "text/plain; version=0.0.4");
+          }));
+  srv.Get("/healthz", HostChecked(hosts, [](const Req&, Res& res) { SendJson(res, 200, {{"status", "ok"}}); }));
+}
+
 void RegisterRoutes(httplib::Server& srv, Service& svc) {
-  srv.Get("/healthz", [](const Req&, Res& res) { SendJson(res, 200, {{"status", "ok"}}); });
-  srv.Get("/metrics", [&svc](const Req&, Res& res) { res.set_content(svc.metrics().Render(), "text/plain; version=0.0.4"); });
-  srv.Get("/v1/openapi.json", [](const Req&, Res& res) { res.set_content(OpenApiDocument(), "application/json"); });
+  auto hosts = std::make_shared<const HostAllowList>(HostAllowList::For(svc.config().host, svc.config().allowed_hosts));
+  srv.Get("/healthz", HostChecked(hosts, [](const Req&, Res& res) { SendJson(res, 200, {{"status", "ok"}}); }));
+  srv.Get("/v1/openapi.json", HostChecked(hosts, [](const Req&, Res& res) {
+            res.set_content(OpenApiDocument(), "application/json");
+          }));
   for (const Route& r : kRoutes) {
     const std::string m = r.method;
-    auto h = Authed(svc, r);
+    auto h = HostChecked(hosts, Authed(svc, r));
     if (m == "GET") srv.Get(r.pattern, h);
     else if (m == "POST") srv.Post(r.pattern, h);
     else if (m == "PUT") srv.Put(r.pattern, h);

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/duration.h"
 #include "common/csv.h"
 
 namespace cnet {
@@ -282,26 +283,94 @@ void AddUsage(CLI::App& app, int* rc) {
 
 }
 
+// When a token time (epoch seconds, or null) is, in UTC.
+std::string DateTime(const json& t) {
+  if (!t.is_number()) return "-";
+  std::time_t s = static_cast<std::time_t>(t.get<double>());
+  char b[32];
+  std::strftime(b, sizeof b, "%Y-%m-%d %H:%MZ", std::gmtime(&s));
+  return b;
+}
+
+void PrintTokens(const json& tokens) {
+  std::printf("%-20s %-6s %-12s %-18s %-17s %-17s %-17s %s\n", "ID", "ROLE", "TENANT", "LABEL", "CREATED", "EXPIRES",
+              "LAST USE", "REVOKED");
+  for (const auto& t : tokens)
+    std::printf("%-20s %-6s %-12.12s %-18.18s %-17s %-17s %-17s %s\n", Str(t["id"]).c_str(), Str(t["role"]).c_str(),
+                Str(t["tenant"]).c_str(), Str(t["label"]).c_str(), DateTime(t["created"]).c_str(),
+                DateTime(t["expires"]).c_str(), DateTime(t["last_used"]).c_str(), DateTime(t["revoked"]).c_str());
+}
+
+// cnet admin token create | list | revoke (and `cnet admin token --tenant T`, the older form of create)
+void AddTokenCommands(CLI::App* ad, int* rc) {
+  struct Create {
+    Conn c;
+    std::string tenant, role = "tenant", label, ttl;
+  };
+  auto make = [rc](std::shared_ptr<Create> a) {
+    Resolve(a->c);
+    json b{{"role", a->role}};
+    if (!a->tenant.empty()) b["tenant"] = a->tenant;
+    if (!a->label.empty()) b["label"] = a->label;
+    if (!a->ttl.empty()) {
+      auto ttl = ParseDuration(a->ttl, "--ttl");
+      if (!ttl.ok()) { *rc = ReportError(ttl.status()); return; }
+      b["ttl_s"] = *ttl;
+    }
+    auto r = Call(a->c, "POST", "/v1/tokens", b.dump());
+    if (!r.ok()) { *rc = ReportError(r.status()); return; }
+    std::cout << (a->c.json_out ? r->doc.dump(2) : Str(r->doc["token"])) << "\n";
+    *rc = 0;
+  };
+  auto add_create_options = [](CLI::App* s, Create& a) {
+    s->add_option("--tenant", a.tenant, "tenant the token acts for");
+    s->add_option("--role", a.role, "tenant (default) or admin");
+    s->add_option("--label", a.label, "a note shown in `cnet admin token list`");
+    s->add_option("--ttl", a.ttl, "expires after this long: 3600, 90m, 12h, 30d, 2w (default: never)");
+    AddConn(s, a.c);
+  };
+  auto legacy = std::make_shared<Create>();
+  CLI::App* tok = ad->add_subcommand("token", "API tokens: create (printed once), list, revoke");
+  add_create_options(tok, *legacy);
+  tok->callback([tok, legacy, make] {
+    if (tok->get_subcommands().empty()) make(legacy);  // `cnet admin token --tenant T`
+  });
+  auto create = std::make_shared<Create>();
+  CLI::App* cr = tok->add_subcommand("create", "create a token (printed once; only its hash is stored)");
+  add_create_options(cr, *create);
+  cr->callback([create, make] { make(create); });
+
+  auto lc = std::make_shared<Conn>();
+  CLI::App* ls = tok->add_subcommand("list", "every token: id, role, tenant, label, creation, expiry, last use, revocation");
+  AddConn(ls, *lc);
+  ls->callback([lc, rc] {
+    Resolve(*lc);
+    auto r = Call(*lc, "GET", "/v1/tokens");
+    if (!r.ok()) { *rc = ReportError(r.status()); return; }
+    if (lc->json_out) std::cout << r->doc.dump(2) << "\n";
+    else PrintTokens(r->doc["tokens"]);
+    *rc = 0;
+  });
+
+  auto rcn = std::make_shared<Conn>();
+  auto id = std::make_shared<std::string>();
+  CLI::App* rv = tok->add_subcommand("revoke", "revoke a token by id (effective at once)");
+  rv->add_option("id", *id, "token id (tok_...), from `cnet admin token list`")->required();
+  AddConn(rv, *rcn);
+  rv->callback([rcn, id, rc] {
+    Resolve(*rcn);
+    auto r = Call(*rcn, "DELETE", "/v1/tokens/" + *id);
+    if (!r.ok()) { *rc = ReportError(r.status()); return; }
+    std::cout << (rcn->json_out ? r->doc.dump(2) : "revoked " + Str(r->doc["id"])) << "\n";
+    *rc = 0;
+  });
+}
+
 // cnet admin
 void AddAdmin(CLI::App& app, int* rc) {
   CLI::App* ad = app.add_subcommand("admin", "tenants and tokens (admin token required)");
   ad->require_subcommand(1);
-  auto c = std::make_shared<Conn>();
-  auto tenant = std::make_shared<std::string>();
-  auto role = std::make_shared<std::string>("tenant");
-  CLI::App* tok = ad->add_subcommand("token", "create an API token (printed once)");
-  tok->add_option("--tenant", *tenant, "tenant the token acts for");
-  tok->add_option("--role", *role, "tenant (default) or admin");
-  AddConn(tok, *c);
-  tok->callback([c, tenant, role, rc] {
-    Resolve(*c);
-    json b{{"role", *role}};
-    if (!tenant->empty()) b["tenant"] = *tenant;
-    auto r = Call(*c, "POST", "/v1/tokens", b.dump());
-    if (!r.ok()) { *rc = ReportError(r.status()); return; }
-    std::cout << (c->json_out ? r->doc.dump(2) : Str(r->doc["token"])) << "\n";
-    *rc = 0;
-  });
+  AddTokenCommands(ad, rc);
   auto c2 = std::make_shared<Conn>();
   auto name = std::make_shared<std::string>();
   auto max_q = std::make_shared<int>(0);

@@ -20,13 +20,15 @@
 #include "cli/data_paths.h"
 #include "common/log.h"
 #include "api/http_server.h"
+#include "api/metrics_server.h"
 
 namespace cnet {
 
 namespace {
 
 struct ServeArgs {
-  std::string config, addr, data;
+  std::string config, addr, data, metrics_listen;
+  std::vector<std::string> allowed_hosts;
   bool init = false;
   std::string log_level = "info", log_file;
 };
@@ -100,6 +102,12 @@ Status RunServe(const ServeArgs& a, const char* argv0) {
   }
   if (!a.addr.empty()) CNET_RETURN_IF_ERROR(service::ParseAddr(a.addr, &cfg.host, &cfg.port));
   if (!a.data.empty()) cfg.data_dir = a.data;
+  if (!a.metrics_listen.empty()) cfg.metrics_listen = a.metrics_listen;
+  if (!a.allowed_hosts.empty()) cfg.allowed_hosts = a.allowed_hosts;
+  std::string metrics_host;
+  int metrics_port = 0;
+  if (!cfg.metrics_listen.empty())
+    CNET_RETURN_IF_ERROR(service::ParseAddr(cfg.metrics_listen, &metrics_host, &metrics_port));
   std::string cat = cfg.catalogue.empty() ? FindDataFile("accelerators.yaml", argv0) : cfg.catalogue;
   log->info("starting (config {}, data {}, policy {})", a.config.empty() ? "built-in" : a.config, cfg.data_dir,
             cfg.policy);
@@ -114,13 +122,20 @@ Status RunServe(const ServeArgs& a, const char* argv0) {
   }
   api::HttpServer http(*svc);
   CNET_RETURN_IF_ERROR(http.Bind(cfg.host, cfg.port));
+  api::MetricsServer metrics(*svc);
+  if (!cfg.metrics_listen.empty()) CNET_RETURN_IF_ERROR(metrics.Bind(metrics_host, metrics_port));
   {
     StopSignalWaiter waiter(log, [&http] { http.Stop(); });
     svc->Start();
+    if (!cfg.metrics_listen.empty()) {
+      metrics.Start();
+      log->info("metrics without a token on http://{}:{}/metrics", metrics_host, metrics.port());
+    }
     log->info("listening on http://{}:{}", cfg.host, http.port());
     http.Run();
     waiter.Finish();
   }
+  metrics.Stop();
   log->info("HTTP server stopped; stopping the scheduling loop");
   svc->Stop();
   log->info("stopped; running jobs keep running and are re-adopted on restart");
@@ -135,6 +150,10 @@ void AddServeCommand(CLI::App& app, int* rc, const char* argv0) {
   s->add_option("--config", a->config, "service config YAML (default: the embedded default, one local site)");
   s->add_option("--addr", a->addr, "HOST:PORT to listen on (default 127.0.0.1:8080)");
   s->add_option("--data", a->data, "state directory: SQLite file and job runs (default ./cnet-data)");
+  s->add_option("--metrics-listen", a->metrics_listen,
+                 "HOST:PORT serving /metrics without a token (default: none; on the API /metrics needs an admin token)");
+  s->add_option("--allowed-host", a->allowed_hosts,
+                "a Host header value the API answers (repeatable; * for any; default: the listen host and localhost names)");
   s->add_flag("--init", a->init, "create a first admin token if none exists and print it once");
   s->add_option("--log-level", a->log_level, "debug, info, warn or error (default info)")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));

@@ -52,6 +52,26 @@ Result<SiteConfig> ParseSite(const YamlCtx& c, const YAML::Node& n, const std::s
   return s;
 }
 
+// allowed_hosts and metrics_listen.
+Status LoadAccessKeys(const YamlCtx& c, const YAML::Node& root, ServiceConfig& cfg) {
+  if (root["allowed_hosts"]) {
+    CNET_ASSIGN_OR_RETURN(YAML::Node hs, YamlSeq(c, root, "allowed_hosts", ""));
+    for (size_t i = 0; i < hs.size(); ++i) {
+      if (!hs[i].IsScalar() || hs[i].Scalar().empty())
+        return c.Error(hs[i], "allowed_hosts[" + std::to_string(i) + "]", "expected a host name, an address or *");
+      cfg.allowed_hosts.push_back(hs[i].Scalar());
+    }
+  }
+  if (root["metrics_listen"]) {
+    CNET_ASSIGN_OR_RETURN(cfg.metrics_listen, YamlString(c, root, "metrics_listen", ""));
+    std::string h;
+    int p = 0;
+    if (Status st = ParseAddr(cfg.metrics_listen, &h, &p); !st.ok())
+      return c.Error(root["metrics_listen"], "metrics_listen", "expected HOST:PORT, got '" + cfg.metrics_listen + "'");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status ParseAddr(const std::string& addr, std::string* host, int* port) {
@@ -69,7 +89,7 @@ Result<ServiceConfig> LoadConfig(const std::string& path) {
   YamlCtx c{path};
   CNET_RETURN_IF_ERROR(YamlOnlyKeys(c, root, {"addr", "data", "policy", "catalogue", "throughputs",
                                               "cycle_interval_s", "http_threads", "max_body_bytes",
-                                              "sites", "tenants"}, ""));
+                                              "sites", "tenants", "allowed_hosts", "metrics_listen"}, ""));
   ServiceConfig cfg;
   const std::string empty;
   if (root["addr"]) {
@@ -92,6 +112,7 @@ Result<ServiceConfig> LoadConfig(const std::string& path) {
   CNET_ASSIGN_OR_RETURN(body, YamlInt(c, root, "max_body_bytes", "", &body));
   if (body < 1024 || body > (64 << 20)) return c.Error(root["max_body_bytes"], "max_body_bytes", "must be between 1024 and 67108864");
   cfg.limits.max_body_bytes = static_cast<size_t>(body);
+  CNET_RETURN_IF_ERROR(LoadAccessKeys(c, root, cfg));
   if (root["sites"]) {
     CNET_ASSIGN_OR_RETURN(YAML::Node sites, YamlSeq(c, root, "sites", ""));
     for (size_t i = 0; i < sites.size(); ++i) {

@@ -54,6 +54,10 @@ struct ServiceConfig {
   api::Limits limits;
   std::vector<SiteConfig> sites;
   std::vector<TenantConfig> tenants;
+  // Host header values the API answers; empty = the listen host and localhost names (api/host_check.h).
+  std::vector<std::string> allowed_hosts;
+  // "HOST:PORT" where /metrics is served without a token; "" = none (on the API it needs an admin token).
+  std::string metrics_listen;
 };
 
 // The embedded default: one local site, detected resources.

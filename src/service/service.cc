@@ -57,7 +57,7 @@ Result<std::unique_ptr<Service>> Service::Create(ServiceConfig cfg, ServiceDeps 
   s->admission_ = std::make_unique<Admission>(*s->cat_, *s->matrix_, *s->perf_, cpu);
   CNET_ASSIGN_OR_RETURN(s->store_, store::Store::Open(s->cfg_.data_dir + "/cnet.db"));
   if (deps.wrap_store) s->store_ = deps.wrap_store(std::move(s->store_));
-  s->auth_ = std::make_unique<Authenticator>(*s->store_);
+  s->auth_ = std::make_unique<Authenticator>(*s->store_, *deps.clock);
   s->st_ = std::make_unique<LoopState>(s->cfg_, *deps.clock, deps.log, *s->store_, s->metrics_, *s->cat_, *s->perf_,
                                        *s->admission_, s->ledger_, *deps.policies);
   CNET_RETURN_IF_ERROR(s->BuildSites(*deps.backends));
@@ -144,17 +144,13 @@ Status Service::LoadTenants() {
 
 Service::~Service() { Stop(); }
 
-void Service::Start() { loop_->Start(); }
+void Service::Start() {
+  loop_->Start();
+  auth_->StartFlushing(Authenticator::kLastUseEveryS / 6, deps_.log);
+}
 void Service::Stop() {
   if (loop_) loop_->Stop();
-}
-
-Result<std::string> Service::InitAdminToken() {
-  CNET_ASSIGN_OR_RETURN(int64_t n, store_->CountAdminTokens());
-  if (n > 0) return std::string();
-  std::string tok = store::NewToken();
-  CNET_RETURN_IF_ERROR(store_->PutToken({store::HashToken(tok), "", store::Role::kAdmin, deps_.clock->Now(), "initial admin"}));
-  return tok;
+  if (auth_) auth_->StopFlushing();
 }
 
 Result<Caller> Service::Authenticate(const std::string& bearer) { return auth_->Authenticate(bearer); }
@@ -279,20 +275,6 @@ Result<store::TenantRow> Service::PutTenant(const Caller& c, const store::Tenant
   ledger_.PutTenant(t);  // held jobs of this tenant are looked at again by the next tick
   loop_->Wake();
   return t;
-}
-
-Result<Service::NewToken> Service::CreateToken(const Caller& c, store::Role role, const std::string& tenant,
-                                               const std::string& label) {
-  if (!c.admin) return PermissionDenied("admin role required");
-  if (role == store::Role::kTenant) {
-    if (tenant.empty()) return InvalidArgument("tenant: required for a tenant token");
-    if (!ledger_.HasTenant(tenant)) return NotFound("tenant: no tenant '" + tenant + "' (create it with PUT /v1/tenants)");
-  }
-  std::string tok = store::NewToken();
-  store::TokenRow row{store::HashToken(tok), role == store::Role::kAdmin ? "" : tenant, role, deps_.clock->Now(), label};
-  Status st = store_->PutToken(row);
-  if (!st.ok()) return Unavailable("store: " + st.message());
-  return NewToken{tok, row};
 }
 
 }  // namespace cnet::service

@@ -91,7 +91,15 @@ class Service {
     std::string token;  // shown once; only its hash is stored
     store::TokenRow row;
   };
-  Result<NewToken> CreateToken(const Caller& c, store::Role role, const std::string& tenant, const std::string& label);
+  // ttl_s: seconds until the token expires (0 = never; at most kMaxTokenTtlS). Audited in the log.
+  static constexpr double kMaxTokenTtlS = 3650.0 * 86400;
+  Result<NewToken> CreateToken(const Caller& c, store::Role role, const std::string& tenant, const std::string& label,
+                               double ttl_s = 0);
+  // Admins: every token, oldest first, last use including uses not yet written.
+  Result<std::vector<store::TokenRow>> ListTokens(const Caller& c);
+  // Admins: revokes token `id` ("tok_" + 16 hex digits); refused for the last usable admin token.
+  // Effective for the next request on every thread. Audited in the log.
+  Result<store::TokenRow> RevokeToken(const Caller& c, const std::string& id);
 
   Metrics& metrics() { return metrics_; }
   const ServiceConfig& config() const { return cfg_; }
@@ -99,6 +107,7 @@ class Service {
   // Tests: drive the loop (Tick) and look inside.
   ControlLoop& loop() { return *loop_; }
   LoopState& state() { return *st_; }
+  Authenticator& authenticator() { return *auth_; }
 
  private:
   Service() = default;

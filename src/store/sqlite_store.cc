@@ -84,6 +84,10 @@ CREATE UNIQUE INDEX tokens_id ON tokens(id);
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
+constexpr const char* kTokenCols = "token_hash, tenant, role, created, label, id, expires, last_used, revoked";
+// An admin token usable at the time bound to its one parameter.
+constexpr const char* kUsableAdmin = "role = 'admin' AND revoked = 0 AND (expires = 0 OR expires > ?)";
+
 constexpr const char* kJobCols =
     "id, tenant, name, spec_json, state, reason, submit_time, start_time, end_time, exit_code, "
     "site, placement_json, runtime_json, attempts, idempotency_key";
@@ -527,22 +531,11 @@ class SqliteStore final : public Store {
 
   Result<std::optional<TokenRow>> FindToken(const std::string& token_hash) override {
     std::lock_guard l(read_mu_);
-    CNET_ASSIGN_OR_RETURN(Stmt s, r_.Prepare("SELECT token_hash, tenant, role, created, label, id, "
-                                             "expires, last_used, revoked FROM tokens WHERE token_hash = ?"));
+    CNET_ASSIGN_OR_RETURN(Stmt s, r_.Prepare(std::string("SELECT ") + kTokenCols + " FROM tokens WHERE token_hash = ?"));
     s.Bind(1, token_hash);
     CNET_ASSIGN_OR_RETURN(bool row, s.Step("find token"));
     if (!row) return std::optional<TokenRow>();
-    TokenRow t;
-    t.token_hash = s.Text(0);
-    t.tenant = s.Text(1);
-    t.role = s.Text(2) == "admin" ? Role::kAdmin : Role::kTenant;
-    t.created = s.Real(3);
-    t.label = s.Text(4);
-    t.id = s.Text(5);
-    t.expires = s.Real(6);
-    t.last_used = s.Real(7);
-    t.revoked = s.Real(8);
-    return std::optional<TokenRow>(std::move(t));
+    return std::optional<TokenRow>(ReadToken(s));
   }
 
   Result<int64_t> CountAdminTokens() override {
@@ -550,6 +543,50 @@ class SqliteStore final : public Store {
     CNET_ASSIGN_OR_RETURN(Stmt s, r_.Prepare("SELECT COUNT(*) FROM tokens WHERE role = 'admin'"));
     CNET_ASSIGN_OR_RETURN(bool row, s.Step("count admin tokens"));
     return row ? s.Int(0) : int64_t{0};
+  }
+
+  Result<int64_t> CountUsableAdminTokens(double now) override {
+    std::lock_guard l(read_mu_);
+    CNET_ASSIGN_OR_RETURN(Stmt s, r_.Prepare(std::string("SELECT COUNT(*) FROM tokens WHERE ") + kUsableAdmin));
+    s.Bind(1, now);
+    CNET_ASSIGN_OR_RETURN(bool row, s.Step("count usable admin tokens"));
+    return row ? s.Int(0) : int64_t{0};
+  }
+
+  Result<std::vector<TokenRow>> ListTokens() override {
+    std::lock_guard l(read_mu_);
+    CNET_ASSIGN_OR_RETURN(Stmt s, r_.Prepare(std::string("SELECT ") + kTokenCols + " FROM tokens ORDER BY created, id"));
+    std::vector<TokenRow> out;
+    for (;;) {
+      CNET_ASSIGN_OR_RETURN(bool row, s.Step("list tokens"));
+      if (!row) return out;
+      out.push_back(ReadToken(s));
+    }
+  }
+
+  Result<TokenRow> RevokeToken(const std::string& id, double time) override {
+    std::lock_guard l(write_mu_);
+    CNET_RETURN_IF_ERROR(w_.Exec("BEGIN IMMEDIATE"));
+    Result<TokenRow> r = RevokeLocked(id, time);
+    Status st = r.ok() ? w_.Exec("COMMIT") : Status::Ok();
+    if (!r.ok() || !st.ok()) w_.RollbackIfOpen();
+    if (!st.ok()) return st;
+    return r;
+  }
+
+  Status RecordTokenUse(const std::map<std::string, double>& last_used) override {
+    if (last_used.empty()) return Status::Ok();
+    std::lock_guard l(write_mu_);
+    CNET_RETURN_IF_ERROR(w_.Exec("BEGIN IMMEDIATE"));
+    Status st = Status::Ok();
+    for (const auto& [hash, t] : last_used) {
+      auto s = w_.Prepare("UPDATE tokens SET last_used = MAX(last_used, ?) WHERE token_hash = ?");
+      st = s.ok() ? s->Bind(1, t).Bind(2, hash).Run("record token use") : s.status();
+      if (!st.ok()) break;
+    }
+    if (st.ok()) st = w_.Exec("COMMIT");
+    if (!st.ok()) w_.RollbackIfOpen();
+    return st;
   }
 
  private:
@@ -596,6 +633,45 @@ class SqliteStore final : public Store {
     if (!s.ok()) return Wrap(s.status());
     s->BindInt(1, kSchemaVersion);
     return Wrap(s->Run("schema version"));
+  }
+
+  static TokenRow ReadToken(const Stmt& s) {  // the columns of kTokenCols
+    TokenRow t;
+    t.token_hash = s.Text(0);
+    t.tenant = s.Text(1);
+    t.role = s.Text(2) == "admin" ? Role::kAdmin : Role::kTenant;
+    t.created = s.Real(3);
+    t.label = s.Text(4);
+    t.id = s.Text(5);
+    t.expires = s.Real(6);
+    t.last_used = s.Real(7);
+    t.revoked = s.Real(8);
+    return t;
+  }
+
+  // Inside the caller's write transaction.
+  Result<TokenRow> RevokeLocked(const std::string& id, double time) {
+    TokenRow t;
+    {
+      CNET_ASSIGN_OR_RETURN(Stmt s, w_.Prepare(std::string("SELECT ") + kTokenCols + " FROM tokens WHERE id = ?"));
+      s.Bind(1, id);
+      CNET_ASSIGN_OR_RETURN(bool row, s.Step("find token"));
+      if (!row) return NotFound("id: no token " + id);
+      t = ReadToken(s);
+    }
+    if (t.revoked > 0) return t;
+    if (t.role == Role::kAdmin) {
+      CNET_ASSIGN_OR_RETURN(Stmt s, w_.Prepare(std::string("SELECT COUNT(*) FROM tokens WHERE id <> ? AND ") + kUsableAdmin));
+      s.Bind(1, id).Bind(2, time);
+      CNET_ASSIGN_OR_RETURN(bool row, s.Step("count usable admin tokens"));
+      if (!row || s.Int(0) == 0)
+        return FailedPrecondition("id: " + id + " is the last usable admin token; create another admin token first");
+    }
+    CNET_ASSIGN_OR_RETURN(Stmt s, w_.Prepare("UPDATE tokens SET revoked = ? WHERE id = ?"));
+    s.Bind(1, time).Bind(2, id);
+    CNET_RETURN_IF_ERROR(s.Run("revoke token"));
+    t.revoked = time;
+    return t;
   }
 
   static Result<TenantRow> ReadTenant(const Stmt& s) {

@@ -140,6 +140,17 @@ class Store {
   virtual Status PutToken(const TokenRow& t) = 0;
   virtual Result<std::optional<TokenRow>> FindToken(const std::string& token_hash) = 0;
   virtual Result<int64_t> CountAdminTokens() = 0;
+  // Admin tokens usable at `now` (not revoked, not expired).
+  virtual Result<int64_t> CountUsableAdminTokens(double now) = 0;
+  // Every token (hashes included), oldest first.
+  virtual Result<std::vector<TokenRow>> ListTokens() = 0;
+  // Marks the token with public id `id` revoked at `time` and returns its row; a token revoked
+  // before keeps its first time (idempotent). kNotFound if there is no such id;
+  // kFailedPrecondition if it is the last admin token usable at `time`: checked in the same
+  // transaction as the write, so concurrent revocations cannot leave no usable admin token.
+  virtual Result<TokenRow> RevokeToken(const std::string& id, double time) = 0;
+  // last_used = max(last_used, t) for each token hash -> t given; one transaction.
+  virtual Status RecordTokenUse(const std::map<std::string, double>& last_used) = 0;
 };
 
 // Token helpers (libsodium): a new random token "cnet_<43 base64url chars>" and its hash.

@@ -305,7 +305,7 @@ TEST_F(ServiceTest, MetricsSitesUsageAndOpenApi) {
   TestServer s(dir_);
   std::string t = s.Tenant("alice");
   s.WaitFor(s.Post("/v1/jobs", t, CpuJob("m", "true").dump()).body["id"], t);
-  std::string m = s.Get("/metrics", "").raw;
+  std::string m = s.Get("/metrics", s.admin()).raw;  // behind an admin token (tests/e2e/token_api_test.cc)
   for (const char* k : {"cnet_queue_length", "cnet_jobs{state=\"PENDING\"}", "cnet_allocated_accelerators",
                         "cnet_scheduling_cycle_seconds_bucket", "cnet_http_request_seconds_bucket", "cnet_jobs_finished_total"})
     EXPECT_NE(m.find(k), std::string::npos) << k;

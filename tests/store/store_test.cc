@@ -428,6 +428,72 @@ TEST_F(StoreTest, TenantsAndTokensRoundTrip) {
   EXPECT_EQ(*n, 1);
 }
 
+// Revocation by public id, refused for the last usable admin token (expired and revoked admin
+// tokens do not count); last use only moves forward; listing shows every column.
+TEST_F(StoreTest, TokensRevokeListAndLastUse) {
+  auto s = Open();
+  ASSERT_TRUE(s);
+  TokenRow a{HashToken("a"), "", Role::kAdmin, 5, "first admin"};
+  TokenRow b{HashToken("b"), "", Role::kAdmin, 6, "second admin"};
+  b.expires = 100;
+  TokenRow t{HashToken("t"), "acme", Role::kTenant, 7, "ci"};
+  for (const auto& r : {a, b, t}) ASSERT_TRUE(s->PutToken(r).ok());
+  const std::string ida = TokenId(a.token_hash), idb = TokenId(b.token_hash), idt = TokenId(t.token_hash);
+
+  EXPECT_EQ(s->RevokeToken("tok_0000000000000000", 10).status().code(), Code::kNotFound);
+  // At 200 the second admin token has expired: the first is the last usable one.
+  EXPECT_EQ(s->RevokeToken(ida, 200).status().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(*s->CountUsableAdminTokens(200), 1);
+  EXPECT_EQ(*s->CountUsableAdminTokens(50), 2);
+  auto rb = s->RevokeToken(ida, 50);  // at 50 the second one is still usable
+  ASSERT_TRUE(rb.ok()) << rb.status().ToString();
+  EXPECT_DOUBLE_EQ(rb->revoked, 50);
+  EXPECT_EQ(rb->id, ida);
+  EXPECT_EQ(s->RevokeToken(idb, 60).status().code(), Code::kFailedPrecondition);  // now b is the last
+  auto again = s->RevokeToken(ida, 70);  // idempotent: keeps the first time
+  ASSERT_TRUE(again.ok());
+  EXPECT_DOUBLE_EQ(again->revoked, 50);
+  ASSERT_TRUE(s->RevokeToken(idt, 80).ok());  // tenant tokens need no check
+
+  ASSERT_TRUE(s->RecordTokenUse({{t.token_hash, 90}, {b.token_hash, 40}}).ok());
+  ASSERT_TRUE(s->RecordTokenUse({{t.token_hash, 85}}).ok());  // older: ignored
+  ASSERT_TRUE(s->RecordTokenUse({}).ok());
+  auto list = s->ListTokens();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 3u);
+  EXPECT_EQ((*list)[0].id, ida);
+  EXPECT_DOUBLE_EQ((*list)[0].revoked, 50);
+  EXPECT_EQ((*list)[1].id, idb);
+  EXPECT_DOUBLE_EQ((*list)[1].expires, 100);
+  EXPECT_DOUBLE_EQ((*list)[1].last_used, 40);
+  EXPECT_DOUBLE_EQ((*list)[1].revoked, 0);
+  EXPECT_EQ((*list)[2].tenant, "acme");
+  EXPECT_EQ((*list)[2].label, "ci");
+  EXPECT_DOUBLE_EQ((*list)[2].created, 7);
+  EXPECT_DOUBLE_EQ((*list)[2].last_used, 90);
+  EXPECT_DOUBLE_EQ((*list)[2].revoked, 80);
+}
+
+// Two threads revoking the two last admin tokens at once: exactly one succeeds.
+TEST_F(StoreTest, ConcurrentRevocationsLeaveAUsableAdmin) {
+  for (int round = 0; round < 20; ++round) {
+    path_ = (dir_ / ("revoke" + std::to_string(round) + ".db")).string();
+    auto s = Open();
+    ASSERT_TRUE(s);
+    TokenRow a{HashToken("a" + std::to_string(round)), "", Role::kAdmin, 1, ""};
+    TokenRow b{HashToken("b" + std::to_string(round)), "", Role::kAdmin, 1, ""};
+    ASSERT_TRUE(s->PutToken(a).ok());
+    ASSERT_TRUE(s->PutToken(b).ok());
+    std::atomic<int> ok{0};
+    std::thread ta([&] { ok += s->RevokeToken(TokenId(a.token_hash), 2).ok(); });
+    std::thread tb([&] { ok += s->RevokeToken(TokenId(b.token_hash), 2).ok(); });
+    ta.join();
+    tb.join();
+    EXPECT_EQ(ok.load(), 1);
+    EXPECT_EQ(*s->CountUsableAdminTokens(3), 1);
+  }
+}
+
 TEST_F(StoreTest, TokenHelpers) {
   std::string a = NewToken(), b = NewToken();
   EXPECT_EQ(a.rfind("cnet_", 0), 0u);

@@ -51,6 +51,15 @@ class FaultyStore final : public store::Store {
     return in_->FindToken(h);
   }
   Result<int64_t> CountAdminTokens() override { return in_->CountAdminTokens(); }
+  Result<int64_t> CountUsableAdminTokens(double now) override { return in_->CountUsableAdminTokens(now); }
+  Result<std::vector<store::TokenRow>> ListTokens() override { return in_->ListTokens(); }
+  Result<store::TokenRow> RevokeToken(const std::string& id, double t) override { return in_->RevokeToken(id, t); }
+  // Counts the calls: last use must cost no store write per request.
+  std::atomic<int> token_use_writes{0};
+  Status RecordTokenUse(const std::map<std::string, double>& u) override {
+    ++token_use_writes;
+    return in_->RecordTokenUse(u);
+  }
 
  private:
   static bool Take(std::atomic<int>& n) {
