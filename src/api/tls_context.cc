@@ -1,6 +1,7 @@
 #include "api/tls_context.h"
 
 #include <openssl/err.h>
+#include <openssl/x509.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -42,12 +43,14 @@ Result<SslCtxPtr> MakeServerTlsContext(const TlsFiles& files) {
   SSL_CTX_set_mode(ctx.get(), SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   if (SSL_CTX_use_certificate_chain_file(ctx.get(), files.cert_file.c_str()) != 1)
     return InvalidArgument("tls_cert: '" + files.cert_file + "' is not a usable PEM certificate (" + OpenSslErrors() + ")");
-  if (SSL_CTX_use_PrivateKey_file(ctx.get(), files.key_file.c_str(), SSL_FILETYPE_PEM) != 1)
-    return InvalidArgument("tls_key: '" + files.key_file + "' is not a usable PEM private key (" + OpenSslErrors() + ")");
-  if (SSL_CTX_check_private_key(ctx.get()) != 1)
-    return InvalidArgument("tls_key: '" + files.key_file + "' does not match the certificate in '" + files.cert_file +
-                           "' (" + OpenSslErrors() + ")");
-  return ctx;
+  if (SSL_CTX_use_PrivateKey_file(ctx.get(), files.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    if (ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH)
+      return InvalidArgument("tls_key: '" + files.key_file + "' is not a usable PEM private key (" + OpenSslErrors() + ")");
+  } else if (SSL_CTX_check_private_key(ctx.get()) == 1) {
+    return ctx;
+  }
+  return InvalidArgument("tls_key: '" + files.key_file + "' does not match the certificate in '" + files.cert_file +
+                         "' (" + OpenSslErrors() + ")");
 }
 
 }  // namespace cnet::api
