@@ -76,8 +76,11 @@ int Check(service::Service& svc, const Req& req, Res& res) {
   if (Connection* c = CurrentConnection()) {
     c->AllowBody(length);
     // Without a Content-Length httplib would read a POST's body until the end of input: it gets
-    // none, and the connection ends with this request.
-    if (!has_length && !NoBodyMethod(req.method)) c->CloseAfterResponse();
+    // none, and the connection ends with this request. (A DELETE without one is not read.)
+    if (!has_length && (req.method == "POST" || req.method == "PUT" || req.method == "PATCH")) {
+      c->CloseAfterResponse();
+      res.set_header("Connection", "close");
+    }
   }
   return 0;
 }

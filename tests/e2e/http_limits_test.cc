@@ -24,8 +24,11 @@
 #include <sstream>
 #include <thread>
 
+#include "api/http_server.h"
+#include "service/service.h"
 #include "testing/serve_process.h"
 #include "testing/test_ca.h"
+#include "testing/test_util.h"
 
 namespace cnet {
 namespace {
@@ -267,6 +270,60 @@ class HttpLimits : public ::testing::Test {
   bool https_ = false;
 };
 
+// In process (so that ASan and TSan see the server's threads): keep-alive clients, slow clients,
+// refused bodies and over-cap connections at once, then Stop: every connection thread ends and
+// Run returns (the test would hang otherwise), with the answers all well-formed.
+TEST_F(HttpLimits, InProcessServerUnderMixedLoadStopsCleanly) {
+  service::ServiceConfig cfg = service::DefaultConfig();
+  cfg.data_dir = dir_ + "/data";
+  cfg.sites.clear();
+  service::SiteConfig site;
+  site.name = "f";
+  site.type = "fake";
+  site.block = YAML::Load("{name: f, type: fake, nodes: [{name: n1, cpus: 1}]}");
+  site.where = "test";
+  cfg.sites.push_back(site);
+  cfg.http.max_connections_per_client = 40;
+  auto svc = service::Service::Create(cfg, {}, testing::DataPath("accelerators.yaml"), "");
+  ASSERT_TRUE(svc.ok()) << svc.status().ToString();
+  auto admin = (*svc)->InitAdminToken();
+  ASSERT_TRUE(admin.ok());
+  api::HttpServer http(**svc);
+  ASSERT_TRUE(http.Bind("127.0.0.1", 0).ok());
+  (*svc)->Start();
+  std::thread run([&] { http.Run(); });
+  port_ = http.port();
+  ASSERT_TRUE(testing::WaitHealthy(port_, 10));
+  std::vector<std::unique_ptr<Raw>> slow;
+  for (int i = 0; i < 20; ++i) {
+    slow.push_back(std::make_unique<Raw>(port_, "127.0.0.2"));
+    slow.back()->Send("GET /v1/jobs HTTP/1.1\r\nHost: x\r\n");
+  }
+  std::atomic<int> good{0}, refused{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 8; ++i)
+    clients.emplace_back([&, i] {
+      httplib::Client c("127.0.0.1", port_);
+      httplib::Headers h{{"Authorization", "Bearer " + *admin}};
+      for (int k = 0; k < 25; ++k) {
+        auto r = i % 2 ? c.Get("/v1/jobs?limit=5", h) : c.Post("/v1/jobs", {}, std::string(2 << 20, 'x'), "application/json");
+        if (r && r->status == (i % 2 ? 200 : 401)) ++good;
+      }
+    });
+  std::vector<std::unique_ptr<Raw>> held;  // 45 open at once from 127.0.0.3: 40 answered, 5 over the cap
+  for (int i = 0; i < 45; ++i) {
+    held.push_back(std::make_unique<Raw>(port_, "127.0.0.3"));
+    held.back()->Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    refused += held.back()->ReadStatus(10) == 429;
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(good.load(), 200);
+  EXPECT_EQ(refused.load(), 5);
+  http.Stop();
+  run.join();
+  (*svc)->Stop();
+}
+
 constexpr int64_t kMaxGrowth = 20 << 20;  // the bound on the server's memory under these attacks
 
 // Old server: Debian's httplib inflated the body in memory (256 MiB here) before any handler ran.
@@ -324,6 +381,13 @@ TEST_F(HttpLimits, OversizedAndUnauthenticatedBodiesAreRefusedUnread) {
                                     "\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n",
                                 "{}", 2, 10),
             400);
+  // A POST without a length has no body (httplib alone would read until the client closes).
+  Raw none(port_);
+  none.Send("POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer " + token_ + "\r\n\r\n");
+  std::string all;
+  EXPECT_EQ(none.ReadStatus(5, &all), 400) << all;
+  EXPECT_NE(all.find("body: JSON syntax error"), std::string::npos) << all;
+  EXPECT_NE(all.find("Connection: close"), std::string::npos) << all;
   EXPECT_EQ(Call("GET", "/v1/jobs", token_).status, 200);
 }
 
