@@ -324,6 +324,38 @@ TEST_F(HttpLimits, InProcessServerUnderMixedLoadStopsCleanly) {
   (*svc)->Stop();
 }
 
+// The new config keys: values in range are taken, others refused naming the file, line and field.
+TEST_F(HttpLimits, ConfigKeysAreCheckedAndNamed) {
+  const std::string sites = "sites:\n  - {name: f, type: fake, nodes: [{name: n1, cpus: 1}]}\n";
+  auto load = [&](const std::string& text) {
+    std::ofstream(dir_ + "/c.yaml") << text << sites;
+    return service::LoadConfig(dir_ + "/c.yaml");
+  };
+  auto good = load("max_connections: 50\nmax_connections_per_client: 5\nrequest_deadline_s: 2.5\nmax_list_bytes: 2048\n"
+                   "tls_cert: c.pem\ntls_key: k.pem\n");
+  ASSERT_TRUE(good.ok()) << good.status().ToString();
+  EXPECT_EQ(good->http.max_connections, 50);
+  EXPECT_EQ(good->http.max_connections_per_client, 5);
+  EXPECT_EQ(good->http.request_deadline_s, 2.5);
+  EXPECT_EQ(good->http.max_list_bytes, 2048u);
+  EXPECT_EQ(good->tls.key_file, "k.pem");
+  for (const auto& [text, field] : std::vector<std::pair<std::string, std::string>>{
+           {"max_connections: 0\n", "field 'max_connections'"},
+           {"max_connections_per_client: 2000\n", "field 'max_connections_per_client'"},
+           {"request_deadline_s: 0\n", "field 'request_deadline_s'"},
+           {"max_list_bytes: 10\n", "field 'max_list_bytes'"},
+           {"tls_cert: c.pem\n", "field 'tls_key'"}}) {
+    auto r = load(text);
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_NE(r.status().message().find("c.yaml:1:"), std::string::npos) << r.status().message();
+    EXPECT_NE(r.status().message().find(field), std::string::npos) << r.status().message();
+  }
+  std::ofstream(dir_ + "/c.yaml") << sites;
+  CliRun half = Cli({"serve", "--config", dir_ + "/c.yaml", "--data", dir_ + "/data", "--tls-cert", "c.pem"});
+  EXPECT_EQ(half.code, 2);
+  EXPECT_NE(half.err.find("--tls-key: give both --tls-cert and --tls-key"), std::string::npos) << half.err;
+}
+
 constexpr int64_t kMaxGrowth = 20 << 20;  // the bound on the server's memory under these attacks
 
 // Old server: Debian's httplib inflated the body in memory (256 MiB here) before any handler ran.
