@@ -356,7 +356,14 @@ TEST_F(HttpLimits, ConfigKeysAreCheckedAndNamed) {
   EXPECT_NE(half.err.find("--tls-key: give both --tls-cert and --tls-key"), std::string::npos) << half.err;
 }
 
-constexpr int64_t kMaxGrowth = 20 << 20;  // the bound on the server's memory under these attacks
+// The bound on the server's memory under these attacks. Sanitizer builds (where cnet is
+// instrumented too) carry their own per-thread and quarantine overheads: a looser bound there, still
+// far below what the old server took (295 MB and 1 GB).
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr int64_t kMaxGrowth = 120 << 20;
+#else
+constexpr int64_t kMaxGrowth = 20 << 20;
+#endif
 
 // Old server: Debian's httplib inflated the body in memory (256 MiB here) before any handler ran.
 TEST_F(HttpLimits, GzipBodiesAreRefusedBeforeInflating) {
