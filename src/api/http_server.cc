@@ -5,6 +5,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "api/bounded_server.h"
+#include "api/request_gate.h"
 #include "api/routes.h"
 
 namespace cnet::api {
@@ -12,20 +14,10 @@ namespace cnet::api {
 struct HttpServer::Impl {
   explicit Impl(service::Service& s) : svc(s) {}
   service::Service& svc;
-  httplib::Server srv;
+  std::unique_ptr<BoundedServer> srv;  // made by Bind
 };
 
-HttpServer::HttpServer(service::Service& svc) : impl_(std::make_unique<Impl>(svc)) {
-  int threads = svc.config().http_threads;
-  impl_->srv.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
-  impl_->srv.set_payload_max_length(64u << 20);  // larger bodies are cut off; the routes enforce the real limits
-  impl_->srv.set_keep_alive_max_count(100000);
-  // Without TCP_NODELAY, httplib's separate header and body writes meet the client's delayed ACK:
-  // ~40 ms per request on a keep-alive connection (measured by bench/submit_bench.sh).
-  impl_->srv.set_tcp_nodelay(true);
-  impl_->srv.set_read_timeout(30, 0);
-  RegisterRoutes(impl_->srv, svc);
-}
+HttpServer::HttpServer(service::Service& svc) : impl_(std::make_unique<Impl>(svc)) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
@@ -49,11 +41,21 @@ void RaiseListenBacklog(int port) {
 }  // namespace
 
 Status HttpServer::Bind(const std::string& host, int port) {
+  if (impl_->srv) return FailedPrecondition("HTTP server: bound already");
+  const service::ServiceConfig& cfg = impl_->svc.config();
+  SslCtxPtr tls;
+  if (!cfg.tls.cert_file.empty() || !cfg.tls.key_file.empty()) {
+    CNET_ASSIGN_OR_RETURN(tls, MakeServerTlsContext(cfg.tls));
+  }
+  impl_->srv = std::make_unique<BoundedServer>(cfg.http, std::move(tls));
+  impl_->srv->set_payload_max_length(cfg.limits.max_body_bytes);  // the gate refuses more before reading; this is a backstop
+  RegisterRoutes(*impl_->srv, impl_->svc);
+  InstallRequestGate(*impl_->srv, impl_->svc);
   if (port == 0) {
-    port_ = impl_->srv.bind_to_any_port(host.c_str());
+    port_ = impl_->srv->bind_to_any_port(host.c_str());
     if (port_ <= 0) return Status(Code::kUnavailable, "cannot bind " + host + ":0");
   } else {
-    if (!impl_->srv.bind_to_port(host.c_str(), port))
+    if (!impl_->srv->bind_to_port(host.c_str(), port))
       return Status(Code::kUnavailable, "cannot listen on " + host + ":" + std::to_string(port) + " (in use, or not permitted)");
     port_ = port;
   }
@@ -61,9 +63,12 @@ Status HttpServer::Bind(const std::string& host, int port) {
   return Status::Ok();
 }
 
-void HttpServer::Run() { impl_->srv.listen_after_bind(); }
+bool HttpServer::tls() const { return impl_->srv && impl_->srv->tls(); }
+void HttpServer::Run() {
+  if (impl_->srv) impl_->srv->listen_after_bind();
+}
 void HttpServer::Stop() {
-  if (impl_) impl_->srv.stop();
+  if (impl_ && impl_->srv) impl_->srv->stop();
 }
 
 }  // namespace cnet::api

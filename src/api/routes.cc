@@ -1,13 +1,16 @@
 #include "api/routes.h"
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <thread>
 
+#include "api/bounded_server.h"
 #include "api/error_mapping.h"
 #include "api/host_check.h"
 #include "api/http_server.h"
 #include "api/json_views.h"
+#include "api/request_gate.h"
 #include "common/csv.h"
 
 namespace cnet::api {
@@ -92,15 +95,64 @@ Status ParseFilter(const Req& req, store::JobFilter* f) {
   return Status::Ok();
 }
 
+// One page of a list: rendered jobs, stopped at `f.limit` items or `cap` bytes (always at least one
+// item, so that every page makes progress). The store is read in small batches, sized by the largest
+// job seen, so that a page of large jobs is never held whole.
+struct Page {
+  std::string items;  // comma-separated JSON objects
+  int count = 0;
+  int64_t last_id = 0;
+  bool more = false;  // a next page may hold more
+};
+
+Result<Page> RenderPage(Service& svc, const Caller& c, store::JobFilter f, size_t cap) {
+  Page p;
+  const int want = f.limit;
+  size_t largest = 0;
+  while (p.count < want) {
+    const size_t left = cap > p.items.size() ? cap - p.items.size() : 0;
+    const size_t batch = largest == 0 ? 8 : left / largest + 1;
+    f.limit = static_cast<int>(std::clamp<size_t>(batch, 1, std::min<size_t>(static_cast<size_t>(want - p.count), 100)));
+    auto rows = svc.ListJobs(c, f);
+    if (!rows.ok()) return rows.status();
+    for (const auto& v : *rows) {
+      std::string j = JobJson(v, false).dump();
+      if (p.count > 0 && p.items.size() + 1 + j.size() > cap) {
+        p.more = true;
+        return p;
+      }
+      if (p.count > 0) p.items += ',';
+      p.items += j;
+      ++p.count;
+      p.last_id = v.row.id;
+      largest = std::max(largest, j.size());
+    }
+    if (rows->size() < static_cast<size_t>(f.limit)) return p;  // the end
+    f.after_id = p.last_id;
+  }
+  p.more = true;
+  return p;
+}
+
+// The same query from the job after `last_id` on.
+std::string NextUrl(const Req& req, int64_t last_id) {
+  httplib::Params q;
+  for (const auto& [k, v] : req.params)
+    if (k != "after") q.emplace(k, v);
+  q.emplace("after", std::to_string(last_id));
+  return "/v1/jobs?" + httplib::detail::params_to_query_str(q);
+}
+
 void ListJobs(Service& svc, const Caller& c, const Req& req, Res& res) {
   store::JobFilter f;
   if (Status st = ParseFilter(req, &f); !st.ok()) return SendError(res, st);
-  auto r = svc.ListJobs(c, f);
-  if (!r.ok()) return SendError(res, r.status());
-  json out{{"jobs", json::array()}};
-  for (const auto& v : *r) out["jobs"].push_back(JobJson(v, false));
-  out["next_after"] = r->size() == static_cast<size_t>(f.limit) && !r->empty() ? json(r->back().row.id) : json(nullptr);
-  SendJson(res, 200, out);
+  auto page = RenderPage(svc, c, f, svc.config().http.max_list_bytes);
+  if (!page.ok()) return SendError(res, page.status());
+  const bool more = page->more && page->count > 0;
+  res.status = 200;
+  res.set_content("{\"jobs\":[" + page->items + "],\"next\":" + (more ? json(NextUrl(req, page->last_id)).dump() : "null") +
+                      ",\"next_after\":" + (more ? std::to_string(page->last_id) : "null") + "}",
+                  "application/json");
 }
 
 void GetJob(Service& svc, const Caller& c, const Req& req, Res& res) {
@@ -270,10 +322,7 @@ const Route kRoutes[] = {
 httplib::Server::Handler Authed(Service& svc, const Route& r) {
   return [&svc, r](const Req& req, Res& res) {
     const double t0 = MonotonicSeconds();
-    const std::string auth = req.get_header_value("Authorization");
-    if (auth.rfind("Bearer ", 0) != 0) {
-      SendError(res, Status(Code::kUnauthenticated, "Authorization: missing bearer token"));
-    } else if (auto c = svc.Authenticate(auth.substr(7)); !c.ok()) {
+    if (auto c = GateCaller(svc, req); !c.ok()) {  // authenticated by the gate, before the body was read
       SendError(res, c.status());
     } else {
       r.handler(svc, *c, req, res);
@@ -318,7 +367,13 @@ void RegisterRoutes(httplib::Server& srv, Service& svc) {
   }
   srv.set_error_handler([](const Req&, Res& res) {
     if (!res.body.empty()) return;
+    if (const Connection* conn = CurrentConnection(); conn && res.status == 400) {  // httplib says 400 for both
+      if (conn->problem() == Connection::Problem::kDeadline) res.status = 408;
+      if (conn->problem() == Connection::Problem::kHeadersTooLarge) res.status = 431;
+    }
     std::string m = res.status == 404   ? "path: no such endpoint (see /v1/openapi.json)"
+                    : res.status == 408 ? "request: not complete within the request deadline"
+                    : res.status == 431 ? "headers: too large"
                     : res.status == 413 ? "body: too large"
                                         : "request: " + std::to_string(res.status);
     SendError(res, res.status, m);

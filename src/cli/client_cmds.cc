@@ -1,6 +1,7 @@
 // `cnet submit | ls | show | cancel | logs | sites | usage | admin`: a thin HTTP client of the API.
-// Server address and token: flags, else $CNET_ADDR / $CNET_TOKEN, else ~/.config/cnet/config.yaml
-// (addr:, token:), else http://127.0.0.1:8080.
+// Server address, token and CA file: flags, else $CNET_ADDR / $CNET_TOKEN / $CNET_CA_FILE, else
+// ~/.config/cnet/config.yaml (addr:, token:, ca_file:), else http://127.0.0.1:8080. An https://
+// address is verified against the CA file (or the system's CAs).
 #include <httplib.h>
 #include <yaml-cpp/yaml.h>
 
@@ -10,6 +11,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "cli/client_transport.h"
 #include "cli/commands.h"
 #include "cli/duration.h"
 #include "common/csv.h"
@@ -21,24 +23,26 @@ namespace {
 using nlohmann::json;
 
 struct Conn {
-  std::string addr, token;
+  std::string addr, token, ca_file;
   bool json_out = false;
 };
 
 void Resolve(Conn& c) {
-  std::string file_addr, file_token;
+  std::string file_addr, file_token, file_ca;
   if (const char* home = std::getenv("HOME")) {
     try {
       YAML::Node n = YAML::LoadFile(std::string(home) + "/.config/cnet/config.yaml");
       if (n["addr"]) file_addr = n["addr"].as<std::string>();
       if (n["token"]) file_token = n["token"].as<std::string>();
+      if (n["ca_file"]) file_ca = n["ca_file"].as<std::string>();
     } catch (...) {
     }
   }
   if (c.addr.empty()) c.addr = std::getenv("CNET_ADDR") ? std::getenv("CNET_ADDR") : file_addr;
   if (c.token.empty()) c.token = std::getenv("CNET_TOKEN") ? std::getenv("CNET_TOKEN") : file_token;
+  if (c.ca_file.empty()) c.ca_file = std::getenv("CNET_CA_FILE") ? std::getenv("CNET_CA_FILE") : file_ca;
   if (c.addr.empty()) c.addr = "127.0.0.1:8080";
-  if (c.addr.rfind("http://", 0) != 0) c.addr = "http://" + c.addr;
+  if (auto a = NormalizeAddr(c.addr); a.ok()) c.addr = *a;  // else MakeClient reports it
 }
 
 struct Reply {
@@ -49,16 +53,16 @@ struct Reply {
 
 Result<Reply> Call(const Conn& c, const std::string& method, const std::string& path, const std::string& body = "",
                    const std::string& ctype = "application/json", httplib::Headers extra = {}) {
-  httplib::Client cli(c.addr);
-  cli.set_connection_timeout(5, 0);
-  cli.set_read_timeout(60, 0);
+  CNET_ASSIGN_OR_RETURN(auto cli, MakeClient(c.addr, c.ca_file));
+  cli->set_connection_timeout(5, 0);
+  cli->set_read_timeout(60, 0);
   httplib::Headers h = std::move(extra);
   if (!c.token.empty()) h.emplace("Authorization", "Bearer " + c.token);
-  httplib::Result r = method == "GET"    ? cli.Get(path, h)
-                      : method == "POST" ? cli.Post(path, h, body, ctype)
-                      : method == "PUT"  ? cli.Put(path, h, body, ctype)
-                                         : cli.Delete(path, h);
-  if (!r) return Status(Code::kUnavailable, "cannot reach " + c.addr + " (" + httplib::to_string(r.error()) + "); is `cnet serve` running?");
+  httplib::Result r = method == "GET"    ? cli->Get(path, h)
+                      : method == "POST" ? cli->Post(path, h, body, ctype)
+                      : method == "PUT"  ? cli->Put(path, h, body, ctype)
+                                         : cli->Delete(path, h);
+  if (!r) return TransportError(*cli, r.error(), c.addr, c.ca_file);
   Reply out{r->status, r->body, json::parse(r->body, nullptr, false)};
   if (r->status >= 400) {
     std::string m = out.doc.is_object() && out.doc.contains("error") ? out.doc["error"].value("message", r->body) : r->body;
@@ -91,7 +95,8 @@ void PrintJobs(const json& jobs) {
 }
 
 void AddConn(CLI::App* s, Conn& c) {
-  s->add_option("--addr", c.addr, "server HOST:PORT (or $CNET_ADDR)");
+  s->add_option("--addr", c.addr, "server HOST:PORT, http://HOST:PORT or https://HOST:PORT (or $CNET_ADDR)");
+  s->add_option("--ca-file", c.ca_file, "PEM CA certificate(s) to verify an https server (or $CNET_CA_FILE)");
   s->add_option("--token", c.token, "API token (or $CNET_TOKEN)");
   s->add_flag("--json", c.json_out, "print the server's JSON");
 }
@@ -141,18 +146,26 @@ void AddLs(CLI::App& app, int* rc) {
   CLI::App* s = app.add_subcommand("ls", "list jobs");
   s->add_option("--state", *state, "PENDING, RUNNING, SUCCEEDED, ...");
   s->add_option("--label", *label, "key=value");
-  s->add_option("--limit", *limit, "at most this many (1..1000)");
+  s->add_option("--limit", *limit, "at most this many (0: all); pages are followed")->check(CLI::NonNegativeNumber);
   AddConn(s, *c);
   s->callback([c, state, label, limit, rc] {
     Resolve(*c);
     httplib::Params p;
     if (!state->empty()) p.emplace("state", *state);
     if (!label->empty()) p.emplace("label", *label);
-    p.emplace("limit", std::to_string(*limit));
-    auto r = Call(*c, "GET", "/v1/jobs?" + httplib::detail::params_to_query_str(p));
-    if (!r.ok()) { *rc = ReportError(r.status()); return; }
-    if (c->json_out) std::cout << r->doc.dump(2) << "\n";
-    else PrintJobs(r->doc["jobs"]);
+    p.emplace("limit", std::to_string(*limit == 0 || *limit > 1000 ? 1000 : *limit));
+    // The server ends a page at `limit` jobs or at its byte cap, and gives the next one as `next`.
+    json jobs = json::array();
+    std::string path = "/v1/jobs?" + httplib::detail::params_to_query_str(p);
+    while (!path.empty() && (*limit == 0 || jobs.size() < static_cast<size_t>(*limit))) {
+      auto r = Call(*c, "GET", path);
+      if (!r.ok()) { *rc = ReportError(r.status()); return; }
+      for (auto& j : r->doc["jobs"])
+        if (*limit == 0 || jobs.size() < static_cast<size_t>(*limit)) jobs.push_back(std::move(j));
+      path = r->doc.contains("next") && r->doc["next"].is_string() ? r->doc["next"].get<std::string>() : "";
+    }
+    if (c->json_out) std::cout << json{{"jobs", jobs}}.dump(2) << "\n";
+    else PrintJobs(jobs);
     *rc = 0;
   });
 
@@ -216,7 +229,9 @@ void AddLogs(CLI::App& app, int* rc) {
   AddConn(s, *c);
   s->callback([c, id, follow, err, rc] {
     Resolve(*c);
-    httplib::Client cli(c->addr);
+    auto made = MakeClient(c->addr, c->ca_file);
+    if (!made.ok()) { *rc = ReportError(made.status()); return; }
+    httplib::Client& cli = **made;
     cli.set_read_timeout(3600, 0);
     httplib::Headers h;
     if (!c->token.empty()) h.emplace("Authorization", "Bearer " + c->token);
@@ -230,7 +245,7 @@ void AddLogs(CLI::App& app, int* rc) {
                        else { std::fwrite(data, 1, n, stdout); std::fflush(stdout); }
                        return true;
                      });
-    if (!r) { *rc = ReportError(Status(Code::kUnavailable, "cannot reach " + c->addr)); return; }
+    if (!r) { *rc = ReportError(TransportError(cli, r.error(), c->addr, c->ca_file)); return; }
     if (status >= 400) {
       json e = json::parse(errbody, nullptr, false);
       *rc = ReportError(Status(status == 404 ? Code::kNotFound : Code::kFailedPrecondition,

@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "api/http_server.h"
 #include "api/metrics_server.h"
+#include "api/tls_context.h"
 
 namespace cnet {
 
@@ -31,7 +32,31 @@ struct ServeArgs {
   std::vector<std::string> allowed_hosts;
   bool init = false;
   std::string log_level = "info", log_file;
+  // Request bounds and TLS; unset (<= 0 / empty) = the config's.
+  int64_t max_body_bytes = 0;
+  int max_connections = 0, max_connections_per_client = 0;
+  double request_deadline_s = 0;
+  std::string tls_cert, tls_key;
 };
+
+// The flags over the config file's values; the same ranges as the file (config.cc).
+Status ApplyServeFlags(const ServeArgs& a, service::ServiceConfig* cfg) {
+  if (a.max_body_bytes > 0) {
+    if (a.max_body_bytes < 1024 || a.max_body_bytes > (64 << 20)) return InvalidArgument("--max-body-bytes: must be between 1024 and 67108864");
+    cfg->limits.max_body_bytes = static_cast<size_t>(a.max_body_bytes);
+  }
+  if (a.max_connections > 0) cfg->http.max_connections = a.max_connections;
+  if (a.max_connections_per_client > 0) cfg->http.max_connections_per_client = a.max_connections_per_client;
+  if (cfg->http.max_connections_per_client > cfg->http.max_connections)
+    return InvalidArgument("--max-connections-per-client: must not exceed --max-connections (" + std::to_string(cfg->http.max_connections) + ")");
+  if (a.request_deadline_s > 3600) return InvalidArgument("--request-deadline: at most 3600 seconds");
+  if (a.request_deadline_s > 0) cfg->http.request_deadline_s = a.request_deadline_s;
+  if (!a.tls_cert.empty()) cfg->tls.cert_file = a.tls_cert;
+  if (!a.tls_key.empty()) cfg->tls.key_file = a.tls_key;
+  if (cfg->tls.cert_file.empty() != cfg->tls.key_file.empty())
+    return InvalidArgument(std::string(cfg->tls.cert_file.empty() ? "--tls-cert" : "--tls-key") + ": give both --tls-cert and --tls-key");
+  return Status::Ok();
+}
 
 sigset_t StopSignals() {
   sigset_t set;
@@ -108,6 +133,8 @@ Status RunServe(const ServeArgs& a, const char* argv0) {
   int metrics_port = 0;
   if (!cfg.metrics_listen.empty())
     CNET_RETURN_IF_ERROR(service::ParseAddr(cfg.metrics_listen, &metrics_host, &metrics_port));
+  CNET_RETURN_IF_ERROR(ApplyServeFlags(a, &cfg));
+  if (!cfg.tls.cert_file.empty()) CNET_RETURN_IF_ERROR(api::MakeServerTlsContext(cfg.tls).status());  // fail before starting anything
   std::string cat = cfg.catalogue.empty() ? FindDataFile("accelerators.yaml", argv0) : cfg.catalogue;
   log->info("starting (config {}, data {}, policy {})", a.config.empty() ? "built-in" : a.config, cfg.data_dir,
             cfg.policy);
@@ -131,7 +158,7 @@ Status RunServe(const ServeArgs& a, const char* argv0) {
       metrics.Start();
       log->info("metrics without a token on http://{}:{}/metrics", metrics_host, metrics.port());
     }
-    log->info("listening on http://{}:{}", cfg.host, http.port());
+    log->info("listening on {}://{}:{}", http.tls() ? "https" : "http", cfg.host, http.port());
     http.Run();
     waiter.Finish();
   }
@@ -146,7 +173,7 @@ Status RunServe(const ServeArgs& a, const char* argv0) {
 
 void AddServeCommand(CLI::App& app, int* rc, const char* argv0) {
   auto a = std::make_shared<ServeArgs>();
-  CLI::App* s = app.add_subcommand("serve", "run the dispatch service (REST API on HTTP)");
+  CLI::App* s = app.add_subcommand("serve", "run the dispatch service (REST API on HTTP or HTTPS)");
   s->add_option("--config", a->config, "service config YAML (default: the embedded default, one local site)");
   s->add_option("--addr", a->addr, "HOST:PORT to listen on (default 127.0.0.1:8080)");
   s->add_option("--data", a->data, "state directory: SQLite file and job runs (default ./cnet-data)");
@@ -158,6 +185,14 @@ void AddServeCommand(CLI::App& app, int* rc, const char* argv0) {
   s->add_option("--log-level", a->log_level, "debug, info, warn or error (default info)")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   s->add_option("--log-file", a->log_file, "also append the log to this file (it always goes to stderr)");
+  s->add_option("--max-body-bytes", a->max_body_bytes, "largest request body accepted (default 1048576; config max_body_bytes)");
+  s->add_option("--max-connections", a->max_connections, "open connections in all (default 1000; config max_connections)");
+  s->add_option("--max-connections-per-client", a->max_connections_per_client,
+                "open connections from one IP address (default 64; config max_connections_per_client)");
+  s->add_option("--request-deadline", a->request_deadline_s,
+                "seconds a client has to send a whole request: line, headers and body (default 10; config request_deadline_s)");
+  s->add_option("--tls-cert", a->tls_cert, "serve HTTPS with this PEM certificate (chain); needs --tls-key (config tls_cert)");
+  s->add_option("--tls-key", a->tls_key, "the PEM private key of --tls-cert (config tls_key)");
   s->callback([a, rc, argv0] { *rc = ReportError(RunServe(*a, argv0)); });
 }
 

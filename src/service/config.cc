@@ -72,6 +72,32 @@ Status LoadAccessKeys(const YamlCtx& c, const YAML::Node& root, ServiceConfig& c
   return Status::Ok();
 }
 
+// The bounded-request keys (api/http_limits.h) and TLS files.
+Status ParseHttpKeys(const YamlCtx& c, const YAML::Node& root, ServiceConfig* cfg) {
+  api::HttpLimits& h = cfg->http;
+  int64_t conns = h.max_connections, per = h.max_connections_per_client, list = static_cast<int64_t>(h.max_list_bytes);
+  CNET_ASSIGN_OR_RETURN(conns, YamlInt(c, root, "max_connections", "", &conns));
+  if (conns < 1 || conns > 100000) return c.Error(root["max_connections"], "max_connections", "must be between 1 and 100000");
+  CNET_ASSIGN_OR_RETURN(per, YamlInt(c, root, "max_connections_per_client", "", &per));
+  if (per < 1 || per > conns)
+    return c.Error(root["max_connections_per_client"], "max_connections_per_client", "must be between 1 and max_connections");
+  CNET_ASSIGN_OR_RETURN(h.request_deadline_s, YamlDouble(c, root, "request_deadline_s", "", &h.request_deadline_s));
+  if (!(h.request_deadline_s >= 0.1 && h.request_deadline_s <= 3600))
+    return c.Error(root["request_deadline_s"], "request_deadline_s", "must be between 0.1 and 3600");
+  CNET_ASSIGN_OR_RETURN(list, YamlInt(c, root, "max_list_bytes", "", &list));
+  if (list < 1024 || list > (256 << 20)) return c.Error(root["max_list_bytes"], "max_list_bytes", "must be between 1024 and 268435456");
+  h.max_connections = static_cast<int>(conns);
+  h.max_connections_per_client = static_cast<int>(per);
+  h.max_list_bytes = static_cast<size_t>(list);
+  const std::string none;
+  CNET_ASSIGN_OR_RETURN(cfg->tls.cert_file, YamlString(c, root, "tls_cert", "", &none));
+  CNET_ASSIGN_OR_RETURN(cfg->tls.key_file, YamlString(c, root, "tls_key", "", &none));
+  if (cfg->tls.cert_file.empty() != cfg->tls.key_file.empty())
+    return c.Error(root[cfg->tls.cert_file.empty() ? "tls_key" : "tls_cert"], cfg->tls.cert_file.empty() ? "tls_cert" : "tls_key",
+                   "give both tls_cert and tls_key, or neither");
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status ParseAddr(const std::string& addr, std::string* host, int* port) {
@@ -89,6 +115,8 @@ Result<ServiceConfig> LoadConfig(const std::string& path) {
   YamlCtx c{path};
   CNET_RETURN_IF_ERROR(YamlOnlyKeys(c, root, {"addr", "data", "policy", "catalogue", "throughputs",
                                               "cycle_interval_s", "http_threads", "max_body_bytes",
+                                              "max_connections", "max_connections_per_client",
+                                              "request_deadline_s", "max_list_bytes", "tls_cert", "tls_key",
                                               "sites", "tenants", "allowed_hosts", "metrics_listen"}, ""));
   ServiceConfig cfg;
   const std::string empty;
@@ -113,6 +141,7 @@ Result<ServiceConfig> LoadConfig(const std::string& path) {
   if (body < 1024 || body > (64 << 20)) return c.Error(root["max_body_bytes"], "max_body_bytes", "must be between 1024 and 67108864");
   cfg.limits.max_body_bytes = static_cast<size_t>(body);
   CNET_RETURN_IF_ERROR(LoadAccessKeys(c, root, cfg));
+  CNET_RETURN_IF_ERROR(ParseHttpKeys(c, root, &cfg));
   if (root["sites"]) {
     CNET_ASSIGN_OR_RETURN(YAML::Node sites, YamlSeq(c, root, "sites", ""));
     for (size_t i = 0; i < sites.size(); ++i) {

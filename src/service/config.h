@@ -12,6 +12,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "api/http_limits.h"
 #include "api/job_request.h"
 #include "common/status.h"
 
@@ -50,8 +51,10 @@ struct ServiceConfig {
   std::string catalogue;       // "" = data/accelerators.yaml found beside the program
   std::string throughputs;     // optional matrix for job_type estimates
   double cycle_interval_s = 0.1;
-  int http_threads = 128;  // a keep-alive connection holds one while it is open
+  int http_threads = 128;  // no longer used: each connection has its own thread (http.max_connections)
   api::Limits limits;
+  api::HttpLimits http;    // connections, request deadline, list size (docs/formats.md)
+  api::TlsFiles tls;       // tls_cert, tls_key: HTTPS instead of HTTP
   std::vector<SiteConfig> sites;
   std::vector<TenantConfig> tenants;
   // Host header values the API answers; empty = the listen host and localhost names (api/host_check.h).

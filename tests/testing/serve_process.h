@@ -13,6 +13,7 @@
 #include <chrono>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace cnet::testing {
 
@@ -40,6 +41,22 @@ inline pid_t StartServer(const std::string& cfg, const std::string& out, bool in
     dup2(fd, 2);
     if (init) execl(CNET_BINARY, CNET_BINARY, "serve", "--config", cfg.c_str(), "--init", (char*)nullptr);
     else execl(CNET_BINARY, CNET_BINARY, "serve", "--config", cfg.c_str(), (char*)nullptr);
+    _exit(127);
+  }
+  return pid;
+}
+
+// Forks `cnet args...` (e.g. serve with flags) with stdout and stderr appended to `out`.
+inline pid_t StartCnet(const std::vector<std::string>& args, const std::string& out) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    std::vector<char*> argv{const_cast<char*>(CNET_BINARY)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(CNET_BINARY, argv.data());
     _exit(127);
   }
   return pid;

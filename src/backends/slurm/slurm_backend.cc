@@ -225,6 +225,7 @@ Capabilities SlurmBackend::capabilities() const {
 SlurmConfig SlurmBackend::ClientConfig() const {
   SlurmConfig sc;
   sc.url = opts_.url;
+  sc.ca_file = opts_.ca_file;
   sc.user = opts_.user;
   sc.jwt_key_file = opts_.jwt_key_file;
   sc.token = opts_.token;
@@ -678,13 +679,15 @@ std::unique_ptr<SiteBackend> NewSlurmBackend(std::string name, SlurmOptions opts
 Result<std::unique_ptr<SiteBackend>> MakeSlurmBackend(const std::string& name, const YAML::Node& block,
                                                       const BackendEnv& env) {
   ConfigBlock b(block, env);
-  CNET_RETURN_IF_ERROR(b.OnlyKeys({"url", "user", "jwt_key_file", "token", "partition", "account", "qos",
+  CNET_RETURN_IF_ERROR(b.OnlyKeys({"url", "ca_file", "user", "jwt_key_file", "token", "partition", "account", "qos",
                                    "reservation", "gres_map", "poll_interval_s", "submit_connections",
                                    "inventory_interval_s", "output_dir"}));
   SlurmOptions o;
   CNET_RETURN_IF_ERROR(b.String("url", &o.url));
   if (o.url.empty()) return b.Error("url", "required (slurmrestd, e.g. http://127.0.0.1:6820)");
-  if (o.url.rfind("http://", 0) != 0) return b.Error("url", "must start with http://");
+  if (o.url.rfind("http://", 0) != 0 && o.url.rfind("https://", 0) != 0) return b.Error("url", "must start with http:// or https://");
+  CNET_RETURN_IF_ERROR(b.String("ca_file", &o.ca_file));
+  if (!o.ca_file.empty() && o.url.rfind("https://", 0) != 0) return b.Error("ca_file", "only for an https:// url");
   CNET_RETURN_IF_ERROR(b.String("user", &o.user));
   CNET_RETURN_IF_ERROR(b.String("jwt_key_file", &o.jwt_key_file));
   CNET_RETURN_IF_ERROR(b.String("token", &o.token));

@@ -29,7 +29,8 @@
 namespace cnet::backends::slurm {
 
 struct SlurmOptions {
-  std::string url;                  // slurmrestd, e.g. http://127.0.0.1:6820
+  std::string url;                  // slurmrestd, e.g. http://127.0.0.1:6820 or https://...
+  std::string ca_file;              // https: PEM CA(s) to verify slurmrestd with ("" = the system's)
   std::string user = "root";
   std::string jwt_key_file;         // HS256 key to mint tokens with, or:
   std::string token;                // a ready token
@@ -46,7 +47,8 @@ struct SlurmOptions {
 std::unique_ptr<SiteBackend> NewSlurmBackend(std::string name, SlurmOptions opts, std::string data_dir);
 
 // The registry's factory for `type: slurm`: the keys of SlurmOptions (but timeout_s); errors name
-// the field. url (http://...) and exactly one of jwt_key_file or token are required.
+// the field. url (http:// or https://) and exactly one of jwt_key_file or token are required;
+// ca_file only with https.
 Result<std::unique_ptr<SiteBackend>> MakeSlurmBackend(const std::string& name, const YAML::Node& block,
                                                       const BackendEnv& env);
 

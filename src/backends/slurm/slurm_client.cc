@@ -42,6 +42,7 @@
 #include "backends/slurm/slurm_client.h"
 
 #include <httplib.h>
+#include <openssl/x509.h>
 #include <jwt.h>
 
 #include <algorithm>
@@ -480,9 +481,23 @@ struct SlurmClient::Impl {
     http->set_read_timeout(sec, usec);
     http->set_write_timeout(sec, usec);
     http->set_keep_alive(true);
+    if (scheme == "https") {
+      http->enable_server_certificate_verification(true);
+      if (!cfg.ca_file.empty()) http->set_ca_cert_path(cfg.ca_file);
+    }
     // httplib writes a request's headers and body separately: without TCP_NODELAY the body waits
     // for the delayed ACK (about 40 ms a request on Linux).
     http->set_tcp_nodelay(true);
+  }
+
+  // A TLS failure in words: slurmrestd's certificate not verified (and why), or the CA file.
+  std::string TlsFailure(httplib::Error err) const {
+    const std::string against = cfg.ca_file.empty() ? "the system's CA certificates (set ca_file)" : "ca_file '" + cfg.ca_file + "'";
+    if (err == httplib::Error::SSLLoadingCerts) return "TLS: cannot load " + against;
+    if (err == httplib::Error::SSLConnection) return "TLS: the handshake failed (is slurmrestd serving https?)";
+    const long v = http->get_openssl_verify_result();
+    return "TLS: slurmrestd's certificate failed verification against " + against + ": " +
+           (v != X509_V_OK ? X509_verify_cert_error_string(v) : "it does not name this host");
   }
 
   std::string Endpoint(const std::string& method, const std::string& path) const {
@@ -565,6 +580,9 @@ struct SlurmClient::Impl {
           continue;
         std::string what = httplib::to_string(err);
         if (err == httplib::Error::Connection) what = "cannot connect";
+        if (err == httplib::Error::SSLServerVerification || err == httplib::Error::SSLLoadingCerts ||
+            err == httplib::Error::SSLConnection)
+          return Status(Code::kUnavailable, Endpoint(method, path) + ": " + TlsFailure(err));
         if (took >= 0.9 * cfg.timeout_s)
           what += " (no answer within the " + FormatSeconds(cfg.timeout_s) + " s timeout)";
         else if (err == httplib::Error::Read)

@@ -1,7 +1,8 @@
 // A client of slurmrestd (OpenAPI v0.0.38, Slurm 22.05 as in Debian 12) with JWT auth.
 // The token is minted from the cluster's HS256 key file (libjwt; claims sun=<user>, iat, exp) and
-// renewed before it expires, or taken as given from the config. All calls are synchronous HTTP on
-// one keep-alive connection with bounded timeouts; errors name the endpoint and Slurm's message.
+// renewed before it expires, or taken as given from the config. All calls are synchronous HTTP (or
+// HTTPS, so that the token does not travel in clear) on one keep-alive connection with bounded
+// timeouts; errors name the endpoint and Slurm's message, and a failed TLS verification says so.
 // Thread-safe (calls are serialised internally).
 #pragma once
 
@@ -17,7 +18,8 @@
 namespace cnet::backends::slurm {
 
 struct SlurmConfig {
-  std::string url = "http://127.0.0.1:6820";  // slurmrestd
+  std::string url = "http://127.0.0.1:6820";  // slurmrestd; https:// verifies its certificate and name
+  std::string ca_file;                         // https: PEM CA(s) to verify with ("" = the system's)
   std::string user = "root";                   // X-SLURM-USER-NAME and the token's sun claim
   std::string jwt_key_file;                    // HS256 key (AuthAltParameters=jwt_key=...)
   std::string token;                           // a ready token, used when no key file is given
