@@ -292,7 +292,9 @@ TEST_F(RealCgroupTest, SetsidDoubleForkStaysInGroupAndDiesWithIt) {
   pid_t child = ForkInto(g, [&] {
     if (fork() == 0) {
       setsid();
+      const pid_t middle = getpid();
       if (fork() == 0) {
+        while (getppid() == middle) usleep(1000);  // reparented: the middle process has left
         pid_t me = getpid();
         if (write(pipefd[1], &me, sizeof me) != sizeof me) _exit(124);
         for (;;) pause();
@@ -319,12 +321,17 @@ TEST_F(RealCgroupTest, SetsidDoubleForkStaysInGroupAndDiesWithIt) {
 
 TEST_F(RealCgroupTest, SignalOtherThanKillThawsTheGroup) {
   JobCgroup g = Make("job-5-1");
-  pid_t child = ForkInto(g, [] {
+  int pipefd[2];
+  ASSERT_EQ(pipe(pipefd), 0);
+  pid_t child = ForkInto(g, [&] {
     signal(SIGUSR1, [](int) { _exit(7); });
+    if (write(pipefd[1], "r", 1) != 1) _exit(125);  // in the group, handler installed
     for (;;) pause();
   });
-  // The child is in the group once Pids() lists it.
-  for (int i = 0; i < 3000 && g.Empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  close(pipefd[1]);
+  char ready = 0;
+  ASSERT_EQ(read(pipefd[0], &ready, 1), 1);
+  close(pipefd[0]);
   auto n = g.Signal(SIGUSR1);
   ASSERT_TRUE(n.ok()) << n.status().ToString();
   EXPECT_EQ(*n, 1);
