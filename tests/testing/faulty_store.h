@@ -14,6 +14,7 @@ class FaultyStore final : public store::Store {
   explicit FaultyStore(std::unique_ptr<store::Store> inner) : in_(std::move(inner)) {}
   // The next n calls of a kind fail with kUnavailable ("injected").
   std::atomic<int> fail_transitions{0}, fail_find_token{0}, fail_active_jobs{0}, fail_get_job{0}, fail_insert{0};
+  std::atomic<int> fail_put_tenant{0}, fail_put_token{0}, fail_check_writable{0};
 
   Result<Inserted> InsertJob(store::JobRow row) override {
     if (Take(fail_insert)) return Injected();
@@ -42,15 +43,25 @@ class FaultyStore final : public store::Store {
   }
   Result<std::vector<store::EventRow>> Events(int64_t id) override { return in_->Events(id); }
   Result<std::map<std::string, int64_t>> CountByState() override { return in_->CountByState(); }
-  Status PutTenant(const store::TenantRow& t) override { return in_->PutTenant(t); }
+  Status PutTenant(const store::TenantRow& t) override {
+    if (Take(fail_put_tenant)) return Injected();
+    return in_->PutTenant(t);
+  }
   Result<std::optional<store::TenantRow>> GetTenant(const std::string& n) override { return in_->GetTenant(n); }
   Result<std::vector<store::TenantRow>> ListTenants() override { return in_->ListTenants(); }
-  Status PutToken(const store::TokenRow& t) override { return in_->PutToken(t); }
+  Status PutToken(const store::TokenRow& t) override {
+    if (Take(fail_put_token)) return Injected();
+    return in_->PutToken(t);
+  }
   Result<std::optional<store::TokenRow>> FindToken(const std::string& h) override {
     if (Take(fail_find_token)) return Injected();
     return in_->FindToken(h);
   }
   Result<int64_t> CountAdminTokens() override { return in_->CountAdminTokens(); }
+  Status CheckWritable() override {
+    if (Take(fail_check_writable)) return Injected();
+    return in_->CheckWritable();
+  }
 
  private:
   static bool Take(std::atomic<int>& n) {
