@@ -255,7 +255,11 @@ httplib::Server::Handler Authed(Service& svc, const Route& r) {
 }  // namespace
 
 void RegisterRoutes(httplib::Server& srv, Service& svc) {
-  srv.Get("/healthz", [](const Req&, Res& res) { SendJson(res, 200, {{"status", "ok"}}); });
+  srv.Get("/healthz", [&svc](const Req&, Res& res) {
+    auto h = svc.Health();  // degraded (503) while the store cannot commit writes
+    if (h.writable) SendJson(res, 200, {{"status", "ok"}});
+    else SendJson(res, 503, {{"status", "degraded"}, {"reason", h.reason}});
+  });
   srv.Get("/metrics", [&svc](const Req&, Res& res) { res.set_content(svc.metrics().Render(), "text/plain; version=0.0.4"); });
   srv.Get("/v1/openapi.json", [](const Req&, Res& res) { res.set_content(OpenApiDocument(), "application/json"); });
   for (const Route& r : kRoutes) {

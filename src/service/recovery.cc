@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "service/control_loop.h"
 #include "service/dispatcher.h"
 
 namespace cnet::service {
@@ -56,7 +57,8 @@ Status RecoverDispatched(LoopState& st, std::unique_ptr<Active> owned, const sto
   }
   auto adopted = s.backend->Adopt(row.id, row.attempts, handle);
   if (adopted.ok() && *adopted == backends::AdoptOutcome::kGone) {
-    if (row.attempts <= a.req.max_retries) return st.Requeue(a, "requeued: its run was gone after a restart");
+    if (row.attempts <= a.req.max_retries || a.cancel_requested)  // Requeue ends a cancelled job
+      return st.Requeue(a, "requeued: its run was gone after a restart");
     return st.Finish(a, JobState::kFailed, "lost: its run ended while the service was down and left no exit status",
                      std::nullopt);
   }
@@ -73,6 +75,11 @@ Status RecoverDispatched(LoopState& st, std::unique_ptr<Active> owned, const sto
     t.update.runtime_json = handle;
     if (runs) t.update.start_time = t.time;
     return st.jobs.Apply(t);
+  }
+  if (a.cancel_requested) {  // acknowledged before the restart: make sure the run is stopped
+    Status k = s.backend->Kill(row.id, "cancelled (before a restart)");
+    if (!k.ok() && k.code() != Code::kNotFound) st.log->warn("job {}: kill on {}: {}", row.id, row.site, k.message());
+    return Status::Ok();  // keeps the mark in the row's reason
   }
   Status r = st.store.SetReason(row.id, "re-adopted after a restart");
   if (!r.ok()) st.log->warn("job {}: {}", row.id, r.message());
@@ -93,6 +100,7 @@ Status RecoverRow(LoopState& st, const store::JobRow& row) {
   a->spec = *spec;
   a->state = row.state;
   a->attempts = row.attempts;
+  a->cancel_requested = row.reason.rfind(kCancelMark, 0) == 0;
   if (row.state == JobState::kPending || row.state == JobState::kPreempted) {
     Active& in = st.jobs.Insert(std::move(a), Standing{});
     st.Hold(in, "queued", false);

