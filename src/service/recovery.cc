@@ -86,13 +86,21 @@ Status RecoverDispatched(LoopState& st, std::unique_ptr<Active> owned, const sto
   return Status::Ok();
 }
 
-Status RecoverRow(LoopState& st, const store::JobRow& row) {
+// A row that cannot be decoded is never dropped silently: it is failed with the reason (logged,
+// and counted in `*quarantined`).
+Status RecoverRow(LoopState& st, const store::JobRow& row, int* quarantined) {
   json doc = json::parse(row.spec_json, nullptr, false);
   auto req = api::JobRequestFromJson(doc, st.cfg.limits);
-  if (!req.ok()) return FailRow(st, row, "spec no longer valid: " + req.status().message());
+  if (!req.ok()) {
+    ++*quarantined;
+    return FailRow(st, row, "spec no longer valid: " + req.status().message());
+  }
   auto model = st.Model();
   auto spec = st.admission.ToSpec(*model, row.id, row.tenant, row.submit_time, *req);
-  if (!spec.ok()) return FailRow(st, row, "not admissible after restart: " + spec.status().message());
+  if (!spec.ok()) {
+    ++*quarantined;
+    return FailRow(st, row, "not admissible after restart: " + spec.status().message());
+  }
   auto a = std::make_unique<Active>();
   a->id = row.id;
   a->tenant = row.tenant;
@@ -114,8 +122,11 @@ Status RecoverRow(LoopState& st, const store::JobRow& row) {
 Status Recover(LoopState& st) {
   auto rows = st.store.ActiveJobs();
   if (!rows.ok()) return Status(rows.status().code(), "recovery: reading the jobs: " + rows.status().message());
-  for (const auto& row : *rows) CNET_RETURN_IF_ERROR(RecoverRow(st, row));
-  st.log->info("recovery: {} job(s) taken back", rows->size());
+  int quarantined = 0;
+  for (const auto& row : *rows) CNET_RETURN_IF_ERROR(RecoverRow(st, row, &quarantined));
+  st.log->info("recovery: {} job(s) taken back", rows->size() - quarantined);
+  if (quarantined > 0)
+    st.log->warn("recovery: {} job(s) failed: their rows could not be decoded or admitted (reasons above)", quarantined);
   return Status::Ok();
 }
 

@@ -6,6 +6,7 @@
 #include <httplib.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 
 #include <chrono>
@@ -210,6 +211,34 @@ TEST_F(FaultyServiceTest, AcknowledgedCancelOfARunningJobSurvivesARestart) {
   StartService();
   ASSERT_FALSE(HasFatalFailure());
   EXPECT_EQ(WaitState(port_, tok_, id, "CANCELLED"), "CANCELLED") << "an acknowledged cancel was lost in a restart";
+}
+
+TEST_F(FaultyServiceTest, UndecodableRowsAreFailedWithAReasonOrRefused) {
+  int64_t running = Submit("exec sleep 30");
+  int64_t waiting = Submit("true");
+  ASSERT_EQ(WaitState(port_, tok_, waiting, "PENDING"), "PENDING");
+  StopService();
+  const std::string db = (dir_ / "data" / "cnet.db").string();
+  auto exec = [&](const std::string& sql) {
+    sqlite3* h = nullptr;
+    ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(h, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(h);
+    sqlite3_close(h);
+  };
+  exec("UPDATE jobs SET spec_json = '{\"command\": 7' WHERE id = " + std::to_string(waiting));
+  StartService();
+  ASSERT_FALSE(HasFatalFailure());
+  auto row = svc_->GetJob(Caller{"", true}, waiting, false);
+  ASSERT_TRUE(row.ok());
+  EXPECT_EQ(row->row.state, store::JobState::kFailed) << "an undecodable job was dropped or kept silently";
+  EXPECT_NE(row->row.reason.find("spec no longer valid"), std::string::npos) << row->row.reason;
+  (void)svc_->Cancel(Caller{"", true}, running);
+  StopService();
+  // A state no cnet knows: the start is refused, naming the job.
+  exec("UPDATE jobs SET state = 'BOGUS' WHERE id = " + std::to_string(running));
+  auto s = Service::Create(cfg_, ServiceDeps{}, testing::DataPath("accelerators.yaml"), "");
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("job " + std::to_string(running)), std::string::npos) << s.status().ToString();
 }
 
 TEST_F(FaultyServiceTest, AdminWritesNotCommittedAre503) {
