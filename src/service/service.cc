@@ -196,7 +196,7 @@ Result<Service::Submitted> Service::Submit(const Caller& c, const api::JobReques
   row.idempotency_key = idem;
   auto ins = store_->InsertJob(std::move(row));
   if (!ins.ok() || !ins->created) ledger_.Unreserve(c.tenant);
-  if (!ins.ok()) return Unavailable("store: " + ins.status().message());
+  if (!ins.ok()) return Unavailable("store: the job was not recorded (nothing was submitted; retry later): " + ins.status().message());
   if (ins->created) {
     loop_->Submitted(ins->job, req);
     metrics_.Inc("cnet_jobs_submitted_total", "");
