@@ -357,7 +357,10 @@ TEST_F(FullDiskTest, NoAcknowledgedWriteIsLostAndTheServiceRecoversByItself) {
   // Job A ends while nothing can be recorded; its end must not be lost.
   kill(job_pid_, SIGKILL);
   job_pid_ = -1;
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a few ticks of failing commits
+  const std::string not_recorded = "job " + std::to_string(ida) + ": FAILED not recorded";
+  for (int i = 0; i < 500 && Log().find(not_recorded) == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_NE(Log().find(not_recorded), std::string::npos) << "the end of job A never met the full disk\n" << Log();
   EXPECT_EQ(Call(port_, "GET", "/v1/jobs/" + std::to_string(ida), tok).body["state"], "RUNNING");
 
   fs::remove(dir_ / "disk" / "fill");  // space returns; no restart
