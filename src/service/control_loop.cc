@@ -117,6 +117,7 @@ Result<CancelOutcome> ControlLoop::DoCancel(int64_t id, const std::string& by) {
   Status mark = st_.store.SetReason(id, std::string(kCancelMark) + by);
   if (!mark.ok()) return Unavailable("store: the cancel could not be recorded: " + mark.message());
   a->cancel_requested = true;
+  a->cancelled_by = by;
   if (!a->launching) {
     Status k = st_.sites[a->site].backend->Kill(id, "cancelled by " + by);
     if (!k.ok() && k.code() != Code::kNotFound)

@@ -29,10 +29,6 @@ namespace cnet::service {
 // Waiting jobs the scheduler explains in detail per cycle (the first ones in queue order).
 inline constexpr size_t kExplainLimit = 1000;
 
-// The reason a dispatched job's row carries once a cancel of it was acknowledged (then the name
-// of who cancelled it); recovery re-reads it.
-inline constexpr char kCancelMark[] = "cancelling: requested by ";
-
 struct CancelOutcome {
   store::JobState state = store::JobState::kCancelled;
   std::string message;

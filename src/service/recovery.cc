@@ -2,7 +2,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "service/control_loop.h"
 #include "service/dispatcher.h"
 
 namespace cnet::service {
@@ -109,6 +108,7 @@ Status RecoverRow(LoopState& st, const store::JobRow& row, int* quarantined) {
   a->state = row.state;
   a->attempts = row.attempts;
   a->cancel_requested = row.reason.rfind(kCancelMark, 0) == 0;
+  if (a->cancel_requested) a->cancelled_by = row.reason.substr(std::string(kCancelMark).size());
   if (row.state == JobState::kPending || row.state == JobState::kPreempted) {
     Active& in = st.jobs.Insert(std::move(a), Standing{});
     st.Hold(in, "queued", false);

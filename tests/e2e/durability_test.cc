@@ -213,6 +213,27 @@ TEST_F(FaultyServiceTest, AcknowledgedCancelOfARunningJobSurvivesARestart) {
   EXPECT_EQ(WaitState(port_, tok_, id, "CANCELLED"), "CANCELLED") << "an acknowledged cancel was lost in a restart";
 }
 
+TEST_F(FaultyServiceTest, CancelDuringLaunchSurvivesTheLaunchCommitAndARestart) {
+  const std::string pidfile = (dir_ / "job.pid").string();
+  faulty_->fail_to_running = true;   // the launch is not recorded: the job stays launching
+  faulty_->fail_to_terminal = true;  // and its end will never be recorded by this process
+  int64_t id = Submit("echo $$ > " + pidfile + "; exec sleep 30");
+  for (int i = 0; i < 500 && Slurp(pidfile).empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const pid_t pid = std::atoi(Slurp(pidfile).c_str());
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(WaitState(port_, tok_, id, "SCHEDULED"), "SCHEDULED");
+  Resp c = Call(port_, "POST", "/v1/jobs/" + std::to_string(id) + "/cancel", tok_);
+  ASSERT_EQ(c.status, 202) << c.body.dump();
+  faulty_->fail_to_running = false;  // the launch commits now, then the run is killed
+  EXPECT_EQ(WaitState(port_, tok_, id, "RUNNING"), "RUNNING");
+  for (int i = 0; i < 500 && Alive(pid); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_FALSE(Alive(pid)) << "the run cancelled during its launch is still alive";
+  StopService();
+  StartService();
+  ASSERT_FALSE(HasFatalFailure());
+  EXPECT_EQ(WaitState(port_, tok_, id, "CANCELLED"), "CANCELLED") << "the launch's commit erased the cancel";
+}
+
 TEST_F(FaultyServiceTest, UndecodableRowsAreFailedWithAReasonOrRefused) {
   int64_t running = Submit("exec sleep 30");
   int64_t waiting = Submit("true");

@@ -15,18 +15,27 @@ class FaultyStore final : public store::Store {
   // The next n calls of a kind fail with kUnavailable ("injected").
   std::atomic<int> fail_transitions{0}, fail_find_token{0}, fail_active_jobs{0}, fail_get_job{0}, fail_insert{0};
   std::atomic<int> fail_put_tenant{0}, fail_put_token{0}, fail_check_writable{0};
+  // While set, every transition to RUNNING, or to a terminal state, fails (not counted down).
+  std::atomic<bool> fail_to_running{false}, fail_to_terminal{false};
 
   Result<Inserted> InsertJob(store::JobRow row) override {
     if (Take(fail_insert)) return Injected();
     return in_->InsertJob(std::move(row));
   }
   Status Transition(int64_t id, store::JobState to, const std::string& reason, double time, const Update& u) override {
-    if (Take(fail_transitions)) return Injected();
+    if (Take(fail_transitions) || Refused(to)) return Injected();
     return in_->Transition(id, to, reason, time, u);
   }
   std::vector<Status> TransitionMany(const std::vector<TransitionOp>& ops) override {
     if (Take(fail_transitions)) return std::vector<Status>(ops.size(), Injected());
-    return in_->TransitionMany(ops);
+    std::vector<TransitionOp> pass;
+    for (const auto& op : ops)
+      if (!Refused(op.to)) pass.push_back(op);
+    std::vector<Status> passed = pass.empty() ? std::vector<Status>{} : in_->TransitionMany(pass);
+    std::vector<Status> out;
+    size_t k = 0;
+    for (const auto& op : ops) out.push_back(Refused(op.to) ? Injected() : passed[k++]);
+    return out;
   }
   Status SetReason(int64_t id, const std::string& r) override { return in_->SetReason(id, r); }
   Result<store::JobRow> GetJob(int64_t id) override {
@@ -69,6 +78,9 @@ class FaultyStore final : public store::Store {
     while (v > 0)
       if (n.compare_exchange_weak(v, v - 1)) return true;
     return false;
+  }
+  bool Refused(store::JobState to) const {
+    return (fail_to_running && to == store::JobState::kRunning) || (fail_to_terminal && store::IsTerminal(to));
   }
   static Status Injected() { return Status(Code::kUnavailable, "injected store failure"); }
   std::unique_ptr<store::Store> in_;
