@@ -331,6 +331,13 @@ httplib::Server::Handler Authed(Service& svc, const Route& r) {
   };
 }
 
+// /healthz: 200 ok, or 503 degraded while the store cannot commit writes.
+void SendHealth(Service& svc, Res& res) {
+  auto h = svc.Health();
+  if (h.writable) SendJson(res, 200, {{"status", "ok"}});
+  else SendJson(res, 503, {{"status", "degraded"}, {"reason", h.reason}});
+}
+
 // The Host check (host_check.h) in front of a handler.
 httplib::Server::Handler HostChecked(std::shared_ptr<const HostAllowList> hosts, httplib::Server::Handler h) {
   return [hosts = std::move(hosts), h = std::move(h)](const Req& req, Res& res) {
@@ -348,12 +355,12 @@ void RegisterMetricsRoute(httplib::Server& srv, Service& svc, std::shared_ptr<co
   srv.Get("/metrics", HostChecked(hosts, [&svc](const Req&, Res& res) {
             res.set_content(svc.metrics().Render(), "text/plain; version=0.0.4");
           }));
-  srv.Get("/healthz", HostChecked(hosts, [](const Req&, Res& res) { SendJson(res, 200, {{"status", "ok"}}); }));
+  srv.Get("/healthz", HostChecked(hosts, [&svc](const Req&, Res& res) { SendHealth(svc, res); }));
 }
 
 void RegisterRoutes(httplib::Server& srv, Service& svc) {
   auto hosts = std::make_shared<const HostAllowList>(HostAllowList::For(svc.config().host, svc.config().allowed_hosts));
-  srv.Get("/healthz", HostChecked(hosts, [](const Req&, Res& res) { SendJson(res, 200, {{"status", "ok"}}); }));
+  srv.Get("/healthz", HostChecked(hosts, [&svc](const Req&, Res& res) { SendHealth(svc, res); }));
   srv.Get("/v1/openapi.json", HostChecked(hosts, [](const Req&, Res& res) {
             res.set_content(OpenApiDocument(), "application/json");
           }));

@@ -51,6 +51,7 @@ struct ServiceConfig {
   std::string catalogue;       // "" = data/accelerators.yaml found beside the program
   std::string throughputs;     // optional matrix for job_type estimates
   double cycle_interval_s = 0.1;
+  double integrity_check_s = 30;  // bound on the start-up database check (store::OpenOptions); 0 = skip
   int http_threads = 128;  // no longer used: each connection has its own thread (http.max_connections)
   api::Limits limits;
   api::HttpLimits http;    // connections, request deadline, list size (docs/formats.md)

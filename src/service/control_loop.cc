@@ -112,7 +112,12 @@ Result<CancelOutcome> ControlLoop::DoCancel(int64_t id, const std::string& by) {
     if (!s.ok()) return Unavailable("store: the cancel could not be recorded: " + s.message());
     return CancelOutcome{JobState::kCancelled, ""};
   }
+  // Recorded before the 202: if the service restarts before the run's end is recorded, recovery
+  // reads the mark and still ends the job CANCELLED (never requeued, never FAILED).
+  Status mark = st_.store.SetReason(id, std::string(kCancelMark) + by);
+  if (!mark.ok()) return Unavailable("store: the cancel could not be recorded: " + mark.message());
   a->cancel_requested = true;
+  a->cancelled_by = by;
   if (!a->launching) {
     Status k = st_.sites[a->site].backend->Kill(id, "cancelled by " + by);
     if (!k.ok() && k.code() != Code::kNotFound)

@@ -44,9 +44,10 @@ class ControlLoop {
 
   // A job the store has committed (its queue slot reserved in the ledger).
   void Submitted(store::JobRow row, api::JobRequest req);
-  // Cancels a job: CANCELLED at once if it has not been dispatched (after the commit), else its
-  // run is being stopped. kNotFound / kFailedPrecondition (already ended) / kUnavailable (the
-  // store failed: nothing changed).
+  // Cancels a job: CANCELLED at once if it has not been dispatched (after the commit), else the
+  // request is committed (the row's reason becomes kCancelMark + by) and its run is being
+  // stopped. kNotFound / kFailedPrecondition (already ended) / kUnavailable (the store failed:
+  // nothing changed, nothing killed).
   std::future<Result<CancelOutcome>> Cancel(int64_t id, std::string by);
   std::shared_ptr<const ReadModel> Read() const;
   void Wake();

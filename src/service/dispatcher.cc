@@ -123,6 +123,7 @@ void Dispatcher::Started(Active& a, const LaunchOutcome& o, std::vector<Transiti
   } else {
     t.reason = "submitted to " + site + (r.note.empty() ? "" : " (" + r.note + ")");
   }
+  if (a.cancel_requested) t.reason = std::string(kCancelMark) + a.cancelled_by;  // keeps the cancel durable
   out.push_back(std::move(t));
 }
 

@@ -21,6 +21,10 @@
 
 namespace cnet::service {
 
+// The reason a dispatched job's row carries once a cancel of it was acknowledged (then the name
+// of who cancelled it): recovery re-reads it, so an acknowledged cancel survives a restart.
+inline constexpr char kCancelMark[] = "cancelling: requested by ";
+
 // In-memory state of a job that is not terminal.
 struct Active {
   int64_t id = 0;
@@ -31,6 +35,7 @@ struct Active {
   int attempts = 0;
   bool in_sched = false;           // admitted to the scheduler (else held: by quota, or requeued)
   bool cancel_requested = false;
+  std::string cancelled_by;        // who, when cancel_requested (kept in the row's reason)
   bool launching = false;          // a Launch is in flight on a launcher thread
   bool interrupted_unknown = false;  // recovered dispatch whose site could not tell yet
   int site = -1;                   // index of the site it was dispatched to

@@ -56,7 +56,8 @@ Status RecoverDispatched(LoopState& st, std::unique_ptr<Active> owned, const sto
   }
   auto adopted = s.backend->Adopt(row.id, row.attempts, handle);
   if (adopted.ok() && *adopted == backends::AdoptOutcome::kGone) {
-    if (row.attempts <= a.req.max_retries) return st.Requeue(a, "requeued: its run was gone after a restart");
+    if (row.attempts <= a.req.max_retries || a.cancel_requested)  // Requeue ends a cancelled job
+      return st.Requeue(a, "requeued: its run was gone after a restart");
     return st.Finish(a, JobState::kFailed, "lost: its run ended while the service was down and left no exit status",
                      std::nullopt);
   }
@@ -74,18 +75,31 @@ Status RecoverDispatched(LoopState& st, std::unique_ptr<Active> owned, const sto
     if (runs) t.update.start_time = t.time;
     return st.jobs.Apply(t);
   }
+  if (a.cancel_requested) {  // acknowledged before the restart: make sure the run is stopped
+    Status k = s.backend->Kill(row.id, "cancelled (before a restart)");
+    if (!k.ok() && k.code() != Code::kNotFound) st.log->warn("job {}: kill on {}: {}", row.id, row.site, k.message());
+    return Status::Ok();  // keeps the mark in the row's reason
+  }
   Status r = st.store.SetReason(row.id, "re-adopted after a restart");
   if (!r.ok()) st.log->warn("job {}: {}", row.id, r.message());
   return Status::Ok();
 }
 
-Status RecoverRow(LoopState& st, const store::JobRow& row) {
+// A row that cannot be decoded is never dropped silently: it is failed with the reason (logged,
+// and counted in `*quarantined`).
+Status RecoverRow(LoopState& st, const store::JobRow& row, int* quarantined) {
   json doc = json::parse(row.spec_json, nullptr, false);
   auto req = api::JobRequestFromJson(doc, st.cfg.limits);
-  if (!req.ok()) return FailRow(st, row, "spec no longer valid: " + req.status().message());
+  if (!req.ok()) {
+    ++*quarantined;
+    return FailRow(st, row, "spec no longer valid: " + req.status().message());
+  }
   auto model = st.Model();
   auto spec = st.admission.ToSpec(*model, row.id, row.tenant, row.submit_time, *req);
-  if (!spec.ok()) return FailRow(st, row, "not admissible after restart: " + spec.status().message());
+  if (!spec.ok()) {
+    ++*quarantined;
+    return FailRow(st, row, "not admissible after restart: " + spec.status().message());
+  }
   auto a = std::make_unique<Active>();
   a->id = row.id;
   a->tenant = row.tenant;
@@ -93,6 +107,8 @@ Status RecoverRow(LoopState& st, const store::JobRow& row) {
   a->spec = *spec;
   a->state = row.state;
   a->attempts = row.attempts;
+  a->cancel_requested = row.reason.rfind(kCancelMark, 0) == 0;
+  if (a->cancel_requested) a->cancelled_by = row.reason.substr(std::string(kCancelMark).size());
   if (row.state == JobState::kPending || row.state == JobState::kPreempted) {
     Active& in = st.jobs.Insert(std::move(a), Standing{});
     st.Hold(in, "queued", false);
@@ -106,8 +122,11 @@ Status RecoverRow(LoopState& st, const store::JobRow& row) {
 Status Recover(LoopState& st) {
   auto rows = st.store.ActiveJobs();
   if (!rows.ok()) return Status(rows.status().code(), "recovery: reading the jobs: " + rows.status().message());
-  for (const auto& row : *rows) CNET_RETURN_IF_ERROR(RecoverRow(st, row));
-  st.log->info("recovery: {} job(s) taken back", rows->size());
+  int quarantined = 0;
+  for (const auto& row : *rows) CNET_RETURN_IF_ERROR(RecoverRow(st, row, &quarantined));
+  st.log->info("recovery: {} job(s) taken back", rows->size() - quarantined);
+  if (quarantined > 0)
+    st.log->warn("recovery: {} job(s) failed: their rows could not be decoded or admitted (reasons above)", quarantined);
   return Status::Ok();
 }
 

@@ -55,8 +55,12 @@ Result<std::unique_ptr<Service>> Service::Create(ServiceConfig cfg, ServiceDeps 
   const AccelId cpu = *s->cat_->Find("x86-cpu");
 #endif
   s->admission_ = std::make_unique<Admission>(*s->cat_, *s->matrix_, *s->perf_, cpu);
-  CNET_ASSIGN_OR_RETURN(s->store_, store::Store::Open(s->cfg_.data_dir + "/cnet.db"));
+  CNET_ASSIGN_OR_RETURN(s->store_, store::Store::Open(s->cfg_.data_dir + "/cnet.db",
+                                                     store::OpenOptions{s->cfg_.integrity_check_s}));
   if (deps.wrap_store) s->store_ = deps.wrap_store(std::move(s->store_));
+  auto health = std::make_unique<store::HealthStore>(std::move(s->store_));
+  s->health_ = health.get();
+  s->store_ = std::move(health);
   s->auth_ = std::make_unique<Authenticator>(*s->store_, *deps.clock);
   s->st_ = std::make_unique<LoopState>(s->cfg_, *deps.clock, deps.log, *s->store_, s->metrics_, *s->cat_, *s->perf_,
                                        *s->admission_, s->ledger_, *deps.policies);
@@ -153,6 +157,21 @@ void Service::Stop() {
   if (auth_) auth_->StopFlushing();
 }
 
+Service::HealthView Service::Health() {
+  store::WriteHealth h = health_->Health();
+  if (!h.writable) {
+    std::lock_guard l(probe_mu_);
+    const double now = MonotonicSeconds();
+    if (now - last_probe_ >= 1.0) {
+      last_probe_ = now;
+      if (health_->CheckWritable().ok()) deps_.log->info("store: writes commit again");
+      h = health_->Health();
+    }
+  }
+  if (h.writable) return {};
+  return {false, "store: writes are failing: " + h.last_error};
+}
+
 Result<Caller> Service::Authenticate(const std::string& bearer) { return auth_->Authenticate(bearer); }
 
 Result<Service::Submitted> Service::Submit(const Caller& c, const api::JobRequest& req, const std::string& idem) {
@@ -173,7 +192,7 @@ Result<Service::Submitted> Service::Submit(const Caller& c, const api::JobReques
   row.idempotency_key = idem;
   auto ins = store_->InsertJob(std::move(row));
   if (!ins.ok() || !ins->created) ledger_.Unreserve(c.tenant);
-  if (!ins.ok()) return Unavailable("store: " + ins.status().message());
+  if (!ins.ok()) return Unavailable("store: the job was not recorded (nothing was submitted; retry later): " + ins.status().message());
   if (ins->created) {
     loop_->Submitted(ins->job, req);
     metrics_.Inc("cnet_jobs_submitted_total", "");

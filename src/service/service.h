@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,6 +28,7 @@
 #include "service/loop_state.h"
 #include "service/metrics.h"
 #include "service/tenant_ledger.h"
+#include "store/health_store.h"
 #include "store/store.h"
 
 namespace cnet::service {
@@ -101,6 +103,15 @@ class Service {
   // Effective for the next request on every thread. Audited in the log.
   Result<store::TokenRow> RevokeToken(const Caller& c, const std::string& id);
 
+  // Whether writes commit (the store's record of its last write). While they do not, each call
+  // probes the store with a small write at most once a second, so the answer turns healthy by
+  // itself when space returns. reason: the last storage fault, "" when healthy.
+  struct HealthView {
+    bool writable = true;
+    std::string reason;
+  };
+  HealthView Health();
+
   Metrics& metrics() { return metrics_; }
   const ServiceConfig& config() const { return cfg_; }
   const Catalogue& catalogue() const { return *cat_; }
@@ -123,6 +134,9 @@ class Service {
   std::unique_ptr<backends::BackendRegistry> own_backends_;
   std::unique_ptr<PolicyRegistry> own_policies_;
   std::unique_ptr<store::Store> store_;
+  store::HealthStore* health_ = nullptr;  // the outermost layer of store_
+  std::mutex probe_mu_;
+  double last_probe_ = -1e18;             // MonotonicSeconds of the last write probe
   std::unique_ptr<Catalogue> cat_;
   std::unique_ptr<ThroughputMatrix> matrix_;
   std::unique_ptr<PerfModel> perf_;

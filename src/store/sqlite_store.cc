@@ -16,6 +16,7 @@
 #include <utility>
 #include <variant>
 
+#include "common/clock.h"
 #include "store/store.h"
 
 namespace cnet::store {
@@ -277,7 +278,7 @@ const char* RoleName(Role r) { return r == Role::kAdmin ? "admin" : "tenant"; }
 
 class SqliteStore final : public Store {
  public:
-  explicit SqliteStore(std::string path) : path_(std::move(path)) {}
+  SqliteStore(std::string path, OpenOptions opts) : path_(std::move(path)), opts_(opts) {}
 
   ~SqliteStore() override {
     {
@@ -306,6 +307,7 @@ class SqliteStore final : public Store {
       if (!*row || s->Text(0) != "wal") return Unavailable("cannot enable WAL journal mode");
     }
     CNET_RETURN_IF_ERROR(Wrap(w_.Script("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")));
+    CNET_RETURN_IF_ERROR(IntegrityCheck());
     CNET_RETURN_IF_ERROR(Migrate());
 
     CNET_RETURN_IF_ERROR(Wrap(r_.Open(path_)));
@@ -331,10 +333,10 @@ class SqliteStore final : public Store {
   Status Transition(int64_t id, JobState to, const std::string& reason, double time,
                     const Update& u) override {
     std::lock_guard l(write_mu_);
-    CNET_RETURN_IF_ERROR(w_.Exec("BEGIN IMMEDIATE"));
-    Status st = TransitionLocked(id, to, reason, time, u);
+    Status st = w_.Exec("BEGIN IMMEDIATE");
+    if (st.ok()) st = TransitionLocked(id, to, reason, time, u);
     if (st.ok()) st = w_.Exec("COMMIT");
-    if (!st.ok()) w_.RollbackIfOpen();
+    if (!st.ok()) AfterWriteFault(st);
     return st;
   }
 
@@ -344,6 +346,7 @@ class SqliteStore final : public Store {
     std::lock_guard l(write_mu_);
     Status begin = w_.Exec("BEGIN IMMEDIATE");
     if (!begin.ok()) {
+      AfterWriteFault(begin);
       std::fill(out.begin(), out.end(), begin);
       return out;
     }
@@ -359,7 +362,7 @@ class SqliteStore final : public Store {
     }
     Status commit = w_.Exec("COMMIT");
     if (!commit.ok()) {
-      w_.RollbackIfOpen();
+      AfterWriteFault(commit);
       for (auto& s : out)
         if (s.ok()) s = commit;
     }
@@ -368,9 +371,15 @@ class SqliteStore final : public Store {
 
   Status SetReason(int64_t id, const std::string& reason) override {
     std::lock_guard l(write_mu_);
-    CNET_ASSIGN_OR_RETURN(Stmt s, w_.Prepare("UPDATE jobs SET reason = ? WHERE id = ?"));
-    s.Bind(1, reason).BindInt(2, id);
-    CNET_RETURN_IF_ERROR(s.Run("set reason"));
+    Status st = [&] {  // the statement is reset before a fault handler may close the connection
+      CNET_ASSIGN_OR_RETURN(Stmt s, w_.Prepare("UPDATE jobs SET reason = ? WHERE id = ?"));
+      s.Bind(1, reason).BindInt(2, id);
+      return s.Run("set reason");
+    }();
+    if (!st.ok()) {
+      AfterWriteFault(st);
+      return st;
+    }
     if (sqlite3_changes(w_.db()) == 0) return JobNotFound(id);
     return Status::Ok();
   }
@@ -486,11 +495,15 @@ class SqliteStore final : public Store {
     if (t.name.empty()) return InvalidArgument("tenant name must not be empty");
     std::string quotas = nlohmann::json(t.max_accelerators).dump();
     std::lock_guard l(write_mu_);
-    CNET_ASSIGN_OR_RETURN(Stmt s, w_.Prepare("INSERT OR REPLACE INTO tenants "
-                                             "(name, max_queued_jobs, max_accelerators, unix_user) "
-                                             "VALUES (?, ?, ?, ?)"));
-    s.Bind(1, t.name).BindInt(2, t.max_queued_jobs).Bind(3, quotas).Bind(4, t.unix_user);
-    return s.Run("put tenant");
+    Status st = [&] {
+      CNET_ASSIGN_OR_RETURN(Stmt s, w_.Prepare("INSERT OR REPLACE INTO tenants "
+                                               "(name, max_queued_jobs, max_accelerators, unix_user) "
+                                               "VALUES (?, ?, ?, ?)"));
+      s.Bind(1, t.name).BindInt(2, t.max_queued_jobs).Bind(3, quotas).Bind(4, t.unix_user);
+      return s.Run("put tenant");
+    }();
+    AfterWriteFault(st);
+    return st;
   }
 
   Result<std::optional<TenantRow>> GetTenant(const std::string& name) override {
@@ -521,12 +534,16 @@ class SqliteStore final : public Store {
     if (t.token_hash.empty()) return InvalidArgument("token hash must not be empty");
     std::lock_guard l(write_mu_);
     std::string id = t.id.empty() ? TokenId(t.token_hash) : t.id;
-    CNET_ASSIGN_OR_RETURN(Stmt s, w_.Prepare("INSERT OR REPLACE INTO tokens "
-                                             "(token_hash, tenant, role, created, label, id, expires, "
-                                             "last_used, revoked) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-    s.Bind(1, t.token_hash).Bind(2, t.tenant).Bind(3, RoleName(t.role)).Bind(4, t.created);
-    s.Bind(5, t.label).Bind(6, id).Bind(7, t.expires).Bind(8, t.last_used).Bind(9, t.revoked);
-    return s.Run("put token");
+    Status st = [&] {
+      CNET_ASSIGN_OR_RETURN(Stmt s, w_.Prepare("INSERT OR REPLACE INTO tokens "
+                                               "(token_hash, tenant, role, created, label, id, expires, "
+                                               "last_used, revoked) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+      s.Bind(1, t.token_hash).Bind(2, t.tenant).Bind(3, RoleName(t.role)).Bind(4, t.created);
+      s.Bind(5, t.label).Bind(6, id).Bind(7, t.expires).Bind(8, t.last_used).Bind(9, t.revoked);
+      return s.Run("put token");
+    }();
+    AfterWriteFault(st);
+    return st;
   }
 
   Result<std::optional<TokenRow>> FindToken(const std::string& token_hash) override {
@@ -536,6 +553,16 @@ class SqliteStore final : public Store {
     CNET_ASSIGN_OR_RETURN(bool row, s.Step("find token"));
     if (!row) return std::optional<TokenRow>();
     return std::optional<TokenRow>(ReadToken(s));
+  }
+
+  Status CheckWritable() override {
+    std::lock_guard l(write_mu_);
+    // A real page write (the header's user_version, which nothing reads) must reach the WAL.
+    Status st = w_.Exec("BEGIN IMMEDIATE");
+    if (st.ok()) st = w_.Exec(++probes_ % 2 ? "PRAGMA user_version = 1" : "PRAGMA user_version = 0");
+    if (st.ok()) st = w_.Exec("COMMIT");
+    if (!st.ok()) AfterWriteFault(st);
+    return st;
   }
 
   Result<int64_t> CountAdminTokens() override {
@@ -602,6 +629,53 @@ class SqliteStore final : public Store {
   Status Wrap(const Status& st) const { return st.ok() ? st : Unavailable(st.message()); }
   static Status JobNotFound(int64_t id) { return NotFound("job " + std::to_string(id) + " not found"); }
 
+  // PRAGMA quick_check, interrupted at the deadline by a progress handler. A damaged page makes
+  // reads return short or wrong results (a queue that looks empty), so the service must not start.
+  Status IntegrityCheck() {
+    if (opts_.integrity_check_s <= 0) return Status::Ok();
+    double deadline = MonotonicSeconds() + opts_.integrity_check_s;
+    sqlite3_progress_handler(
+        w_.db(), 1000, [](void* d) { return MonotonicSeconds() > *static_cast<double*>(d) ? 1 : 0; },
+        &deadline);
+    std::string problems;
+    int rc = SQLITE_OK;
+    {
+      sqlite3_stmt* s = nullptr;
+      rc = sqlite3_prepare_v2(w_.db(), "PRAGMA quick_check(10)", -1, &s, nullptr);
+      while (rc == SQLITE_OK) {
+        int step = sqlite3_step(s);
+        if (step != SQLITE_ROW) {
+          rc = step == SQLITE_DONE ? SQLITE_OK : step;
+          break;
+        }
+        const char* t = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
+        std::string line = t ? t : "";
+        if (line != "ok") problems += (problems.empty() ? "" : "; ") + line;
+      }
+      sqlite3_finalize(s);
+    }
+    sqlite3_progress_handler(w_.db(), 0, nullptr, nullptr);
+    const std::string where = "store " + path_ + ": ";
+    if (rc == SQLITE_INTERRUPT)
+      return FailedPrecondition(where + "the integrity check did not finish within " +
+                                std::to_string(opts_.integrity_check_s) +
+                                " s; raise integrity_check_s (0 skips the check)");
+    if (rc != SQLITE_OK)
+      return FailedPrecondition(where + "corrupt database (integrity check: " +
+                                sqlite3_errstr(rc) + "); restore it from a backup");
+    if (!problems.empty())
+      return FailedPrecondition(where + "corrupt database (integrity check: " + problems +
+                                "); restore it from a backup");
+    return Status::Ok();
+  }
+
+  // After a failed write: whatever SQLite left of the transaction is rolled back, so the next
+  // write starts clean and commits as soon as the fault is gone (no reopen needed: the full-disk
+  // test shows writes commit again on the same connection). Caller holds write_mu_.
+  void AfterWriteFault(const Status& st) {
+    if (!st.ok()) w_.RollbackIfOpen();
+  }
+
   Status Migrate() {
     CNET_RETURN_IF_ERROR(Wrap(w_.Exec("BEGIN IMMEDIATE")));
     Status st = MigrateLocked();
@@ -624,7 +698,8 @@ class SqliteStore final : public Store {
     if (version > kSchemaVersion)
       return FailedPrecondition("store " + path_ + " has schema version " +
                                 std::to_string(version) + ", newer than supported " +
-                                std::to_string(kSchemaVersion));
+                                std::to_string(kSchemaVersion) +
+                                " (written by a newer cnet; run that version or restore a backup)");
     if (version == kSchemaVersion) return Status::Ok();
     for (int v = version; v < kSchemaVersion; ++v)
       CNET_RETURN_IF_ERROR(Wrap(w_.Script(kMigrations[v])));
@@ -762,19 +837,23 @@ class SqliteStore final : public Store {
       for (Pending* p : batch) p->result = st;
     };
     Status st = w_.Exec("BEGIN IMMEDIATE");
-    if (!st.ok()) return fail_all(st);
+    if (!st.ok()) {
+      AfterWriteFault(st);
+      return fail_all(st);
+    }
     KeyMap created;  // (tenant, key) -> job created earlier in this batch
     for (Pending* p : batch) {
       Result<Inserted> r = InsertOne(std::move(p->row), created);
       if (!r.ok() && !w_.InTransaction()) {
         // SQLite rolled the whole transaction back (e.g. disk full): nothing of the batch stays.
+        AfterWriteFault(r.status());
         return fail_all(r.status());
       }
       p->result = std::move(r);
     }
     st = w_.Exec("COMMIT");
     if (!st.ok()) {
-      w_.RollbackIfOpen();
+      AfterWriteFault(st);
       fail_all(Status(Code::kUnavailable, "store: commit failed: " + st.message()));
     }
   }
@@ -830,6 +909,8 @@ class SqliteStore final : public Store {
   }
 
   const std::string path_;
+  const OpenOptions opts_;
+  int64_t probes_ = 0;  // CheckWritable calls (guarded by write_mu_)
 
   std::mutex write_mu_;  // guards w_
   Conn w_;
@@ -846,8 +927,10 @@ class SqliteStore final : public Store {
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
-  auto s = std::make_unique<SqliteStore>(path);
+Result<std::unique_ptr<Store>> Store::Open(const std::string& path) { return Open(path, OpenOptions{}); }
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const OpenOptions& opts) {
+  auto s = std::make_unique<SqliteStore>(path, opts);
   CNET_RETURN_IF_ERROR(s->Init());
   return std::unique_ptr<Store>(std::move(s));
 }

@@ -82,11 +82,20 @@ struct TokenRow {
   double revoked = 0;      // epoch seconds; 0 = not revoked
 };
 
+struct OpenOptions {
+  // Start-up integrity check (PRAGMA quick_check over every page) bounded to this many seconds:
+  // a database that fails it, or a check that does not finish in time, is refused (raise the
+  // bound for a very large database; 0 skips the check).
+  double integrity_check_s = 30;
+};
+
 class Store {
  public:
   // Opens or creates `path` (parent directory must exist; created with mode 0600). Applies the
-  // schema, WAL mode, synchronous=FULL, busy timeout. Fails with the path in the message.
+  // schema, WAL mode, synchronous=FULL, busy timeout. Fails with the path in the message; refuses
+  // (kFailedPrecondition, naming the file) a database that is corrupt or has a newer schema.
   static Result<std::unique_ptr<Store>> Open(const std::string& path);
+  static Result<std::unique_ptr<Store>> Open(const std::string& path, const OpenOptions& opts);
   virtual ~Store() = default;
 
   // Durable insert of a new job (state PENDING, with a "submitted" event). If idempotency_key is
@@ -151,6 +160,10 @@ class Store {
   virtual Result<TokenRow> RevokeToken(const std::string& id, double time) = 0;
   // last_used = max(last_used, t) for each token hash -> t given; one transaction.
   virtual Status RecordTokenUse(const std::map<std::string, double>& last_used) = 0;
+
+  // One small committed write transaction that changes nothing: Ok when writes commit now,
+  // kUnavailable (disk full, read-only, I/O error) when they do not. For health checks.
+  virtual Status CheckWritable() = 0;
 };
 
 // Token helpers (libsodium): a new random token "cnet_<43 base64url chars>" and its hash.

@@ -14,18 +14,28 @@ class FaultyStore final : public store::Store {
   explicit FaultyStore(std::unique_ptr<store::Store> inner) : in_(std::move(inner)) {}
   // The next n calls of a kind fail with kUnavailable ("injected").
   std::atomic<int> fail_transitions{0}, fail_find_token{0}, fail_active_jobs{0}, fail_get_job{0}, fail_insert{0};
+  std::atomic<int> fail_put_tenant{0}, fail_put_token{0}, fail_check_writable{0};
+  // While set, every transition to RUNNING, or to a terminal state, fails (not counted down).
+  std::atomic<bool> fail_to_running{false}, fail_to_terminal{false};
 
   Result<Inserted> InsertJob(store::JobRow row) override {
     if (Take(fail_insert)) return Injected();
     return in_->InsertJob(std::move(row));
   }
   Status Transition(int64_t id, store::JobState to, const std::string& reason, double time, const Update& u) override {
-    if (Take(fail_transitions)) return Injected();
+    if (Take(fail_transitions) || Refused(to)) return Injected();
     return in_->Transition(id, to, reason, time, u);
   }
   std::vector<Status> TransitionMany(const std::vector<TransitionOp>& ops) override {
     if (Take(fail_transitions)) return std::vector<Status>(ops.size(), Injected());
-    return in_->TransitionMany(ops);
+    std::vector<TransitionOp> pass;
+    for (const auto& op : ops)
+      if (!Refused(op.to)) pass.push_back(op);
+    std::vector<Status> passed = pass.empty() ? std::vector<Status>{} : in_->TransitionMany(pass);
+    std::vector<Status> out;
+    size_t k = 0;
+    for (const auto& op : ops) out.push_back(Refused(op.to) ? Injected() : passed[k++]);
+    return out;
   }
   Status SetReason(int64_t id, const std::string& r) override { return in_->SetReason(id, r); }
   Result<store::JobRow> GetJob(int64_t id) override {
@@ -42,10 +52,16 @@ class FaultyStore final : public store::Store {
   }
   Result<std::vector<store::EventRow>> Events(int64_t id) override { return in_->Events(id); }
   Result<std::map<std::string, int64_t>> CountByState() override { return in_->CountByState(); }
-  Status PutTenant(const store::TenantRow& t) override { return in_->PutTenant(t); }
+  Status PutTenant(const store::TenantRow& t) override {
+    if (Take(fail_put_tenant)) return Injected();
+    return in_->PutTenant(t);
+  }
   Result<std::optional<store::TenantRow>> GetTenant(const std::string& n) override { return in_->GetTenant(n); }
   Result<std::vector<store::TenantRow>> ListTenants() override { return in_->ListTenants(); }
-  Status PutToken(const store::TokenRow& t) override { return in_->PutToken(t); }
+  Status PutToken(const store::TokenRow& t) override {
+    if (Take(fail_put_token)) return Injected();
+    return in_->PutToken(t);
+  }
   Result<std::optional<store::TokenRow>> FindToken(const std::string& h) override {
     if (Take(fail_find_token)) return Injected();
     return in_->FindToken(h);
@@ -60,6 +76,10 @@ class FaultyStore final : public store::Store {
     ++token_use_writes;
     return in_->RecordTokenUse(u);
   }
+  Status CheckWritable() override {
+    if (Take(fail_check_writable)) return Injected();
+    return in_->CheckWritable();
+  }
 
  private:
   static bool Take(std::atomic<int>& n) {
@@ -67,6 +87,9 @@ class FaultyStore final : public store::Store {
     while (v > 0)
       if (n.compare_exchange_weak(v, v - 1)) return true;
     return false;
+  }
+  bool Refused(store::JobState to) const {
+    return (fail_to_running && to == store::JobState::kRunning) || (fail_to_terminal && store::IsTerminal(to));
   }
   static Status Injected() { return Status(Code::kUnavailable, "injected store failure"); }
   std::unique_ptr<store::Store> in_;

@@ -46,8 +46,9 @@ class JobCgroup {
  public:
   // Creates (or, after a restart, re-opens when it exists) <parent>/<name> in every hierarchy
   // and writes the limits. `name` is a single path component (e.g. "job-42-1").
-  // kInvalidArgument for a bad name; kUnavailable when the host has no usable cgroups (message
-  // says why); kInternal naming the file when a write fails.
+  // kInvalidArgument for a bad name (not [A-Za-z0-9._-]{1,200}, or "." / "..") or a negative
+  // limit; kUnavailable when the host has no usable cgroups (message says why); kInternal naming
+  // the file when a write fails. Re-creating an existing group rewrites every limit (0 resets).
   static Result<JobCgroup> Create(const CgroupHost& host, const std::string& name,
                                   const CgroupLimits& limits);
   // Re-opens an existing group after a restart; kNotFound if it is gone.
