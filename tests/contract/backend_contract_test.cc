@@ -82,7 +82,9 @@ class LocalHarness : public Harness {
     o.accelerators = 4;
     o.cpus = 4;
     o.memory_gib = 8;
-    return std::make_unique<local::LocalBackend>("local", o, local::LocalInventory{});
+    // Real cgroups where the host has them, in a subtree of this test process's own.
+    o.cgroup_parent = "cnet-contract-" + std::to_string(::getpid());
+    return std::make_unique<local::LocalBackend>("local", o, local::LocalInventory{}, local::DetectCgroups());
   }
   std::string Node(bool accel) const override { return accel ? "gpu" : "cpu"; }
   std::string Accelerator() const override { return "H100-SXM"; }
@@ -170,6 +172,7 @@ class BackendContractTest : public ::testing::TestWithParam<BackendCase> {
     r.job_id = job;
     r.attempt = 1;
     r.tenant = "t";
+    r.unix_user = "cnet-contract";  // the local site creates it when it runs as root
     r.name = "contract";
     r.argv = {"sh", "-c", cmd};
     r.nodes = std::move(nodes);
