@@ -28,6 +28,7 @@ namespace {
 struct ServeArgs {
   std::string config, addr, data;
   bool init = false;
+  bool allow_root_jobs = false;
   std::string log_level = "info", log_file;
 };
 
@@ -100,6 +101,7 @@ Status RunServe(const ServeArgs& a, const char* argv0) {
   }
   if (!a.addr.empty()) CNET_RETURN_IF_ERROR(service::ParseAddr(a.addr, &cfg.host, &cfg.port));
   if (!a.data.empty()) cfg.data_dir = a.data;
+  cfg.allow_root_jobs = cfg.allow_root_jobs || a.allow_root_jobs;
   std::string cat = cfg.catalogue.empty() ? FindDataFile("accelerators.yaml", argv0) : cfg.catalogue;
   log->info("starting (config {}, data {}, policy {})", a.config.empty() ? "built-in" : a.config, cfg.data_dir,
             cfg.policy);
@@ -136,6 +138,9 @@ void AddServeCommand(CLI::App& app, int* rc, const char* argv0) {
   s->add_option("--addr", a->addr, "HOST:PORT to listen on (default 127.0.0.1:8080)");
   s->add_option("--data", a->data, "state directory: SQLite file and job runs (default ./cnet-data)");
   s->add_flag("--init", a->init, "create a first admin token if none exists and print it once");
+  s->add_flag("--allow-root-jobs", a->allow_root_jobs,
+              "local site: run jobs of tenants without a usable Unix account as this service's own user (root "
+              "included); for single-user machines only, off by default");
   s->add_option("--log-level", a->log_level, "debug, info, warn or error (default info)")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   s->add_option("--log-file", a->log_file, "also append the log to this file (it always goes to stderr)");

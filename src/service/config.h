@@ -40,6 +40,7 @@ struct TenantConfig {
   std::string name;
   std::map<std::string, int> max_accelerators;  // type -> limit, "*" all types
   int max_queued_jobs = 0;
+  std::string unix_user;  // "" = as recorded, else cnet-<name>
 };
 
 struct ServiceConfig {
@@ -54,6 +55,9 @@ struct ServiceConfig {
   api::Limits limits;
   std::vector<SiteConfig> sites;
   std::vector<TenantConfig> tenants;
+  // Local sites may run jobs as the service's own user (root included) when a tenant has no
+  // usable account (single-user machines; cnet serve --allow-root-jobs).
+  bool allow_root_jobs = false;
 };
 
 // The embedded default: one local site, detected resources.

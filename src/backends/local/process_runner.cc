@@ -130,6 +130,21 @@ std::optional<std::string> FindProgram(const std::string& prog, const std::strin
   }
 }
 
+// Every path a shell would try for `prog`, in order.
+std::vector<std::string> ProgramCandidates(const std::string& prog, const std::string& path_env, const std::string& cwd) {
+  if (prog.find('/') != std::string::npos) return {prog[0] == '/' ? prog : cwd + "/" + prog};
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (true) {
+    size_t colon = path_env.find(':', start);
+    std::string dir = path_env.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+    if (dir.empty()) dir = ".";
+    out.push_back((dir[0] == '/' ? dir : cwd + "/" + dir) + "/" + prog);
+    if (colon == std::string::npos) return out;
+    start = colon + 1;
+  }
+}
+
 bool ProgramExists(const std::string& prog, const std::string& path_env, const std::string& cwd) {
   return FindProgram(prog, path_env, cwd).has_value();
 }
@@ -143,7 +158,9 @@ bool ValidEnvName(const std::string& k) {
 struct WorkerPlan {
   std::vector<std::string> arg_store, env_store;
   std::vector<char*> argv, envp;
-  std::string program;    // the command's path, resolved before the fork (exec'd directly)
+  // Where the command may be, in PATH order, tried by the job's process with its own
+  // credentials (a directory only root can enter must not decide the search).
+  std::vector<std::string> candidates;
   std::string exit_file;  // private: where the supervisor records the exit code
   std::string exit_tmp;
 };
@@ -276,8 +293,13 @@ void DropPrivileges(const ChildCommon& c) {
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  ::execve(w.program.c_str(), w.argv.data(), w.envp.data());
-  ChildFail("cannot execute", w.program.c_str());
+  int first_errno = ENOENT;
+  for (const std::string& path : w.candidates) {
+    ::execve(path.c_str(), w.argv.data(), w.envp.data());
+    if (errno != ENOENT && errno != ENOTDIR && first_errno == ENOENT) first_errno = errno;
+  }
+  errno = first_errno;
+  ChildFail("cannot execute", w.argv[0]);
 }
 
 // A log file fed by a pipe, capped: at the cap (the file's size, which all workers share) one note
@@ -826,11 +848,11 @@ Status CheckProgram(const std::string& prog, const std::string& path_env, const 
 
 // Each worker's argv, environment and exit file, built before any fork.
 std::vector<WorkerPlan> BuildPlans(const LaunchSpec& spec, const std::map<std::string, std::string>& env,
-                                   const std::string& private_dir, const std::string& program) {
+                                   const std::string& private_dir, const std::vector<std::string>& candidates) {
   std::vector<WorkerPlan> plans(spec.workers);
   for (int k = 0; k < spec.workers; ++k) {
     WorkerPlan& p = plans[k];
-    p.program = program;
+    p.candidates = candidates;
     p.exit_file = private_dir + "/exit." + std::to_string(k);
     p.exit_tmp = p.exit_file + ".tmp";
     p.arg_store = spec.argv;
@@ -1023,6 +1045,16 @@ Status MakeWorkDir(const std::string& run_root, const std::string& dir, const st
   if (::lstat(run_root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid())
     return FailedPrecondition("launch: run_root " + run_root + " must be a directory owned by the service");
   if (::chmod(run_root.c_str(), 0711) != 0) return Internal("launch: cannot chmod " + run_root + ": " + std::strerror(errno));
+  // Another account must be able to reach its run directory: every parent lets others traverse.
+  if (run_as) {
+    std::error_code ec2;
+    for (fs::path p = fs::absolute(run_root, ec2).parent_path(); !p.empty(); p = p.parent_path()) {
+      if (::stat(p.c_str(), &st) == 0 && (st.st_mode & S_IXOTH) == 0)
+        return FailedPrecondition("launch: run_root " + run_root + " is not reachable by job accounts: " + p.string() +
+                                  " does not let others traverse it; choose a run_root (site option) elsewhere");
+      if (p == p.root_path()) break;
+    }
+  }
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
     return Internal("launch: cannot create run directory " + dir + ": " + std::strerror(errno));
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -1086,8 +1118,7 @@ Result<RunHandle> ProcessRunner::Launch(const LaunchSpec& spec) {
   Impl::LaunchGuard unreserve{impl_.get(), spec.job_id};
   CNET_RETURN_IF_ERROR(MakePrivateDir(impl_->data_dir, private_dir));
   CNET_RETURN_IF_ERROR(MakeWorkDir(impl_->run_root, work_dir, spec.run_as));
-  auto program = FindProgram(spec.argv[0], env["PATH"], cwd);
-  if (!program) return CheckProgram(spec.argv[0], env["PATH"], cwd);
+  CNET_RETURN_IF_ERROR(CheckProgram(spec.argv[0], env["PATH"], cwd));
   // A relaunch of the same attempt must not see the previous exit files.
   std::error_code ec;
   for (int k = 0; k < spec.workers; ++k) {
@@ -1101,7 +1132,7 @@ Result<RunHandle> ProcessRunner::Launch(const LaunchSpec& spec) {
     cg = std::move(made).value();
   }
 
-  const std::vector<WorkerPlan> plans = BuildPlans(spec, env, private_dir, *program);
+  const std::vector<WorkerPlan> plans = BuildPlans(spec, env, private_dir, ProgramCandidates(spec.argv[0], env["PATH"], cwd));
   const std::string out_path = private_dir + "/stdout.log";
   const std::string err_path = private_dir + "/stderr.log";
   ChildCommon common = MakeChildCommon(out_path, err_path, cwd);
