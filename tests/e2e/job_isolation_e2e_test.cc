@@ -119,7 +119,7 @@ TEST(JobIsolationE2E, ATenantsJobCannotReadOrKillAnotherTenantsJobOrTheService) 
       data + "-runs/" + v + "-1/notes; "
       "for p in /proc/[0-9]*; do cat $p/environ 2>/dev/null | tr '\\000' '\\n' | grep SECRET; done; "
       "kill -9 " + std::to_string(server) + "; "
-      "for p in $(pgrep -f 'slee[p] 120'); do kill -9 $p; done; "
+      "for p in /proc/[0-9]*; do tr '\\000' ' ' < $p/cmdline 2>/dev/null | grep -q 'slee[p] 120' && kill -9 ${p#/proc/}; done; "
       "echo attack-done; ln -sf /etc/shadow stdout.log; ln -sf /etc/shadow ../../../runs/$CNET_JOB_ID/1/stdout.log; true";
   auto b = as["isobob"]->Post("/v1/jobs", {{"name", "attacker"}, {"command", {"sh", "-c", attack}},
                                            {"accelerators_per_worker", 0}, {"cpus_per_worker", 1}});

@@ -350,6 +350,8 @@ Interrupted LocalBackend::FindInterrupted(int64_t job_id, int attempt) {
   h.pgid = procs.front().pgid;
   h.started_at = WallNow();
   h.run_dir = dir;
+  h.work_dir = runner_.WorkDir(job_id, attempt);
+  h.cgroup = "job-" + std::to_string(job_id) + "-" + std::to_string(attempt);  // adopted if it exists
   std::vector<FoundProcess> shims;
   for (const auto& p : procs) {
     bool child_of_job = std::any_of(procs.begin(), procs.end(), [&](const auto& q) { return q.pid == p.ppid; });

@@ -402,6 +402,7 @@ int PumpAndWait(const WorkerPlan& w, const ChildCommon& c, pid_t job, LogPump (&
 // A supervisor (never returns): runs as the service's user, outside the job's cgroup.
 [[noreturn]] void Supervise(const WorkerPlan& w, const ChildCommon& c) {
   CloseFrom3(c.max_fd);
+  ::prctl(PR_SET_NAME, "cnet-supervise", 0, 0, 0);  // in ps, not mistaken for the service
   if (c.reap_all) ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
   const int flags = O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
   int out_f = MoveAbove2(::open(c.stdout_path, flags, 0600));
