@@ -403,6 +403,10 @@ int PumpAndWait(const WorkerPlan& w, const ChildCommon& c, pid_t job, LogPump (&
 [[noreturn]] void Supervise(const WorkerPlan& w, const ChildCommon& c) {
   CloseFrom3(c.max_fd);
   ::prctl(PR_SET_NAME, "cnet-supervise", 0, 0, 0);  // in ps, not mistaken for the service
+  // With 0-2 open, the pipes and log files below are never given the job's stdio numbers.
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) < 0) ::open("/dev/null", O_RDWR);
+  }
   if (c.reap_all) ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
   const int flags = O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
   int out_f = MoveAbove2(::open(c.stdout_path, flags, 0600));
