@@ -37,4 +37,4 @@ curl -s -H "Authorization: Bearer $tb" "http://127.0.0.1:$port/v1/jobs/2/logs" |
 echo "== service alive: $(kill -0 $server 2>/dev/null && echo yes || echo NO)"
 kill $server 2>/dev/null; sleep 0.5; kill -9 $server 2>/dev/null
 for p in /proc/[0-9]*; do tr '\000' ' ' < "$p/cmdline" 2>/dev/null | grep -q "echo FILE-SECRE[T]" && kill -9 "${p#/proc/}"; done 2>/dev/null
-rm -rf "$d"
+sleep 0.5; rm -rf "$d"

@@ -81,6 +81,9 @@ class JobIsolationTest : public ::testing::Test {
   void TearDown() override {
     b_.reset();
     fs::remove_all(base_);
+    // This process's cgroup subtree, empty once its runs have ended (rmdir fails otherwise).
+    const std::string parent = "cnet-iso-test-" + std::to_string(::getpid());
+    for (const char* h : {"", "memory/", "cpu/", "pids/", "freezer/"}) ::rmdir(("/sys/fs/cgroup/" + std::string(h) + parent).c_str());
   }
 
   void Make(LocalOptions o) {

@@ -156,6 +156,7 @@ class BackendContractTest : public ::testing::TestWithParam<BackendCase> {
   void TearDown() override {
     b_.reset();
     if (!dir_.empty()) fs::remove_all(dir_);
+    if (!dir_.empty()) fs::remove_all(dir_ + "-runs");  // the local site's job run dirs
   }
   static void TearDownTestSuite() { SlurmHarness::Site().Stop(); }
 
