@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -157,6 +158,9 @@ class BackendContractTest : public ::testing::TestWithParam<BackendCase> {
     b_.reset();
     if (!dir_.empty()) fs::remove_all(dir_);
     if (!dir_.empty()) fs::remove_all(dir_ + "-runs");  // the local site's job run dirs
+    // The local harness's cgroup subtree, empty once its runs have ended (rmdir fails otherwise).
+    const std::string parent = "cnet-contract-" + std::to_string(::getpid());
+    for (const char* h : {"", "memory/", "cpu/", "pids/", "freezer/"}) ::rmdir(("/sys/fs/cgroup/" + std::string(h) + parent).c_str());
   }
   static void TearDownTestSuite() { SlurmHarness::Site().Stop(); }
 
