@@ -113,6 +113,8 @@ Status Service::BuildSites(const backends::BackendRegistry& reg) {
     rt.backend = std::move(b).value();
     rt.caps = rt.backend->capabilities();
     rt.inventory = FirstInventory(*rt.backend);
+    // A healthy site may still have something to say (e.g. the local site without cgroups).
+    if (rt.inventory.healthy && !rt.inventory.reason.empty()) st.log->warn("site {}: {}", sc.name, rt.inventory.reason);
     for (const auto& n : rt.inventory.nodes) {
       Status a = st.view.Add(sc.name, sc.region, sc.power_cap_kw, n);
       if (!a.ok()) return InvalidArgument(sc.where + ": " + a.message());
