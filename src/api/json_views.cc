@@ -50,7 +50,8 @@ json SitesJson(const service::ReadModel& m) {
 }
 
 json TenantJson(const store::TenantRow& t) {
-  return json{{"name", t.name}, {"max_accelerators", t.max_accelerators}, {"max_queued_jobs", t.max_queued_jobs}};
+  return json{{"name", t.name}, {"max_accelerators", t.max_accelerators}, {"max_queued_jobs", t.max_queued_jobs},
+              {"unix_user", t.unix_user}};
 }
 
 json TokenJson(const store::TokenRow& t) {

@@ -11,6 +11,7 @@
 #include "api/http_server.h"
 #include "api/json_views.h"
 #include "api/request_gate.h"
+#include "api/log_file.h"
 #include "common/csv.h"
 
 namespace cnet::api {
@@ -190,16 +191,11 @@ void GetLogs(Service& svc, const Caller& c, const Req& req, Res& res) {
   const int64_t jid = *id;
   res.status = 200;
   res.set_chunked_content_provider("text/plain", [&svc, path, jid, follow](size_t offset, httplib::DataSink& sink) {
-    std::ifstream in(path, std::ios::binary);
-    if (in) {
-      in.seekg(static_cast<std::streamoff>(offset));
-      char buf[65536];
-      in.read(buf, sizeof buf);
-      std::streamsize n = in.gcount();
-      if (n > 0) return sink.write(buf, static_cast<size_t>(n));
-    }
+    auto chunk = ReadLogChunk(path, offset, 65536);  // O_NOFOLLOW, regular files only
+    if (chunk.ok() && !chunk->empty()) return sink.write(chunk->data(), chunk->size());
     auto terminal = svc.IsTerminal(jid);
-    if (!follow || !terminal.ok() || *terminal) {  // a last read after the job ended, then done
+    const bool refused = !chunk.ok() && chunk.status().code() != Code::kNotFound;
+    if (refused || !follow || !terminal.ok() || *terminal) {  // a last read after the job ended, then done
       sink.done();
       return true;
     }
@@ -219,11 +215,15 @@ void GetUsage(Service& svc, const Caller& c, const Req& req, Res& res) {
 
 Result<store::TenantRow> TenantFromJson(const json& b) {
   for (auto it = b.begin(); it != b.end(); ++it)
-    if (it.key() != "name" && it.key() != "max_accelerators" && it.key() != "max_queued_jobs")
+    if (it.key() != "name" && it.key() != "max_accelerators" && it.key() != "max_queued_jobs" && it.key() != "unix_user")
       return InvalidArgument(it.key() + ": unknown field");
   if (!b.contains("name") || !b["name"].is_string()) return InvalidArgument("name: required string");
   store::TenantRow t;
   t.name = b["name"].get<std::string>();
+  if (b.contains("unix_user")) {
+    if (!b["unix_user"].is_string()) return InvalidArgument("unix_user: a Unix account name (string)");
+    t.unix_user = b["unix_user"].get<std::string>();
+  }
   if (b.contains("max_queued_jobs")) {
     const json& q = b["max_queued_jobs"];
     if (!q.is_number_integer() || q.get<int64_t>() < 0 || q.get<int64_t>() > 10000000)

@@ -23,6 +23,7 @@ struct BackendEnv {
   std::string data_dir;               // the service's state directory (0700, the service's own)
   std::string where;                  // prefix for error messages, e.g. "config.yaml: sites[1]"
   std::set<std::string> shared_keys;  // keys of the block the service itself reads: accept, ignore
+  bool allow_root_jobs = false;       // cnet serve --allow-root-jobs (local sites: see local_backend.h)
 };
 
 // Builds a backend named `name` from its config block. Errors name the field

@@ -71,6 +71,10 @@ struct LaunchRequest {
   int64_t job_id = 0;
   int attempt = 1;                              // 1-based
   std::string tenant;
+  // The tenant's Unix account (store::TenantRow::unix_user, default "cnet-<tenant>"): the local
+  // site runs the job's processes as it; "" = none mapped. The fake backend ignores it; the Slurm
+  // backend ignores it for now (jobs run as slurmrestd's JWT user).
+  std::string unix_user;
   std::string name;                             // the job's name, for display
   std::vector<std::string> argv;
   std::map<std::string, std::string> env;

@@ -394,10 +394,15 @@ void AddAdmin(CLI::App& app, int* rc) {
   ten->add_option("name", *name, "tenant name")->required();
   ten->add_option("--max-queued", *max_q, "jobs queued at most (0: no limit)");
   ten->add_option("--max-accelerators", *max_a, "TYPE=N ('*=N' for all types); repeatable");
+  auto unix_user = std::make_shared<std::string>();
+  ten->add_option("--unix-user", *unix_user,
+                  "Unix account the tenant's jobs run as on the local site (default: as recorded, else cnet-<tenant>, "
+                  "created when first needed)");
   AddConn(ten, *c2);
-  ten->callback([c2, name, max_q, max_a, rc] {
+  ten->callback([c2, name, max_q, max_a, unix_user, rc] {
     Resolve(*c2);
     json b{{"name", *name}, {"max_queued_jobs", *max_q}, {"max_accelerators", json::object()}};
+    if (!unix_user->empty()) b["unix_user"] = *unix_user;
     for (const auto& kv : *max_a) {
       size_t eq = kv.find('=');
       auto n = eq == std::string::npos ? std::nullopt : ParseInt(kv.substr(eq + 1));

@@ -31,6 +31,7 @@ struct ServeArgs {
   std::string config, addr, data, metrics_listen;
   std::vector<std::string> allowed_hosts;
   bool init = false;
+  bool allow_root_jobs = false;
   std::string log_level = "info", log_file;
   // Request bounds and TLS; unset (<= 0 / empty) = the config's.
   int64_t max_body_bytes = 0;
@@ -135,6 +136,7 @@ Status RunServe(const ServeArgs& a, const char* argv0) {
     CNET_RETURN_IF_ERROR(service::ParseAddr(cfg.metrics_listen, &metrics_host, &metrics_port));
   CNET_RETURN_IF_ERROR(ApplyServeFlags(a, &cfg));
   if (!cfg.tls.cert_file.empty()) CNET_RETURN_IF_ERROR(api::MakeServerTlsContext(cfg.tls).status());  // fail before starting anything
+  cfg.allow_root_jobs = cfg.allow_root_jobs || a.allow_root_jobs;
   std::string cat = cfg.catalogue.empty() ? FindDataFile("accelerators.yaml", argv0) : cfg.catalogue;
   log->info("starting (config {}, data {}, policy {})", a.config.empty() ? "built-in" : a.config, cfg.data_dir,
             cfg.policy);
@@ -182,6 +184,9 @@ void AddServeCommand(CLI::App& app, int* rc, const char* argv0) {
   s->add_option("--allowed-host", a->allowed_hosts,
                 "a Host header value the API answers (repeatable; * for any; default: the listen host and localhost names)");
   s->add_flag("--init", a->init, "create a first admin token if none exists and print it once");
+  s->add_flag("--allow-root-jobs", a->allow_root_jobs,
+              "local site: run jobs of tenants without a usable Unix account as this service's own user (root "
+              "included); for single-user machines only, off by default");
   s->add_option("--log-level", a->log_level, "debug, info, warn or error (default info)")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   s->add_option("--log-file", a->log_file, "also append the log to this file (it always goes to stderr)");

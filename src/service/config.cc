@@ -163,9 +163,10 @@ Result<ServiceConfig> LoadConfig(const std::string& path) {
     for (size_t i = 0; i < ts.size(); ++i) {
       const YAML::Node& n = ts[i];
       std::string p = "tenants[" + std::to_string(i) + "]";
-      CNET_RETURN_IF_ERROR(YamlOnlyKeys(c, n, {"name", "max_accelerators", "max_queued_jobs"}, p));
+      CNET_RETURN_IF_ERROR(YamlOnlyKeys(c, n, {"name", "max_accelerators", "max_queued_jobs", "unix_user"}, p));
       TenantConfig t;
       CNET_ASSIGN_OR_RETURN(t.name, YamlString(c, n, "name", p));
+      CNET_ASSIGN_OR_RETURN(t.unix_user, YamlString(c, n, "unix_user", p, &t.unix_user));
       int64_t q = 0;
       CNET_ASSIGN_OR_RETURN(q, YamlInt(c, n, "max_queued_jobs", p, &q));
       if (q < 0) return c.Error(n["max_queued_jobs"], p + ".max_queued_jobs", "must be >= 0");

@@ -41,6 +41,7 @@ struct TenantConfig {
   std::string name;
   std::map<std::string, int> max_accelerators;  // type -> limit, "*" all types
   int max_queued_jobs = 0;
+  std::string unix_user;  // "" = as recorded, else cnet-<name>
 };
 
 struct ServiceConfig {
@@ -62,6 +63,9 @@ struct ServiceConfig {
   std::vector<std::string> allowed_hosts;
   // "HOST:PORT" where /metrics is served without a token; "" = none (on the API it needs an admin token).
   std::string metrics_listen;
+  // Local sites may run jobs as the service's own user (root included) when a tenant has no
+  // usable account (single-user machines; cnet serve --allow-root-jobs).
+  bool allow_root_jobs = false;
 };
 
 // The embedded default: one local site, detected resources.

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "backends/unix_account.h"
+
 namespace cnet::service {
 
 using nlohmann::json;
@@ -55,6 +57,8 @@ backends::LaunchRequest Dispatcher::RequestFor(const Active& a, int site) const 
   r.job_id = a.id;
   r.attempt = a.attempts;
   r.tenant = a.tenant;
+  auto tenant = st_.ledger.Tenant(a.tenant);
+  r.unix_user = tenant && !tenant->unix_user.empty() ? tenant->unix_user : backends::DefaultUnixUser(a.tenant);
   r.name = a.req.name;
   r.argv = a.req.command;
   r.env = a.req.env;

@@ -1,11 +1,15 @@
 #include "service/service.h"
 
 #include <sys/prctl.h>
+#include <sys/stat.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <thread>
 
+#include "backends/unix_account.h"
 #include "common/log.h"
 
 #include "service/recovery.h"
@@ -40,6 +44,9 @@ Result<std::unique_ptr<Service>> Service::Create(ServiceConfig cfg, ServiceDeps 
   std::error_code ec;
   std::filesystem::create_directories(s->cfg_.data_dir, ec);
   if (ec) return Unavailable("--data: cannot create " + s->cfg_.data_dir + ": " + ec.message());
+  // The service's state (database, private run records, logs) is its own: jobs cannot reach it.
+  if (::chmod(s->cfg_.data_dir.c_str(), 0700) != 0)
+    return Unavailable("--data: cannot make " + s->cfg_.data_dir + " private (chmod 0700): " + std::strerror(errno));
   CNET_ASSIGN_OR_RETURN(Catalogue cat, Catalogue::LoadYaml(catalogue_path));
   s->cat_ = std::make_unique<Catalogue>(std::move(cat));
   // Without a matrix every job runs at 1 step/s (steps = estimated seconds).
@@ -102,7 +109,7 @@ Status Service::BuildSites(const backends::BackendRegistry& reg) {
   LoopState& st = *st_;
   for (size_t i = 0; i < cfg_.sites.size(); ++i) {
     const SiteConfig& sc = cfg_.sites[i];
-    backends::BackendEnv env{cfg_.data_dir, sc.where, SharedSiteKeys()};
+    backends::BackendEnv env{cfg_.data_dir, sc.where, SharedSiteKeys(), cfg_.allow_root_jobs};
     auto b = reg.Create(sc.type, sc.name, sc.block, env);
     if (!b.ok()) return b.status();
     SiteRuntime rt;
@@ -110,6 +117,8 @@ Status Service::BuildSites(const backends::BackendRegistry& reg) {
     rt.backend = std::move(b).value();
     rt.caps = rt.backend->capabilities();
     rt.inventory = FirstInventory(*rt.backend);
+    // A healthy site may still have something to say (e.g. the local site without cgroups).
+    if (rt.inventory.healthy && !rt.inventory.reason.empty()) st.log->warn("site {}: {}", sc.name, rt.inventory.reason);
     for (const auto& n : rt.inventory.nodes) {
       Status a = st.view.Add(sc.name, sc.region, sc.power_cap_kw, n);
       if (!a.ok()) return InvalidArgument(sc.where + ": " + a.message());
@@ -136,9 +145,25 @@ Result<store::TenantRow> Service::Canonical(store::TenantRow t) const {
   return t;
 }
 
+// The tenant's Unix account: as given, else as already recorded, else cnet-<tenant>. An account
+// that exists must not be root's. Accounts are created when first needed (local_backend.h).
+Result<std::string> Service::UnixUserFor(const store::TenantRow& t) const {
+  std::string name = t.unix_user;
+  if (name.empty()) {
+    auto prior = store_->GetTenant(t.name);
+    if (prior.ok() && *prior && !(*prior)->unix_user.empty()) name = (*prior)->unix_user;
+  }
+  if (name.empty()) name = backends::DefaultUnixUser(t.name);
+  CNET_RETURN_IF_ERROR(backends::CheckUnixUserName(name));
+  CNET_ASSIGN_OR_RETURN(auto acct, backends::LookupAccount(name));
+  if (acct && acct->uid == 0) return InvalidArgument("unix_user: '" + name + "' is uid 0; jobs never run as root");
+  return name;
+}
+
 Status Service::LoadTenants() {
   for (const auto& t : cfg_.tenants) {
-    CNET_ASSIGN_OR_RETURN(store::TenantRow row, Canonical({t.name, t.max_accelerators, t.max_queued_jobs}));
+    CNET_ASSIGN_OR_RETURN(store::TenantRow row, Canonical({t.name, t.max_accelerators, t.max_queued_jobs, t.unix_user}));
+    CNET_ASSIGN_OR_RETURN(row.unix_user, UnixUserFor(row));
     CNET_RETURN_IF_ERROR(store_->PutTenant(row));
   }
   CNET_ASSIGN_OR_RETURN(auto tenants, store_->ListTenants());
@@ -289,6 +314,7 @@ Result<store::TenantRow> Service::PutTenant(const Caller& c, const store::Tenant
   for (const auto& [type, limit] : t0.max_accelerators)
     if (limit < 0 || limit > 1000000) return InvalidArgument("max_accelerators." + type + ": an integer from 0 to 1000000");
   CNET_ASSIGN_OR_RETURN(store::TenantRow t, Canonical(t0));
+  CNET_ASSIGN_OR_RETURN(t.unix_user, UnixUserFor(t));
   Status st = store_->PutTenant(t);
   if (!st.ok()) return Unavailable("store: " + st.message());
   ledger_.PutTenant(t);  // held jobs of this tenant are looked at again by the next tick

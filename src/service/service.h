@@ -125,6 +125,7 @@ class Service {
   Status BuildSites(const backends::BackendRegistry& reg);
   Status LoadTenants();
   Result<store::TenantRow> Canonical(store::TenantRow t) const;
+  Result<std::string> UnixUserFor(const store::TenantRow& t) const;
   Result<store::JobRow> OwnedJob(const Caller& c, int64_t id);
   std::string LiveReason(const store::JobRow& row) const;
 

@@ -25,11 +25,16 @@ class LocalBackendTest : public ::testing::Test {
     o.cpus = 8;
     b_ = std::make_unique<LocalBackend>("local", o, LocalInventory{});
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void TearDown() override {
+    std::filesystem::remove_all(dir_);
+    std::filesystem::remove_all(dir_ + "-runs");
+  }
 
   LaunchRequest Req(int64_t job, std::vector<NodeShare> nodes, int apw, const std::string& cmd = "sleep 30") {
     LaunchRequest r;
     r.job_id = job;
+    r.tenant = "t";
+    r.unix_user = "cnet-test-local";  // created by the backend (these tests run as root)
     r.argv = {"sh", "-c", cmd};
     r.nodes = std::move(nodes);
     r.accelerators_per_worker = apw;

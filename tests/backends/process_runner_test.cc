@@ -80,6 +80,7 @@ class ProcessRunnerTest : public ::testing::Test {
     ::prctl(PR_SET_CHILD_SUBREAPER, prev_subreaper_);
     std::error_code ec;
     fs::remove_all(dir_, ec);
+    fs::remove_all(dir_ + "-runs", ec);
   }
 
   // Polls every 20 ms until `job_id` ends or `timeout_s` passes.
@@ -228,7 +229,9 @@ TEST_F(ProcessRunnerTest, WorkingDirectory) {
   auto h = site.Launch(d);
   ASSERT_TRUE(h.ok());
   ASSERT_TRUE(WaitFor(site, 7).has_value());
-  EXPECT_EQ(ReadFile(site.StdoutPath(7, 2)), fs::canonical(dir_ + "/runs/7/2").string() + "\n");
+  // The job's own run directory is outside the data dir; the private record stays inside it.
+  EXPECT_EQ(ReadFile(site.StdoutPath(7, 2)), fs::canonical(dir_ + "-runs/7-2").string() + "\n");
+  EXPECT_EQ(h->work_dir, dir_ + "-runs/7-2");
   EXPECT_EQ(h->run_dir, dir_ + "/runs/7/2");
 }
 
@@ -268,7 +271,7 @@ TEST_F(ProcessRunnerTest, TimeLimitTerminatesGroup) {
   EXPECT_TRUE(e->timed_out);
   EXPECT_FALSE(e->success);
   EXPECT_FALSE(e->killed);
-  EXPECT_EQ(e->reason, "time limit 1 s exceeded");
+  EXPECT_EQ(e->reason, "TIMEOUT: time limit 1 s exceeded");
   EXPECT_NE(e->exit_code, 0);
   EXPECT_TRUE(Gone(h->pids[0]));
   EXPECT_TRUE(GroupGone(h->pgid)) << "the shim's child `sleep` survived";

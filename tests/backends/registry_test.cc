@@ -45,6 +45,27 @@ TEST(BackendRegistryTest, UnknownKeyIsNamedSharedKeysPass) {
   EXPECT_TRUE((*ok)->capabilities().starts_at_launch);
 }
 
+// Without cgroups the local site says so in its inventory (process groups only), unless told to
+// require them; its options are checked like every other key.
+TEST(BackendRegistryTest, LocalSiteWithoutCgroupsSaysSoOrRefusesWhenRequired) {
+  BackendRegistry r;
+  RegisterBuiltinBackends(r);
+  auto fallback = r.Create("local", "l", YAML::Load("{name: l, type: local, cpus: 4, cgroups: false}"), Env());
+  ASSERT_TRUE(fallback.ok()) << fallback.status().ToString();
+  EXPECT_TRUE((*fallback)->Inventory().healthy);
+  EXPECT_NE((*fallback)->Inventory().reason.find("tracked by process group only"), std::string::npos)
+      << (*fallback)->Inventory().reason;
+  auto required = r.Create("local", "l", YAML::Load("{name: l, type: local, cgroups: false, require_cgroups: true}"), Env());
+  ASSERT_FALSE(required.ok());
+  EXPECT_NE(required.status().message().find("require_cgroups"), std::string::npos) << required.status().message();
+  auto parent = r.Create("local", "l", YAML::Load("{name: l, type: local, cgroup_parent: a/b}"), Env());
+  ASSERT_FALSE(parent.ok());
+  EXPECT_NE(parent.status().message().find("cgroup_parent"), std::string::npos);
+  auto opts = r.Create("local", "l", YAML::Load("{name: l, type: local, run_root: /tmp/x-runs, allow_root_jobs: true, "
+                                                "log_cap_mib: 16, pids_per_job: 100}"), Env());
+  EXPECT_TRUE(opts.ok()) << opts.status().ToString();
+}
+
 TEST(BackendRegistryTest, SlurmFieldErrorsNameTheField) {
   BackendRegistry r;
   RegisterBuiltinBackends(r);

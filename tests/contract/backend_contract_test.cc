@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -82,7 +83,9 @@ class LocalHarness : public Harness {
     o.accelerators = 4;
     o.cpus = 4;
     o.memory_gib = 8;
-    return std::make_unique<local::LocalBackend>("local", o, local::LocalInventory{});
+    // Real cgroups where the host has them, in a subtree of this test process's own.
+    o.cgroup_parent = "cnet-contract-" + std::to_string(::getpid());
+    return std::make_unique<local::LocalBackend>("local", o, local::LocalInventory{}, local::DetectCgroups());
   }
   std::string Node(bool accel) const override { return accel ? "gpu" : "cpu"; }
   std::string Accelerator() const override { return "H100-SXM"; }
@@ -154,6 +157,10 @@ class BackendContractTest : public ::testing::TestWithParam<BackendCase> {
   void TearDown() override {
     b_.reset();
     if (!dir_.empty()) fs::remove_all(dir_);
+    if (!dir_.empty()) fs::remove_all(dir_ + "-runs");  // the local site's job run dirs
+    // The local harness's cgroup subtree, empty once its runs have ended (rmdir fails otherwise).
+    const std::string parent = "cnet-contract-" + std::to_string(::getpid());
+    for (const char* h : {"", "memory/", "cpu/", "pids/", "freezer/"}) ::rmdir(("/sys/fs/cgroup/" + std::string(h) + parent).c_str());
   }
   static void TearDownTestSuite() { SlurmHarness::Site().Stop(); }
 
@@ -170,6 +177,7 @@ class BackendContractTest : public ::testing::TestWithParam<BackendCase> {
     r.job_id = job;
     r.attempt = 1;
     r.tenant = "t";
+    r.unix_user = "cnet-contract";  // the local site creates it when it runs as root
     r.name = "contract";
     r.argv = {"sh", "-c", cmd};
     r.nodes = std::move(nodes);

@@ -130,6 +130,9 @@ TEST_F(ServeSignalTest, SigtermExitsZeroLeavesJobsRunningAndRestartReadoptsThem)
   httplib::Headers h{{"Authorization", "Bearer " + json::parse(tr->body)["token"].get<std::string>()}};
 
   const std::string pidfile = (dir_ / "job.pid").string();
+  // The job runs as the tenant's account: it may write this file, nothing else of the test's.
+  std::ofstream(pidfile).close();
+  fs::permissions(pidfile, static_cast<fs::perms>(0666));
   json job{{"name", "long"},
            {"command", {"sh", "-c", "echo $$ > " + pidfile + "; exec sleep 30"}},
            {"accelerators_per_worker", 0}, {"cpus_per_worker", 1}};

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "api/http_server.h"
@@ -102,7 +103,11 @@ class ServiceTest : public ::testing::Test {
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override {
+    fs::remove_all(dir_);
+    fs::remove_all(dir_ + "-runs");
+    fs::remove_all(dir_ + "-shared");
+  }
   std::string dir_;
 };
 
@@ -280,7 +285,12 @@ TEST_F(ServiceTest, DeclaredGpusGetDeviceIdsPerWorker) {
 TEST_F(ServiceTest, RestartReadoptsRunningJobsAndDispatchesQueuedOnes) {
   int64_t running_id, queued_id;
   std::string t;
-  std::string marker = dir_ + "/marker";
+  // Jobs run as their tenant's account: they may append to the marker, nothing else of the test's
+  // (the data dir, dir_, is the service's own: 0700).
+  fs::create_directories(dir_ + "-shared");
+  std::string marker = dir_ + "-shared/marker";
+  std::ofstream(marker).close();
+  fs::permissions(marker, static_cast<fs::perms>(0666));
   {
     TestServer s(dir_);
     t = s.Tenant("alice");

@@ -89,7 +89,7 @@ class LoopHarness {
     return *fakes_[name];
   }
   void AddTenant(const std::string& name, std::map<std::string, int> max_accel = {}, int max_queued = 0) {
-    cfg_.tenants.push_back({name, std::move(max_accel), max_queued});
+    cfg_.tenants.push_back({name, std::move(max_accel), max_queued, ""});
   }
   service::ServiceConfig& config() { return cfg_; }
   backends::FakeBackend& fake(const std::string& name) { return *fakes_.at(name); }

@@ -99,7 +99,7 @@ TEST(ThreadedLoop, AHangingLaunchHoldsNoReaderCancelOrOtherSite) {
     s.block = YAML::Load("{}");
     cfg.sites.push_back(s);
   }
-  cfg.tenants.push_back({"t", {}, 0});
+  cfg.tenants.push_back({"t", {}, 0, ""});
   service::ServiceDeps deps;
   deps.backends = &reg;
   auto svc = service::Service::Create(cfg, deps, DataPath("accelerators.yaml"), "");

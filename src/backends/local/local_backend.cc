@@ -9,6 +9,7 @@
 
 #include "backends/config_block.h"
 #include "backends/local/proc_scan.h"
+#include "backends/unix_account.h"
 #include "common/csv.h"
 
 namespace cnet::backends::local {
@@ -80,11 +81,78 @@ std::map<std::string, int> DeviceCounts(const SiteInventory& inv) {
   return out;
 }
 
+// A name for this service's cgroup subtree that another service (another data dir) does not share:
+// "cnet-" + FNV-1a of the data dir's absolute path.
+std::string DefaultCgroupParent(const std::string& data_dir) {
+  std::error_code ec;
+  std::string path = std::filesystem::absolute(data_dir, ec).lexically_normal().string();
+  uint32_t h = 2166136261u;
+  for (unsigned char c : path) h = (h ^ c) * 16777619u;
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%08x", h);
+  return std::string("cnet-") + buf;
+}
+
+RunnerOptions MakeRunnerOptions(const LocalOptions& o, CgroupHost host) {
+  RunnerOptions r;
+  r.run_root = o.run_root;
+  r.log_cap_bytes = o.log_cap_bytes;
+  if (o.cgroups && host.version != CgroupVersion::kNone) {
+    host.parent = o.cgroup_parent.empty() ? DefaultCgroupParent(o.data_dir) : o.cgroup_parent;
+    r.cgroups = host;
+  }
+  return r;
+}
+
+SiteInventory WithCgroupNote(SiteInventory inv, const LocalOptions& o, const CgroupHost& host) {
+  if (!o.cgroups) {
+    inv.reason = "cgroups disabled (cgroups: false): jobs are tracked by process group only; memory, CPU and process limits are not enforced";
+  } else if (host.version == CgroupVersion::kNone) {
+    inv.reason = "no usable cgroups (" + host.why_none + "): jobs are tracked by process group only; memory, CPU and process limits are not enforced";
+  }
+  return inv;
+}
+
 }  // namespace
 
-LocalBackend::LocalBackend(std::string name, LocalOptions opts, const LocalInventory& detected)
-    : name_(std::move(name)), opts_(std::move(opts)), inventory_(BuildInventory(opts_, detected)),
-      runner_(opts_.data_dir), ledger_(DeviceCounts(inventory_)) {}
+LocalBackend::LocalBackend(std::string name, LocalOptions opts, const LocalInventory& detected, CgroupHost cgroups)
+    : name_(std::move(name)), opts_(std::move(opts)),
+      inventory_(WithCgroupNote(BuildInventory(opts_, detected), opts_, cgroups)),
+      runner_(opts_.data_dir, MakeRunnerOptions(opts_, cgroups)), ledger_(DeviceCounts(inventory_)) {}
+
+Result<std::optional<RunAs>> LocalBackend::ResolveAccount(const LaunchRequest& req) const {
+  const uid_t self = ::geteuid();
+  const bool allow = opts_.allow_root_jobs;
+  auto refuse = [&](const std::string& why) -> Status {
+    return FailedPrecondition("tenant " + req.tenant + " maps to no Unix account" + why + "; run `cnet admin tenant " +
+                              req.tenant + " --unix-user NAME` (or serve with --allow-root-jobs on a single-user machine)");
+  };
+  if (req.unix_user.empty()) {
+    if (allow) return std::optional<RunAs>();
+    return refuse("");
+  }
+  CNET_RETURN_IF_ERROR(CheckUnixUserName(req.unix_user));
+  CNET_ASSIGN_OR_RETURN(std::optional<UnixAccount> acct, LookupAccount(req.unix_user));
+  if (!acct && self == 0 && !allow) {
+    CNET_RETURN_IF_ERROR(CreateSystemAccount(req.unix_user));
+    CNET_ASSIGN_OR_RETURN(acct, LookupAccount(req.unix_user));
+  }
+  if (!acct) {
+    if (allow) return std::optional<RunAs>();
+    return refuse(": account '" + req.unix_user + "' does not exist and the service (uid " + std::to_string(self) +
+                  ") cannot create it");
+  }
+  if (acct->uid == 0 || acct->uid == self) {
+    if (allow) return std::optional<RunAs>();
+    return refuse(": account '" + req.unix_user + "' is uid " + std::to_string(acct->uid) +
+                  ", and jobs never run as root or as the service's own user");
+  }
+  if (self != 0) {
+    if (allow) return std::optional<RunAs>();
+    return refuse(": the service does not run as root and cannot switch to account '" + req.unix_user + "'");
+  }
+  return std::optional<RunAs>(RunAs{acct->name, acct->uid, acct->gid, acct->groups});
+}
 
 Capabilities LocalBackend::capabilities() const {
   Capabilities c;
@@ -152,6 +220,7 @@ void LocalBackend::ReleaseJob(int64_t job_id) {
 
 Result<LaunchResult> LocalBackend::Launch(const LaunchRequest& req) {
   if (req.nodes.empty()) return InvalidArgument("launch: no nodes placed");
+  CNET_ASSIGN_OR_RETURN(std::optional<RunAs> run_as, ResolveAccount(req));
   Held held;
   CNET_ASSIGN_OR_RETURN(std::vector<std::vector<int>> devices, TakeDevices(req, &held));
   LaunchSpec ls;
@@ -162,6 +231,10 @@ Result<LaunchResult> LocalBackend::Launch(const LaunchRequest& req) {
   ls.working_dir = req.working_dir;
   ls.workers = req.workers();
   ls.time_limit_s = req.time_limit_s;
+  ls.run_as = std::move(run_as);
+  ls.limits.memory_bytes = static_cast<int64_t>(req.memory_gib_per_worker * ls.workers * 1024.0 * 1024.0 * 1024.0);
+  ls.limits.cpus = static_cast<double>(req.cpus_per_worker) * ls.workers;
+  ls.limits.pids = opts_.pids_per_job;
   if (req.accelerators_per_worker > 0) {
     ls.devices = devices;
     ls.device_env = req.device_env.empty() ? "CUDA_VISIBLE_DEVICES" : req.device_env;
@@ -277,6 +350,8 @@ Interrupted LocalBackend::FindInterrupted(int64_t job_id, int attempt) {
   h.pgid = procs.front().pgid;
   h.started_at = WallNow();
   h.run_dir = dir;
+  h.work_dir = runner_.WorkDir(job_id, attempt);
+  h.cgroup = "job-" + std::to_string(job_id) + "-" + std::to_string(attempt);  // adopted if it exists
   std::vector<FoundProcess> shims;
   for (const auto& p : procs) {
     bool child_of_job = std::any_of(procs.begin(), procs.end(), [&](const auto& q) { return q.pid == p.ppid; });
@@ -299,15 +374,32 @@ std::string LocalBackend::LogPath(int64_t job_id, int attempt, std::string_view 
 Result<std::unique_ptr<SiteBackend>> MakeLocalBackend(const std::string& name, const YAML::Node& block,
                                                       const BackendEnv& env) {
   ConfigBlock b(block, env);
-  CNET_RETURN_IF_ERROR(b.OnlyKeys({"accelerator", "accelerators", "cpus", "memory_gib"}));
+  CNET_RETURN_IF_ERROR(b.OnlyKeys({"accelerator", "accelerators", "cpus", "memory_gib", "run_root", "allow_root_jobs",
+                                   "log_cap_mib", "pids_per_job", "cgroups", "require_cgroups", "cgroup_parent"}));
   LocalOptions o;
   o.data_dir = env.data_dir;
+  o.allow_root_jobs = env.allow_root_jobs;
+  CNET_RETURN_IF_ERROR(b.String("run_root", &o.run_root));
+  CNET_RETURN_IF_ERROR(b.Bool("allow_root_jobs", &o.allow_root_jobs));
+  int log_cap_mib = 1024, pids = 4096;
+  CNET_RETURN_IF_ERROR(b.Int("log_cap_mib", 0, 1 << 30, &log_cap_mib));
+  CNET_RETURN_IF_ERROR(b.Int("pids_per_job", 0, 1 << 22, &pids));
+  o.log_cap_bytes = int64_t{log_cap_mib} << 20;
+  o.pids_per_job = pids;
+  CNET_RETURN_IF_ERROR(b.Bool("cgroups", &o.cgroups));
+  CNET_RETURN_IF_ERROR(b.Bool("require_cgroups", &o.require_cgroups));
+  CNET_RETURN_IF_ERROR(b.String("cgroup_parent", &o.cgroup_parent));
+  if (!o.cgroup_parent.empty() && o.cgroup_parent.find('/') != std::string::npos)
+    return b.Error("cgroup_parent", "a single path component");
   CNET_RETURN_IF_ERROR(b.String("accelerator", &o.accelerator));
   CNET_RETURN_IF_ERROR(b.Int("accelerators", 0, 1024, &o.accelerators));
   if (!o.accelerator.empty() && o.accelerators < 0) return b.Error("accelerators", "required when 'accelerator' is declared");
   CNET_RETURN_IF_ERROR(b.Int("cpus", 0, 100000, &o.cpus));
   CNET_RETURN_IF_ERROR(b.Double("memory_gib", 0, 1e7, &o.memory_gib));
-  return std::unique_ptr<SiteBackend>(std::make_unique<LocalBackend>(name, o, DetectInventory()));
+  CgroupHost host = o.cgroups ? DetectCgroups() : CgroupHost{};
+  if (o.require_cgroups && host.version == CgroupVersion::kNone)
+    return b.Error("require_cgroups", "this host has no usable cgroups: " + (o.cgroups ? host.why_none : "cgroups: false"));
+  return std::unique_ptr<SiteBackend>(std::make_unique<LocalBackend>(name, o, DetectInventory(), host));
 }
 
 }  // namespace cnet::backends::local

@@ -1,26 +1,30 @@
 // ProcessRunner: workers as child processes. See process_runner.h for the contract.
 //
 // Process layout of a job with N workers:
-//   * Worker 0 is forked by the service and calls setsid(): it leads a new session and a new
-//     process group whose id (the job's pgid) is its pid.
-//   * Workers 1..N-1 must be in that same group, but setpgid() cannot move a process into a group
-//     of another session, so they cannot be forked by the service directly. Worker 0, after
-//     setsid() and before it execs, creates them with clone(CLONE_PARENT): they are born in its
-//     session and group yet are children of the service (which can therefore waitpid them), and
-//     their pids come back to the service through a pipe. Should CLONE_PARENT be refused (some
-//     sandboxes), Launch falls back to forking every worker from the service into a new process
-//     group of the service's session (setpgid), which still gives one group per job.
-//   * Every worker execs `/bin/sh -c <shim> cnet-shim <exit_file> argv...`; the shim runs "$@"
-//     (PATH lookup by sh) and then records its status in <run_dir>/exit.<k> (tmp + mv).
+//   * Worker 0's supervisor is forked by the service and calls setsid(): it leads a new session and
+//     a new process group whose id (the job's pgid) is its pid.
+//   * Supervisors 1..N-1 must be in that same group, but setpgid() cannot move a process into a
+//     group of another session, so they cannot be forked by the service directly. Worker 0, after
+//     setsid(), creates them with clone(CLONE_PARENT): they are born in its session and group yet
+//     are children of the service (which can therefore waitpid them), and their pids come back to
+//     the service through a pipe. Should CLONE_PARENT be refused (some sandboxes), Launch falls
+//     back to forking every supervisor from the service into a new process group of the service's
+//     session (setpgid), which still gives one group per job.
+//   * Each supervisor forks the job's process (see process_runner.h) and records its exit code in
+//     <private run dir>/exit.<k> (tmp + rename).
 //
-// Between fork and exec a child of this (multi-threaded) process only makes async-signal-safe
-// calls; everything it needs (argv, envp, paths) is built before the fork.
+// Between fork and exec (and in supervisors, which never exec) a child of this multi-threaded
+// process only makes async-signal-safe calls; everything it needs (argv, envp, paths) is built
+// before the fork.
 #include "backends/local/process_runner.h"
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -52,15 +56,6 @@ namespace fs = std::filesystem;
 
 constexpr double kDefaultGraceS = 5;     // SIGTERM -> SIGKILL for time limits, gang failures, strays
 constexpr double kGiveUpAfterKillS = 10;  // report a job even if SIGKILLed members linger (D state)
-
-// The shim: $1 = exit file, the rest = the command. Runs the command as a child of sh (never exec,
-// so that the status can be recorded afterwards), then writes the status atomically. `command -p`
-// finds mv through the standard PATH even if the job's PATH does not contain it. The shim does not
-// trap signals: a group-wide SIGTERM ends it and the command alike.
-constexpr const char* kShim =
-    "f=$1; shift; \"$@\"; s=$?; "
-    "printf '%d\\n' \"$s\" > \"$f.tmp\" && command -p mv -f -- \"$f.tmp\" \"$f\"; "
-    "exit \"$s\"";
 
 std::string FormatSeconds(double s) {
   char buf[64];
@@ -113,12 +108,14 @@ bool IsExecutableFile(const std::string& path) {
   return S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
 }
 
-// Whether `prog` would be found by sh's "$@": through `path_env` unless it contains '/', in which
-// case relative to `cwd`.
-bool ProgramExists(const std::string& prog, const std::string& path_env, const std::string& cwd) {
-  if (prog.empty()) return false;
+// Where `prog` is: found through `path_env` unless it contains '/', in which case relative to
+// `cwd`, as a shell would find it; nullopt if not found or not executable.
+std::optional<std::string> FindProgram(const std::string& prog, const std::string& path_env, const std::string& cwd) {
+  if (prog.empty()) return std::nullopt;
   if (prog.find('/') != std::string::npos) {
-    return IsExecutableFile(prog[0] == '/' ? prog : cwd + "/" + prog);
+    std::string full = prog[0] == '/' ? prog : cwd + "/" + prog;
+    if (IsExecutableFile(full)) return full;
+    return std::nullopt;
   }
   size_t start = 0;
   while (true) {
@@ -127,10 +124,29 @@ bool ProgramExists(const std::string& prog, const std::string& path_env, const s
                                                                         : colon - start);
     if (dir.empty()) dir = ".";
     std::string full = (dir[0] == '/' ? dir : cwd + "/" + dir) + "/" + prog;
-    if (IsExecutableFile(full)) return true;
-    if (colon == std::string::npos) return false;
+    if (IsExecutableFile(full)) return full;
+    if (colon == std::string::npos) return std::nullopt;
     start = colon + 1;
   }
+}
+
+// Every path a shell would try for `prog`, in order.
+std::vector<std::string> ProgramCandidates(const std::string& prog, const std::string& path_env, const std::string& cwd) {
+  if (prog.find('/') != std::string::npos) return {prog[0] == '/' ? prog : cwd + "/" + prog};
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (true) {
+    size_t colon = path_env.find(':', start);
+    std::string dir = path_env.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+    if (dir.empty()) dir = ".";
+    out.push_back((dir[0] == '/' ? dir : cwd + "/" + dir) + "/" + prog);
+    if (colon == std::string::npos) return out;
+    start = colon + 1;
+  }
+}
+
+bool ProgramExists(const std::string& prog, const std::string& path_env, const std::string& cwd) {
+  return FindProgram(prog, path_env, cwd).has_value();
 }
 
 bool ValidEnvName(const std::string& k) {
@@ -142,17 +158,30 @@ bool ValidEnvName(const std::string& k) {
 struct WorkerPlan {
   std::vector<std::string> arg_store, env_store;
   std::vector<char*> argv, envp;
+  // Where the command may be, in PATH order, tried by the job's process with its own
+  // credentials (a directory only root can enter must not decide the search).
+  std::vector<std::string> candidates;
+  std::string exit_file;  // private: where the supervisor records the exit code
+  std::string exit_tmp;
 };
 
+// What every worker of a run shares; all pointers stay valid until the spawn returns.
 struct ChildCommon {
-  const char* stdout_path;
+  const char* stdout_path;  // private log files, written by the supervisors
   const char* stderr_path;
   const char* cwd;
   int max_fd;  // fallback when close_range is unavailable
+  bool drop = false;  // switch to uid/gid/groups before exec
+  uid_t uid = 0;
+  gid_t gid = 0;
+  const gid_t* groups = nullptr;
+  size_t ngroups = 0;
+  std::vector<const char*> cgroup_procs;  // cgroup.procs files the job's process joins
+  int64_t log_cap = 0;                    // bytes per log file; 0 = none
+  bool reap_all = false;                  // cgroup mode: the supervisor waits for every descendant
 };
 
-void WriteAll(int fd, const char* s) {
-  size_t n = std::strlen(s);
+void WriteAll(int fd, const char* s, size_t n) {
   while (n > 0) {
     ssize_t w = ::write(fd, s, n);
     if (w < 0 && errno == EINTR) continue;
@@ -161,8 +190,24 @@ void WriteAll(int fd, const char* s) {
     n -= static_cast<size_t>(w);
   }
 }
+void WriteAll(int fd, const char* s) { WriteAll(fd, s, std::strlen(s)); }
+
+// Decimal text of v into buf (at least 24 bytes); returns its start.
+char* FormatInt(long long v, char* buf, size_t size) {
+  size_t i = size - 1;
+  buf[i] = '\0';
+  bool neg = v < 0;
+  unsigned long long u = neg ? 0ULL - static_cast<unsigned long long>(v) : static_cast<unsigned long long>(v);
+  do {
+    buf[--i] = static_cast<char>('0' + u % 10);
+    u /= 10;
+  } while (u > 0 && i > 1);
+  if (neg) buf[--i] = '-';
+  return buf + i;
+}
 
 [[noreturn]] void ChildFail(const char* what, const char* detail) {
+  int e = errno;
   WriteAll(2, "cnet: ");
   WriteAll(2, what);
   if (detail != nullptr) {
@@ -170,29 +215,31 @@ void WriteAll(int fd, const char* s) {
     WriteAll(2, detail);
   }
   // strerror may translate (locks, malloc): print the number instead.
-  char num[16];
-  int e = errno, i = sizeof num - 1;
-  num[i] = '\0';
-  do {
-    num[--i] = static_cast<char>('0' + e % 10);
-    e /= 10;
-  } while (e > 0 && i > 0);
+  char num[24];
   WriteAll(2, ": errno ");
-  WriteAll(2, num + i);
+  WriteAll(2, FormatInt(e, num, sizeof num));
   WriteAll(2, "\n");
   ::_exit(127);
 }
 
 int MoveAbove2(int fd) {
   if (fd < 0 || fd > 2) return fd;
-  return ::fcntl(fd, F_DUPFD, 3);  // the low copy is overwritten by dup2 below
+  return ::fcntl(fd, F_DUPFD_CLOEXEC, 3);  // the low copy is overwritten by dup2 below
+}
+
+void CloseFrom3(int max_fd) {
+#ifdef SYS_close_range
+  if (::syscall(SYS_close_range, 3U, ~0U, 0U) == 0) return;
+#endif
+  for (int fd = 3; fd < max_fd; ++fd) ::close(fd);
 }
 
 // Exec keeps ignored dispositions and the signal mask; the service may ignore some (SIGPIPE) or
 // block some (SIGTERM for a sigwait thread), and a job must start with the defaults. Children are
-// forked with every signal blocked (so that no handler of the service runs in them), reset the
-// dispositions, and unblock just before execve: a group signal sent meanwhile stays pending and
-// then takes its default action.
+// forked with every signal blocked (so that no handler of the service runs in them); supervisors
+// keep them blocked (a SIGTERM meant for the job leaves them be), the job's process resets the
+// dispositions and unblocks just before execve: a signal sent meanwhile then takes its default
+// action.
 void ResetSignalDispositions() {
   struct sigaction dfl;
   std::memset(&dfl, 0, sizeof dfl);
@@ -218,25 +265,167 @@ class BlockAllSignals {
   sigset_t old_;
 };
 
-[[noreturn]] void ExecWorker(const WorkerPlan& w, const ChildCommon& c) {
+// Switches to the job's account and checks that it took (including that root cannot be regained).
+void DropPrivileges(const ChildCommon& c) {
+  if (::setgroups(c.ngroups, c.groups) != 0) ChildFail("setgroups", nullptr);
+  if (::setresgid(c.gid, c.gid, c.gid) != 0) ChildFail("setgid", nullptr);
+  if (::setresuid(c.uid, c.uid, c.uid) != 0) ChildFail("setuid", nullptr);
+  uid_t r, e, s;
+  gid_t rg, eg, sg;
+  if (::getresuid(&r, &e, &s) != 0 || r != c.uid || e != c.uid || s != c.uid) ChildFail("uid did not change", nullptr);
+  if (::getresgid(&rg, &eg, &sg) != 0 || rg != c.gid || eg != c.gid || sg != c.gid) ChildFail("gid did not change", nullptr);
+  if (c.uid != 0 && (::setuid(0) == 0 || ::seteuid(0) == 0)) ChildFail("could regain root after setuid", nullptr);
+}
+
+// The job's process: joins the cgroup, takes the pipes as stdout/stderr, drops privileges, execs.
+[[noreturn]] void ExecJob(const WorkerPlan& w, const ChildCommon& c, int out_w, int err_w) {
   ResetSignalDispositions();
-  int in = MoveAbove2(::open("/dev/null", O_RDONLY));
-  int out = MoveAbove2(::open(c.stdout_path, O_WRONLY | O_APPEND | O_CREAT, 0644));
-  int err = MoveAbove2(::open(c.stderr_path, O_WRONLY | O_APPEND | O_CREAT, 0644));
-  if (in < 0 || out < 0 || err < 0) ChildFail("cannot open log files in", c.cwd);
-  if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) ChildFail("dup2", nullptr);
-#ifdef SYS_close_range
-  if (::syscall(SYS_close_range, 3U, ~0U, 0U) != 0)
-#endif
-  {
-    for (int fd = 3; fd < c.max_fd; ++fd) ::close(fd);
+  int in = MoveAbove2(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (in < 0 || ::dup2(in, 0) < 0 || ::dup2(out_w, 1) < 0 || ::dup2(err_w, 2) < 0) ChildFail("dup2", nullptr);
+  CloseFrom3(c.max_fd);
+  for (const char* procs : c.cgroup_procs) {  // before any of the job's code runs
+    int fd = ::open(procs, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || ::write(fd, "0\n", 2) != 2) ChildFail("cannot join the job's cgroup:", procs);
+    ::close(fd);
   }
+  if (c.drop) DropPrivileges(c);
   if (::chdir(c.cwd) != 0) ChildFail("cannot enter working directory", c.cwd);
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  ::execve("/bin/sh", w.argv.data(), w.envp.data());
-  ChildFail("cannot execute", "/bin/sh");
+  int first_errno = ENOENT;
+  for (const std::string& path : w.candidates) {
+    ::execve(path.c_str(), w.argv.data(), w.envp.data());
+    if (errno != ENOENT && errno != ENOTDIR && first_errno == ENOENT) first_errno = errno;
+  }
+  errno = first_errno;
+  ChildFail("cannot execute", w.argv[0]);
+}
+
+// A log file fed by a pipe, capped: at the cap (the file's size, which all workers share) one note
+// line is written and the rest is discarded.
+struct LogPump {
+  int pipe_fd = -1;
+  int file_fd = -1;
+  int64_t cap = 0;
+  bool noted = false;
+
+  void Write(const char* buf, size_t n) {
+    if (cap > 0) {
+      struct stat st;
+      int64_t size = ::fstat(file_fd, &st) == 0 ? static_cast<int64_t>(st.st_size) : 0;
+      if (size >= cap) return Note();
+      if (static_cast<int64_t>(n) > cap - size) {
+        WriteAll(file_fd, buf, static_cast<size_t>(cap - size));
+        return Note();
+      }
+    }
+    WriteAll(file_fd, buf, n);
+  }
+  void Note() {
+    if (noted) return;
+    noted = true;
+    char num[24];
+    WriteAll(file_fd, "\ncnet: log size limit of ");
+    WriteAll(file_fd, FormatInt(cap, num, sizeof num));
+    WriteAll(file_fd, " bytes reached; further output is discarded\n");
+  }
+  // One read; false at end of file (the pipe is closed then).
+  bool ReadOnce() {
+    char buf[65536];
+    ssize_t n = ::read(pipe_fd, buf, sizeof buf);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return true;
+    if (n <= 0) {
+      ::close(pipe_fd);
+      pipe_fd = -1;
+      return false;
+    }
+    Write(buf, static_cast<size_t>(n));
+    return true;
+  }
+};
+
+void WriteExitFile(const WorkerPlan& w, int code) {
+  char num[24];
+  char* text = FormatInt(code, num, sizeof num - 1);
+  size_t len = std::strlen(text);
+  text[len] = '\n';
+  int fd = ::open(w.exit_tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  WriteAll(fd, text, len + 1);
+  ::fsync(fd);
+  ::close(fd);
+  ::rename(w.exit_tmp.c_str(), w.exit_file.c_str());
+}
+
+int ExitCodeOf(int wait_status) {
+  if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
+  return WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 1;
+}
+
+// Pumps the logs and reaps until the job's process has exited (and, in reap_all mode, every
+// descendant the supervisor inherited), recording the job's exit code as soon as it is known.
+int PumpAndWait(const WorkerPlan& w, const ChildCommon& c, pid_t job, LogPump (&pumps)[2]) {
+  int code = -1;
+  bool children_left = true;
+  while (code < 0 || (c.reap_all && children_left)) {
+    struct pollfd fds[2];
+    for (int i = 0; i < 2; ++i) fds[i] = {pumps[i].pipe_fd, POLLIN, 0};
+    if (::poll(fds, 2, 100) > 0) {
+      for (int i = 0; i < 2; ++i) {
+        if (fds[i].fd >= 0 && (fds[i].revents & (POLLIN | POLLHUP | POLLERR))) pumps[i].ReadOnce();
+      }
+    }
+    for (;;) {
+      int st = 0;
+      pid_t r = ::waitpid(-1, &st, WNOHANG);
+      if (r == job) {
+        code = ExitCodeOf(st);
+        WriteExitFile(w, code);
+      }
+      if (r > 0) continue;
+      if (r < 0 && errno == EINTR) continue;
+      children_left = !(r < 0 && errno == ECHILD);
+      break;
+    }
+  }
+  // What is already in the pipes; writers left behind (fallback mode) are not waited for.
+  for (LogPump& p : pumps) {
+    while (p.pipe_fd >= 0) {
+      struct pollfd f = {p.pipe_fd, POLLIN, 0};
+      if (::poll(&f, 1, 0) <= 0 || !p.ReadOnce()) break;
+    }
+  }
+  return code;
+}
+
+// A supervisor (never returns): runs as the service's user, outside the job's cgroup.
+[[noreturn]] void Supervise(const WorkerPlan& w, const ChildCommon& c) {
+  CloseFrom3(c.max_fd);
+  ::prctl(PR_SET_NAME, "cnet-supervise", 0, 0, 0);  // in ps, not mistaken for the service
+  // With 0-2 open, the pipes and log files below are never given the job's stdio numbers.
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) < 0) ::open("/dev/null", O_RDWR);
+  }
+  if (c.reap_all) ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+  const int flags = O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
+  int out_f = MoveAbove2(::open(c.stdout_path, flags, 0600));
+  int err_f = MoveAbove2(::open(c.stderr_path, flags, 0600));
+  int out_p[2], err_p[2];
+  if (out_f < 0 || err_f < 0) ChildFail("cannot open log files", c.stdout_path);
+  if (::pipe2(out_p, O_CLOEXEC) != 0 || ::pipe2(err_p, O_CLOEXEC) != 0) ChildFail("pipe", nullptr);
+  pid_t job = ::fork();
+  if (job == 0) ExecJob(w, c, out_p[1], err_p[1]);
+  ::close(out_p[1]);
+  ::close(err_p[1]);
+  if (job < 0) {
+    WriteAll(err_f, "cnet: cannot fork the job's process\n");
+    WriteExitFile(w, 127);
+    ::_exit(127);
+  }
+  LogPump pumps[2] = {{out_p[0], out_f, c.log_cap, false}, {err_p[0], err_f, c.log_cap, false}};
+  int code = PumpAndWait(w, c, job, pumps);
+  ::_exit(code & 0xff);
 }
 
 // Reaps `pid` (blocking); only for processes that were just SIGKILLed.
@@ -261,6 +450,9 @@ std::string RunHandle::ToJson() const {
   j["started_at"] = started_at;
   j["time_limit_s"] = time_limit_s;
   j["run_dir"] = run_dir;
+  j["work_dir"] = work_dir;
+  j["cgroup"] = cgroup;
+  j["memory_limit_bytes"] = memory_limit_bytes;
   return j.dump();
 }
 
@@ -277,6 +469,9 @@ Result<RunHandle> RunHandle::FromJson(const std::string& s) {
     h.started_at = j.value("started_at", 0.0);
     h.time_limit_s = j.value("time_limit_s", 0.0);
     h.run_dir = j.value("run_dir", std::string());
+    h.work_dir = j.value("work_dir", std::string());
+    h.cgroup = j.value("cgroup", std::string());
+    h.memory_limit_bytes = j.value("memory_limit_bytes", int64_t{0});
     return h;
   } catch (const std::exception& e) {
     return InvalidArgument(std::string("run handle: ") + e.what());
@@ -376,9 +571,13 @@ struct ProcessRunner::Impl {
     double sigkill_at = 0;  // monotonic
     bool kill_sent = false;
     double kill_sent_at = 0;  // monotonic
+    std::optional<JobCgroup> cg;  // the run's cgroup, if it has one
   };
 
   std::string data_dir;
+  std::string run_root;
+  RunnerOptions opts;
+  std::vector<JobCgroup> to_remove;  // guarded by mu: cgroups of ended runs not yet removed
   mutable std::mutex mu;
   std::map<int64_t, Job> jobs;   // guarded by mu
   std::set<int64_t> launching;   // guarded by mu: job ids between reservation and insertion
@@ -387,14 +586,14 @@ struct ProcessRunner::Impl {
   // Marks `job_id` as being launched; kAlreadyExists if it runs or is being launched here.
   Status Reserve(int64_t job_id);
   // Starts tracking a just-spawned run: fills h.start_ticks, writes its handle file.
-  void Track(RunHandle& h);
+  void Track(RunHandle& h, std::optional<JobCgroup> cg);
 
   std::string RunDir(int64_t job_id, int attempt) const {
     return data_dir + "/runs/" + std::to_string(job_id) + "/" + std::to_string(attempt);
   }
 
   // Whether this job's pgid is known to still name the job's group: some worker (which never
-  // leaves the group: it is the shim) is unreaped or alive. After the group has emptied, the
+  // leaves the group: it is the supervisor) is unreaped or alive. After the group has emptied, the
   // number could in principle be reused, so we never signal it blindly.
   static bool WorkerHoldsGroup(const Job& j) {
     for (const Worker& w : j.workers) {
@@ -436,7 +635,9 @@ struct ProcessRunner::Impl {
     return live;
   }
 
+  // Signals the run's cgroup (every process of the job, wherever it moved), else its group.
   static void SignalGroup(const Job& j, int sig) {
+    if (j.cg && j.cg->Signal(sig).ok()) return;
     if (j.h.pgid <= 1) return;
     if (WorkerHoldsGroup(j) || GroupHasLiveMembers(j)) ::kill(-j.h.pgid, sig);
   }
@@ -513,6 +714,16 @@ struct ProcessRunner::Impl {
     }
   }
 
+  // Removes the cgroups of ended runs; those that still hold processes (e.g. in D state) are
+  // retried by the next Poll.
+  void RemoveEndedCgroups() {
+    std::vector<JobCgroup> keep;
+    for (JobCgroup& cg : to_remove) {
+      if (!cg.Remove().ok()) keep.push_back(std::move(cg));
+    }
+    to_remove = std::move(keep);
+  }
+
   ExitInfo Report(const Job& j) const {
     ExitInfo info;
     info.job_id = j.h.job_id;
@@ -533,7 +744,15 @@ struct ProcessRunner::Impl {
     } else if (j.timed_out) {
       info.timed_out = true;
       info.success = false;
-      info.reason = "time limit " + FormatSeconds(j.h.time_limit_s) + " s exceeded";
+      info.reason = "TIMEOUT: time limit " + FormatSeconds(j.h.time_limit_s) + " s exceeded";
+    } else if (j.cg && j.cg->OomKilled()) {
+      info.oom_killed = true;
+      info.success = false;
+      if (info.exit_code == 0) info.exit_code = 137;
+      char lim[64];
+      std::snprintf(lim, sizeof lim, "%.1f GiB", static_cast<double>(j.h.memory_limit_bytes) / (1024.0 * 1024 * 1024));
+      info.reason = std::string("out of memory: limit ") + (j.h.memory_limit_bytes > 0 ? lim : "none set") +
+                    (culprit >= 0 ? "; " + j.workers[culprit].reason : "");
     } else if (culprit >= 0) {
       info.success = false;
       info.reason = j.workers[culprit].reason;
@@ -547,13 +766,20 @@ struct ProcessRunner::Impl {
   }
 };
 
-ProcessRunner::ProcessRunner(std::string data_dir) : impl_(std::make_unique<Impl>()) {
+ProcessRunner::ProcessRunner(std::string data_dir, RunnerOptions opts) : impl_(std::make_unique<Impl>()) {
+  while (data_dir.size() > 1 && data_dir.back() == '/') data_dir.pop_back();
   impl_->data_dir = std::move(data_dir);
+  impl_->run_root = opts.run_root.empty() ? impl_->data_dir + "-runs" : opts.run_root;
+  impl_->opts = std::move(opts);
 }
 
 // Deliberately neither kills nor reaps: the jobs run in their own session and outlive this object
 // (and the service process); a successor adopts them through their RunHandles.
 ProcessRunner::~ProcessRunner() = default;
+
+std::string ProcessRunner::WorkDir(int64_t job_id, int attempt) const {
+  return impl_->run_root + "/" + std::to_string(job_id) + "-" + std::to_string(attempt);
+}
 
 std::string ProcessRunner::StdoutPath(int64_t job_id, int attempt) const {
   return impl_->RunDir(job_id, attempt) + "/stdout.log";
@@ -598,8 +824,9 @@ Status ValidateSpec(const LaunchSpec& spec) {
   return Status::Ok();
 }
 
-// PATH, HOME, LANG from this process (defaults if absent), then spec.env.
-std::map<std::string, std::string> BaseEnv(const LaunchSpec& spec) {
+// PATH, HOME, LANG from this process (defaults if absent; with an account, HOME is the job's run
+// directory and USER, LOGNAME its name), then spec.env.
+std::map<std::string, std::string> BaseEnv(const LaunchSpec& spec, const std::string& work_dir) {
   std::map<std::string, std::string> env;
   auto base = [&](const char* name, const char* dflt) {
     const char* v = std::getenv(name);
@@ -608,6 +835,10 @@ std::map<std::string, std::string> BaseEnv(const LaunchSpec& spec) {
   base("PATH", "/usr/local/bin:/usr/bin:/bin");
   base("HOME", "/");
   base("LANG", "C.UTF-8");
+  if (spec.run_as) {
+    env["HOME"] = work_dir;
+    env["USER"] = env["LOGNAME"] = spec.run_as->name;
+  }
   for (const auto& [k, v] : spec.env) env[k] = v;
   return env;
 }
@@ -620,14 +851,16 @@ Status CheckProgram(const std::string& prog, const std::string& path_env, const 
   return InvalidArgument("program '" + prog + "' not found or not executable");
 }
 
-// Each worker's argv (the shim around the command) and environment, built before any fork.
+// Each worker's argv, environment and exit file, built before any fork.
 std::vector<WorkerPlan> BuildPlans(const LaunchSpec& spec, const std::map<std::string, std::string>& env,
-                                   const std::string& run_dir) {
+                                   const std::string& private_dir, const std::vector<std::string>& candidates) {
   std::vector<WorkerPlan> plans(spec.workers);
   for (int k = 0; k < spec.workers; ++k) {
     WorkerPlan& p = plans[k];
-    p.arg_store = {"/bin/sh", "-c", kShim, "cnet-shim", run_dir + "/exit." + std::to_string(k)};
-    p.arg_store.insert(p.arg_store.end(), spec.argv.begin(), spec.argv.end());
+    p.candidates = candidates;
+    p.exit_file = private_dir + "/exit." + std::to_string(k);
+    p.exit_tmp = p.exit_file + ".tmp";
+    p.arg_store = spec.argv;
     std::map<std::string, std::string> wenv = env;
     if (!spec.devices.empty()) {
       std::string ids;
@@ -683,12 +916,12 @@ bool ReadRecord(int fd, int32_t rec[2]) {
   if (::setsid() < 0) ChildFail("setsid", nullptr);
   for (int k = 1; k < n; ++k) {
     long r = ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
-    if (r == 0) ExecWorker(plans[k], common);
+    if (r == 0) Supervise(plans[k], common);
     send(k, r < 0 ? -errno : static_cast<int32_t>(r));
     if (r < 0) ::_exit(126);
   }
   send(n, 0);  // ready
-  ExecWorker(plans[0], common);
+  Supervise(plans[0], common);
 }
 
 // Session mode (setsid + CLONE_PARENT). Worker 0 reports the other workers' pids through a pipe,
@@ -746,7 +979,7 @@ Result<std::vector<int>> SpawnGroup(const std::vector<WorkerPlan>& plans, const 
       if (pid == 0) {
         ResetSignalDispositions();
         if (::setpgid(0, pgid) != 0) ChildFail("setpgid", nullptr);
-        ExecWorker(plans[k], common);
+        Supervise(plans[k], common);
       }
     }
     if (pid < 0) {
@@ -779,7 +1012,11 @@ void WriteHandleFile(const RunHandle& h) {
 }
 
 ChildCommon MakeChildCommon(const std::string& out_path, const std::string& err_path, const std::string& cwd) {
-  ChildCommon common{out_path.c_str(), err_path.c_str(), cwd.c_str(), 1024};
+  ChildCommon common;
+  common.stdout_path = out_path.c_str();
+  common.stderr_path = err_path.c_str();
+  common.cwd = cwd.c_str();
+  common.max_fd = 1024;
   struct rlimit rl;
   if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
     common.max_fd = static_cast<int>(std::min<rlim_t>(rl.rlim_cur, 65536));
@@ -788,6 +1025,51 @@ ChildCommon MakeChildCommon(const std::string& out_path, const std::string& err_
 }
 
 }  // namespace
+
+std::string CgroupName(int64_t job_id, int attempt) {
+  return "job-" + std::to_string(job_id) + "-" + std::to_string(attempt);
+}
+
+// The run's private directory, under <data_dir>/runs (0700: only the service reads it).
+Status MakePrivateDir(const std::string& data_dir, const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Internal("launch: cannot create run directory " + dir + ": " + ec.message());
+  if (::chmod((data_dir + "/runs").c_str(), 0700) != 0) return Internal("launch: cannot chmod " + data_dir + "/runs: " + std::strerror(errno));
+  return Status::Ok();
+}
+
+// The job's own directory: <run_root> (the service's, 0711: traversable, not listable) /
+// <job>-<attempt> (the job's account's, 0700). Refuses a run_root others could write to, and a
+// run directory that is not a directory (e.g. a symbolic link).
+Status MakeWorkDir(const std::string& run_root, const std::string& dir, const std::optional<RunAs>& run_as) {
+  std::error_code ec;
+  fs::create_directories(run_root, ec);
+  if (ec) return Internal("launch: cannot create run_root " + run_root + ": " + ec.message());
+  struct stat st;
+  if (::lstat(run_root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid())
+    return FailedPrecondition("launch: run_root " + run_root + " must be a directory owned by the service");
+  if (::chmod(run_root.c_str(), 0711) != 0) return Internal("launch: cannot chmod " + run_root + ": " + std::strerror(errno));
+  // Another account must be able to reach its run directory: every parent lets others traverse.
+  if (run_as) {
+    std::error_code ec2;
+    for (fs::path p = fs::absolute(run_root, ec2).parent_path(); !p.empty(); p = p.parent_path()) {
+      if (::stat(p.c_str(), &st) == 0 && (st.st_mode & S_IXOTH) == 0)
+        return FailedPrecondition("launch: run_root " + run_root + " is not reachable by job accounts: " + p.string() +
+                                  " does not let others traverse it; choose a run_root (site option) elsewhere");
+      if (p == p.root_path()) break;
+    }
+  }
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+    return Internal("launch: cannot create run directory " + dir + ": " + std::strerror(errno));
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return Internal("launch: run directory " + dir + " is not a directory: " + std::strerror(errno));
+  bool ok = ::fchmod(fd, 0700) == 0 && (!run_as || ::fchown(fd, run_as->uid, run_as->gid) == 0);
+  int e = errno;
+  ::close(fd);
+  if (!ok) return Internal("launch: cannot give run directory " + dir + " to its account: " + std::strerror(e));
+  return Status::Ok();
+}
 
 // Unmarks a job id reserved by Reserve.
 struct ProcessRunner::Impl::LaunchGuard {
@@ -808,8 +1090,9 @@ Status ProcessRunner::Impl::Reserve(int64_t job_id) {
   return Status::Ok();
 }
 
-void ProcessRunner::Impl::Track(RunHandle& h) {
+void ProcessRunner::Impl::Track(RunHandle& h, std::optional<JobCgroup> cg) {
   Job job;
+  job.cg = std::move(cg);
   for (size_t k = 0; k < h.pids.size(); ++k) {
     auto st = ReadProcStat(h.pids[k]);  // unreaped, so present even if it has already exited
     h.start_ticks.push_back(st ? st->start_ticks : 0);
@@ -827,9 +1110,10 @@ void ProcessRunner::Impl::Track(RunHandle& h) {
 
 Result<RunHandle> ProcessRunner::Launch(const LaunchSpec& spec) {
   CNET_RETURN_IF_ERROR(ValidateSpec(spec));
-  std::map<std::string, std::string> env = BaseEnv(spec);
-  const std::string run_dir = impl_->RunDir(spec.job_id, spec.attempt);
-  const std::string cwd = spec.working_dir.empty() ? run_dir : spec.working_dir;
+  const std::string private_dir = impl_->RunDir(spec.job_id, spec.attempt);
+  const std::string work_dir = WorkDir(spec.job_id, spec.attempt);
+  std::map<std::string, std::string> env = BaseEnv(spec, work_dir);
+  const std::string cwd = spec.working_dir.empty() ? work_dir : spec.working_dir;
   // The run directory does not exist yet; a relative program path is checked against it later.
   const bool check_later = spec.argv[0].find('/') != std::string::npos && spec.working_dir.empty() &&
                            spec.argv[0][0] != '/';
@@ -837,36 +1121,59 @@ Result<RunHandle> ProcessRunner::Launch(const LaunchSpec& spec) {
 
   CNET_RETURN_IF_ERROR(impl_->Reserve(spec.job_id));
   Impl::LaunchGuard unreserve{impl_.get(), spec.job_id};
-  std::error_code ec;
-  fs::create_directories(run_dir, ec);
-  if (ec) return Internal("launch: cannot create run directory " + run_dir + ": " + ec.message());
-  if (check_later) {
-    Status st = CheckProgram(spec.argv[0], env["PATH"], cwd);
-    if (!st.ok()) return InvalidArgument("program '" + spec.argv[0] + "' not found or not executable");
-  }
+  CNET_RETURN_IF_ERROR(MakePrivateDir(impl_->data_dir, private_dir));
+  CNET_RETURN_IF_ERROR(MakeWorkDir(impl_->run_root, work_dir, spec.run_as));
+  CNET_RETURN_IF_ERROR(CheckProgram(spec.argv[0], env["PATH"], cwd));
   // A relaunch of the same attempt must not see the previous exit files.
+  std::error_code ec;
   for (int k = 0; k < spec.workers; ++k) {
-    fs::remove(run_dir + "/exit." + std::to_string(k), ec);
-    fs::remove(run_dir + "/exit." + std::to_string(k) + ".tmp", ec);
+    fs::remove(private_dir + "/exit." + std::to_string(k), ec);
+    fs::remove(private_dir + "/exit." + std::to_string(k) + ".tmp", ec);
+  }
+  std::optional<JobCgroup> cg;
+  if (impl_->opts.cgroups.version != CgroupVersion::kNone) {
+    auto made = JobCgroup::Create(impl_->opts.cgroups, CgroupName(spec.job_id, spec.attempt), spec.limits);
+    if (!made.ok()) return Internal("launch: " + made.status().message());
+    cg = std::move(made).value();
   }
 
-  const std::vector<WorkerPlan> plans = BuildPlans(spec, env, run_dir);
-  const std::string out_path = run_dir + "/stdout.log";
-  const std::string err_path = run_dir + "/stderr.log";
-  CNET_ASSIGN_OR_RETURN(std::vector<int> pids, SpawnWorkers(plans, MakeChildCommon(out_path, err_path, cwd)));
+  const std::vector<WorkerPlan> plans = BuildPlans(spec, env, private_dir, ProgramCandidates(spec.argv[0], env["PATH"], cwd));
+  const std::string out_path = private_dir + "/stdout.log";
+  const std::string err_path = private_dir + "/stderr.log";
+  ChildCommon common = MakeChildCommon(out_path, err_path, cwd);
+  common.log_cap = impl_->opts.log_cap_bytes;
+  if (spec.run_as) {
+    common.drop = true;
+    common.uid = spec.run_as->uid;
+    common.gid = spec.run_as->gid;
+    common.groups = spec.run_as->groups.data();
+    common.ngroups = spec.run_as->groups.size();
+  }
+  if (cg) {
+    for (const std::string& f : cg->procs_files()) common.cgroup_procs.push_back(f.c_str());
+    common.reap_all = true;
+  }
+  auto pids = SpawnWorkers(plans, common);
+  if (!pids.ok()) {
+    Status rm = cg ? cg->Remove() : Status::Ok();  // nothing runs in it
+    if (rm.ok()) return pids.status();
+    return Status(pids.status().code(), pids.status().message() + "; " + rm.message());
+  }
 
   RunHandle h;
   h.job_id = spec.job_id;
   h.attempt = spec.attempt;
-  h.pgid = pids[0];
-  h.pids = pids;
+  h.pgid = (*pids)[0];
+  h.pids = *pids;
   h.started_at = SystemClock().Now();
   h.time_limit_s = spec.time_limit_s;
-  h.run_dir = run_dir;
-  impl_->Track(h);
+  h.run_dir = private_dir;
+  h.work_dir = work_dir;
+  h.cgroup = cg ? cg->name() : "";
+  h.memory_limit_bytes = spec.limits.memory_bytes;
+  impl_->Track(h, std::move(cg));
   return h;
 }
-
 
 bool ProcessRunner::Adopt(const RunHandle& h) {
   if (h.pids.empty() || h.pgid <= 1 || h.start_ticks.size() != h.pids.size()) return false;
@@ -892,6 +1199,10 @@ bool ProcessRunner::Adopt(const RunHandle& h) {
     job.workers.push_back(w);
   }
   if (!any_alive && !all_files) return false;
+  if (!h.cgroup.empty() && impl_->opts.cgroups.version != CgroupVersion::kNone) {
+    auto cg = JobCgroup::Open(impl_->opts.cgroups, h.cgroup);
+    if (cg.ok()) job.cg = std::move(cg).value();  // gone: its processes have all ended
+  }
   std::lock_guard<std::mutex> lock(impl_->mu);
   if (impl_->jobs.count(h.job_id) || impl_->launching.count(h.job_id)) return true;
   impl_->jobs.emplace(h.job_id, std::move(job));
@@ -905,11 +1216,16 @@ std::vector<ExitInfo> ProcessRunner::Poll(double now) {
   for (auto it = impl_->jobs.begin(); it != impl_->jobs.end();) {
     Impl::Job& j = it->second;
     bool all_done = true;
+    bool all_recorded = true;  // every job process has ended (its supervisor may wait for strays)
     for (size_t k = 0; k < j.workers.size(); ++k) {
       Impl::CheckWorker(j, static_cast<int>(k));
       const Impl::Worker& w = j.workers[k];
       if (!w.done) {
         all_done = false;
+        // With a cgroup a supervisor outlives its job's process until the cgroup's strays end.
+        auto recorded = j.cg ? Impl::ReadExitFile(j.h.run_dir, static_cast<int>(k)) : std::nullopt;
+        if (!recorded) all_recorded = false;
+        else if (*recorded != 0 && j.first_failure < 0) j.first_failure = static_cast<int>(k);
       } else if (w.exit_code != 0 && j.first_failure < 0) {
         j.first_failure = static_cast<int>(k);
       }
@@ -920,12 +1236,14 @@ std::vector<ExitInfo> ProcessRunner::Poll(double now) {
         Impl::Terminate(j, kDefaultGraceS, mono);
       } else if (j.first_failure >= 0) {
         Impl::Terminate(j, kDefaultGraceS, mono);  // a gang fails together
+      } else if (j.cg && all_recorded) {
+        Impl::Terminate(j, kDefaultGraceS, mono);  // strays of a finished job
       }
     }
     if (j.term_sent && !j.kill_sent && mono >= j.sigkill_at) Impl::SendKill(j, mono);
     if (all_done) {
-      // The workers are gone; wait for the rest of the group (background processes) too.
-      bool live = Impl::GroupHasLiveMembers(j);
+      // The workers are gone; wait for the rest of the cgroup or group (background processes) too.
+      bool live = j.cg ? !j.cg->Empty() : Impl::GroupHasLiveMembers(j);
       if (live) {
         if (!j.term_sent) Impl::Terminate(j, kDefaultGraceS, mono);  // strays of a finished job
         if (!(j.kill_sent && mono - j.kill_sent_at > kGiveUpAfterKillS)) {
@@ -934,11 +1252,13 @@ std::vector<ExitInfo> ProcessRunner::Poll(double now) {
         }
       }
       ended.push_back(impl_->Report(j));
+      if (j.cg) impl_->to_remove.push_back(std::move(*j.cg));
       it = impl_->jobs.erase(it);
       continue;
     }
     ++it;
   }
+  impl_->RemoveEndedCgroups();
   return ended;
 }
 
