@@ -30,6 +30,13 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 using SteadyClock = std::chrono::steady_clock;
 
+// Jobs run as their tenant's Unix account, not as the test's root: a file a job writes to is
+// created here and opened to it (its directory, under /tmp, is traversable).
+void MakeJobWritable(const std::string& path) {
+  std::ofstream(path).close();
+  fs::permissions(path, static_cast<fs::perms>(0666));
+}
+
 std::string Slurp(const std::string& path) {
   auto r = ReadWholeFile(path);
   return r.ok() ? *r : std::string();
@@ -197,6 +204,7 @@ TEST_F(FaultyServiceTest, CancelNotCommittedIs503AndTheJobStaysPending) {
 
 TEST_F(FaultyServiceTest, AcknowledgedCancelOfARunningJobSurvivesARestart) {
   const std::string pidfile = (dir_ / "job.pid").string();
+  MakeJobWritable(pidfile);
   int64_t id = Submit("echo $$ > " + pidfile + "; exec sleep 30");
   ASSERT_EQ(WaitState(port_, tok_, id, "RUNNING"), "RUNNING");
   for (int i = 0; i < 500 && Slurp(pidfile).empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -215,6 +223,7 @@ TEST_F(FaultyServiceTest, AcknowledgedCancelOfARunningJobSurvivesARestart) {
 
 TEST_F(FaultyServiceTest, CancelDuringLaunchSurvivesTheLaunchCommitAndARestart) {
   const std::string pidfile = (dir_ / "job.pid").string();
+  MakeJobWritable(pidfile);
   faulty_->fail_to_running = true;   // the launch is not recorded: the job stays launching
   faulty_->fail_to_terminal = true;  // and its end will never be recorded by this process
   int64_t id = Submit("echo $$ > " + pidfile + "; exec sleep 30");
@@ -346,6 +355,7 @@ TEST_F(FullDiskTest, NoAcknowledgedWriteIsLostAndTheServiceRecoversByItself) {
   ASSERT_EQ(t.status, 201);
   const std::string tok = t.body["token"];
   const std::string pidfile = (dir_ / "a.pid").string();
+  MakeJobWritable(pidfile);
   auto submit = [&](const std::string& cmd) { return Call(port_, "POST", "/v1/jobs", tok, SleepJob(cmd).dump()); };
   Resp a = submit("echo $$ > " + pidfile + "; exec sleep 1000");
   Resp b = submit("exec sleep 1000");

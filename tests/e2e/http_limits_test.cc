@@ -297,7 +297,7 @@ TEST_F(HttpLimits, InProcessServerUnderMixedLoadStopsCleanly) {
   std::vector<std::unique_ptr<Raw>> slow;
   for (int i = 0; i < 20; ++i) {
     slow.push_back(std::make_unique<Raw>(port_, "127.0.0.2"));
-    slow.back()->Send("GET /v1/jobs HTTP/1.1\r\nHost: x\r\n");
+    slow.back()->Send("GET /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\n");
   }
   std::atomic<int> good{0}, refused{0};
   std::vector<std::thread> clients;
@@ -313,7 +313,7 @@ TEST_F(HttpLimits, InProcessServerUnderMixedLoadStopsCleanly) {
   std::vector<std::unique_ptr<Raw>> held;  // 45 open at once from 127.0.0.3: 40 answered, 5 over the cap
   for (int i = 0; i < 45; ++i) {
     held.push_back(std::make_unique<Raw>(port_, "127.0.0.3"));
-    held.back()->Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    held.back()->Send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     refused += held.back()->ReadStatus(10) == 429;
   }
   for (auto& t : clients) t.join();
@@ -373,7 +373,7 @@ TEST_F(HttpLimits, GzipBodiesAreRefusedBeforeInflating) {
   for (int round = 0; round < 2; ++round) {
     for (const bool with_token : {false, true}) {
       Raw c(port_);
-      std::string head = "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n" +
+      std::string head = "POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n" +
                          std::string(with_token ? "Authorization: Bearer " + token_ + "\r\n" : "") +
                          "Content-Length: " + std::to_string(bomb.size()) + "\r\n\r\n";
       EXPECT_EQ(c.SendBodyAndRead(head, bomb, bomb.size(), 20), with_token ? 415 : 401);
@@ -397,7 +397,7 @@ TEST_F(HttpLimits, OversizedAndUnauthenticatedBodiesAreRefusedUnread) {
       clients.emplace_back([&, i] {
         Raw c(port_);
         const size_t len = 60u << 20;
-        std::string head = "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+        std::string head = "POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
                            std::string(with_token ? "Authorization: Bearer " + token_ + "\r\n" : "") +
                            "Content-Length: " + std::to_string(len) + "\r\n\r\n";
         right += c.SendBodyAndRead(head, chunk, len, 30) == (with_token ? 413 : 401);
@@ -411,18 +411,18 @@ TEST_F(HttpLimits, OversizedAndUnauthenticatedBodiesAreRefusedUnread) {
             << growth / 1024 << " KiB\n";
   // A body within the cap but sent compressed, chunked, or with two lengths is refused as well.
   Raw te(port_);
-  EXPECT_EQ(te.SendBodyAndRead("POST /v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token_ +
+  EXPECT_EQ(te.SendBodyAndRead("POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token_ +
                                    "\r\nTransfer-Encoding: chunked\r\n\r\n",
                                "5\r\nhello\r\n", 8, 10),
             411);
   Raw two(port_);
-  EXPECT_EQ(two.SendBodyAndRead("POST /v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token_ +
+  EXPECT_EQ(two.SendBodyAndRead("POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token_ +
                                     "\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n",
                                 "{}", 2, 10),
             400);
   // A POST without a length has no body (httplib alone would read until the client closes).
   Raw none(port_);
-  none.Send("POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer " + token_ + "\r\n\r\n");
+  none.Send("POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAuthorization: Bearer " + token_ + "\r\n\r\n");
   std::string all;
   EXPECT_EQ(none.ReadStatus(5, &all), 400) << all;
   EXPECT_NE(all.find("body: JSON syntax error"), std::string::npos) << all;
@@ -438,7 +438,7 @@ TEST_F(HttpLimits, SlowClientsDoNotStarveANormalOne) {
   for (int i = 0; i < 300; ++i) {  // 30 each from 127.0.0.2 .. 127.0.0.11 (under the per-client cap)
     auto r = std::make_unique<Raw>(port_, "127.0.0." + std::to_string(2 + i / 30));
     ASSERT_TRUE(r->ok()) << i;
-    ASSERT_TRUE(r->Send("POST /v1/jobs HTTP/1.1\r\nHost: x\r\n"));
+    ASSERT_TRUE(r->Send("POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\n"));
     slow.push_back(std::move(r));
   }
   std::atomic<bool> done{false};
@@ -475,22 +475,22 @@ TEST_F(HttpLimits, ConnectionsPerClientAreCapped) {
   std::vector<std::unique_ptr<Raw>> open;
   for (int i = 0; i < 4; ++i) {  // answered, so admitted; then held open (keep-alive)
     open.push_back(std::make_unique<Raw>(port_));
-    open.back()->Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    open.back()->Send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     ASSERT_EQ(open.back()->ReadStatus(10), 200) << i;
   }
   Raw fifth(port_);
-  fifth.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  fifth.Send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
   std::string all;
   EXPECT_EQ(fifth.ReadStatus(10, &all), 429);
   EXPECT_NE(all.find("connections: more than 4 open from 127.0.0.1"), std::string::npos) << all;
   Raw other(port_, "127.0.0.2");  // another client is not affected
-  other.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  other.Send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
   EXPECT_EQ(other.ReadStatus(10), 200);
   open.pop_back();  // one closes: room for one more
   bool admitted = false;
   for (int i = 0; i < 50 && !admitted; ++i) {
     Raw again(port_);
-    again.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    again.Send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     admitted = again.ReadStatus(10) == 200;
     if (!admitted) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
@@ -502,7 +502,7 @@ TEST_F(HttpLimits, ConnectionsPerClientAreCapped) {
 TEST_F(HttpLimits, RequestDeadlineAndHeaderCap) {
   Start("", {"--request-deadline", "1"});
   Raw slow(port_);
-  slow.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n");
+  slow.Send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n");
   const auto t0 = Clock::now();
   while (!slow.Readable() && Since(t0) < 8) {
     slow.Send("X-Slow: 1\r\n");
@@ -512,12 +512,12 @@ TEST_F(HttpLimits, RequestDeadlineAndHeaderCap) {
   EXPECT_EQ(slow.ReadStatus(2, &all), 408) << all;
   EXPECT_LT(Since(t0), 8.0);
   Raw big(port_);
-  std::string head = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+  std::string head = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n";
   while (head.size() < (70u << 10)) head += "X-Filler: " + std::string(100, 'f') + "\r\n";
   big.Send(head + "\r\n");
   EXPECT_EQ(big.ReadStatus(10), 431);
   Raw fine(port_);
-  fine.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  fine.Send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
   EXPECT_EQ(fine.ReadStatus(10), 200);
 }
 

@@ -57,7 +57,7 @@ class SlurmService : public ::testing::Test {
     ASSERT_TRUE(g_up) << "scripts/slurm/start.sh failed; see " << g_base << "/log";
     dir_ = fs::temp_directory_path() / ("cnet-slurm-svc-data-" + std::to_string(getpid()) + "-" +
                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
+    for (const char* suffix : {"", "-ran", "-cli-data", "-cli-data-runs"}) fs::remove_all(dir_ + suffix);
     fs::create_directories(dir_);
     cfg_ = DefaultConfig();
     cfg_.data_dir = dir_;
@@ -107,14 +107,21 @@ class SlurmService : public ::testing::Test {
     }
     return true;
   }
-  // A command that appends the job's id to <dir>/ran/<id> (counting its runs), then sleeps.
+  // Where jobs (as their tenant's account on the local site, as root on Slurm) record their runs:
+  // outside the data dir (the service's own, 0700), open to every account like /tmp.
+  std::string RanDir() {
+    const std::string ran = dir_ + "-ran";
+    fs::create_directories(ran);
+    fs::permissions(ran, static_cast<fs::perms>(01777));
+    return ran;
+  }
+  // A command that appends the job's id to <ran>/<id> (counting its runs), then sleeps.
   json Marked(const std::string& name, int gpus, double sleep_s) {
-    fs::create_directories(dir_ + "/ran");
-    return {{"name", name}, {"command", "echo run >> " + dir_ + "/ran/$CNET_JOB_ID; sleep " + std::to_string(sleep_s)},
+    return {{"name", name}, {"command", "echo run >> " + RanDir() + "/$CNET_JOB_ID; sleep " + std::to_string(sleep_s)},
             {"accelerators_per_worker", gpus}, {"accelerator_types", {"H100-SXM"}}, {"time_limit_s", 300}};
   }
   int Runs(int64_t id) {
-    auto t = ReadWholeFile(dir_ + "/ran/" + std::to_string(id));
+    auto t = ReadWholeFile(dir_ + "-ran/" + std::to_string(id));
     return t.ok() ? static_cast<int>(std::count(t->begin(), t->end(), '\n')) : 0;
   }
   std::string State(int64_t id) { return JobJson(id)["state"]; }
@@ -122,7 +129,8 @@ class SlurmService : public ::testing::Test {
   void TearDown() override {
     if (svc_) svc_->Stop();
     svc_.reset();
-    if (!dir_.empty()) fs::remove_all(dir_);
+    if (!dir_.empty())
+      for (const char* suffix : {"", "-ran", "-cli-data", "-cli-data-runs"}) fs::remove_all(dir_ + suffix);
   }
   int64_t Submit(json job) {
     auto req = api::JobRequestFromJson(job);
@@ -380,7 +388,7 @@ TEST_F(SlurmService, CliServesLocalAndSlurmSitesAndThePolicyPicks) {
   const std::string addr = "127.0.0.1:" + std::to_string(port), cfg = dir_ + "/cnet.yaml", out = dir_ + "/serve.out";
   {
     std::ofstream f(cfg);
-    f << "addr: " << addr << "\ndata: " << dir_ << "/cli-data\npolicy: fifo-hetero\ncycle_interval_s: 0.05\n"
+    f << "addr: " << addr << "\ndata: " << dir_ << "-cli-data\npolicy: fifo-hetero\ncycle_interval_s: 0.05\n"
       << "catalogue: " << data << "/accelerators.yaml\nthroughputs: " << data << "/gavel/throughputs.csv\n"
       << "sites:\n"
       << "  - {name: local, type: local, cpus: 2, accelerator: V100, accelerators: 2}\n"
