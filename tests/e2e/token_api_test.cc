@@ -232,10 +232,12 @@ TEST_F(TokenApiTest, RevocationHoldsAcrossHttpThreads) {
         if (after) ++(r.status == 200 ? late_ok : r.status == 401 ? refused : other);
       }
     });
-  while (ready.load() < kClients) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  for (int i = 0; i < 10000 && ready.load() < kClients; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(ready.load(), kClients);
   EXPECT_EQ(s.Do("DELETE", "/v1/tokens/" + id, s.admin()).status, 200);  // no ASSERT: the threads must be joined
   revoked = true;
-  while (refused.load() + late_ok.load() + other.load() < 200) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  for (int i = 0; i < 20000 && refused.load() + late_ok.load() + other.load() < 200; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   stop = true;
   for (auto& c : clients) c.join();
   EXPECT_EQ(late_ok.load(), 0);
