@@ -222,8 +222,16 @@ void PostToken(Service& svc, const Caller& c, const Req& req, Res& res) {
   SendJson(res, 201, out);
 }
 
+// `s` if it is printable ASCII, else "?": request bytes echoed in a message must not make the
+// JSON rendering throw (invalid UTF-8).
+std::string Echo(const std::string& s) {
+  for (unsigned char ch : s)
+    if (ch < 0x20 || ch > 0x7e) return "?";
+  return s;
+}
+
 void ListTokens(Service& svc, const Caller& c, const Req& req, Res& res) {
-  if (!req.params.empty()) return SendError(res, InvalidArgument(req.params.begin()->first + ": unknown query parameter"));
+  if (!req.params.empty()) return SendError(res, InvalidArgument(Echo(req.params.begin()->first) + ": unknown query parameter"));
   auto r = svc.ListTokens(c);
   if (!r.ok()) return SendError(res, r.status());
   json out{{"tokens", json::array()}};
@@ -288,7 +296,7 @@ httplib::Server::Handler HostChecked(std::shared_ptr<const HostAllowList> hosts,
     const std::string host = req.get_header_value("Host");
     if (host.empty()) return SendError(res, 400, "Host: header required");
     if (!hosts->Allows(host))
-      return SendError(res, 421, "Host: '" + HostName(host) + "' is not a name of this server (see allowed_hosts)");
+      return SendError(res, 421, "Host: '" + Echo(HostName(host)) + "' is not a name of this server (see allowed_hosts)");
     h(req, res);
   };
 }

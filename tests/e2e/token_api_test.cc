@@ -307,6 +307,7 @@ TEST_F(TokenApiTest, AdminRoutesAnswer400NamingTheFieldForEveryWrongTypeOrValue)
   for (const char* id : {"", "abc", "tok_", "tok_0123456789ABCDEF", "tok_0123456789abcde", "tok_0123456789abcdef0", "%00"})
     cases.push_back({"DELETE", std::string("/v1/tokens/") + id, "", 400, "id"});
   cases.push_back({"GET", "/v1/tokens?limit=5", "", 400, "limit"});
+  cases.push_back({"GET", "/v1/tokens?%ff%fe=1", "", 400, ""});  // not UTF-8: not echoed, still a 400
 
   int checked = 0;
   for (const auto& c : cases) {
@@ -379,6 +380,8 @@ TEST_F(TokenApiTest, HostHeaderIsCheckedOnEveryRoute) {
     EXPECT_EQ(RawStatusLine(s.port(), "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n"), "HTTP/1.1 400 Bad Request");
     EXPECT_EQ(RawStatusLine(s.port(), "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"),
               "HTTP/1.1 200 OK");
+    EXPECT_EQ(RawStatusLine(s.port(), "GET /healthz HTTP/1.1\r\nHost: \xff\xfe.example\r\nConnection: close\r\n\r\n").substr(0, 12),
+              "HTTP/1.1 421");
   }
   ServiceConfig cfg = FakeSiteConfig();
   cfg.allowed_hosts = {"cnet.example.org", "127.0.0.1"};
