@@ -36,6 +36,14 @@ using Req = httplib::Request;
 using Res = httplib::Response;
 using Handler = void (*)(Service&, const Caller&, const Req&, Res&);
 
+// `s` if it is printable ASCII, else "?": request bytes echoed in a message must not make the
+// JSON rendering throw (invalid UTF-8).
+std::string Echo(const std::string& s) {
+  for (unsigned char ch : s)
+    if (ch < 0x20 || ch > 0x7e) return "?";
+  return s;
+}
+
 Result<int64_t> PathId(const Req& req) {
   auto v = ParseInt(req.matches[1]);
   if (!v || *v <= 0) return InvalidArgument("id: not a job id");
@@ -86,7 +94,7 @@ Status ParseFilter(const Req& req, store::JobFilter* f) {
       if (!a || *a < 1 || *a > 1000) return InvalidArgument("limit: between 1 and 1000");
       f->limit = static_cast<int>(*a);
     } else {
-      return InvalidArgument(k + ": unknown query parameter");
+      return InvalidArgument(Echo(k) + ": unknown query parameter");
     }
   }
   return Status::Ok();
@@ -220,14 +228,6 @@ void PostToken(Service& svc, const Caller& c, const Req& req, Res& res) {
   out["token"] = r->token;
   out["note"] = "shown once; only its hash is stored";
   SendJson(res, 201, out);
-}
-
-// `s` if it is printable ASCII, else "?": request bytes echoed in a message must not make the
-// JSON rendering throw (invalid UTF-8).
-std::string Echo(const std::string& s) {
-  for (unsigned char ch : s)
-    if (ch < 0x20 || ch > 0x7e) return "?";
-  return s;
 }
 
 void ListTokens(Service& svc, const Caller& c, const Req& req, Res& res) {

@@ -308,6 +308,7 @@ TEST_F(TokenApiTest, AdminRoutesAnswer400NamingTheFieldForEveryWrongTypeOrValue)
     cases.push_back({"DELETE", std::string("/v1/tokens/") + id, "", 400, "id"});
   cases.push_back({"GET", "/v1/tokens?limit=5", "", 400, "limit"});
   cases.push_back({"GET", "/v1/tokens?%ff%fe=1", "", 400, ""});  // not UTF-8: not echoed, still a 400
+  cases.push_back({"GET", "/v1/jobs?%ff%fe=1", "", 400, ""});    // (was a 500: nlohmann's type_error)
 
   int checked = 0;
   for (const auto& c : cases) {
