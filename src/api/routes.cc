@@ -40,6 +40,14 @@ using Req = httplib::Request;
 using Res = httplib::Response;
 using Handler = void (*)(Service&, const Caller&, const Req&, Res&);
 
+// `s` if it is printable ASCII, else "?": request bytes echoed in a message must not make the
+// JSON rendering throw (invalid UTF-8).
+std::string Echo(const std::string& s) {
+  for (unsigned char ch : s)
+    if (ch < 0x20 || ch > 0x7e) return "?";
+  return s;
+}
+
 Result<int64_t> PathId(const Req& req) {
   auto v = ParseInt(req.matches[1]);
   if (!v || *v <= 0) return InvalidArgument("id: not a job id");
@@ -90,7 +98,7 @@ Status ParseFilter(const Req& req, store::JobFilter* f) {
       if (!a || *a < 1 || *a > 1000) return InvalidArgument("limit: between 1 and 1000");
       f->limit = static_cast<int>(*a);
     } else {
-      return InvalidArgument(k + ": unknown query parameter");
+      return InvalidArgument(Echo(k) + ": unknown query parameter");
     }
   }
   return Status::Ok();
@@ -275,7 +283,7 @@ void PostToken(Service& svc, const Caller& c, const Req& req, Res& res) {
 }
 
 void ListTokens(Service& svc, const Caller& c, const Req& req, Res& res) {
-  if (!req.params.empty()) return SendError(res, InvalidArgument(req.params.begin()->first + ": unknown query parameter"));
+  if (!req.params.empty()) return SendError(res, InvalidArgument(Echo(req.params.begin()->first) + ": unknown query parameter"));
   auto r = svc.ListTokens(c);
   if (!r.ok()) return SendError(res, r.status());
   json out{{"tokens", json::array()}};
@@ -344,7 +352,7 @@ httplib::Server::Handler HostChecked(std::shared_ptr<const HostAllowList> hosts,
     const std::string host = req.get_header_value("Host");
     if (host.empty()) return SendError(res, 400, "Host: header required");
     if (!hosts->Allows(host))
-      return SendError(res, 421, "Host: '" + HostName(host) + "' is not a name of this server (see allowed_hosts)");
+      return SendError(res, 421, "Host: '" + Echo(HostName(host)) + "' is not a name of this server (see allowed_hosts)");
     h(req, res);
   };
 }

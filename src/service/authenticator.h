@@ -34,7 +34,9 @@ namespace cnet::service {
 struct Caller {
   std::string tenant;  // "" for admins
   bool admin = false;
-  std::string token_id;  // the public id of the token used ("" when not from a token), for audit
+  // The public id of the token used ("" when not from a token), for audit; initialised so that
+  // callers may omit it.
+  std::string token_id = {};
 };
 
 class Authenticator {

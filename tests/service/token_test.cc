@@ -213,10 +213,12 @@ TEST_F(TokenTest, RevocationIsSeenByEveryThreadAtOnce) {
         if (after && !c.ok()) ++refusals;
       }
     });
-  while (ready.load() < kThreads) std::this_thread::yield();
-  ASSERT_TRUE(h_.svc().RevokeToken(admin_, t.row.id).ok());
+  for (int i = 0; i < 10000 && ready.load() < kThreads; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(ready.load(), kThreads);
+  EXPECT_TRUE(h_.svc().RevokeToken(admin_, t.row.id).ok());  // no ASSERT: the threads must be joined
   revoked = true;
-  while (refusals.load() + late_successes.load() < 1000) std::this_thread::yield();
+  for (int i = 0; i < 20000 && refusals.load() + late_successes.load() < 1000; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   stop = true;
   for (auto& th : threads) th.join();
   EXPECT_EQ(late_successes.load(), 0);
