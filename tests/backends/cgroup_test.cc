@@ -273,12 +273,18 @@ TEST_F(RealCgroupTest, ForkBombStopsAtPidsLimit) {
   int counts[2] = {0, 0};
   ASSERT_EQ(read(pipefd[0], counts, sizeof counts), static_cast<ssize_t>(sizeof counts));
   close(pipefd[0]);
-  EXPECT_EQ(counts[0], 15);  // the bomb itself is the 16th task
-  EXPECT_EQ(counts[1], 200 - 15);
-  EXPECT_EQ(g.Pids().size(), 16u);
+  // pids.max counts tasks (threads too): the bomb and its children, plus whatever threads a
+  // sanitizer's runtime starts in them (TSan does), share the 16. So: some forks made, the rest
+  // refused with EAGAIN, never more than 15 children.
+  EXPECT_GT(counts[0], 0);
+  EXPECT_LE(counts[0], 15);
+  EXPECT_EQ(counts[0] + counts[1], 200);
+  const size_t procs = g.Pids().size();
+  EXPECT_EQ(procs, static_cast<size_t>(counts[0]) + 1);
+  EXPECT_LE(procs, 16u);
   auto n = g.Signal(SIGKILL);
   ASSERT_TRUE(n.ok()) << n.status().ToString();
-  EXPECT_EQ(*n, 16);
+  EXPECT_EQ(static_cast<size_t>(*n), procs);
   int st = 0;
   ASSERT_EQ(waitpid(bomb, &st, 0), bomb);
   ASSERT_TRUE(WaitEmpty(g));
