@@ -33,6 +33,10 @@ struct SiteNode {
   double memory_gib = 0;
   bool usable = true;       // false: down, drained, no longer reported
   std::string reason;       // why not usable
+  // An accelerator node whose free CPUs also take CPU-only jobs: the service models its CPUs as a
+  // second, CPU-only scheduler node of the same name (service/cluster_view.h). GPU jobs' own CPUs
+  // are not subtracted there; the site's scheduler has the last word (a CPU job may then pend).
+  bool cpu_jobs = false;
 };
 
 struct SiteInventory {

@@ -3,7 +3,15 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <regex>
+#include <sstream>
 
 namespace cnet::backends::slurm {
 namespace {
@@ -32,14 +40,90 @@ BatchSettings Settings(const std::string& gres = "") {
   return s;
 }
 
-// (relative node index, ntasks) of every srun step in the script.
+// (share index, ntasks) of every srun step in the script.
 std::vector<std::pair<int, int>> Steps(const std::string& script) {
   std::vector<std::pair<int, int>> out;
-  std::regex step("srun --nodes=1 --relative=([0-9]+) --ntasks=([0-9]+)");
+  std::regex step("n=\\$\\(cnet_node '[^']*' ([0-9]+)\\)\n(?:sd=[^\\n]*\\n)?(?:CNET_STEP_DEVICES=[^ ]* )?srun --nodes=1 --nodelist=\"\\$n\" --ntasks=([0-9]+)");
   for (auto it = std::sregex_iterator(script.begin(), script.end(), step); it != std::sregex_iterator(); ++it) {
     out.emplace_back(std::stoi((*it)[1]), std::stoi((*it)[2]));
   }
   return out;
+}
+
+
+// Runs a batch script with bash, with stand-ins for srun (runs --ntasks copies of the command on
+// the --nodelist node, setting SLURM_LOCALID/PROCID/SLURMD_NODENAME and the step's
+// CUDA_VISIBLE_DEVICES = $FAKE_STEP_CVD, as Slurm's gres/gpu does) and scontrol (show hostnames;
+// show job -d prints $FAKE_JOB_D). Each task's command appends a line to <dir>/tasks.
+struct ScriptRun {
+  int rc = -1;
+  std::vector<std::string> tasks;  // sorted
+  std::string exit_file, stderr_text;
+};
+
+void WriteExe(const std::filesystem::path& p, const std::string& text) {
+  std::ofstream(p) << text;
+  std::filesystem::permissions(p, std::filesystem::perms::owner_all);
+}
+
+ScriptRun RunWithFakeSlurm(const std::string& script, const std::string& nodelist, const std::string& step_cvd,
+                           const std::string& job_d, const std::string& run_dir) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::path(run_dir);
+  fs::create_directories(dir / "bin");
+  WriteExe(dir / "bin" / "srun",
+           "#!/bin/bash\n"
+           "n=1; node=\n"
+           "while [ $# -gt 0 ]; do case $1 in --ntasks=*) n=${1#*=};; --nodelist=*) node=${1#*=};;\n"
+           "  --kill-on-bad-exit=1) shift; break;; esac; shift; done\n"
+           "for ((i=0;i<n;i++)); do SLURM_LOCALID=$i SLURM_PROCID=$i SLURMD_NODENAME=$node "
+           "CUDA_VISIBLE_DEVICES=$FAKE_STEP_CVD \"$@\" & done\n"
+           "rc=0; for ((i=0;i<n;i++)); do wait -n || rc=$?; done; exit $rc\n");
+  WriteExe(dir / "bin" / "scontrol",
+           "#!/bin/bash\n"
+           "if [ \"$1 $2\" = 'show hostnames' ]; then\n"
+           "  if [[ $3 =~ ^([a-z]+)\\[([0-9]+)-([0-9]+)\\]$ ]]; then\n"
+           "    for ((i=${BASH_REMATCH[2]};i<=${BASH_REMATCH[3]};i++)); do echo ${BASH_REMATCH[1]}$i; done\n"
+           "  else echo \"$3\" | tr , '\\n'; fi\n"
+           "elif [ \"$1 $2\" = 'show job' ]; then printf '%s\\n' \"$FAKE_JOB_D\"; else exit 1; fi\n");
+  WriteExe(dir / "job.sh", script);
+  std::string cmd = "cd " + ShQuote(dir.string()) + " && PATH=" + ShQuote((dir / "bin").string()) +
+                    ":/usr/bin:/bin SLURM_JOB_ID=7 SLURM_JOB_NODELIST=" + ShQuote(nodelist) +
+                    " FAKE_STEP_CVD=" + ShQuote(step_cvd) + " FAKE_JOB_D=" + ShQuote(job_d) +
+                    " TASKS=" + ShQuote((dir / "tasks").string()) + " bash job.sh 2>stderr.txt";
+  ScriptRun r;
+  int st = std::system(cmd.c_str());
+  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  auto slurp = [](const fs::path& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  std::istringstream lines(slurp(dir / "tasks"));
+  for (std::string l; std::getline(lines, l);) r.tasks.push_back(l);
+  std::sort(r.tasks.begin(), r.tasks.end());
+  r.exit_file = slurp(dir / "exit");
+  r.stderr_text = slurp(dir / "stderr.txt");
+  return r;
+}
+
+std::string TempRunDir(const std::string& stem) {
+  std::string t = (std::filesystem::temp_directory_path() / (stem + "XXXXXX")).string();
+  if (::mkdtemp(t.data()) == nullptr) return "";
+  return t;
+}
+
+// Each task prints: rank node CUDA_VISIBLE_DEVICES ASCEND_RT_VISIBLE_DEVICES ("-" when unset).
+LaunchRequest DeviceReq(std::vector<NodeShare> nodes, int apw, const std::string& device_env,
+                        const std::string& accel) {
+  LaunchRequest r = Req(std::move(nodes), apw);
+  r.accelerator = accel;
+  r.device_env = device_env;
+  r.argv = {"sh", "-c",
+            "echo \"$CNET_WORKER_INDEX $SLURMD_NODENAME ${CUDA_VISIBLE_DEVICES--} ${ASCEND_RT_VISIBLE_DEVICES--}\" >> "
+            "\"$TASKS\""};
+  return r;
 }
 
 TEST(BatchScriptTest, UnevenTwoPlusOneRunsExactlyThreeTasks) {
@@ -64,15 +148,82 @@ TEST(BatchScriptTest, GresPerNodeForTheLargestShareAndPerStepBinding) {
   EXPECT_EQ(spec->gres_per_node, "gpu:h100:6");
   EXPECT_EQ(spec->memory_per_node_mb, static_cast<int64_t>(1.5 * 1024 * 3));
   EXPECT_EQ(spec->cpus_per_task, 3);
-  EXPECT_NE(spec->script.find("--ntasks=3 --cpus-per-task=3 --gres=gpu:h100:6 --gpu-bind=per_task:2"), std::string::npos);
-  EXPECT_NE(spec->script.find("--ntasks=1 --cpus-per-task=3 --gres=gpu:h100:2 --gpu-bind=per_task:2"), std::string::npos);
+  EXPECT_NE(spec->script.find("--ntasks=3 --cpus-per-task=3 --gres=gpu:h100:6 "), std::string::npos);
+  EXPECT_NE(spec->script.find("--ntasks=1 --cpus-per-task=3 --gres=gpu:h100:2 "), std::string::npos);
 }
 
-TEST(BatchScriptTest, OtherDeviceVariableIsExported) {
-  LaunchRequest r = Req({{"a", 1}}, 1);
-  r.device_env = "ASCEND_RT_VISIBLE_DEVICES";
-  std::string s = BatchScript(r, Settings("npu:910b"));
-  EXPECT_NE(s.find("ASCEND_RT_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES"), std::string::npos);
+TEST(BatchScriptTest, EveryNodeButThePlacedIsExcluded) {
+  BatchSettings bs = Settings();
+  bs.site_nodes = {"node1", "node2", "node3", "node4"};
+  auto spec = MakeJobSpec(Req({{"node4", 1}, {"node2", 2}}), bs);
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec->nodes, 2);
+  EXPECT_EQ(spec->exclude_nodes, "node1,node3");
+  // Each share's step is pinned to its node by name, in the request's order.
+  EXPECT_LT(spec->script.find("cnet_node 'node4' 0"), spec->script.find("cnet_node 'node2' 1"));
+  bs.site_nodes = {"node2"};
+  EXPECT_EQ(MakeJobSpec(Req({{"node2", 1}}), bs)->exclude_nodes, "");
+}
+
+
+// Issue 16 item 1: both workers of a 2 x 2 gang on one node saw CUDA_VISIBLE_DEVICES=0,1,2,3.
+TEST(BatchScriptTest, GpuWorkersOnOneNodeSeeDisjointSlicesOfTheStepsDevices) {
+  BatchSettings bs = Settings("gpu:h100");
+  bs.run_dir = TempRunDir("cnet-bs-gpu");
+  ASSERT_FALSE(bs.run_dir.empty());
+  std::string script = BatchScript(DeviceReq({{"node2", 2}}, 2, "CUDA_VISIBLE_DEVICES", "H100-SXM"), bs);
+  ScriptRun r = RunWithFakeSlurm(script, "node2", "4,5,6,7", "", bs.run_dir);
+  EXPECT_EQ(r.rc, 0) << r.stderr_text;
+  EXPECT_EQ(r.exit_file, "0\n");
+  EXPECT_EQ(r.tasks, (std::vector<std::string>{"0 node2 4,5 -", "1 node2 6,7 -"}));
+  std::filesystem::remove_all(bs.run_dir);
+}
+
+// Issue 16 item 1: on an npu:910b site no device variable was set at all. The indices come from
+// the job's allocation per node (here node[1-2] grouped, and a non-contiguous list).
+TEST(BatchScriptTest, NpuWorkersGetAscendVariableFromTheJobsIndicesPerNode) {
+  BatchSettings bs = Settings("npu:910b");
+  bs.run_dir = TempRunDir("cnet-bs-npu");
+  ASSERT_FALSE(bs.run_dir.empty());
+  std::string script =
+      BatchScript(DeviceReq({{"node3", 2}, {"node1", 1}}, 2, "ASCEND_RT_VISIBLE_DEVICES", "Ascend-910B"), bs);
+  const std::string job_d =
+      "JobId=7 JobName=x\n"
+      "   JOB_GRES=npu:910b:8\n"
+      "     Nodes=node1 CPU_IDs=0-1 Mem=1024 GRES=npu:910b:4(IDX:4-7)\n"
+      "     Nodes=node3 CPU_IDs=0-1 Mem=1024 GRES=npu:910b:4(IDX:0-1,5-6)\n";
+  ScriptRun r = RunWithFakeSlurm(script, "node1,node3", "", job_d, bs.run_dir);
+  EXPECT_EQ(r.rc, 0) << r.stderr_text;
+  EXPECT_EQ(r.tasks, (std::vector<std::string>{"0 node3 - 0,1", "1 node3 - 5,6", "2 node1 - 4,5"}));
+  // Grouped node lines are expanded.
+  std::filesystem::remove_all(bs.run_dir);
+  bs.run_dir = TempRunDir("cnet-bs-npu2");
+  script = BatchScript(DeviceReq({{"node2", 1}}, 3, "ASCEND_RT_VISIBLE_DEVICES", "Ascend-910B"), bs);
+  r = RunWithFakeSlurm(script, "node2", "", "     Nodes=node[1-2] CPU_IDs=0 Mem=1 GRES=npu:910b:3(IDX:2-4)\n", bs.run_dir);
+  EXPECT_EQ(r.rc, 0) << r.stderr_text;
+  EXPECT_EQ(r.tasks, (std::vector<std::string>{"0 node2 - 2,3,4"}));
+  std::filesystem::remove_all(bs.run_dir);
+}
+
+// A task that would get fewer devices than asked fails the gang instead of sharing devices.
+TEST(BatchScriptTest, TooFewDevicesFailsTheGang) {
+  BatchSettings bs = Settings("gpu:h100");
+  bs.run_dir = TempRunDir("cnet-bs-few");
+  std::string script = BatchScript(DeviceReq({{"node1", 2}}, 2, "CUDA_VISIBLE_DEVICES", "H100-SXM"), bs);
+  ScriptRun r = RunWithFakeSlurm(script, "node1", "0,1,2", "", bs.run_dir);
+  EXPECT_NE(r.rc, 0);
+  EXPECT_NE(r.exit_file, "0\n");
+  EXPECT_NE(r.stderr_text.find("want 2 devices"), std::string::npos) << r.stderr_text;
+  std::filesystem::remove_all(bs.run_dir);
+  // No indices for the node: the job fails with a message naming it.
+  bs = Settings("npu:910b");
+  bs.run_dir = TempRunDir("cnet-bs-none");
+  script = BatchScript(DeviceReq({{"node1", 1}}, 1, "ASCEND_RT_VISIBLE_DEVICES", "Ascend-910B"), bs);
+  r = RunWithFakeSlurm(script, "node1", "", "     Nodes=node2 CPU_IDs=0 Mem=1 GRES=npu:910b:1(IDX:0)\n", bs.run_dir);
+  EXPECT_NE(r.rc, 0);
+  EXPECT_EQ(r.exit_file, "1\n");
+  EXPECT_NE(r.stderr_text.find("no npu:910b indices for node node1"), std::string::npos) << r.stderr_text;
+  std::filesystem::remove_all(bs.run_dir);
 }
 
 TEST(BatchScriptTest, FenceFirstExitFileLastArgvQuoted) {

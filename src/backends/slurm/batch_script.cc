@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 namespace cnet::backends::slurm {
 
@@ -23,39 +24,88 @@ int MaxShare(const LaunchRequest& req) {
 
 namespace {
 
-// The command each task runs: rank and world size from the step, the device variable the job
-// asked for (Slurm sets CUDA_VISIBLE_DEVICES), then the job's argv.
-std::string TaskCommand(const LaunchRequest& req, int offset) {
+bool IsGpuGres(const std::string& gres) { return gres == "gpu" || gres.rfind("gpu:", 0) == 0; }
+
+// Bash functions the script needs. cnet_node NAME I: NAME when Slurm allocated it (the job was
+// submitted with every other node excluded), else the I-th node of the allocation. cnet_devices
+// NODE: the job's indices of `gres` on NODE, comma separated, from `scontrol show job -d`
+// ("Nodes=node[1-2] ... GRES=npu:910b:4(IDX:0-1,4-5)"): Slurm 22.05 sets no variable for a GRES
+// other than gpu, and shows a step's indices nowhere.
+std::string Functions(const std::string& gres, bool generic) {
+  std::string f =
+      "mapfile -t cnet_alloc < <(scontrol show hostnames \"$SLURM_JOB_NODELIST\")\n"
+      "cnet_node() { local h; for h in \"${cnet_alloc[@]}\"; do [ \"$h\" = \"$1\" ] && { echo \"$1\"; return; }; done; "
+      "echo \"${cnet_alloc[$2]}\"; }\n";
+  if (!generic) return f;
+  f += "cnet_fail() { echo \"computenet: $*\" >&2; echo 1 > " + std::string("\"$CNET_RUN_DIR\"") +
+       "/exit.tmp && mv -f \"$CNET_RUN_DIR\"/exit.tmp \"$CNET_RUN_DIR\"/exit; exit 1; }\n"
+       "cnet_show=$(scontrol show job -d \"$SLURM_JOB_ID\") || cnet_fail \"scontrol show job -d $SLURM_JOB_ID failed\"\n"
+       "declare -A cnet_idx\n"
+       "while read -r hl idx; do\n"
+       "  for h in $(scontrol show hostnames \"$hl\"); do cnet_idx[$h]=$idx; done\n"
+       "done < <(printf '%s\\n' \"$cnet_show\" | sed -n 's/^ *Nodes=\\([^ ]*\\) .*GRES=.*" + gres +
+       ":[0-9]*(IDX:\\([^)]*\\)).*/\\1 \\2/p')\n"
+       "cnet_devices() {\n"
+       "  local out='' p k; local -a ps; IFS=, read -ra ps <<< \"${cnet_idx[$1]:-}\"\n"
+       "  for p in \"${ps[@]}\"; do\n"
+       "    if [[ $p == *-* ]]; then for ((k=${p%-*}; k<=${p#*-}; k++)); do out+=${out:+,}$k; done\n"
+       "    else out+=${out:+,}$p; fi\n"
+       "  done\n"
+       "  [ -n \"$out\" ] || cnet_fail \"Slurm shows no " + gres + " indices for node $1 of job $SLURM_JOB_ID\"\n"
+       "  echo \"$out\"\n"
+       "}\n";
+  return f;
+}
+
+// The command each task runs: rank and world size from the step; with accelerators, its own
+// devices: the slice [SLURM_LOCALID * a, + a) of the step's list (Slurm's CUDA_VISIBLE_DEVICES
+// for gpu, CNET_STEP_DEVICES from cnet_devices otherwise), exported as the vendor's variable
+// while Slurm's whole-step variables are unset. A task given fewer than `a` devices fails.
+std::string TaskCommand(const LaunchRequest& req, const BatchSettings& s, int offset) {
   std::string setup = "CNET_WORKER_INDEX=$((SLURM_PROCID+" + std::to_string(offset) + ")) CNET_WORLD_SIZE=" +
                       std::to_string(req.workers()) + "; export CNET_WORKER_INDEX CNET_WORLD_SIZE;";
-  if (req.accelerators_per_worker > 0 && !req.device_env.empty() && req.device_env != "CUDA_VISIBLE_DEVICES") {
-    setup += " " + req.device_env + "=$CUDA_VISIBLE_DEVICES; export " + req.device_env + ";";
+  const int a = req.accelerators_per_worker;
+  if (a > 0) {
+    const std::string var = req.device_env.empty() ? "CUDA_VISIBLE_DEVICES" : req.device_env;
+    const std::string list = IsGpuGres(s.gres) ? "$CUDA_VISIBLE_DEVICES" : "$CNET_STEP_DEVICES";
+    const std::string a_s = std::to_string(a);
+    setup += " l=\"" + list + "\"; f=$((SLURM_LOCALID*" + a_s + "+1));"
+             " d=$(printf %s \"$l\" | cut -d, -f$f-$((f+" + a_s + "-1)));"
+             " [ $(printf %s \"$d\" | tr , \"\\n\" | grep -c .) -eq " + a_s + " ] ||"
+             " { echo \"computenet: task $SLURM_LOCALID: want " + a_s + " devices from the step's list [$l], got [$d]\" >&2; exit 1; };"
+             " unset CUDA_VISIBLE_DEVICES ROCR_VISIBLE_DEVICES HIP_VISIBLE_DEVICES GPU_DEVICE_ORDINAL"
+             " ASCEND_RT_VISIBLE_DEVICES CNET_STEP_DEVICES;"
+             " " + var + "=$d; export " + var + ";";
   }
   std::string cmd = "sh -c " + ShQuote(setup + " exec \"$@\"") + " cnet";
-  for (const std::string& a : req.argv) cmd += " " + ShQuote(a);
+  for (const std::string& arg : req.argv) cmd += " " + ShQuote(arg);
   return cmd;
 }
 
 std::string StepLine(const LaunchRequest& req, const BatchSettings& s, size_t i, int offset) {
   const int w = req.nodes[i].workers;
-  std::string line = "srun --nodes=1 --relative=" + std::to_string(i) + " --ntasks=" + std::to_string(w) +
-                     " --cpus-per-task=" + std::to_string(std::max(1, req.cpus_per_worker));
-  if (req.accelerators_per_worker > 0) {
-    line += " --gres=" + s.gres + ":" + std::to_string(w * req.accelerators_per_worker) +
-            " --gpu-bind=per_task:" + std::to_string(req.accelerators_per_worker);
+  const std::string node = "$(cnet_node " + ShQuote(req.nodes[i].node) + " " + std::to_string(i) + ")";
+  std::string line = "n=" + node + "\n";
+  if (req.accelerators_per_worker > 0 && !IsGpuGres(s.gres)) {
+    line += "sd=$(cnet_devices \"$n\") || exit 1\nCNET_STEP_DEVICES=$sd ";  // cnet_fail wrote the exit file
   }
-  return line + " --kill-on-bad-exit=1 " + TaskCommand(req, offset) + " &\npids+=($!)\n";
+  line += "srun --nodes=1 --nodelist=\"$n\" --ntasks=" + std::to_string(w) +
+          " --cpus-per-task=" + std::to_string(std::max(1, req.cpus_per_worker));
+  if (req.accelerators_per_worker > 0) line += " --gres=" + s.gres + ":" + std::to_string(w * req.accelerators_per_worker);
+  return line + " --kill-on-bad-exit=1 " + TaskCommand(req, s, offset) + " &\npids+=($!)\n";
 }
 
 }  // namespace
 
 std::string BatchScript(const LaunchRequest& req, const BatchSettings& s) {
   const std::string d = ShQuote(s.run_dir);
+  const bool generic = req.accelerators_per_worker > 0 && !IsGpuGres(s.gres);
   std::string script =
       "#!/bin/bash\n"
       "# " + JobName(req.job_id, req.attempt) + ": " + std::to_string(req.workers()) + " workers on " +
       std::to_string(req.nodes.size()) + " nodes\n"
       "mkdir " + d + "/claim 2>/dev/null || { echo 'computenet: this attempt was withdrawn; not running it' >&2; exit 0; }\n"
+      "CNET_RUN_DIR=" + d + "\n" + Functions(s.gres, generic) +
       "pids=()\n";
   int offset = 0;
   for (size_t i = 0; i < req.nodes.size(); ++i) {
@@ -92,6 +142,11 @@ Result<SlurmJobSpec> MakeJobSpec(const LaunchRequest& req, const BatchSettings& 
   spec.qos = s.qos;
   spec.reservation = s.reservation;
   spec.nodes = static_cast<int>(req.nodes.size());
+  // The exact nodes: Slurm must choose the placed ones when every other node is excluded.
+  std::set<std::string> placed;
+  for (const NodeShare& n : req.nodes) placed.insert(n.node);
+  for (const std::string& n : s.site_nodes)
+    if (!placed.count(n)) spec.exclude_nodes += (spec.exclude_nodes.empty() ? "" : ",") + n;
   spec.tasks_per_node = share;
   spec.cpus_per_task = std::max(1, req.cpus_per_worker);
   if (req.accelerators_per_worker > 0) spec.gres_per_node = s.gres + ":" + std::to_string(req.accelerators_per_worker * share);

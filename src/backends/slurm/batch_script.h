@@ -1,13 +1,20 @@
 // The Slurm batch job that runs one placed computenet job (pure functions, no I/O).
 //
-// Shape: slurmrestd v0.0.38 cannot name the nodes of a job (required_nodes is a disabled key), so
-// the job asks for exactly as many nodes as LaunchRequest::nodes has, each with room for the
-// largest share (tasks, CPUs, GRES and memory per node are uniform in a Slurm request), and the
-// batch script runs one `srun --nodes=1 --relative=i --ntasks=w_i` step per share: the gang is
-// exactly w_0 + w_1 + ... tasks, worker ranks are node by node (CNET_WORKER_INDEX = the step's
-// SLURM_PROCID + the share's offset) and CNET_WORLD_SIZE is the total. Slurm picks which nodes;
-// share i runs on the i-th node of the allocation. With accelerators each step gets
-// w_i * accelerators_per_worker GRES bound per task, so workers see disjoint devices.
+// Shape: slurmrestd v0.0.38 cannot name the nodes of a job (required_nodes is a disabled key), but
+// it takes exclude_nodes (a string, tried on 22.05.8): the job asks for exactly as many nodes as
+// LaunchRequest::nodes has and excludes every other node of the site (BatchSettings::site_nodes),
+// so Slurm can only choose the placed ones. Each node has room for the largest share (tasks, CPUs,
+// GRES and memory per node are uniform in a Slurm request), and the batch script runs one
+// `srun --nodes=1 --nodelist=<node> --ntasks=w_i` step per share: the gang is exactly
+// w_0 + w_1 + ... tasks, worker ranks are node by node (CNET_WORKER_INDEX = the step's
+// SLURM_PROCID + the share's offset) and CNET_WORLD_SIZE is the total. (A node Slurm has that
+// site_nodes lacks cannot be excluded; if Slurm chose it, share i runs on the allocation's i-th.)
+//
+// Devices: TaskPlugin=task/none binds nothing per task, so each task computes its own: the slice
+// [SLURM_LOCALID * a, (SLURM_LOCALID + 1) * a) of its step's device list, where the list is
+// Slurm's CUDA_VISIBLE_DEVICES for a `gpu` GRES, and for any other GRES (npu:910b) the job's
+// indices on the node from `scontrol show job -d` (Slurm sets no variable for those). The slice
+// goes into LaunchRequest::device_env; Slurm's whole-step CUDA/ROCR/GPU_DEVICE_ORDINAL are unset.
 //
 // Fence: the script first mkdirs <run_dir>/claim; Withdraw mkdirs it too, and the loser of that
 // race does not run the command. The script writes the gang's exit code (the first failing step's,
@@ -16,6 +23,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "backends/site_backend.h"
 #include "backends/slurm/slurm_client.h"
@@ -27,6 +35,7 @@ struct BatchSettings {
   std::string partition, account, qos, reservation;  // "" = Slurm's defaults
   std::string gres;      // the GRES of the request's accelerator, e.g. "gpu:h100"; "" = CPU only
   std::string run_dir;   // the attempt's directory, shared with the nodes
+  std::vector<std::string> site_nodes;  // every node of the site known; all but the placed are excluded
 };
 
 // "cnet-<job>-<attempt>": how a restarted service finds the job by name.

@@ -44,9 +44,15 @@ std::string UnhealthyReason(const Status& st) {
   return "slurmrestd: " + st.message();
 }
 
-std::string Handle(int64_t id, const std::string& name, int attempt) {
+// The run's handle. "site_job" is the backend-neutral part the API shows as the job's site_job
+// (Slurm's job id and ClusterName, once known).
+std::string Handle(int64_t id, const std::string& name, int attempt, const std::string& cluster = "") {
   json h{{"name", name}, {"attempt", attempt}};
-  if (id > 0) h["slurm_job_id"] = id;
+  if (id > 0) {
+    h["slurm_job_id"] = id;
+    h["site_job"] = {{"kind", "slurm"}, {"id", std::to_string(id)}};
+    if (!cluster.empty()) h["site_job"]["cluster"] = cluster;
+  }
   return h.dump();
 }
 
@@ -181,6 +187,7 @@ class SlurmBackend final : public SiteBackend {
   SiteInventory inventory_;         // the last one read (or the cache, marked unusable)
   double fail_fast_until_ = 0;      // MonotonicSeconds: Launch refuses at once until then
   bool poll_failed_ = false;        // the last job read could not reach Slurm
+  std::string cluster_;             // Slurm's ClusterName, as its jobs report it ("" until seen)
   double recovering_until_ = 0;
   bool poll_now_ = false;           // Kill asked for a prompt refresh
   bool stop_ = false;
@@ -264,7 +271,7 @@ void SlurmBackend::SaveCache(const SiteInventory& inv) const {
   json nodes = json::array();
   for (const auto& n : inv.nodes) {
     nodes.push_back({{"name", n.name}, {"accelerator", n.accelerator}, {"accelerators", n.accelerators},
-                     {"cpus", n.cpus}, {"memory_gib", n.memory_gib}});
+                     {"cpus", n.cpus}, {"memory_gib", n.memory_gib}, {"cpu_jobs", n.cpu_jobs}});
   }
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(cache_path_).parent_path(), ec);
@@ -282,7 +289,8 @@ SiteInventory SlurmBackend::LoadCache() const {
   if (!j.is_object()) return inv;
   for (const auto& n : j.value("nodes", json::array())) {
     inv.nodes.push_back({n.value("name", ""), n.value("accelerator", ""), n.value("accelerators", 0),
-                         n.value("cpus", 0), n.value("memory_gib", 0.0), false, "site unreachable"});
+                         n.value("cpus", 0), n.value("memory_gib", 0.0), false, "site unreachable",
+                         n.value("cpu_jobs", false)});
   }
   return inv;
 }
@@ -328,6 +336,10 @@ Result<LaunchResult> SlurmBackend::Launch(const LaunchRequest& req) {
     if (g == gres_of_accel_.end()) return FailedPrecondition("no GRES name maps to '" + req.accelerator + "' (gres_map)");
     bs.gres = g->second;
   }
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (const SiteNode& n : inventory_.nodes) bs.site_nodes.push_back(n.name);
+  }
   CNET_ASSIGN_OR_RETURN(SlurmJobSpec spec, MakeJobSpec(req, bs));
   std::error_code ec;
   std::filesystem::create_directories(bs.run_dir, ec);
@@ -353,7 +365,7 @@ Result<LaunchResult> SlurmBackend::Launch(const LaunchRequest& req) {
   }
   if (!id.ok()) return id.status();
   tracked_[req.job_id] = Run{*id, spec.name, req.attempt, false, false, "", 0, "", MonotonicSeconds()};
-  r.handle = Handle(*id, spec.name, req.attempt);
+  r.handle = Handle(*id, spec.name, req.attempt, cluster_);
   r.note = "submitted to " + name_ + " as Slurm job " + std::to_string(*id);
   return r;
 }
@@ -478,6 +490,7 @@ void SlurmBackend::FetchInventory() {
       if (it != opts_.gres_map.end() && count > 0) {
         sn.accelerator = it->second;
         sn.accelerators = count;
+        sn.cpu_jobs = opts_.cpu_jobs_on_accelerator_nodes && sn.cpus > 0;
       }
     }
     inv.nodes.push_back(std::move(sn));
@@ -550,6 +563,8 @@ void SlurmBackend::PollJobs() {
     // After an outage Slurm learns of jobs that ended meanwhile only when their nodes re-register
     // (a minute or more): until then a job's own exit file is the fresher word.
     if (poll_failed_) recovering_until_ = now + kRecoveryWindowS;
+    for (const SlurmJob& j : *jobs)
+      if (!j.cluster.empty()) cluster_ = j.cluster;
     poll_failed_ = false;
     recovering = now < recovering_until_;
   }
@@ -623,8 +638,8 @@ SlurmBackend::Decision SlurmBackend::Decide(int64_t job_id, Run run, const JobIn
     r.started = true;
     SiteEvent e = MakeEvent(SiteEvent::kStarted, job_id, r.attempt,
                             "running on " + name_ + " as Slurm job " + std::to_string(j->job_id) + " (" + Join(j->nodes) + ")");
-    e.handle = Handle(j->job_id, r.name, r.attempt);
-    e.fields = {{"slurm_job_id", std::to_string(j->job_id)}, {"nodes", Join(j->nodes)}};
+    e.handle = Handle(j->job_id, r.name, r.attempt, j->cluster);
+    e.fields = {{"slurm_job_id", std::to_string(j->job_id)}, {"slurm_cluster", j->cluster}, {"nodes", Join(j->nodes)}};
     d.events.push_back(std::move(e));
   }
   if (recovering && r.started && !j->Terminal()) {
@@ -681,7 +696,7 @@ Result<std::unique_ptr<SiteBackend>> MakeSlurmBackend(const std::string& name, c
   ConfigBlock b(block, env);
   CNET_RETURN_IF_ERROR(b.OnlyKeys({"url", "ca_file", "user", "jwt_key_file", "token", "partition", "account", "qos",
                                    "reservation", "gres_map", "poll_interval_s", "submit_connections",
-                                   "inventory_interval_s", "output_dir"}));
+                                   "inventory_interval_s", "output_dir", "cpu_jobs_on_accelerator_nodes"}));
   SlurmOptions o;
   CNET_RETURN_IF_ERROR(b.String("url", &o.url));
   if (o.url.empty()) return b.Error("url", "required (slurmrestd, e.g. http://127.0.0.1:6820)");
@@ -701,6 +716,7 @@ Result<std::unique_ptr<SiteBackend>> MakeSlurmBackend(const std::string& name, c
   CNET_RETURN_IF_ERROR(b.Int("submit_connections", 1, 64, &o.submit_connections));
   CNET_RETURN_IF_ERROR(b.Double("inventory_interval_s", 0.1, 3600, &o.inventory_interval_s));
   CNET_RETURN_IF_ERROR(b.String("output_dir", &o.output_dir));
+  CNET_RETURN_IF_ERROR(b.Bool("cpu_jobs_on_accelerator_nodes", &o.cpu_jobs_on_accelerator_nodes));
   return NewSlurmBackend(name, std::move(o), env.data_dir);
 }
 

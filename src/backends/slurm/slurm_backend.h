@@ -1,7 +1,7 @@
 // A Slurm cluster behind the SiteBackend contract, through slurmrestd (SlurmClient). One
 // computenet job attempt becomes one Slurm batch job named cnet-<job>-<attempt> running exactly
-// the request's shape (batch_script.h: node count and per-node task counts; Slurm picks the node
-// names, which slurmrestd v0.0.38 cannot request).
+// the request's shape (batch_script.h: the placed nodes, by excluding all others, and per-node task
+// counts; each worker's devices through the vendor's variable).
 //
 // Threads and locks: a refresher thread reads nodes every inventory_interval_s and jobs every
 // poll_interval_s, delivers queued cancels, and turns what it saw into events. All network I/O and
@@ -42,6 +42,7 @@ struct SlurmOptions {
   double inventory_interval_s = 2;  // nodes and health are read this often
   std::string output_dir;           // run directories; "" = <data_dir>/slurm; must be shared with the nodes
   double timeout_s = 3;             // per slurmrestd call
+  bool cpu_jobs_on_accelerator_nodes = true;  // SiteNode::cpu_jobs for nodes with a mapped GRES
 };
 
 std::unique_ptr<SiteBackend> NewSlurmBackend(std::string name, SlurmOptions opts, std::string data_dir);

@@ -263,6 +263,7 @@ SlurmJob ParseJob(const json& j) {
   job.reason = Str(j, "state_reason");
   job.exit_code = ExitCode(j);
   job.nodes = ExpandHostList(Str(j, "nodes"));
+  job.cluster = Str(j, "cluster");
   job.submit_time = static_cast<double>(Int(j, "submit_time"));
   job.start_time = static_cast<double>(Int(j, "start_time"));
   job.end_time = static_cast<double>(Int(j, "end_time"));
@@ -715,6 +716,7 @@ Result<int64_t> SlurmClient::Submit(const SlurmJobSpec& spec) {
   if (!spec.account.empty()) job["account"] = spec.account;
   if (!spec.qos.empty()) job["qos"] = spec.qos;
   if (!spec.reservation.empty()) job["reservation"] = spec.reservation;
+  if (!spec.exclude_nodes.empty()) job["exclude_nodes"] = spec.exclude_nodes;  // a string; required_nodes is disabled
   if (!spec.gres_per_node.empty()) job["gres"] = spec.gres_per_node;  // v0.0.38: "gres" is per node
   if (spec.memory_per_node_mb > 0) job["memory_per_node"] = spec.memory_per_node_mb;
   if (spec.time_limit_min > 0) job["time_limit"] = spec.time_limit_min;

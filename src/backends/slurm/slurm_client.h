@@ -46,12 +46,14 @@ struct SlurmPartition {
 };
 
 // One Slurm batch job for one computenet job. slurmrestd v0.0.38 refuses a required node list
-// ("Disabled key: required_nodes"): Slurm picks the nodes; the batch script places the workers.
+// ("Disabled key: required_nodes") but takes exclude_nodes: excluding all but the placed nodes
+// makes Slurm choose those (batch_script.h).
 struct SlurmJobSpec {
   std::string name;                 // e.g. "cnet-42-1": lets a restarted service find it again
   std::string partition;            // "" = default
   std::string account, qos, reservation;  // "" = Slurm's defaults
   int nodes = 1;
+  std::string exclude_nodes;        // "node1,node3": nodes Slurm must not choose ("" = none)
   int tasks_per_node = 1;           // one task per worker
   int cpus_per_task = 1;
   std::string gres_per_node;        // e.g. "gpu:h100:8" ("" = none)
@@ -71,6 +73,7 @@ struct SlurmJob {
   std::string reason;               // state_reason
   int exit_code = 0;                // the batch script's exit code (return code), 128+signal when signalled
   std::vector<std::string> nodes;   // expanded
+  std::string cluster;              // Slurm's ClusterName
   double submit_time = 0, start_time = 0, end_time = 0;
   std::string stdout_path, stderr_path;
   bool Terminal() const;
