@@ -6,6 +6,19 @@ namespace cnet::api {
 
 using nlohmann::json;
 
+namespace {
+
+// The run's own id at its site (e.g. {"kind": "slurm", "id": "17", "cluster": "east"}), from the
+// "site_job" object a backend may put in its handle; null when there is none.
+json SiteJob(const std::string& runtime_json) {
+  if (runtime_json.empty()) return nullptr;
+  json h = json::parse(runtime_json, nullptr, false);
+  if (!h.is_object() || !h.contains("site_job") || !h["site_job"].is_object()) return nullptr;
+  return h["site_job"];
+}
+
+}  // namespace
+
 json JobJson(const service::JobView& v, bool with_events) {
   const store::JobRow& r = v.row;
   json j{{"id", r.id},
@@ -20,6 +33,7 @@ json JobJson(const service::JobView& v, bool with_events) {
          {"site", r.site.empty() ? json(nullptr) : json(r.site)},
          {"placement", r.placement_json.empty() ? json(nullptr) : json::parse(r.placement_json, nullptr, false)},
          {"attempts", r.attempts},
+         {"site_job", SiteJob(r.runtime_json)},
          {"spec", json::parse(r.spec_json, nullptr, false)}};
   if (with_events) {
     json ev = json::array();
@@ -40,6 +54,7 @@ json SitesJson(const service::ReadModel& m) {
     for (const auto& n : s.nodes) {
       nodes.push_back({{"name", n.name}, {"kind", n.kind}, {"type", n.type}, {"count", n.count}, {"free", n.free},
                        {"usable", n.usable}, {"reason", n.reason}, {"cpus", n.cpus}, {"memory_gib", n.memory_gib}});
+      if (n.cpus_free >= 0) nodes.back()["cpus_free"] = n.cpus_free;
       free_by_type[n.type] = free_by_type.value(n.type, 0) + n.free;
       total_by_type[n.type] = total_by_type.value(n.type, 0) + n.count;
     }

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "common/clock.h"
+#include "model/wording.h"
 
 namespace cnet {
 
@@ -91,6 +92,12 @@ Result<JobRecord> Scheduler::Prepare(JobSpec spec, JobField* bad) const {
     r.rate[a.value()] = one.steps_per_s;
     r.rate_spread[a.value()] = spread.steps_per_s;
     r.predicted[a.value()] = one.predicted;
+  }
+  if (r.BestRate() <= 0 && AllCpu(cat, spec.acceptable)) {
+    return fail(JobField::kPlacement, "no site can run " + CountOf(cat, spec.acceptable[0], spec.workers) +
+                           (spec.unit > 1 ? " (" + std::to_string(spec.unit) + " per worker, on one node)" : std::string()) +
+                           (spec.allowed_sites.empty() ? "" : " in its allowed sites") +
+                           " (largest: " + CountOf(cat, spec.acceptable[0], best_site_cap) + ")");
   }
   if (r.BestRate() <= 0) {
     std::string acc;

@@ -27,10 +27,36 @@ Status ClusterView::Add(const std::string& site, const std::string& region, doub
     g.accel = cpu_type_;
     g.per_node = std::max(1, n.cpus);
   }
-  by_name_[{site, n.name}] = NodeId(static_cast<int32_t>(groups_.size()));
+  const NodeId id(static_cast<int32_t>(groups_.size()));
+  by_name_[{site, n.name}] = id;
   groups_.push_back(g);
   origins_.push_back({site, n.name});
+  if (g.accel != cpu_type_ && n.cpu_jobs && n.cpus > 0) {
+    Cluster::GroupSpec twin = g;
+    twin.name = n.name + "+cpu";  // unique in the model; origins_ keeps the site's name
+    twin.accel = cpu_type_;
+    twin.per_node = n.cpus;
+    twin_[id] = NodeId(static_cast<int32_t>(groups_.size()));
+    groups_.push_back(twin);
+    origins_.push_back({site, n.name});
+  }
   return Status::Ok();
+}
+
+std::optional<NodeId> ClusterView::FindFor(const std::string& site, const std::string& node, bool cpu_only) const {
+  auto id = Find(site, node);
+  if (!id || !cpu_only) return id;
+  auto t = twin_.find(*id);
+  return t == twin_.end() ? id : t->second;
+}
+
+std::vector<NodeId> ClusterView::FindAll(const std::string& site, const std::string& node) const {
+  std::vector<NodeId> out;
+  if (auto id = Find(site, node)) {
+    out.push_back(*id);
+    if (auto t = twin_.find(*id); t != twin_.end()) out.push_back(t->second);
+  }
+  return out;
 }
 
 std::optional<NodeId> ClusterView::Find(const std::string& site, const std::string& node) const {
@@ -41,6 +67,8 @@ std::optional<NodeId> ClusterView::Find(const std::string& site, const std::stri
 
 void ClusterView::Truncate(size_t n) {
   while (groups_.size() > n) {
+    const NodeId last(static_cast<int32_t>(groups_.size() - 1));
+    for (auto it = twin_.begin(); it != twin_.end();) it = it->second == last || it->first == last ? twin_.erase(it) : std::next(it);
     by_name_.erase({origins_.back().site, origins_.back().node});
     groups_.pop_back();
     origins_.pop_back();

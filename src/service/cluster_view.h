@@ -1,6 +1,8 @@
 // The cluster model as the service builds it from what its sites report: one scheduler node per
 // site node, in the order nodes were first seen, so NodeIds never change when the model grows
-// (new nodes are appended). Maps (site, site's node name) <-> NodeId. Loop thread only.
+// (new nodes are appended). Maps (site, site's node name) <-> NodeId. An accelerator node whose
+// site lets CPU jobs use its CPUs (SiteNode::cpu_jobs) gets a second scheduler node right after
+// it, CPU-only with the node's CPUs and the same origin: its "CPU twin". Loop thread only.
 #pragma once
 
 #include <map>
@@ -26,7 +28,12 @@ class ClusterView {
   // Appends a node of `site`. kInvalidArgument naming the node if its accelerator type is unknown;
   // kAlreadyExists if the node is known.
   Status Add(const std::string& site, const std::string& region, double power_cap_kw, const backends::SiteNode& n);
+  // The node's scheduler node (its accelerator node when it has a CPU twin).
   std::optional<NodeId> Find(const std::string& site, const std::string& node) const;
+  // The scheduler node a job of that kind uses: the CPU twin for a CPU-only job when there is one.
+  std::optional<NodeId> FindFor(const std::string& site, const std::string& node, bool cpu_only) const;
+  // The node's scheduler nodes: one, or the accelerator node and its CPU twin.
+  std::vector<NodeId> FindAll(const std::string& site, const std::string& node) const;
   const NodeOrigin& Origin(NodeId id) const { return origins_.at(id.value()); }
   size_t size() const { return groups_.size(); }
   // Forgets the nodes added after the first `n` (a failed growth).
@@ -41,6 +48,7 @@ class ClusterView {
   std::vector<Cluster::GroupSpec> groups_;
   std::vector<NodeOrigin> origins_;
   std::map<std::pair<std::string, std::string>, NodeId> by_name_;
+  std::map<NodeId, NodeId> twin_;  // accelerator node -> its CPU twin
 };
 
 }  // namespace cnet::service

@@ -231,6 +231,11 @@ void ControlLoop::Publish() {
     for (const Node& n : st_.cluster->nodes()) {
       const NodeOrigin& o = st_.view.Origin(n.id);
       if (o.site != s.cfg.name) continue;
+      const bool cpu = n.accel == st_.admission.cpu_type();
+      if (cpu && !v.nodes.empty() && v.nodes.back().name == o.node && v.nodes.back().kind == "accelerator") {
+        v.nodes.back().cpus_free = st_.sched->capacity().Free(n.id);  // the node's CPU twin: shown with it
+        continue;
+      }
       NodeView nv;
       nv.name = o.node;
       nv.kind = n.accel == st_.admission.cpu_type() ? "cpu" : "accelerator";

@@ -20,6 +20,7 @@ struct NodeView {
   std::string reason;
   int cpus = 0;
   double memory_gib = 0;
+  int cpus_free = -1;  // an accelerator node whose CPUs take CPU jobs: its CPUs free for them; else -1
 };
 
 struct SiteView {

@@ -105,10 +105,10 @@ void Reconciler::TakeInventory(int site, backends::SiteInventory inv) {
   if (inv.healthy) s.unhealthy_since = 0;
   if (inv.healthy) Grow(site, inv);
   for (const auto& n : inv.nodes)
-    if (auto id = st_.view.Find(s.cfg.name, n.name)) {
+    for (NodeId id : st_.view.FindAll(s.cfg.name, n.name)) {
       const bool usable = inv.healthy && n.usable;
-      if (st_.sched->capacity().Usable(*id) != usable) st_.dirty = true;
-      st_.sched->SetNodeUsable(*id, usable);
+      if (st_.sched->capacity().Usable(id) != usable) st_.dirty = true;
+      st_.sched->SetNodeUsable(id, usable);
     }
   if (!inv.healthy)  // unreachable: none of its nodes takes new work
     for (const Node& n : st_.cluster->nodes())

@@ -17,7 +17,7 @@ Status RestorePlacement(LoopState& st, Active& a, const store::JobRow& row) {
   if (!shape.ok()) return InvalidArgument("job " + std::to_string(row.id) + ": " + shape.status().message());
   Placement pl;
   for (const auto& share : *shape) {
-    auto node = st.view.Find(row.site, share.node);
+    auto node = st.view.FindFor(row.site, share.node, st.admission.CpuOnly(a.spec));
     if (!node) return Status(Code::kNotFound, "node " + share.node + " is no longer reported by " + row.site);
     pl.accel = st.cluster->node(*node).accel;
     pl.slots.push_back(Slot{*node, share.workers * std::max(1, a.spec.unit)});

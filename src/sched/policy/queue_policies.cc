@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "common/strings.h"
+#include "model/wording.h"
 #include "sched/placement.h"
 #include "sched/placement/builtin.h"
 
@@ -24,13 +25,15 @@ std::vector<AccelId> RankedTypes(const JobRecord& j, const Snapshot& s) {
 std::string WhyWaiting(const JobRecord& j, const Snapshot& s) {
   std::string t;
   for (AccelId a : RankedTypes(j, s))
-    t += (t.empty() ? "" : ", ") + std::to_string(s.capacity->FreeOfType(a)) + " " +
-         s.catalogue->Get(a).name;
-  return "waiting: needs " + std::to_string(j.spec.workers) + " accelerators on one site; free now: " + t;
+    t += (t.empty() ? "" : ", ") +
+         (IsCpuType(*s.catalogue, a) ? CountOf(*s.catalogue, a, s.capacity->FreeOfType(a))
+                                     : std::to_string(s.capacity->FreeOfType(a)) + " " + s.catalogue->Get(a).name);
+  const bool cpu = AllCpu(*s.catalogue, j.spec.acceptable);
+  return "waiting: needs " + std::to_string(j.spec.workers) + (cpu ? " CPUs" : " accelerators") + " on one site; free now: " + t;
 }
 
 Decision PlaceDecision(const JobRecord& j, Placement p, std::string why, const Catalogue& cat) {
-  why += " -> " + std::to_string(p.Workers()) + " x " + cat.Get(p.accel).name + " on " +
+  why += " -> " + CountOf(cat, p.accel, p.Workers()) + " on " +
          std::to_string(p.Nodes()) + " node(s)";
   return Decision{Action::kPlace, j.spec.id, std::move(p), std::move(why)};
 }
