@@ -104,6 +104,11 @@ struct LaunchResult {
   std::string handle;     // opaque; stored by the service and given back to Adopt after a restart
   bool started = false;   // the run already runs (starts_at_launch backends)
   std::string note;       // for the job's history (e.g. "Slurm job 17")
+  // The submit got no answer (timeout, lost connection): the site may or may not hold the run.
+  // The backend finds it (kNote/kStarted) or fences it off (kRequeue) once the site answers, and
+  // Withdraw fences it off meanwhile; the service re-dispatches such an attempt sooner
+  // (SiteConfig::redispatch_unconfirmed_after_s) than a confirmed one.
+  bool unconfirmed = false;
   // Device ids each worker was given (rank order), where the backend picks them; else empty.
   std::vector<std::vector<int>> devices;
 };

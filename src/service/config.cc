@@ -7,7 +7,8 @@ namespace cnet::service {
 
 const std::set<std::string>& SharedSiteKeys() {
   static const std::set<std::string> keys{"name", "type", "region", "power_cap_kw", "device_env",
-                                          "inventory_interval_s", "redispatch_after_s"};
+                                          "inventory_interval_s", "redispatch_after_s",
+                                          "redispatch_unconfirmed_after_s"};
   return keys;
 }
 
@@ -47,6 +48,11 @@ Result<SiteConfig> ParseSite(const YamlCtx& c, const YAML::Node& n, const std::s
   CNET_ASSIGN_OR_RETURN(s.redispatch_after_s, YamlDouble(c, n, "redispatch_after_s", p, &s.redispatch_after_s));
   if (s.redispatch_after_s < 0 || s.redispatch_after_s > 30 * 86400)
     return c.Error(n["redispatch_after_s"], p + ".redispatch_after_s", "must be between 0 (never) and 2592000");
+  CNET_ASSIGN_OR_RETURN(s.redispatch_unconfirmed_after_s,
+                        YamlDouble(c, n, "redispatch_unconfirmed_after_s", p, &s.redispatch_unconfirmed_after_s));
+  if (s.redispatch_unconfirmed_after_s < 0 || s.redispatch_unconfirmed_after_s > 30 * 86400)
+    return c.Error(n["redispatch_unconfirmed_after_s"], p + ".redispatch_unconfirmed_after_s",
+                   "must be between 0 (as redispatch_after_s) and 2592000");
   s.block = n;
   s.where = c.file + ":" + std::to_string(n.Mark().line + 1) + ": " + p;
   return s;

@@ -1,7 +1,7 @@
 // Service configuration: `cnet serve --config FILE` (YAML, docs/formats.md), or the embedded
 // default (one local site made of this machine). Value type.
 // The service reads the keys every site shares (name, type, region, power_cap_kw, device_env,
-// inventory_interval_s, redispatch_after_s); the rest of a site's block belongs to its backend,
+// inventory_interval_s, redispatch_after_s, redispatch_unconfirmed_after_s); the rest of a site's block belongs to its backend,
 // whose factory (src/backends/registry.h) parses and checks it.
 #pragma once
 
@@ -30,6 +30,11 @@ struct SiteConfig {
   // A job submitted here that has not started is withdrawn and dispatched again (to any site its
   // spec allows) once the site has been unreachable this long; 0 = never.
   double redispatch_after_s = 120;
+  // The same for an attempt whose submit got no answer (LaunchResult::unconfirmed) and that the
+  // site has not confirmed since: such a submit marks the site suspect at once, so this counts
+  // from about the submit's timeout (docs/formats.md (j): the bound). 0 = as redispatch_after_s; never
+  // when redispatch_after_s is 0.
+  double redispatch_unconfirmed_after_s = 10;
   YAML::Node block;                 // the site's whole mapping, for its backend
   std::string where;                // "file: sites[i]" for error messages
 };

@@ -190,6 +190,13 @@ void ControlLoop::RunCycle() {
   reasons_dirty_ = true;
 }
 
+OutageBook ControlLoop::Outages() const {
+  std::vector<std::pair<std::string, SiteOutage>> down;
+  for (const SiteRuntime& s : st_.sites)
+    if (!s.inventory.healthy) down.push_back({s.cfg.name, {s.cfg.name, s.unhealthy_since, s.inventory.reason}});
+  return OutageBook(*st_.cluster, std::move(down));
+}
+
 // Proportional to what it publishes: the queue order (a copy of ids), the detailed reasons of
 // its first kExplainLimit jobs, site notes and one held reason per tenant.
 void ControlLoop::PublishReasons() {
@@ -200,7 +207,17 @@ void ControlLoop::PublishReasons() {
   std::vector<int64_t> order;
   order.reserve(pending.size());
   for (JobId id : pending) order.push_back(id.value());
-  for (size_t i = 0; i < pending.size() && i < kExplainLimit; ++i) (*r)[order[i]] = st_.sched->Find(pending[i])->reason;
+  const OutageBook outages = Outages();
+  for (size_t i = 0; i < pending.size() && i < kExplainLimit; ++i) {
+    const JobRecord& j = *st_.sched->Find(pending[i]);
+    if (!outages.any()) {
+      (*r)[order[i]] = j.reason;
+      continue;
+    }
+    bool all_down = false;
+    const std::vector<const SiteOutage*> down = outages.For(j.spec, &all_down);
+    (*r)[order[i]] = WithOutages(j.reason, down, all_down);
+  }
   for (const auto& [id, note] : st_.notes) (*r)[id] = note;
   auto held = std::make_shared<std::map<std::string, std::string>>();
   for (const auto& [tenant, q] : st_.held)

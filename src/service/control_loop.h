@@ -23,6 +23,7 @@
 #include "service/loop_state.h"
 #include "service/read_model.h"
 #include "service/reconciler.h"
+#include "service/wait_reasons.h"
 
 namespace cnet::service {
 
@@ -69,6 +70,7 @@ class ControlLoop {
   void RunCycle();
   void Publish();
   void PublishReasons();
+  OutageBook Outages() const;  // the sites down now, for waiting jobs' reasons
   void Loop();
 
   LoopState& st_;

@@ -83,6 +83,7 @@ void Dispatcher::Dispatch(const std::vector<Decision>& places) {
     Active* a = st_.jobs.Find(d.job.value());
     if (!a || d.placement.slots.empty()) continue;
     const int site = st_.SiteOf(st_.view.Origin(d.placement.slots.front().node).site);
+    a->unconfirmed = false;
     a->accelerator = d.placement.accel == st_.admission.cpu_type() ? "" : st_.cat.Get(d.placement.accel).name;
     a->shape.clear();
     for (const Slot& sl : d.placement.slots)
@@ -127,6 +128,8 @@ void Dispatcher::Started(Active& a, const LaunchOutcome& o, std::vector<Transiti
   } else {
     t.reason = "submitted to " + site + (r.note.empty() ? "" : " (" + r.note + ")");
   }
+  a.unconfirmed = r.unconfirmed && !r.started;
+  if (a.unconfirmed) st_.sites[o.site].next_inventory = 0;  // the site is suspect: read its health now
   if (a.cancel_requested) t.reason = std::string(kCancelMark) + a.cancelled_by;  // keeps the cancel durable
   out.push_back(std::move(t));
 }

@@ -38,6 +38,7 @@ struct Active {
   std::string cancelled_by;        // who, when cancel_requested (kept in the row's reason)
   bool launching = false;          // a Launch is in flight on a launcher thread
   bool interrupted_unknown = false;  // recovered dispatch whose site could not tell yet
+  bool unconfirmed = false;        // its submit got no answer and the site has not confirmed it since
   int site = -1;                   // index of the site it was dispatched to
   std::vector<backends::NodeShare> shape;  // where it runs (the exact nodes and workers)
   std::string accelerator;         // catalogue name of its placement, "" = CPU

@@ -34,12 +34,14 @@ bool Reconciler::ApplyOne(int site, const SiteEvent& e) {
   const std::string& name = st_.sites[site].cfg.name;
   switch (e.kind) {
     case SiteEvent::kNote:
+      a->unconfirmed = false;  // the site has it
       st_.notes[e.job_id] = "submitted to " + name + "; " + e.reason;
       st_.notes_changed = true;
       return true;
     case SiteEvent::kRequeue:
       return st_.Requeue(*a, "requeued: " + e.reason).ok();
     case SiteEvent::kStarted: {
+      a->unconfirmed = false;
       if (a->state != JobState::kScheduled) return true;
       Transition t{a->id, JobState::kRunning, e.reason.empty() ? "running on " + name : e.reason, st_.clock.Now(), {}};
       t.update.start_time = t.time;
@@ -133,18 +135,23 @@ void Reconciler::RefreshInventories() {
   }
 }
 
+// An unconfirmed attempt (its submit got no answer; the site has not confirmed it since) goes after
+// redispatch_unconfirmed_after_s of the outage, a confirmed one after redispatch_after_s.
 void Reconciler::RedispatchStranded() {
   const double now = st_.clock.Now();
   for (size_t i = 0; i < st_.sites.size(); ++i) {
     SiteRuntime& s = st_.sites[i];
-    if (s.cfg.redispatch_after_s <= 0 || s.unhealthy_since <= 0 || now - s.unhealthy_since < s.cfg.redispatch_after_s)
-      continue;
+    const double after = s.cfg.redispatch_after_s;
+    const double unconfirmed_after = s.cfg.redispatch_unconfirmed_after_s > 0 ? std::min(after, s.cfg.redispatch_unconfirmed_after_s) : after;
+    if (after <= 0 || s.unhealthy_since <= 0 || now - s.unhealthy_since < unconfirmed_after) continue;
+    const double down_for = now - s.unhealthy_since;
     SiteId sid;
     for (const cnet::Site& cs : st_.cluster->sites())
       if (cs.name == s.cfg.name) sid = cs.id;
     std::vector<Active*> stranded;
     for (const auto& [id, a] : st_.jobs.jobs())
-      if (a->site == static_cast<int>(i) && a->state == JobState::kScheduled && !a->cancel_requested && !a->launching)
+      if (a->site == static_cast<int>(i) && a->state == JobState::kScheduled && !a->cancel_requested && !a->launching &&
+          down_for >= (a->unconfirmed ? unconfirmed_after : after))
         stranded.push_back(a.get());
     for (Active* a : stranded) {
       JobSpec probe = a->spec;  // only where its spec allows another site that could hold it
@@ -155,9 +162,10 @@ void Reconciler::RedispatchStranded() {
       if (probe.allowed_sites.empty() || !st_.sched->Prepare(probe).ok()) continue;
       auto w = s.backend->Withdraw(a->id, a->attempts);
       if (!w.ok() || *w != backends::WithdrawOutcome::kWithdrawn) continue;  // it may have started: wait for the site
+      const std::string unconfirmed = a->unconfirmed ? "; its submit was never confirmed" : "";
       (void)st_.Requeue(*a, "re-dispatched: " + s.cfg.name + " has been unreachable for " +
-                                std::to_string(static_cast<int>(now - s.unhealthy_since)) + " s (" + s.inventory.reason +
-                                "); attempt " + std::to_string(a->attempts) + " withdrawn there");
+                                std::to_string(static_cast<int>(down_for)) + " s (" + s.inventory.reason + ")" +
+                                unconfirmed + "; attempt " + std::to_string(a->attempts) + " withdrawn there");
     }
   }
 }

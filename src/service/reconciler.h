@@ -20,8 +20,9 @@ class Reconciler {
   void Apply(int site, std::vector<backends::SiteEvent> events);
   // Re-reads inventories that are due: health, usable nodes, nodes added (the model grows).
   void RefreshInventories();
-  // Jobs submitted to a site unreachable for longer than its redispatch_after_s, not started:
-  // withdrawn there and requeued, if their spec allows another site that could hold them.
+  // Jobs submitted to a site unreachable for longer than its redispatch_after_s (unconfirmed
+  // submits: redispatch_unconfirmed_after_s), not started: withdrawn there and requeued, if their
+  // spec allows another site that could hold them.
   void RedispatchStranded();
   // Takes a site's inventory into the model (also at start).
   void TakeInventory(int site, backends::SiteInventory inv);

@@ -73,6 +73,13 @@ Result<LaunchResult> FakeBackend::Launch(const LaunchRequest& req) {
   r.started = run->started;
   r.note = run->started ? "running on " + name_ : "submitted to " + name_;
   runs_[req.job_id] = std::move(run);
+  if (lose_next_) {
+    r.unconfirmed = true;
+    r.note = "unconfirmed: " + *lose_next_;
+    reachable_ = false;
+    unreachable_reason_ = std::move(*lose_next_);
+    lose_next_.reset();
+  }
   return r;
 }
 
@@ -175,6 +182,15 @@ void FakeBackend::Start(int64_t job_id) {
   events_.push_back(std::move(e));
 }
 
+void FakeBackend::Note(int64_t job_id, std::string note) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = runs_.find(job_id);
+  if (it == runs_.end() || it->second->started) return;
+  SiteEvent e = Event(SiteEvent::kNote, job_id, it->second->req.attempt);
+  e.reason = std::move(note);
+  events_.push_back(std::move(e));
+}
+
 void FakeBackend::End(int64_t job_id, int exit_code, std::string reason) {
   std::lock_guard<std::mutex> l(mu_);
   auto it = runs_.find(job_id);
@@ -196,6 +212,11 @@ void FakeBackend::SetReachable(bool reachable, std::string reason) {
 void FakeBackend::FailNextLaunch(Status st) {
   std::lock_guard<std::mutex> l(mu_);
   fail_next_ = std::move(st);
+}
+
+void FakeBackend::LoseNextAnswer(std::string reason) {
+  std::lock_guard<std::mutex> l(mu_);
+  lose_next_ = std::move(reason);
 }
 
 void FakeBackend::SetNodes(std::vector<SiteNode> nodes) {

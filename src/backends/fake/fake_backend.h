@@ -48,12 +48,17 @@ class FakeBackend final : public SiteBackend {
   std::vector<int64_t> active() const;
   // A submitted (not started) run starts: the next Poll reports kStarted.
   void Start(int64_t job_id);
+  // A submitted run waits, in the site's words: the next Poll reports kNote.
+  void Note(int64_t job_id, std::string note);
   // A run ends with `exit_code` (0 = success): the next Poll reports kEnded.
   void End(int64_t job_id, int exit_code, std::string reason = "");
   // The site stops answering (Launch: kUnavailable; Inventory: unhealthy with `reason`) or answers again.
   void SetReachable(bool reachable, std::string reason = "unreachable (scripted)");
   // The next launch fails with this status (nothing started).
   void FailNextLaunch(Status st);
+  // The site dies while the next launch is in flight: the run is recorded (not started), the launch
+  // returns it unconfirmed, and the site is unreachable with `reason` from then on.
+  void LoseNextAnswer(std::string reason);
   void SetNodes(std::vector<SiteNode> nodes);
   // Forgets every run without reporting it (a site that lost its state).
   void LoseAll();
@@ -68,6 +73,7 @@ class FakeBackend final : public SiteBackend {
   bool reachable_ = true;
   std::string unreachable_reason_;
   std::optional<Status> fail_next_;
+  std::optional<std::string> lose_next_;  // LoseNextAnswer's reason
   std::map<int64_t, std::unique_ptr<Run>> runs_;
   std::vector<SiteEvent> events_;
   std::vector<LaunchRequest> launches_;

@@ -34,12 +34,15 @@ std::string Join(const std::vector<std::string>& v) {
   return s;
 }
 
-// Why the site is unhealthy, naming what failed: a transport error means slurmrestd itself did
-// not answer; an HTTP answer carrying a communication error means slurmctld did not.
+// Why the site is unhealthy, naming what failed: a refused or broken connection means slurmrestd
+// itself is down; an HTTP answer carrying a communication error means slurmctld did not answer it;
+// a connection slurmrestd accepted but never answered means it is stuck waiting on slurmctld.
 std::string UnhealthyReason(const Status& st) {
   if (st.code() == Code::kUnavailable && st.message().find(": HTTP ") != std::string::npos) {
     return "slurmctld: not answering slurmrestd (" + st.message() + ")";
   }
+  if (st.code() == Code::kUnavailable && st.message().find("no answer within") != std::string::npos)
+    return "slurmctld: slurmrestd took the request but did not answer in time, waiting on slurmctld (" + st.message() + ")";
   if (st.code() == Code::kUnavailable) return "slurmrestd: unreachable (" + st.message() + ")";
   return "slurmrestd: " + st.message();
 }
@@ -147,6 +150,11 @@ class SlurmBackend final : public SiteBackend {
   static constexpr double kLostAfterS = 60;
   // After an outage exit files are checked for this long (nodes re-register late).
   static constexpr double kRecoveryWindowS = 600;
+  // Between job reads, started runs' exit files are looked at this often, so a completion is
+  // noticed within this, not at the next poll: one small file read per running job, at most
+  // kExitChecksPerS reads a second (with more running jobs the interval grows).
+  static constexpr double kExitCheckS = 0.1;
+  static constexpr double kExitChecksPerS = 2000;
 
   SlurmConfig ClientConfig() const;
   std::string RunDir(int64_t job, int attempt) const;
@@ -162,6 +170,7 @@ class SlurmBackend final : public SiteBackend {
   void Refresher();
   void FetchInventory();
   void PollJobs();
+  size_t CheckExitFiles();  // returns how many files it looked at
   void WithdrawKilledWhileUnreachable(const std::map<int64_t, Run>& runs);
   std::vector<Cancel> DeliverWithdrawnCancels(std::vector<Cancel> pending, const JobIndex& idx);
   Decision Decide(int64_t job_id, Run run, const JobIndex& idx, double fetched, double now, bool recovering);
@@ -359,8 +368,15 @@ Result<LaunchResult> SlurmBackend::Launch(const LaunchRequest& req) {
     // it, or fences the attempt off and asks for it to be dispatched again.
     fail_fast_until_ = MonotonicSeconds() + 2;
     tracked_[req.job_id] = Run{0, spec.name, req.attempt, false, false, "", 0, "", MonotonicSeconds()};
+    // Suspect at once, not at the next inventory read: the service stops dispatching here and
+    // counts the outage (redispatch_unconfirmed_after_s) from now. A read that succeeds clears it.
+    inventory_.healthy = false;
+    inventory_.reason = UnhealthyReason(id.status()) + "; a submit got no answer";
+    poll_now_ = true;
+    wake_.notify_all();
     r.handle = Handle(0, spec.name, req.attempt);
     r.note = "unconfirmed: " + id.status().message() + "; looked up by name when Slurm answers";
+    r.unconfirmed = true;
     return r;
   }
   if (!id.ok()) return id.status();
@@ -441,10 +457,16 @@ Interrupted SlurmBackend::FindInterrupted(int64_t job_id, int attempt) {
 // ---- the refresher thread
 
 void SlurmBackend::Refresher() {
-  double next_inventory = 0, next_poll = 0;
+  double next_inventory = 0, next_poll = 0, next_exit_check = 0;
   std::unique_lock<std::mutex> l(mu_);
   while (!stop_) {
     double now = MonotonicSeconds();
+    if (now >= next_exit_check) {
+      l.unlock();
+      const size_t looked = CheckExitFiles();
+      l.lock();
+      next_exit_check = MonotonicSeconds() + std::max(kExitCheckS, static_cast<double>(looked) / kExitChecksPerS);
+    }
     if (now >= next_inventory) {
       l.unlock();
       FetchInventory();
@@ -458,7 +480,7 @@ void SlurmBackend::Refresher() {
       l.lock();
       next_poll = MonotonicSeconds() + opts_.poll_interval_s;
     }
-    double wait = std::min(next_inventory, next_poll) - MonotonicSeconds();
+    double wait = std::min({next_inventory, next_poll, next_exit_check}) - MonotonicSeconds();
     if (wait > 0) wake_.wait_for(l, std::chrono::duration<double>(wait), [&] { return stop_ || poll_now_; });
   }
 }
@@ -499,6 +521,35 @@ void SlurmBackend::FetchInventory() {
   std::lock_guard<std::mutex> l(mu_);
   fail_fast_until_ = 0;
   inventory_ = std::move(inv);
+}
+
+// A started run whose batch script has written its exit code has ended: reported now (Slurm may
+// still list it RUNNING or COMPLETING for a moment; it is no longer tracked). Runs being killed
+// are left to the job read, which reports them killed.
+size_t SlurmBackend::CheckExitFiles() {
+  std::vector<std::pair<int64_t, Run>> runs;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (const auto& [id, run] : tracked_)
+      if (run.started && !run.cancel) runs.emplace_back(id, run);
+  }
+  std::vector<Decision> ds;
+  for (const auto& [id, run] : runs) {
+    std::optional<int64_t> rc = RecordedExit(id, run.attempt);
+    if (!rc) continue;
+    Decision d;
+    d.job_id = id;
+    d.name = run.name;
+    d.erase = true;
+    SiteEvent e = MakeEvent(SiteEvent::kEnded, id, run.attempt, "exit code " + std::to_string(*rc));
+    e.success = *rc == 0;
+    e.exit_code = static_cast<int>(*rc);
+    if (run.slurm_id > 0) e.fields["slurm_job_id"] = std::to_string(run.slurm_id);
+    d.events.push_back(std::move(e));
+    ds.push_back(std::move(d));
+  }
+  Apply(std::move(ds));
+  return runs.size();
 }
 
 // Slurm unreachable: a run Kill asked to stop that has not started is fenced off and ends now;

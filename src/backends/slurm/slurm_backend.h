@@ -4,13 +4,15 @@
 // counts; each worker's devices through the vendor's variable).
 //
 // Threads and locks: a refresher thread reads nodes every inventory_interval_s and jobs every
-// poll_interval_s, delivers queued cancels, and turns what it saw into events. All network I/O and
+// poll_interval_s, started runs' exit files every 0.1 s (a completion is reported within that, not
+// at the next poll), delivers queued cancels, and turns what it saw into events. All network I/O and
 // file writes (fence, exit files, the inventory cache) happen outside the lock that Inventory,
 // Poll and Kill take, so those never wait on slurmrestd or on the file system. Launch waits on a
 // submit (one of submit_connections connections); Withdraw and FindInterrupted may wait too.
 //
 // Failures: an unreachable slurmrestd or a slurmctld that does not answer marks the site
-// unhealthy, the reason saying which; nothing is lost. Kill while Slurm is unreachable is kept and
+// unhealthy, the reason saying which; nothing is lost. A submit that gets no answer marks it
+// unhealthy at once (LaunchResult::unconfirmed) until the next read that succeeds. Kill while Slurm is unreachable is kept and
 // delivered when it answers; a run that had not started is then fenced off and reported killed at
 // once. Each attempt's run directory (<output_dir>/<job>/<attempt>, shared with the nodes) is its
 // fence (the script and Withdraw race to mkdir `claim`) and keeps its exit code. The last

@@ -9,6 +9,7 @@
 #include "model/wording.h"
 #include "sched/placement.h"
 #include "sched/placement/builtin.h"
+#include "sched/policy/reservation.h"
 
 namespace cnet {
 
@@ -114,31 +115,35 @@ class BackfillPolicy final : public Policy {
     Capacity cap = *s.capacity;
     const Catalogue& cat = *s.catalogue;
     size_t explained = 0;
-    // Reservation for the first job that cannot start.
+    // Reservation for the first job that cannot start (the next one, while it has none: a job no
+    // usable node can hold blocks nobody).
+    const JobRecord* head = nullptr;
+    Reservation res;
     bool reserved = false;
-    AccelId res_type;
-    Seconds shadow = 0;
-    int extra = 0;  // accelerators of res_type free at the shadow time beyond the reservation
     FailedGangs failed(cat.size());
     for (const JobRecord* jp : s.pending) {
       const JobRecord& j = *jp;
       std::optional<Placement> placed;
+      bool delays_head = false;  // it would fit now, but only by delaying the reserved head
       const bool cacheable = !s.rules->Restricts(j.spec);
       // The common case in a long queue: a gang shape known to fail everywhere (no ranking).
       if (cacheable && reserved && failed.FailsEverywhere(j, *s.cluster)) {
-        if (s.Explain(explained))
-          out.push_back({Action::kKeep, j.spec.id, {}, "backfill: cannot start without delaying an earlier job; " + WhyWaiting(j, s)});
+        if (s.Explain(explained)) out.push_back(Waiting(j, s, *head, false));
         continue;
       }
       for (AccelId a : RankedTypes(j, s)) {
         if (cacheable && failed.Fails(a, j.spec)) continue;
-        if (reserved && a == res_type) {
-          Seconds run = j.spec.total_steps / j.rate[a.value()];
-          bool before = s.now + run <= shadow;
-          if (!before && j.spec.workers > extra) continue;
+        if (reserved && a == res.type) {
           auto p = FindPlacement(*s.rules, cap, j.spec, a);
           if (!p) continue;
-          if (!before) extra -= j.spec.workers;
+          // On the reserved site it must end before the reservation or use what it leaves over.
+          const bool on_reserved = s.cluster->node(p->slots.front().node).site == res.site;
+          const bool before = s.now + j.spec.total_steps / j.rate[a.value()] <= res.at;
+          if (on_reserved && !before && j.spec.workers > res.extra) {
+            delays_head = true;
+            continue;
+          }
+          if (on_reserved && !before) res.extra -= j.spec.workers;
           placed = p;
           break;
         }
@@ -155,47 +160,29 @@ class BackfillPolicy final : public Policy {
         continue;
       }
       if (!reserved) {
-        Reserve(s, cap, j, &res_type, &shadow, &extra);
-        reserved = res_type.valid();
+        const bool first = !head;
+        head = &j;
+        res = Reserve(s, cap, j);
+        reserved = res.type.valid();
         if (s.Explain(explained))
           out.push_back({Action::kKeep, j.spec.id, {},
-                         "backfill: head of the queue, reserved " + std::to_string(j.spec.workers) +
-                             " x " + (reserved ? cat.Get(res_type).name : std::string("?")) + " at t+" +
-                             FormatNumber("%.0f s", shadow - s.now) + "; " + WhyWaiting(j, s)});
+                         std::string(first ? "backfill: head of the queue, " : "backfill: no earlier job holds a reservation, ") +
+                             DescribeReservation(s, j, res) + "; " + WhyWaiting(j, s)});
       } else if (s.Explain(explained)) {
-        out.push_back({Action::kKeep, j.spec.id, {}, "backfill: cannot start without delaying an earlier job; " + WhyWaiting(j, s)});
+        out.push_back(Waiting(j, s, *head, delays_head));
       }
     }
     return out;
   }
 
  private:
-  // Earliest completion for job j over its types, counting accelerators as running jobs end.
-  static void Reserve(const Snapshot& s, const Capacity& cap, const JobRecord& j, AccelId* type,
-                      Seconds* shadow, int* extra) {
-    *type = AccelId();
-    Seconds best_end = std::numeric_limits<double>::infinity();
-    for (AccelId a : s.cluster->accel_types()) {
-      if (j.rate[a.value()] <= 0) continue;
-      std::vector<std::pair<Seconds, int>> ends;
-      for (const JobRecord* r : s.running)
-        if (r->placement.accel == a) ends.emplace_back(r->ExpectedFinish(), r->placement.Workers());
-      std::sort(ends.begin(), ends.end());
-      int free = cap.FreeOfType(a);
-      Seconds t = s.now;
-      for (size_t k = 0; free < j.spec.workers && k < ends.size(); ++k) {
-        free += ends[k].second;
-        t = ends[k].first;
-      }
-      if (free < j.spec.workers) continue;
-      Seconds end = t + j.spec.total_steps / j.rate[a.value()];
-      if (end < best_end) {
-        best_end = end;
-        *type = a;
-        *shadow = t;
-        *extra = free - j.spec.workers;
-      }
-    }
+  // A later job that does not start: either it would delay the head's reservation, or there is
+  // simply no room for it now.
+  static Decision Waiting(const JobRecord& j, const Snapshot& s, const JobRecord& head, bool delays_head) {
+    const std::string h = "job " + std::to_string(head.spec.id.value());
+    return {Action::kKeep, j.spec.id, {},
+            delays_head ? "backfill: would delay the reserved start of " + h + " (earlier in the queue); " + WhyWaiting(j, s)
+                        : "backfill: no room now, queued behind " + h + "; " + WhyWaiting(j, s)};
   }
 };
 
