@@ -95,6 +95,7 @@ Status RunSimulate(const SimArgs& a, const char* argv0) {
   for (const auto& n : names) CNET_RETURN_IF_ERROR(reg.Create(n).status());
   const bool tty = !a.quiet && isatty(STDERR_FILENO);
   std::vector<SimResult> results;
+  std::vector<Status> failures;
   for (const auto& n : names) {
     auto pol = reg.Create(n);
     SimOptions o = opts;
@@ -106,9 +107,11 @@ Status RunSimulate(const SimArgs& a, const char* argv0) {
         std::fflush(stderr);
       };
     }
-    CNET_ASSIGN_OR_RETURN(SimResult r, Simulate(cluster, perf, std::move(*pol), wl, o));
+    // One policy's failure does not lose the others' results: it is reported after them.
+    auto r = Simulate(cluster, perf, std::move(*pol), wl, o);
     if (tty) std::fprintf(stderr, "\r%80s\r", "");
-    results.push_back(std::move(r));
+    if (r.ok()) results.push_back(std::move(r).value());
+    else failures.push_back(Status(r.status().code(), "policy " + n + ": " + r.status().message()));
   }
   std::cout << "cluster " << cluster.name() << " (" << cluster.TotalAccels() << " accelerators), workload "
             << wl.source << " (" << wl.jobs.size() << " jobs), round " << a.round << " s, seed " << a.seed
@@ -140,7 +143,8 @@ Status RunSimulate(const SimArgs& a, const char* argv0) {
     if (std::rename(tmp.c_str(), a.json.c_str()) != 0)
       return Status(Code::kUnavailable, "--json: cannot rename " + tmp + " to " + a.json);
   }
-  return Status::Ok();
+  for (size_t i = 0; i + 1 < failures.size(); ++i) (void)ReportError(failures[i]);
+  return failures.empty() ? Status::Ok() : failures.back();
 }
 
 }  // namespace

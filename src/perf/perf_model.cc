@@ -91,6 +91,27 @@ double PerfModel::SingleWorker(JobTypeId t, AccelId a, bool* predicted) const {
   return s.dies_per_package * die / (1 + f * (ref_bw / s.d2d_bw_gbs) * (die / tr));
 }
 
+std::optional<double> PerfModel::OwnCommRatio(JobTypeId t, AccelId a, int n, bool spread,
+                                              double t1) const {
+  if (t1 <= 0) return std::nullopt;
+  std::vector<std::pair<double, double>> pts;  // (log size, c)
+  for (int w : m_.MeasuredWorkers(t, a, spread)) {
+    if (w <= 1) continue;
+    // Efficiency clamped: superlinear gangs (cache effects) at most 1.5x, hopeless ones 2%.
+    double eff = std::clamp(*m_.Get(t, a, w, spread) / (w * t1), 0.02, 1.5);
+    pts.push_back({std::log(w), (1 / eff - 1) / ((w - 1.0) / w)});
+  }
+  if (pts.empty()) return std::nullopt;
+  const double x = std::log(n);
+  if (x <= pts.front().first) return pts.front().second;
+  if (x >= pts.back().first) return pts.back().second;
+  size_t k = 1;
+  while (pts[k].first < x) ++k;
+  const auto& [x0, c0] = pts[k - 1];
+  const auto& [x1, c1] = pts[k];
+  return c0 + (c1 - c0) * (x - x0) / (x1 - x0);
+}
+
 Estimate PerfModel::Throughput(JobTypeId t, AccelId a, int workers, int nodes) const {
   assert(workers >= 1 && nodes >= 1);
   const auto& s = cat_.Get(a);
@@ -103,6 +124,15 @@ Estimate PerfModel::Throughput(JobTypeId t, AccelId a, int workers, int nodes) c
   bool predicted = true;
   double t1 = SingleWorker(t, a, &predicted);
   if (workers == 1) return {t1, predicted};
+  const double share = (workers - 1.0) / workers;
+  if (auto c = OwnCommRatio(t, a, workers, spread, t1))
+    return {workers * t1 / std::max(0.02, 1 + *c * share), true};
+  if (spread) {
+    if (auto c = OwnCommRatio(t, a, workers, false, t1)) {
+      double f = *c * (s.link_bw_gbs > 0 && s.network_bw_gbs > 0 ? s.link_bw_gbs / s.network_bw_gbs : 1.0);
+      return {workers * t1 / std::max(0.02, 1 + f * share), true};
+    }
+  }
   AccelId ref = ref_[t.value()];
   const auto& r = cat_.Get(ref);
   double f = CommRatio(t, workers, spread);

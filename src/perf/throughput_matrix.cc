@@ -1,6 +1,7 @@
 #include "perf/throughput_matrix.h"
 
 #include <algorithm>
+#include <tuple>
 
 #include "common/csv.h"
 
@@ -31,10 +32,34 @@ std::vector<AccelId> ThroughputMatrix::MeasuredAccels(JobTypeId t) const {
 }
 
 std::vector<int> ThroughputMatrix::MeasuredWorkers(JobTypeId t, AccelId a, bool spread) const {
-  std::vector<int> out;
-  for (int w = 1; w <= 4096; w *= 2)
-    if (Get(t, a, w, spread).value_or(0) > 0) out.push_back(w);
+  auto it = workers_.find(Key(t, a, 0, spread));
+  return it == workers_.end() ? std::vector<int>{} : it->second;
+}
+
+void ThroughputMatrix::IndexWorkers() {
+  workers_.clear();
+  for (const Point& p : Points())
+    if (p.steps_per_s > 0) workers_[Key(p.job_type, p.accel, 0, p.spread)].push_back(p.workers);
+}
+
+std::vector<ThroughputMatrix::Point> ThroughputMatrix::Points() const {
+  std::vector<Point> out;
+  out.reserve(values_.size());
+  for (const auto& [k, v] : values_)
+    out.push_back({JobTypeId(static_cast<int32_t>(k >> 40)), AccelId(static_cast<int32_t>((k >> 24) & 0xffff)),
+                   static_cast<int>((k >> 1) & 0x7fffff), (k & 1) != 0, v});
+  std::sort(out.begin(), out.end(), [](const Point& x, const Point& y) {
+    return std::tuple(x.job_type.value(), x.accel.value(), x.spread, x.workers) <
+           std::tuple(y.job_type.value(), y.accel.value(), y.spread, y.workers);
+  });
   return out;
+}
+
+ThroughputMatrix ThroughputMatrix::Without(JobTypeId t, AccelId a, int workers, bool spread) const {
+  ThroughputMatrix m = *this;
+  m.values_.erase(Key(t, a, workers, spread));
+  m.IndexWorkers();
+  return m;
 }
 
 Status ThroughputMatrix::AddRows(const std::string& text, const std::string& file,
@@ -52,9 +77,8 @@ Status ThroughputMatrix::AddRows(const std::string& text, const std::string& fil
     if (!a)
       return InputError(file, r.line, "accelerator",
                         "unknown accelerator type '" + an + "' (known: " + cat.NameList() + ")");
-    if (w <= 0 || w > 4096 || (w & (w - 1)) != 0)
-      return InputError(file, r.line, "workers", "must be a power of two between 1 and 4096, not " +
-                                                     std::to_string(w));
+    if (w <= 0 || w > 4096)
+      return InputError(file, r.line, "workers", "must be between 1 and 4096, not " + std::to_string(w));
     if (sps < 0) return InputError(file, r.line, "steps_per_second", "must be >= 0 (0: cannot run)");
     auto id = FindJobType(jt);
     if (!id) {
@@ -69,6 +93,7 @@ Status ThroughputMatrix::AddRows(const std::string& text, const std::string& fil
       return InputError(file, r.line, "job_type",
                         "duplicate row for (" + jt + ", " + an + ", " + std::to_string(w) + ")");
   }
+  IndexWorkers();
   return Status::Ok();
 }
 

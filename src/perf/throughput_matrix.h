@@ -1,4 +1,5 @@
 // Measured throughputs: CSV rows `job_type,accelerator,workers,steps_per_second` (Gavel's format).
+// `workers` is any gang size from 1 to 4096 (not only powers of two).
 // A figure of 0 means the gang cannot run there (e.g. out of memory).
 // A second file of the same format may hold gangs spread over several nodes ("unconsolidated").
 // Immutable after load; thread-safe to read.
@@ -37,14 +38,30 @@ class ThroughputMatrix {
   // Worker counts with a positive measurement for (t, a, spread), ascending.
   std::vector<int> MeasuredWorkers(JobTypeId t, AccelId a, bool spread) const;
 
+  // One measurement of the matrix (leave-one-out evaluation iterates over them).
+  struct Point {
+    JobTypeId job_type;
+    AccelId accel;
+    int workers = 0;
+    bool spread = false;
+    double steps_per_s = 0;
+  };
+  // Every measurement, ordered by job type, accelerator, spread, workers.
+  std::vector<Point> Points() const;
+  // A copy without one measurement (absent: an unchanged copy).
+  ThroughputMatrix Without(JobTypeId t, AccelId a, int workers, bool spread) const;
+
  private:
   Status AddRows(const std::string& text, const std::string& file, const Catalogue& cat, bool spread,
                  bool new_types_allowed);
   static uint64_t Key(JobTypeId t, AccelId a, int workers, bool spread);
+  // Key of (t, a, spread) with workers 0: the index of positive measurements by gang size.
+  void IndexWorkers();
 
   std::vector<std::string> names_;
   std::unordered_map<std::string, JobTypeId> by_name_;
   std::unordered_map<uint64_t, double> values_;
+  std::unordered_map<uint64_t, std::vector<int>> workers_;  // positive sizes, ascending
 };
 
 }  // namespace cnet

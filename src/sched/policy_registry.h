@@ -30,7 +30,8 @@ class PolicyRegistry {
   std::map<std::string, Entry> entries_;
 };
 
-// Registers fifo, fifo-hetero, backfill, las, las-hetero, ftf-hetero, makespan-hetero, cost-hetero.
+// Registers fifo, fifo-hetero, backfill, las, las-hetero, ftf-hetero, makespan-hetero,
+// max-sum-throughput, cost-hetero.
 void RegisterBuiltinPolicies(PolicyRegistry& r);
 
 }  // namespace cnet

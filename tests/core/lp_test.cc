@@ -81,6 +81,26 @@ TEST(MaxMinLp, JobsThatCannotRunDoNotPinTheObjective) {
   EXPECT_NEAR(s.z, 1, 1e-6);
 }
 
+
+// Gavel's max_sum_throughput: the whole of a shared type goes to the job that gains most there,
+// capacity and the one-type-at-a-time rows still bind.
+TEST(MaxMinLp, MaxSumGivesCapacityToTheLargestGain) {
+  MaxMinProblem p;
+  p.objective = LpObjective::kMaxSum;
+  p.jobs = 3;
+  p.types = 2;
+  p.coef = {1, 0.5,   // job 0
+            3, 0,     // job 1: only type 0
+            0.2, 0.9};
+  p.workers = {1, 1, 1};
+  p.capacity = {1, 1};
+  MaxMinSolution s = SolveMaxMin(p);
+  ASSERT_TRUE(s.ok) << s.error;
+  EXPECT_NEAR(s.x[2], 1, 1e-6);  // job 1 takes type 0
+  EXPECT_NEAR(s.x[5], 1, 1e-6);  // job 2 takes type 1 (0.9 > 0.5)
+  EXPECT_NEAR(s.x[0] + s.x[1], 0, 1e-6);
+}
+
 }  // namespace
 }  // namespace cnet
 

@@ -19,6 +19,9 @@ void RegisterBuiltinPolicies(PolicyRegistry& r) {
                    [] { return MakeFtfHeteroPolicy(); });
   (void)r.Register("makespan-hetero", "minimum makespan (LP, rounds)",
                    [] { return MakeMakespanHeteroPolicy(); });
+  (void)r.Register("max-sum-throughput",
+                   "maximum total normalised throughput, no fairness (Gavel's max_sum_throughput; LP, rounds)",
+                   [] { return MakeMaxSumThroughputPolicy(); });
   (void)r.Register("cost-hetero", "cheapest type that meets each job's deadline",
                    [] { return MakeCostHeteroPolicy(); });
 }

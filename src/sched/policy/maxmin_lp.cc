@@ -150,6 +150,34 @@ void SetPhase2(const LpModel& lp, double z, ClpSimplex& model) {
   model.setObjectiveCoefficient(lp.xcols(), 0.0);
 }
 
+// x from CLP's columns; fails on a non-finite value.
+bool ReadX(const LpModel& lp, const ClpSimplex& model, MaxMinSolution& out) {
+  const double* sol = model.primalColumnSolution();
+  for (int c = 0; c < lp.xcols(); ++c) {
+    if (!std::isfinite(sol[c])) {
+      out.error = "LP: CLP returned a non-finite x";
+      return false;
+    }
+    out.x[lp.col_of[c]] = std::clamp(sol[c], 0.0, 1.0);
+  }
+  return true;
+}
+
+// Max-sum: phase 2 alone, with z held at 0 (its rows then bind nothing).
+MaxMinSolution SolveSum(const LpModel& lp, ClpSimplex& model) {
+  MaxMinSolution out;
+  out.x.assign(lp.coef.size(), 0.0);
+  SetPhase2(lp, 0, model);
+  model.setColumnUpper(lp.xcols(), 0.0);
+  model.primal();
+  if (model.status() != 0) {
+    out.error = "max-sum LP: CLP status " + std::to_string(model.status());
+    return out;
+  }
+  out.ok = ReadX(lp, model, out);
+  return out;
+}
+
 }  // namespace
 
 MaxMinSolution SolveMaxMin(const MaxMinProblem& p) {
@@ -166,6 +194,7 @@ MaxMinSolution SolveMaxMin(const MaxMinProblem& p) {
   BuildColumns(p, lp);
   ClpSimplex model;
   Load(p, lp, model);
+  if (p.objective == LpObjective::kMaxSum) return SolveSum(lp, model);
   model.dual();
   if (model.status() != 0) {
     out.error = "max-min LP phase 1: CLP status " + std::to_string(model.status());
@@ -183,15 +212,7 @@ MaxMinSolution SolveMaxMin(const MaxMinProblem& p) {
     out.error = "max-min LP phase 2: CLP status " + std::to_string(model.status());
     return out;
   }
-  const double* sol = model.primalColumnSolution();
-  for (int c = 0; c < lp.xcols(); ++c) {
-    if (!std::isfinite(sol[c])) {
-      out.error = "max-min LP phase 2: CLP returned a non-finite x";
-      return out;
-    }
-    out.x[lp.col_of[c]] = std::clamp(sol[c], 0.0, 1.0);
-  }
-  out.ok = true;
+  out.ok = ReadX(lp, model, out);
   return out;
 }
 

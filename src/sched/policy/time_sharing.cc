@@ -11,7 +11,7 @@ namespace cnet {
 
 namespace {
 
-enum class Kind { kLas, kLasHetero, kFtf, kMakespan };
+enum class Kind { kLas, kLasHetero, kFtf, kMakespan, kMaxSum };
 
 class TimeSharingPolicy final : public Policy {
  public:
@@ -23,6 +23,7 @@ class TimeSharingPolicy final : public Policy {
       case Kind::kLasHetero: return "las-hetero";
       case Kind::kFtf: return "ftf-hetero";
       case Kind::kMakespan: return "makespan-hetero";
+      case Kind::kMaxSum: return "max-sum-throughput";
     }
     return "?";
   }
@@ -68,14 +69,34 @@ class TimeSharingPolicy final : public Policy {
     }
     return c;
   }
-  // Equal-share throughput of job j: sum_a (cap_a / total_allowed) * rate_a.
-  static double IsolatedRate(const JobRecord& j, const Common& c) {
+  // The rate a job can get on each type: on one node where a node of that type holds its gang,
+  // else spread. Types where it would have to spread are dropped when some type holds it on one
+  // node, so that a gang is not split over small nodes while big ones exist.
+  static std::vector<std::vector<double>> UsableRates(const Snapshot& snap,
+                                                      const std::vector<const JobRecord*>& jobs,
+                                                      size_t T) {
+    std::vector<std::vector<double>> out(jobs.size(), std::vector<double>(T, 0.0));
+    for (size_t m = 0; m < jobs.size(); ++m) {
+      const JobRecord& j = *jobs[m];
+      bool any_one_node = false;
+      for (AccelId a : snap.cluster->accel_types())
+        any_one_node |= j.rate[a.value()] > 0 && snap.cluster->MaxPerNode(a) >= j.spec.workers;
+      for (AccelId a : snap.cluster->accel_types()) {
+        const bool one = snap.cluster->MaxPerNode(a) >= j.spec.workers;
+        if (any_one_node && !one) continue;
+        out[m][a.value()] = j.rate[a.value()] > 0 ? j.RateOn(a, one ? 1 : 2) : 0.0;
+      }
+    }
+    return out;
+  }
+  // Equal-share throughput of a job with usable rates r: sum_a (cap_a / total_allowed) * r_a.
+  static double IsolatedRate(const std::vector<double>& r, const Common& c) {
     double allowed = 0, s = 0;
     for (size_t a = 0; a < c.T; ++a)
-      if (j.rate[a] > 0) allowed += c.cap[a];
+      if (r[a] > 0) allowed += c.cap[a];
     if (allowed <= 0) return 0;
     for (size_t a = 0; a < c.T; ++a)
-      if (j.rate[a] > 0) s += c.cap[a] / allowed * j.rate[a];
+      if (r[a] > 0) s += c.cap[a] / allowed * r[a];
     return s;
   }
 
@@ -87,7 +108,8 @@ class TimeSharingPolicy final : public Policy {
     const size_t M = jobs.size(), T = c.T;
     std::vector<double> x(M * T, 0.0);
     if (M == 0) return x;
-    if (kind_ == Kind::kLas) return Agnostic(jobs, c);
+    const auto rates = UsableRates(snap, jobs, T);
+    if (kind_ == Kind::kLas) return Agnostic(jobs, rates, c);
     MaxMinProblem p;
     p.jobs = static_cast<int>(M);
     p.types = static_cast<int>(T);
@@ -97,24 +119,34 @@ class TimeSharingPolicy final : public Policy {
     std::vector<double> iso(M);
     for (size_t m = 0; m < M; ++m) {
       p.workers[m] = jobs[m]->spec.workers;
-      iso[m] = IsolatedRate(*jobs[m], c);
+      iso[m] = IsolatedRate(rates[m], c);
     }
     auto fill = [&](auto norm) {
       for (size_t m = 0; m < M; ++m) {
         double n = norm(m);
         for (size_t a = 0; a < T; ++a)
-          p.coef[m * T + a] = jobs[m]->rate[a] > 0 && n > 0 ? jobs[m]->rate[a] / n : 0.0;
+          p.coef[m * T + a] = rates[m][a] > 0 && n > 0 ? rates[m][a] / n : 0.0;
       }
     };
     if (kind_ == Kind::kLasHetero) {
       // Normalised by the equal-share throughput and scaled by the gang size, so that fairness is
       // over accelerator-time: a gang of 8 is owed 1/8 of the time a single worker is.
       fill([&](size_t m) { return iso[m] * jobs[m]->spec.priority / jobs[m]->spec.workers; });
-      return OrFallback(SolveMaxMin(p), jobs, c);
+      return OrFallback(SolveMaxMin(p), jobs, rates, c);
+    }
+    if (kind_ == Kind::kMaxSum) {
+      // Each job's throughput as a fraction of its best rate, so that steps of different models
+      // add up (a job at full speed counts 1), weighted by priority.
+      fill([&](size_t m) {
+        double best = *std::max_element(rates[m].begin(), rates[m].end());
+        return best / jobs[m]->spec.priority;
+      });
+      p.objective = LpObjective::kMaxSum;
+      return OrFallback(SolveMaxMin(p), jobs, rates, c);
     }
     if (kind_ == Kind::kMakespan) {
       fill([&](size_t m) { return std::max(1e-9, jobs[m]->Remaining(snap.now)); });
-      return OrFallback(SolveMaxMin(p), jobs, c);
+      return OrFallback(SolveMaxMin(p), jobs, rates, c);
     }
     // Finish-time fairness: rho_m = (elapsed_m + remaining_m / rate_m(X)) / isolated_jct_m, with
     // the isolated JCT that of an equal 1/M share of the cluster. rho <= R holds iff
@@ -151,7 +183,7 @@ class TimeSharingPolicy final : public Policy {
     while (!feasible(hi, &best) && guard++ < 40) hi *= 2;
     if (!best.ok) {
       if (best.error.empty()) best.error = "no feasible finish-time bound";
-      return OrFallback(std::move(best), jobs, c);
+      return OrFallback(std::move(best), jobs, rates, c);
     }
     for (int it = 0; it < 14 && hi - lo > 1e-3 * hi; ++it) {
       double mid = (lo + hi) / 2;
@@ -167,15 +199,16 @@ class TimeSharingPolicy final : public Policy {
   }
 
   std::vector<double> OrFallback(MaxMinSolution s, const std::vector<const JobRecord*>& jobs,
-                                 const Common& c) {
+                                 const std::vector<std::vector<double>>& rates, const Common& c) {
     if (s.ok) return std::move(s.x);
     fallback_ = " (LP failed: " + s.error + "; equal shares instead)";
-    return Agnostic(jobs, c);
+    return Agnostic(jobs, rates, c);
   }
 
   // Equal (priority-weighted) accelerator-time by water-filling, spread over allowed types by
   // count: workers_m * share_m = min(workers_m, lambda * w_m), sum workers_m * share_m = total.
-  static std::vector<double> Agnostic(const std::vector<const JobRecord*>& jobs, const Common& c) {
+  static std::vector<double> Agnostic(const std::vector<const JobRecord*>& jobs,
+                                      const std::vector<std::vector<double>>& rates, const Common& c) {
     const size_t M = jobs.size(), T = c.T;
     std::vector<double> x(M * T, 0.0), share(M, 0.0);
     // Jobs that saturate first (share 1) are those with the largest w_m / workers_m.
@@ -196,9 +229,9 @@ class TimeSharingPolicy final : public Policy {
     for (size_t m = 0; m < M; ++m) {
       double allowed = 0;
       for (size_t a = 0; a < T; ++a)
-        if (jobs[m]->rate[a] > 0) allowed += c.cap[a];
+        if (rates[m][a] > 0) allowed += c.cap[a];
       for (size_t a = 0; a < T; ++a)
-        if (jobs[m]->rate[a] > 0 && allowed > 0) x[m * T + a] = share[m] * c.cap[a] / allowed;
+        if (rates[m][a] > 0 && allowed > 0) x[m * T + a] = share[m] * c.cap[a] / allowed;
     }
     return x;
   }
@@ -218,6 +251,9 @@ std::unique_ptr<Policy> MakeLasHeteroPolicy() {
 }
 std::unique_ptr<Policy> MakeFtfHeteroPolicy() {
   return std::make_unique<TimeSharingPolicy>(Kind::kFtf);
+}
+std::unique_ptr<Policy> MakeMaxSumThroughputPolicy() {
+  return std::make_unique<TimeSharingPolicy>(Kind::kMaxSum);
 }
 std::unique_ptr<Policy> MakeMakespanHeteroPolicy() {
   return std::make_unique<TimeSharingPolicy>(Kind::kMakespan);

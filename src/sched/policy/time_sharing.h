@@ -10,6 +10,10 @@
 //                    (Themis' metric; Gavel's finish_time_fairness_perf): bisection on rho over LPs.
 //   makespan-hetero  minimises the time to finish all active jobs (Gavel's min_total_duration_perf):
 //                    max-min of throughput / remaining steps.
+//   max-sum-throughput  maximises the cluster's total normalised throughput (Gavel's
+//                    max_sum_throughput_perf): sum over jobs of priority x throughput(m, X) /
+//                    (m's best rate), i.e. how many jobs' worth of full-speed progress the
+//                    cluster makes. No fairness: a job that gains little anywhere may get no share.
 #pragma once
 
 #include <memory>
@@ -22,5 +26,6 @@ std::unique_ptr<Policy> MakeLasPolicy();
 std::unique_ptr<Policy> MakeLasHeteroPolicy();
 std::unique_ptr<Policy> MakeFtfHeteroPolicy();
 std::unique_ptr<Policy> MakeMakespanHeteroPolicy();
+std::unique_ptr<Policy> MakeMaxSumThroughputPolicy();
 
 }  // namespace cnet
