@@ -22,6 +22,7 @@ int RunCli(int argc, char** argv) {
   int rc = 0;
   AddSimulateCommand(app, &rc, argc > 0 ? argv[0] : nullptr);
   AddPoliciesCommand(app, &rc);
+  AddPackCommand(app, &rc, argc > 0 ? argv[0] : nullptr);
   AddServeCommand(app, &rc, argc > 0 ? argv[0] : nullptr);
   AddClientCommands(app, &rc);
   try {
