@@ -11,11 +11,19 @@ Result<PodTrace> ReadPodTrace(const std::string& path) {
   CNET_RETURN_IF_ERROR(t.RequireColumns({"job_id", "accelerators_per_worker"}));
   const size_t cd = *t.Column("accelerators_per_worker");
   auto cw = t.Column("workers");
+  auto cc = t.Column("cpus_per_worker");
   PodTrace tr;
   tr.source = path;
   for (const auto& r : t.rows()) {
     auto d = ParseGpuDemand(r.cells[cd]);
-    if (!d.ok()) return InputError(path, r.line, "accelerators_per_worker", d.status().message());
+    if (!d.ok() || r.cells[cd].find('x') != std::string::npos)
+      return InputError(path, r.line, "accelerators_per_worker",
+                        d.ok() ? "GPUs only (cores go in cpus_per_worker)" : d.status().message());
+    if (cc && !r.cells[*cc].empty()) {
+      CNET_ASSIGN_OR_RETURN(int64_t cpus, t.Int(r, *cc));
+      if (cpus < 0 || cpus > 1024) return InputError(path, r.line, "cpus_per_worker", "must be between 0 and 1024");
+      d->cpus = static_cast<int>(cpus);
+    }
     int64_t n = 1;
     if (cw && !r.cells[*cw].empty()) {
       CNET_ASSIGN_OR_RETURN(n, t.Int(r, *cw));
@@ -28,11 +36,11 @@ Result<PodTrace> ReadPodTrace(const std::string& path) {
 }
 
 DemandMix MixOf(const PodTrace& t) {
-  std::map<int, double> count;
-  for (const auto& d : t.pods) count[d.milli] += 1;
+  std::map<std::pair<int, int>, double> count;
+  for (const auto& d : t.pods) count[{d.milli, d.cpus}] += 1;
   DemandMix m;
-  for (auto [milli, c] : count) {
-    m.demand.push_back(GpuDemand{milli});
+  for (auto [key, c] : count) {
+    m.demand.push_back(GpuDemand{key.first, key.second});
     m.weight.push_back(c);
   }
   return m;

@@ -18,8 +18,9 @@ struct PodTrace {
   std::vector<GpuDemand> pods;  // in arrival order
 };
 
-// CSV: job_id,accelerators_per_worker[,workers] — one pod per row (workers > 1: that many pods of
-// the same demand in a row). accelerators_per_worker may be a fraction (0.25) or whole GPUs.
+// CSV: job_id,accelerators_per_worker[,workers][,cpus_per_worker] — one pod per row (workers > 1:
+// that many pods of the same demand in a row). accelerators_per_worker may be a fraction (0.25)
+// or whole GPUs; cpus_per_worker: cores on the same node (default 0).
 Result<PodTrace> ReadPodTrace(const std::string& path);
 
 struct PackPoint {

@@ -92,6 +92,29 @@ TEST(GpuShare, WholeGpusStayOnOneNodeAndTakeGiveBalance) {
   EXPECT_DOUBLE_EQ(st.Fragmentation(Mix("4:1")), 0);
 }
 
+TEST(GpuShare, CoresAreADimension) {
+  EXPECT_EQ(ParseGpuDemand("0.5x8")->cpus, 8);
+  EXPECT_EQ(ParseGpuDemand("2 x 16")->milli, 2000);
+  for (const char* bad : {"0.5x", "0.5x-1", "0.5x1.5", "x4"}) EXPECT_FALSE(ParseGpuDemand(bad).ok()) << bad;
+  // A node whose cores are gone strands its free GPUs: all of them count as fragmented.
+  EXPECT_DOUBLE_EQ(NodeFragmentation({750, 1000}, Mix("0.25x1:1"), 0), 1750);
+  EXPECT_DOUBLE_EQ(NodeFragmentation({750, 1000}, Mix("0.25x1:1"), 1), 0);
+  Cluster cl = Nodes(2, 2);  // 32 cores per node
+  GpuShareState st(cl);
+  const DemandMix mix = Mix("0.25x1:1");
+  auto p = st.Find(GpuDemand{250, 32}, ShareScorer::kBestFit, mix);
+  ASSERT_TRUE(p);
+  st.Take(*p);
+  EXPECT_EQ(st.FreeCpus(p->node), 0);
+  auto q = st.Find(GpuDemand{250, 1}, ShareScorer::kFgd, mix);
+  ASSERT_TRUE(q);
+  EXPECT_NE(q->node, p->node);
+  EXPECT_DOUBLE_EQ(st.Fragmentation(mix), 1750);
+  st.Give(*p);
+  EXPECT_EQ(st.FreeCpus(p->node), 32);
+  EXPECT_DOUBLE_EQ(st.Fragmentation(mix), 0);
+}
+
 TEST(GpuPacking, NeverBelowTheIdealAndCountsFailures) {
   Cluster cl = Nodes(20, 2);
   PackOptions o;
@@ -115,10 +138,12 @@ TEST(GpuPacking, NeverBelowTheIdealAndCountsFailures) {
 
 TEST(GpuPacking, PodTraceNamesBadLines) {
   std::string path = ::testing::TempDir() + "/cnet_pods.csv";
-  { std::ofstream(path) << "job_id,accelerators_per_worker,workers\n0,0.25,3\n1,2,\n"; }
+  { std::ofstream(path) << "job_id,accelerators_per_worker,workers,cpus_per_worker\n0,0.25,3,4\n1,2,,\n"; }
   auto t = ReadPodTrace(path);
   ASSERT_TRUE(t.ok()) << t.status().ToString();
   EXPECT_EQ(t->pods.size(), 4u);
+  EXPECT_EQ(t->pods[0].cpus, 4);
+  EXPECT_EQ(t->pods[3].cpus, 0);
   EXPECT_EQ(MixOf(*t).demand.size(), 2u);
   { std::ofstream(path) << "job_id,accelerators_per_worker\n0,0.25\n1,1.5\n"; }
   auto bad = ReadPodTrace(path);

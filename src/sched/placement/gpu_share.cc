@@ -10,7 +10,15 @@
 namespace cnet {
 
 Result<GpuDemand> ParseGpuDemand(const std::string& text) {
-  const std::string t = Trim(text);
+  std::string t = Trim(text);
+  int cpus = 0;
+  if (size_t x = t.find('x'); x != std::string::npos) {
+    auto c = ParseInt(Trim(t.substr(x + 1)));
+    if (!c || *c < 0 || *c > 1024)
+      return InvalidArgument("demand '" + text + "': CPU cores after 'x' must be a whole number from 0 to 1024");
+    cpus = static_cast<int>(*c);
+    t = Trim(t.substr(0, x));
+  }
   char* end = nullptr;
   double v = std::strtod(t.c_str(), &end);
   if (t.empty() || end != t.c_str() + t.size() || !std::isfinite(v))
@@ -21,7 +29,7 @@ Result<GpuDemand> ParseGpuDemand(const std::string& text) {
   if (v > 1 && v != std::floor(v))
     return InvalidArgument("GPU demand '" + text + "': above one GPU, ask for whole GPUs");
   if (v > 64) return InvalidArgument("GPU demand '" + text + "': at most 64 GPUs on one node");
-  return GpuDemand{static_cast<int>(std::lround(milli))};
+  return GpuDemand{static_cast<int>(std::lround(milli)), cpus};
 }
 
 Result<DemandMix> DemandMix::Parse(const std::string& text) {
@@ -48,7 +56,7 @@ Result<DemandMix> DemandMix::Parse(const std::string& text) {
   return m;
 }
 
-double NodeFragmentation(const GpuFree& free, const DemandMix& mix) {
+double NodeFragmentation(const GpuFree& free, const DemandMix& mix, int cpus_free) {
   int64_t total = 0, partial = 0;
   int full = 0, largest = 0;
   for (int f : free) {
@@ -61,7 +69,9 @@ double NodeFragmentation(const GpuFree& free, const DemandMix& mix) {
   for (size_t i = 0; i < mix.demand.size(); ++i) {
     const GpuDemand d = mix.demand[i];
     double frag;
-    if (d.Whole()) {
+    if (d.cpus > cpus_free) {
+      frag = static_cast<double>(total);
+    } else if (d.Whole()) {
       frag = full >= d.Gpus() ? static_cast<double>(partial) : static_cast<double>(total);
     } else if (largest < d.milli) {
       frag = static_cast<double>(total);
@@ -95,10 +105,13 @@ const char* ShareScorerName(ShareScorer s) {
 
 GpuShareState::GpuShareState(const Cluster& cluster) {
   free_.resize(cluster.nodes().size());
+  cpus_.assign(cluster.nodes().size(), 0);
+  cpus_free_.assign(cluster.nodes().size(), 0);
   for (const Node& n : cluster.nodes()) {
     if (!n.accel.valid() || n.accel_count <= 0) continue;
     free_[n.id.value()] = GpuFree(static_cast<size_t>(n.accel_count), kMilliPerGpu);
-    groups_[free_[n.id.value()]].push_back(n.id.value());
+    cpus_[n.id.value()] = cpus_free_[n.id.value()] = n.cpus;
+    groups_[KeyOf(n.id)].push_back(n.id.value());
     total_milli_ += static_cast<int64_t>(n.accel_count) * kMilliPerGpu;
   }
   free_milli_ = total_milli_;
@@ -116,6 +129,15 @@ int64_t Sum(const GpuFree& v) {
   for (int f : v) s += f;
   return s;
 }
+
+}  // namespace
+
+GpuShareState::Key GpuShareState::KeyOf(NodeId n) const {
+  const size_t i = static_cast<size_t>(n.value());
+  return Key{static_cast<int>(free_[i].size()), cpus_[i], cpus_free_[i], SortedDesc(free_[i])};
+}
+
+namespace {
 
 // A candidate on a node state: the free value of the GPU a share lands on (or -1 for whole GPUs)
 // and the state after.
@@ -158,14 +180,18 @@ std::optional<SharePlacement> GpuShareState::Find(GpuDemand d, ShareScorer score
   std::optional<Score> best;
   int best_gpu_free = -1;
   for (const auto& [key, nodes] : groups_) {
-    if (nodes.empty()) continue;
-    std::vector<Spot> spots = SpotsOn(key, d);
+    if (nodes.empty() || key.cpus_free < d.cpus) continue;
+    std::vector<Spot> spots = SpotsOn(key.free, d);
     if (spots.empty()) continue;
-    const double before = scorer == ShareScorer::kFgd ? NodeFragmentation(key, mix) : 0;
+    const int cpus_after = key.cpus_free - d.cpus;
+    const double before = scorer == ShareScorer::kFgd ? NodeFragmentation(key.free, mix, key.cpus_free) : 0;
     for (const Spot& s : spots) {
-      double delta = scorer == ShareScorer::kFgd ? NodeFragmentation(s.after, mix) - before : 0;
+      double delta = scorer == ShareScorer::kFgd ? NodeFragmentation(s.after, mix, cpus_after) - before : 0;
       int64_t left = d.Whole() ? 0 : s.gpu_free - d.milli;
-      const int64_t node_left = Sum(s.after);
+      // The node's residual: the sum of its GPU and CPU shares left (each in millis of the
+      // node's capacity), as multi-resource best fit scores it.
+      const int64_t node_left = Sum(s.after) / std::max(1, key.gpus) +
+                                (key.cpus > 0 ? int64_t{kMilliPerGpu} * cpus_after / key.cpus : 0);
       Score sc = scorer == ShareScorer::kBestFitGpu ? Score{delta, left, node_left, nodes.front()}
                                                     : Score{delta, node_left, left, nodes.front()};
       if (!best || sc < *best) {
@@ -177,6 +203,7 @@ std::optional<SharePlacement> GpuShareState::Find(GpuDemand d, ShareScorer score
   if (!best) return std::nullopt;
   SharePlacement p;
   p.node = NodeId(std::get<3>(*best));
+  p.cpus = d.cpus;
   const GpuFree& f = free_[p.node.value()];
   if (d.Whole()) {
     for (size_t g = 0; g < f.size() && static_cast<int>(p.gpus.size()) < d.Gpus(); ++g)
@@ -195,13 +222,14 @@ void GpuShareState::Regroup(NodeId n, const Key& old_key) {
   auto& from = groups_[old_key];
   from.erase(std::lower_bound(from.begin(), from.end(), n.value()));
   if (from.empty()) groups_.erase(old_key);
-  auto& to = groups_[SortedDesc(free_[n.value()])];
+  auto& to = groups_[KeyOf(n)];
   to.insert(std::lower_bound(to.begin(), to.end(), n.value()), n.value());
 }
 
 void GpuShareState::Take(const SharePlacement& p) {
   GpuFree& f = free_[p.node.value()];
-  const Key old = SortedDesc(f);
+  const Key old = KeyOf(p.node);
+  cpus_free_[p.node.value()] -= p.cpus;
   for (auto [g, milli] : p.gpus) {
     f[static_cast<size_t>(g)] -= milli;
     free_milli_ -= milli;
@@ -211,7 +239,8 @@ void GpuShareState::Take(const SharePlacement& p) {
 
 void GpuShareState::Give(const SharePlacement& p) {
   GpuFree& f = free_[p.node.value()];
-  const Key old = SortedDesc(f);
+  const Key old = KeyOf(p.node);
+  cpus_free_[p.node.value()] += p.cpus;
   for (auto [g, milli] : p.gpus) {
     f[static_cast<size_t>(g)] += milli;
     free_milli_ += milli;
@@ -221,7 +250,8 @@ void GpuShareState::Give(const SharePlacement& p) {
 
 double GpuShareState::Fragmentation(const DemandMix& mix) const {
   double s = 0;
-  for (const auto& [key, nodes] : groups_) s += NodeFragmentation(key, mix) * static_cast<double>(nodes.size());
+  for (const auto& [key, nodes] : groups_)
+    s += NodeFragmentation(key.free, mix, key.cpus_free) * static_cast<double>(nodes.size());
   return s;
 }
 
