@@ -23,6 +23,7 @@ int RunCli(int argc, char** argv) {
   AddSimulateCommand(app, &rc, argc > 0 ? argv[0] : nullptr);
   AddPoliciesCommand(app, &rc);
   AddPerfLooCommand(app, &rc, argc > 0 ? argv[0] : nullptr);
+  AddPackCommand(app, &rc, argc > 0 ? argv[0] : nullptr);
   AddServeCommand(app, &rc, argc > 0 ? argv[0] : nullptr);
   AddClientCommands(app, &rc);
   try {

@@ -8,6 +8,7 @@ namespace cnet {
 void AddSimulateCommand(CLI::App& app, int* rc, const char* argv0);
 void AddPoliciesCommand(CLI::App& app, int* rc);
 void AddPerfLooCommand(CLI::App& app, int* rc, const char* argv0);
+void AddPackCommand(CLI::App& app, int* rc, const char* argv0);
 void AddServeCommand(CLI::App& app, int* rc, const char* argv0);
 void AddClientCommands(CLI::App& app, int* rc);
 

@@ -9,6 +9,7 @@
 #include "common/csv.h"
 #include "sched/policy_registry.h"
 #include "sim/generator.h"
+#include "sim/outputs.h"
 #include "sim/report.h"
 
 namespace cnet {
@@ -18,6 +19,9 @@ namespace {
 struct SimArgs {
   std::string cluster, throughputs, spread, catalogue, trace, trace_format = "csv", generate;
   std::string policies = "las,las-hetero", measure, json, reference = "V100";
+  std::vector<std::string> catalogue_extensions;
+  std::string jobs_out, util_out, restore_costs;
+  double util_interval = 0;
   double rate = 0, round = 360, penalty = 0;
   size_t jobs = 0, limit = 0;
   uint64_t seed = 0;
@@ -51,7 +55,7 @@ std::vector<std::string> SplitComma(const std::string& s) {
 
 Status RunSimulate(const SimArgs& a, const char* argv0) {
   std::string cat_path = a.catalogue.empty() ? FindDataFile("accelerators.yaml", argv0) : a.catalogue;
-  CNET_ASSIGN_OR_RETURN(Catalogue cat, Catalogue::LoadYaml(cat_path));
+  CNET_ASSIGN_OR_RETURN(Catalogue cat, Catalogue::LoadWithExtensions(cat_path, a.catalogue_extensions));
   CNET_ASSIGN_OR_RETURN(Cluster cluster, Cluster::LoadYaml(a.cluster, cat));
   CNET_ASSIGN_OR_RETURN(ThroughputMatrix matrix, ThroughputMatrix::LoadCsv(a.throughputs, cat, a.spread));
   PerfModel perf(cat, matrix);
@@ -65,6 +69,9 @@ Status RunSimulate(const SimArgs& a, const char* argv0) {
   if (a.round <= 0) return InvalidArgument("--round: must be > 0 seconds");
   if (a.penalty < 0) return InvalidArgument("--preempt-penalty: must be >= 0 seconds");
   CNET_RETURN_IF_ERROR(ParseMeasure(a.measure, &opts));
+  opts.record_jobs = !a.jobs_out.empty();
+  if (a.util_interval < 0) return InvalidArgument("--util-interval: must be > 0 seconds");
+  opts.util_interval_s = a.util_out.empty() ? 0 : (a.util_interval > 0 ? a.util_interval : a.round);
 
   Rng wl_rng(a.seed);
   Workload wl;
@@ -88,6 +95,8 @@ Status RunSimulate(const SimArgs& a, const char* argv0) {
     CNET_ASSIGN_OR_RETURN(wl, GenerateGavel(kind, a.rate, a.jobs, perf, *ref, wl_rng));
   }
 
+  if (!a.restore_costs.empty()) CNET_RETURN_IF_ERROR(ApplyRestoreCosts(a.restore_costs, perf, &wl));
+  for (const auto& w : cat.AmbiguousUses()) std::fprintf(stderr, "warning: %s\n", w.c_str());
   PolicyRegistry reg;
   RegisterBuiltinPolicies(reg);
   std::vector<std::string> names = SplitComma(a.policies);
@@ -125,6 +134,8 @@ Status RunSimulate(const SimArgs& a, const char* argv0) {
                     results[i].policy.c_str(), base.avg_jct_hours / results[i].avg_jct_hours,
                     base.makespan_hours / results[i].makespan_hours);
   }
+  if (!a.jobs_out.empty()) CNET_RETURN_IF_ERROR(WriteFileAtomically(a.jobs_out, JobsCsv(results), "--jobs-out"));
+  if (!a.util_out.empty()) CNET_RETURN_IF_ERROR(WriteFileAtomically(a.util_out, UtilCsv(results), "--util-out"));
   if (!a.json.empty()) {
     nlohmann::json j;
     if (results.size() == 1) {
@@ -155,7 +166,9 @@ void AddSimulateCommand(CLI::App& app, int* rc, const char* argv0) {
   s->add_option("--cluster", a->cluster, "cluster spec YAML")->required();
   s->add_option("--throughputs", a->throughputs, "throughput matrix CSV")->required();
   s->add_option("--throughputs-spread", a->spread, "throughputs of gangs spread over nodes (CSV)");
-  s->add_option("--catalogue", a->catalogue, "accelerator catalogue YAML (default data/accelerators.yaml)");
+  s->add_option("--catalogue", a->catalogue, "accelerator catalogue YAML replacing the built-in one (default data/accelerators.yaml)");
+  s->add_option("--catalogue-extension", a->catalogue_extensions,
+                "YAML file adding types to the catalogue (or replacing same-named ones); repeatable");
   s->add_option("--trace", a->trace, "trace file");
   s->add_option("--trace-format", a->trace_format, "csv (default) or philly");
   s->add_option("--generate", a->generate, "gavel-single or gavel-multi");
@@ -171,7 +184,12 @@ void AddSimulateCommand(CLI::App& app, int* rc, const char* argv0) {
   s->add_option("--round", a->round, "round length, seconds")->capture_default_str();
   s->add_option("--seed", a->seed, "random seed")->capture_default_str();
   s->add_option("--measure", a->measure, "job ids FIRST-LAST to measure (default: all)");
-  s->add_option("--preempt-penalty", a->penalty, "seconds without progress after each restart");
+  s->add_option("--preempt-penalty", a->penalty,
+                "seconds without progress after each restart, for jobs without their own restore_s");
+  s->add_option("--restore-costs", a->restore_costs, "CSV job_type,restore_s: restore cost per job type");
+  s->add_option("--jobs-out", a->jobs_out, "write one CSV row per completed job to this file");
+  s->add_option("--util-out", a->util_out, "write the utilisation time series (per type) to this CSV file");
+  s->add_option("--util-interval", a->util_interval, "seconds between --util-out samples (default: --round)");
   s->add_option("--json", a->json, "write results as JSON to this file");
   s->add_flag("--quiet", a->quiet, "no progress bar");
   s->callback([a, rc, argv0] { *rc = ReportError(RunSimulate(*a, argv0)); });

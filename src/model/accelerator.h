@@ -3,6 +3,8 @@
 // Immutable after load; safe to share between threads.
 #pragma once
 
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,14 +35,35 @@ struct AcceleratorSpec {
   std::string source;            // where the figures come from
 };
 
+// A name that means several types (e.g. "A100": the 40 GB or the 80 GB part). It resolves to the
+// first of `means`, and each use is remembered so that the caller can warn (AmbiguousUses).
+struct AmbiguousName {
+  std::string name;
+  std::vector<std::string> means;  // canonical names; the first is what the name resolves to
+};
+
 class Catalogue {
  public:
   // Loads data/accelerators.yaml; errors name file, line and field.
   static Result<Catalogue> LoadYaml(const std::string& path);
   static Result<Catalogue> ParseYaml(const std::string& text, const std::string& file);
+  // The base catalogue, then each extension file in order (see Extend).
+  static Result<Catalogue> LoadWithExtensions(const std::string& base, const std::vector<std::string>& extensions);
 
-  // Case-insensitive lookup by name or alias.
+  // Adds the entries of an extension file (the same format; `accelerators` may be empty when the
+  // file only declares ambiguous names). An entry named like an existing type replaces it (its
+  // figures and aliases); a new name is added. Errors name the file, line and field; on error the
+  // catalogue is unchanged.
+  Status Extend(const std::string& text, const std::string& file);
+  Status ExtendFromFile(const std::string& path);
+
+  // Case-insensitive lookup by name, alias or ambiguous name (which resolves to its default and is
+  // recorded for AmbiguousUses).
   std::optional<AccelId> Find(const std::string& name) const;
+  // One warning per ambiguous name looked up so far, e.g. "'A100' is ambiguous (A100-80GB,
+  // A100-40GB): taken as A100-80GB; write the full name". Thread-safe; shared by copies.
+  std::vector<std::string> AmbiguousUses() const;
+  const std::vector<AmbiguousName>& ambiguous() const { return ambiguous_; }
   const AcceleratorSpec& Get(AccelId id) const { return specs_.at(id.value()); }
   size_t size() const { return specs_.size(); }
   const std::vector<AcceleratorSpec>& specs() const { return specs_; }
@@ -50,7 +73,16 @@ class Catalogue {
   Status Add(AcceleratorSpec spec);
 
  private:
+  struct UseLog {  // ambiguous names looked up, in first-use order
+    std::mutex mu;
+    std::vector<std::string> names;
+  };
+  std::optional<AccelId> FindExact(const std::string& name) const;  // names and aliases only
+  Status ParseInto(const std::string& text, const std::string& file, bool extension);
+
   std::vector<AcceleratorSpec> specs_;
+  std::vector<AmbiguousName> ambiguous_;
+  std::shared_ptr<UseLog> uses_ = std::make_shared<UseLog>();
 };
 
 }  // namespace cnet

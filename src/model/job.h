@@ -25,6 +25,10 @@ struct JobSpec {
   double total_steps = 0;
   Seconds submit_time_s = 0;
   double priority = 1.0;               // weight in fairness policies; larger is more important
+  // Seconds without progress after each restart from a checkpoint (unset: the scheduler's
+  // preempt_penalty_s), and at the first start (0 unless the input says so: nothing to restore).
+  std::optional<Seconds> restore_s;
+  Seconds first_start_cost_s = 0;
   std::optional<Seconds> deadline_s;   // absolute time
   // Optional per-worker host resources (0: not constrained).
   int cpus_per_worker = 0;

@@ -164,7 +164,8 @@ Status Scheduler::Apply(const Decision& d, Seconds now) {
       j.placement = d.placement;
       j.phase = JobPhase::kRunning;
       j.anchor_s = now;
-      j.penalty_until_s = j.starts > 0 ? now + opts_.preempt_penalty_s : now;
+      j.penalty_until_s = now + (j.starts > 0 ? j.spec.restore_s.value_or(opts_.preempt_penalty_s)
+                                              : j.spec.first_start_cost_s);
       j.rate_now = rate;
       if (j.first_start_s < 0) j.first_start_s = now;
       ++j.starts;

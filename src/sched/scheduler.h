@@ -15,7 +15,9 @@ namespace cnet {
 
 struct SchedulerOptions {
   Seconds round_s = 360;
-  Seconds preempt_penalty_s = 0;  // no progress for this long after a restart (checkpoint restore)
+  // No progress for this long after a restart (checkpoint restore), for jobs whose JobSpec sets
+  // no restore_s of its own; never charged at a job's first start.
+  Seconds preempt_penalty_s = 0;
   bool explain_waiting = false;   // ask policies for a reason for every waiting job
   size_t explain_limit = static_cast<size_t>(-1);  // ... for at most this many per cycle
   // Filters and scorers for every placement; null: the default PlacementRules.

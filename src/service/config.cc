@@ -119,7 +119,7 @@ Status ParseAddr(const std::string& addr, std::string* host, int* port) {
 Result<ServiceConfig> LoadConfig(const std::string& path) {
   CNET_ASSIGN_OR_RETURN(YAML::Node root, LoadYamlFile(path));
   YamlCtx c{path};
-  CNET_RETURN_IF_ERROR(YamlOnlyKeys(c, root, {"addr", "data", "policy", "catalogue", "throughputs",
+  CNET_RETURN_IF_ERROR(YamlOnlyKeys(c, root, {"addr", "data", "policy", "catalogue", "catalogue_extensions", "throughputs",
                                               "cycle_interval_s", "http_threads", "max_body_bytes", "integrity_check_s",
                                               "max_connections", "max_connections_per_client",
                                               "request_deadline_s", "max_list_bytes", "tls_cert", "tls_key",
@@ -134,6 +134,13 @@ Result<ServiceConfig> LoadConfig(const std::string& path) {
   CNET_ASSIGN_OR_RETURN(cfg.data_dir, YamlString(c, root, "data", "", &cfg.data_dir));
   CNET_ASSIGN_OR_RETURN(cfg.policy, YamlString(c, root, "policy", "", &cfg.policy));
   CNET_ASSIGN_OR_RETURN(cfg.catalogue, YamlString(c, root, "catalogue", "", &empty));
+  if (root["catalogue_extensions"]) {
+    CNET_ASSIGN_OR_RETURN(YAML::Node ext, YamlSeq(c, root, "catalogue_extensions", ""));
+    for (const auto& e : ext) {
+      if (!e.IsScalar() || e.Scalar().empty()) return c.Error(e, "catalogue_extensions", "expected a list of file paths");
+      cfg.catalogue_extensions.push_back(e.Scalar());
+    }
+  }
   CNET_ASSIGN_OR_RETURN(cfg.throughputs, YamlString(c, root, "throughputs", "", &empty));
   CNET_ASSIGN_OR_RETURN(cfg.cycle_interval_s, YamlDouble(c, root, "cycle_interval_s", "", &cfg.cycle_interval_s));
   if (cfg.cycle_interval_s < 0.001 || cfg.cycle_interval_s > 60)

@@ -55,6 +55,7 @@ struct ServiceConfig {
   std::string data_dir = "cnet-data";
   std::string policy = "backfill";
   std::string catalogue;       // "" = data/accelerators.yaml found beside the program
+  std::vector<std::string> catalogue_extensions;  // files extending `catalogue`, in order
   std::string throughputs;     // optional matrix for job_type estimates
   double cycle_interval_s = 0.1;
   double integrity_check_s = 30;  // bound on the start-up database check (store::OpenOptions); 0 = skip

@@ -47,7 +47,7 @@ Result<std::unique_ptr<Service>> Service::Create(ServiceConfig cfg, ServiceDeps 
   // The service's state (database, private run records, logs) is its own: jobs cannot reach it.
   if (::chmod(s->cfg_.data_dir.c_str(), 0700) != 0)
     return Unavailable("--data: cannot make " + s->cfg_.data_dir + " private (chmod 0700): " + std::strerror(errno));
-  CNET_ASSIGN_OR_RETURN(Catalogue cat, Catalogue::LoadYaml(catalogue_path));
+  CNET_ASSIGN_OR_RETURN(Catalogue cat, Catalogue::LoadWithExtensions(catalogue_path, s->cfg_.catalogue_extensions));
   s->cat_ = std::make_unique<Catalogue>(std::move(cat));
   // Without a matrix every job runs at 1 step/s (steps = estimated seconds).
   auto m = throughputs_path.empty()
@@ -82,6 +82,7 @@ Result<std::unique_ptr<Service>> Service::Create(ServiceConfig cfg, ServiceDeps 
   for (size_t i = 0; i < s->st_->sites.size(); ++i)
     s->loop_->reconciler().TakeInventory(static_cast<int>(i), s->st_->sites[i].inventory);
   s->loop_->Tick();  // publish a first read model
+  for (const auto& w : s->cat_->AmbiguousUses()) deps.log->warn("{}", w);  // names in the config
   deps.log->info("service ready: {} site(s), policy {}, {} job(s) recovered", s->st_->sites.size(), s->cfg_.policy,
                  s->st_->jobs.size());
   return s;

@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "common/clock.h"
+#include "sched/placement.h"
 
 namespace cnet {
 
@@ -60,6 +61,7 @@ class Run {
     while (done_measured_ < to_measure_) {
       CNET_RETURN_IF_ERROR(AdmitArrivals());
       CNET_RETURN_IF_ERROR(Decide());
+      SampleUtil();
       CNET_RETURN_IF_ERROR(Advance());
       CompleteAt();
       Progress();
@@ -116,9 +118,15 @@ class Run {
     } else if (d.action == Action::kPlace) {
       started_[d.job] = {t_, d.placement};
       const JobRecord* r = sched_.Find(d.job);
+      Track& tr = track_[d.job];
+      const std::string& type = perf_.catalogue().Get(d.placement.accel).name;
+      if (std::find(tr.types.begin(), tr.types.end(), type) == tr.types.end()) tr.types.push_back(type);
+      tr.max_nodes = std::max(tr.max_nodes, d.placement.Nodes());
       if (r->predicted[d.placement.accel.value()] || d.placement.Nodes() > 1)
-        if (!perf_.matrix().Get(r->spec.type_id, d.placement.accel, r->spec.workers, d.placement.Nodes() > 1))
+        if (!perf_.matrix().Get(r->spec.type_id, d.placement.accel, r->spec.workers, d.placement.Nodes() > 1)) {
           predicted_.insert({r->spec.type_id.value(), d.placement.accel.value()});
+          tr.predicted = true;
+        }
     }
   }
 
@@ -152,6 +160,7 @@ class Run {
       StopBusy(id, t_);
       JobRecord r = sched_.Complete(id, t_);
       ++res_.jobs_completed;
+      RecordJob(r);
       last_finish_ = std::max(last_finish_, t_);
       if (!Measured(r.spec.id)) continue;
       double j = t_ - r.spec.submit_time_s;
@@ -160,6 +169,53 @@ class Run {
       ftf_.push_back(j / alone);
       ++done_measured_;
     }
+  }
+
+  void RecordJob(const JobRecord& r) {
+    auto it = track_.find(r.spec.id);
+    if (!opts_.record_jobs || it == track_.end()) return;
+    JobOutcome o;
+    o.id = r.spec.id.value();
+    o.submit_s = r.spec.submit_time_s;
+    o.start_s = r.first_start_s;
+    o.end_s = t_;
+    o.types = std::move(it->second.types);
+    o.max_nodes = it->second.max_nodes;
+    o.preemptions = r.preemptions;
+    o.predicted = it->second.predicted;
+    res_.jobs.push_back(std::move(o));
+    track_.erase(it);
+  }
+
+  // One row per accelerator type, at most every util_interval_s (after the cycle at t_).
+  void SampleUtil() {
+    if (opts_.util_interval_s <= 0 || t_ < next_sample_ - 1e-9) return;
+    next_sample_ = t_ + opts_.util_interval_s;
+    const Capacity& cap = sched_.capacity();
+    std::vector<int> alloc(perf_.catalogue().size(), 0);
+    for (const auto& [id, sp] : started_) alloc[sp.second.accel.value()] += sp.second.Workers();
+    for (AccelId a : cluster_.accel_types()) {
+      UtilSample u;
+      u.t = t_;
+      u.type = perf_.catalogue().Get(a).name;
+      u.total = cluster_.AccelCount(a);
+      u.allocated = alloc[a.value()];
+      u.idle = cap.FreeOfType(a);
+      u.fragmented = WaitingWorkBlocked(a) ? u.idle : 0;
+      res_.util.push_back(std::move(u));
+    }
+  }
+  // True when some waiting job accepts type a and none of them fits in its free packages now.
+  bool WaitingWorkBlocked(AccelId a) const {
+    bool wanted = false;
+    for (JobId id : sched_.pending()) {
+      const JobRecord* r = sched_.Find(id);
+      if (r->rate[a.value()] <= 0 && r->rate_spread[a.value()] <= 0) continue;
+      wanted = true;
+      if (r->spec.workers > sched_.capacity().FreeOfType(a)) continue;  // short of packages, cheap test
+      if (FindPlacement(sched_.rules(), sched_.capacity(), r->spec, a)) return false;
+    }
+    return wanted;
   }
 
   void Progress() {
@@ -215,10 +271,16 @@ class Run {
   std::vector<double> busy_s_;  // accelerator-seconds busy, by type
   std::unordered_map<JobId, std::pair<Seconds, Placement>> started_;  // job -> (start, placement)
   std::set<std::pair<int, int>> predicted_;                           // (job type, accel)
+  struct Track {
+    std::vector<std::string> types;
+    int max_nodes = 0;
+    bool predicted = false;
+  };
+  std::unordered_map<JobId, Track> track_;  // per job, since its first start
   std::vector<double> solve_ms_, ftf_;
   std::vector<std::pair<int64_t, double>> measured_jct_;
   size_t to_measure_ = 0, next_ = 0, done_measured_ = 0;
-  Seconds first_submit_ = 0, last_finish_ = 0, t_ = 0, next_round_ = 0;
+  Seconds first_submit_ = 0, last_finish_ = 0, t_ = 0, next_round_ = 0, next_sample_ = 0;
   double last_progress_ = 0;
   int idle_rounds_ = 0;  // rounds in a row with work queued, nothing running and nothing arriving
 };

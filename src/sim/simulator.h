@@ -19,9 +19,31 @@ struct SimOptions {
   uint64_t seed = 0;
   int64_t measure_first = -1;  // job ids [first, last] are measured; -1: all jobs
   int64_t measure_last = -1;
-  Seconds preempt_penalty_s = 0;
+  Seconds preempt_penalty_s = 0;  // default restore cost (JobSpec::restore_s overrides)
+  bool record_jobs = false;       // fill SimResult::jobs
+  Seconds util_interval_s = 0;    // > 0: fill SimResult::util, a sample at most this often
   // Called now and then with (fraction done, simulated seconds, jobs finished).
   std::function<void(double, Seconds, size_t)> progress;
+};
+
+// One completed job, for `--jobs-out`.
+struct JobOutcome {
+  int64_t id = 0;
+  Seconds submit_s = 0, start_s = 0, end_s = 0;  // start: first start
+  std::vector<std::string> types;  // accelerator types it ran on, in first-use order
+  int max_nodes = 0;               // most nodes of any of its placements
+  int preemptions = 0;
+  bool predicted = false;          // ran at a throughput the matrix did not measure
+};
+
+// Accelerators of one type at one time, for `--util-out`. idle = free and usable; fragmented:
+// the part of idle that the waiting work cannot use (jobs wait that accept the type, and none of
+// them fits in the free packages of that type: scattered over nodes, or power-capped); 0 when no
+// waiting job accepts the type.
+struct UtilSample {
+  Seconds t = 0;
+  std::string type;
+  int total = 0, allocated = 0, idle = 0, fragmented = 0;
 };
 
 struct SimResult {
@@ -39,6 +61,8 @@ struct SimResult {
   double wall_seconds = 0;
   std::vector<std::string> predicted;  // "job type on accelerator" figures that were predicted
   std::vector<double> jct_hours;        // measured jobs, by id
+  std::vector<JobOutcome> jobs;         // completed jobs in completion order (opts.record_jobs)
+  std::vector<UtilSample> util;         // opts.util_interval_s > 0
 };
 
 // Runs the workload to completion of the measured jobs (all jobs when no window is set).

@@ -37,6 +37,41 @@ bool ParseTimestamp(const std::string& s, double* out) {
   return true;
 }
 
+// accelerators_per_worker: a worker's packages share one node (JobSpec::unit); the gang is
+// workers x that many packages. Fractions of an accelerator are for the pod packer, not here.
+Status ReadPerWorker(const CsvTable& t, const CsvTable::Row& r, std::optional<size_t> c, const std::string& file,
+                     JobSpec* j) {
+  if (!c || r.cells[*c].empty()) return Status::Ok();
+  CNET_ASSIGN_OR_RETURN(double per, t.Double(r, *c));
+  if (per > 0 && per < 1)
+    return InputError(file, r.line, "accelerators_per_worker",
+                      "fractional accelerators (" + r.cells[*c] + ") are packed by `cnet pack` (docs/sharing.md); "
+                      "the gang simulator schedules whole accelerators");
+  if (per < 1 || per > 1024 || per != static_cast<int>(per))
+    return InputError(file, r.line, "accelerators_per_worker", "must be a whole number from 1 to 1024, not " + r.cells[*c]);
+  const int64_t total = static_cast<int64_t>(j->workers) * static_cast<int>(per);
+  if (total > 1000000) return InputError(file, r.line, "accelerators_per_worker", "workers x accelerators_per_worker exceeds 1000000");
+  j->unit = static_cast<int>(per);
+  j->workers = static_cast<int>(total);
+  return Status::Ok();
+}
+
+// restore_s: cost of each restart from a checkpoint; first_start_cost_s: of the first start.
+Status ReadRestore(const CsvTable& t, const CsvTable::Row& r, std::optional<size_t> restore,
+                   std::optional<size_t> first, const std::string& file, JobSpec* j) {
+  if (restore && !r.cells[*restore].empty()) {
+    CNET_ASSIGN_OR_RETURN(double v, t.Double(r, *restore));
+    if (v < 0 || v > 1e7) return InputError(file, r.line, "restore_s", "must be between 0 and 1e7 seconds");
+    j->restore_s = v;
+  }
+  if (first && !r.cells[*first].empty()) {
+    CNET_ASSIGN_OR_RETURN(double v, t.Double(r, *first));
+    if (v < 0 || v > 1e7) return InputError(file, r.line, "first_start_cost_s", "must be between 0 and 1e7 seconds");
+    j->first_start_cost_s = v;
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<Workload> ParseCsvTrace(const std::string& text, const std::string& file, const PerfModel& perf) {
@@ -45,10 +80,12 @@ Result<Workload> ParseCsvTrace(const std::string& text, const std::string& file,
   for (const auto& h : t.header()) {
     static const std::vector<std::string> known = {"job_id", "submit_time_s", "job_type", "workers",
                                                    "total_steps", "tenant", "priority",
-                                                   "deadline_s", "accelerators"};
+                                                   "deadline_s", "accelerators", "accelerators_per_worker",
+                                                   "restore_s", "first_start_cost_s"};
     if (std::find(known.begin(), known.end(), h) == known.end())
       return InputError(file, 1, h, "unknown column (known: job_id, submit_time_s, job_type, "
-                                    "workers, total_steps, tenant, priority, deadline_s, accelerators)");
+                                    "workers, total_steps, tenant, priority, deadline_s, accelerators, "
+                                    "accelerators_per_worker, restore_s, first_start_cost_s)");
   }
   auto col = [&](const char* n) { return t.Column(n); };
   Workload w;
@@ -74,6 +111,8 @@ Result<Workload> ParseCsvTrace(const std::string& text, const std::string& file,
     if (workers <= 0 || workers > 1000000)
       return InputError(file, r.line, "workers", "must be between 1 and 1000000, not " + std::to_string(workers));
     j.workers = static_cast<int>(workers);
+    CNET_RETURN_IF_ERROR(ReadPerWorker(t, r, col("accelerators_per_worker"), file, &j));
+    CNET_RETURN_IF_ERROR(ReadRestore(t, r, col("restore_s"), col("first_start_cost_s"), file, &j));
     CNET_ASSIGN_OR_RETURN(j.total_steps, t.Double(r, *col("total_steps")));
     if (j.total_steps <= 0 || j.total_steps > 1e15)
       return InputError(file, r.line, "total_steps", "must be > 0 and at most 1e15");
@@ -112,6 +151,25 @@ Result<Workload> ParseCsvTrace(const std::string& text, const std::string& file,
 Result<Workload> ReadCsvTrace(const std::string& path, const PerfModel& perf) {
   CNET_ASSIGN_OR_RETURN(std::string text, ReadWholeFile(path));
   return ParseCsvTrace(text, path, perf);
+}
+
+Status ApplyRestoreCosts(const std::string& path, const PerfModel& perf, Workload* w) {
+  CNET_ASSIGN_OR_RETURN(CsvTable t, CsvTable::ReadFile(path));
+  CNET_RETURN_IF_ERROR(t.RequireColumns({"job_type", "restore_s"}));
+  std::vector<std::optional<double>> by_type(perf.matrix().num_job_types());
+  for (const auto& r : t.rows()) {
+    CNET_ASSIGN_OR_RETURN(std::string name, t.Str(r, *t.Column("job_type")));
+    auto type = perf.matrix().FindJobType(name);
+    if (!type) return InputError(path, r.line, "job_type", "unknown job type '" + name + "' (not in the throughput matrix)");
+    CNET_ASSIGN_OR_RETURN(double v, t.Double(r, *t.Column("restore_s")));
+    if (v < 0 || v > 1e7) return InputError(path, r.line, "restore_s", "must be between 0 and 1e7 seconds");
+    if (by_type[type->value()]) return InputError(path, r.line, "job_type", "job type '" + name + "' listed twice");
+    by_type[type->value()] = v;
+  }
+  for (auto& j : w->jobs)
+    if (!j.restore_s && j.type_id.value() >= 0 && static_cast<size_t>(j.type_id.value()) < by_type.size())
+      j.restore_s = by_type[j.type_id.value()];
+  return Status::Ok();
 }
 
 Result<Workload> ReadPhillyTrace(const std::string& path, const PerfModel& perf, AccelId reference,

@@ -20,9 +20,16 @@ struct Workload {
 };
 
 // CSV: job_id,submit_time_s,job_type,workers,total_steps[,tenant][,priority][,deadline_s]
-// [,accelerators] (accelerators: types separated by '|', empty = any).
+// [,accelerators][,accelerators_per_worker][,restore_s][,first_start_cost_s] (accelerators: types
+// separated by '|', empty = any; accelerators_per_worker: whole packages per worker, on one node;
+// restore_s / first_start_cost_s: seconds without progress after each restart / at the first
+// start). The order of columns is free.
 Result<Workload> ReadCsvTrace(const std::string& path, const PerfModel& perf);
 Result<Workload> ParseCsvTrace(const std::string& text, const std::string& file, const PerfModel& perf);
+
+// Restore cost per job type from a CSV `job_type,restore_s` (e.g. derived from checkpoint size):
+// sets restore_s of every job of a listed type that has none of its own. Errors name file:line.
+Status ApplyRestoreCosts(const std::string& path, const PerfModel& perf, Workload* w);
 
 // Philly (Jeon et al., ATC'19) in the Pollux/Sia form: timestamp,duration,num_gpus,gpu_time,cluster.
 // Submit times are relative to the first job. Each job gets a job type drawn with `rng` among the

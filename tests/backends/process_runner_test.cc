@@ -25,6 +25,23 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// nvidia-smi names map to the catalogue by part and memory size (issue 10 item 4: an A100 40GB
+// was taken for the 80 GB part, a V100 32GB for the 16 GB one).
+TEST(DeviceNames, MapToTheRightCatalogueType) {
+  EXPECT_EQ(CatalogueNameForDevice("NVIDIA A100-SXM4-40GB"), "A100-40GB");
+  EXPECT_EQ(CatalogueNameForDevice("NVIDIA A100-PCIE-40GB"), "A100-40GB");
+  EXPECT_EQ(CatalogueNameForDevice("NVIDIA A100-SXM4-80GB"), "A100-80GB");
+  EXPECT_EQ(CatalogueNameForDevice("NVIDIA A100 80GB PCIe"), "A100-80GB");
+  EXPECT_EQ(CatalogueNameForDevice("Tesla V100-SXM2-32GB"), "V100-32GB");
+  EXPECT_EQ(CatalogueNameForDevice("Tesla V100-SXM2-16GB"), "V100");
+  EXPECT_EQ(CatalogueNameForDevice("NVIDIA A10"), "A10");
+  EXPECT_EQ(CatalogueNameForDevice("NVIDIA L4"), "L4");
+  EXPECT_EQ(CatalogueNameForDevice("NVIDIA L40S"), "L40S");
+  EXPECT_EQ(CatalogueNameForDevice("NVIDIA L40"), "NVIDIA L40");
+  EXPECT_EQ(CatalogueNameForDevice("NVIDIA GeForce RTX 4090"), "RTX-4090");
+  EXPECT_EQ(CatalogueNameForDevice("NVIDIA H100 80GB HBM3"), "H100-SXM");
+}
+
 double Now() { return SystemClock().Now(); }
 
 std::string ReadFile(const std::string& path) {

@@ -481,18 +481,25 @@ Result<RunHandle> RunHandle::FromJson(const std::string& s) {
 // ---------------------------------------------------------------------------------------------
 // Inventory
 
-namespace {
-
-std::string CatalogueName(const std::string& raw) {
+std::string CatalogueNameForDevice(const std::string& raw) {
+  // Longer names first where one contains another (A100 / A10, L40S / L4); memory size decides
+  // between parts that share a name, so an A100-SXM4-40GB is not taken for the 80 GB part.
+  auto has = [&](const char* s) { return raw.find(s) != std::string::npos; };
+  if (has("A100")) return has("40GB") ? "A100-40GB" : "A100-80GB";
+  if (has("V100")) return has("32GB") ? "V100-32GB" : "V100";
+  if (has("L40") && !has("L40S")) return raw;  // an L40 is no L4, and not in the catalogue
   static const std::pair<const char*, const char*> kMap[] = {
-      {"H100", "H100-SXM"}, {"H200", "H200"}, {"A100", "A100-80GB"}, {"V100", "V100"},
-      {"T4", "T4"},         {"B200", "B200"}, {"P100", "P100"},      {"K80", "K80"},
+      {"H100", "H100-SXM"}, {"H200", "H200"}, {"T4", "T4"},   {"B200", "B200"},     {"P100", "P100"},
+      {"K80", "K80"},       {"L40S", "L40S"}, {"L4", "L4"},   {"A10", "A10"},       {"RTX 4090", "RTX-4090"},
+      {"MI300X", "MI300X"},
   };
   for (const auto& [needle, name] : kMap) {
     if (raw.find(needle) != std::string::npos) return name;
   }
   return raw;
 }
+
+namespace {
 
 std::string Trim(const std::string& s) {
   size_t b = s.find_first_not_of(" \t\r\n");
@@ -542,7 +549,7 @@ LocalInventory DetectInventory() {
     inv.device_names.push_back(name);
   }
   inv.accelerator_count = static_cast<int>(inv.device_names.size());
-  if (!inv.device_names.empty()) inv.accelerator = CatalogueName(inv.device_names.front());
+  if (!inv.device_names.empty()) inv.accelerator = CatalogueNameForDevice(inv.device_names.front());
   return inv;
 }
 

@@ -54,6 +54,9 @@ struct LocalInventory {
 // CPUs from sysconf, memory from /proc/meminfo, NVIDIA GPUs from `nvidia-smi --query-gpu=
 // index,name --format=csv,noheader` when that program exists (its absence is not an error).
 LocalInventory DetectInventory();
+// The catalogue name for a device name as nvidia-smi reports it ("NVIDIA A100-SXM4-40GB" ->
+// "A100-40GB"); the raw name when no known type matches.
+std::string CatalogueNameForDevice(const std::string& raw);
 
 // The account a job's processes run as.
 struct RunAs {
