@@ -2,7 +2,7 @@
 # Installs computenet's build and test dependencies from Debian 12's packages (see docs/DEPENDENCIES.md).
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config python3
-      libyaml-cpp-dev nlohmann-json3-dev libcli11-dev coinor-libclp-dev
+      libyaml-cpp-dev libfyaml-dev nlohmann-json3-dev libcli11-dev coinor-libclp-dev
       libcpp-httplib-dev libsqlite3-dev libsodium-dev
       libspdlog-dev  # src/common/log.h: structured logging (stderr and file sinks)
       libjwt-dev  # src/sites/slurm_client.cc: HS256 tokens for slurmrestd

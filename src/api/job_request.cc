@@ -11,6 +11,8 @@
 #include <set>
 
 #include "common/csv.h"
+#include "common/suggest.h"
+#include "common/yaml_strict.h"
 
 namespace cnet::api {
 
@@ -251,6 +253,8 @@ Result<json> YamlNodeToJson(const YAML::Node& n, int depth, size_t& budget) {
 }  // namespace
 
 Result<json> YamlToJson(std::string_view text) {
+  // yaml-cpp accepts some malformed YAML (an unclosed quote runs on into the next lines).
+  if (Status st = CheckStrictYaml(text, "body"); !st.ok()) return InvalidArgument(ScrubUtf8(st.message()));
   try {
     YAML::Node n = YAML::Load(std::string(text));
     size_t budget = 2 * text.size() + 1024;  // without aliases a value takes at least a byte or two
@@ -272,7 +276,10 @@ Result<JobRequest> JobRequestFromJson(const json& doc, const Limits& L) {
     if (!known.count(it.key())) {
       std::string k = it.key().size() > 64 ? it.key().substr(0, 64) + "..." : it.key();
       if (!IsValidUtf8(k)) k = "(invalid UTF-8)";
-      return FieldError(k, "unknown field");
+      std::vector<std::string> names(known.begin(), known.end());
+      std::string all;
+      for (const auto& n : names) all += (all.empty() ? "" : ", ") + n;
+      return FieldError(k, "unknown field" + DidYouMean(k, names) + "; the fields are " + all);
     }
   JobRequest r;
   auto has = [&](const char* k) { return doc.contains(k) && !doc.at(k).is_null(); };
@@ -332,6 +339,29 @@ Result<JobRequest> JobRequestFromJson(const json& doc, const Limits& L) {
   return r;
 }
 
+namespace {
+
+// "line N: " before a field error of a YAML body, N being the line where the top-level field
+// the message names (its text up to ':', '.' or '[') starts a line of the body.
+Status WithYamlLine(std::string_view body, const Status& st) {
+  const std::string& m = st.message();
+  const std::string field = m.substr(0, m.find_first_of(":.["));
+  if (field.empty() || field == "body") return st;
+  int line = 1;
+  for (size_t at = 0; at < body.size(); ++line) {
+    size_t end = body.find('\n', at);
+    std::string_view l = body.substr(at, end == std::string_view::npos ? std::string_view::npos : end - at);
+    if (l.substr(0, field.size()) == field && l.substr(field.size()).find_first_not_of(" \t") != std::string_view::npos &&
+        l[l.find_first_not_of(" \t", field.size())] == ':')
+      return Status(st.code(), "line " + std::to_string(line) + ": " + m);
+    if (end == std::string_view::npos) break;
+    at = end + 1;
+  }
+  return st;
+}
+
+}  // namespace
+
 Result<JobRequest> ParseJobRequest(std::string_view body, BodyFormat format, const Limits& L) {
   if (body.size() > L.max_body_bytes)
     return FieldError("body", "larger than " + std::to_string(L.max_body_bytes) + " bytes");
@@ -355,6 +385,9 @@ Result<JobRequest> ParseJobRequest(std::string_view body, BodyFormat format, con
     }
   } else {
     CNET_ASSIGN_OR_RETURN(doc, YamlToJson(body));
+    auto r = JobRequestFromJson(doc, L);
+    if (!r.ok()) return WithYamlLine(body, r.status());
+    return r;
   }
   return JobRequestFromJson(doc, L);
 }

@@ -19,7 +19,9 @@ struct GateState {
 };
 thread_local GateState g_state;
 
-bool NeedsAuth(const std::string& path) { return path.rfind("/v1/", 0) == 0 && path != "/v1/openapi.json"; }
+bool NeedsAuth(const std::string& path) {
+  return path.rfind("/v1/", 0) == 0 && path != "/v1/openapi.json" && path != "/v1/version";
+}
 bool NoBodyMethod(const std::string& m) { return m == "GET" || m == "HEAD" || m == "OPTIONS"; }
 
 Result<service::Caller> Authenticate(service::Service& svc, const Req& req) {

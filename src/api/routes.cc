@@ -13,6 +13,7 @@
 #include "api/request_gate.h"
 #include "api/log_file.h"
 #include "common/csv.h"
+#include "common/version.h"
 
 namespace cnet::api {
 
@@ -93,6 +94,20 @@ Status ParseFilter(const Req& req, store::JobFilter* f) {
       auto a = ParseInt(v);
       if (!a || *a < 0) return InvalidArgument("after: a job id");
       f->after_id = *a;
+    } else if (k == "before") {
+      auto a = ParseInt(v);
+      if (!a || *a < 1) return InvalidArgument("before: a job id");
+      f->before_id = *a;
+    } else if (k == "order") {
+      if (v != "newest" && v != "oldest") return InvalidArgument("order: newest or oldest");
+      f->newest_first = v == "newest";
+    } else if (k == "active") {
+      if (v != "true" && v != "false") return InvalidArgument("active: true or false");
+      f->active_only = v == "true";
+    } else if (k == "since") {
+      auto a = ParseDouble(v);
+      if (!a || *a < 0) return InvalidArgument("since: seconds since the Unix epoch");
+      f->submitted_since = *a;
     } else if (k == "limit") {
       auto a = ParseInt(v);
       if (!a || *a < 1 || *a > 1000) return InvalidArgument("limit: between 1 and 1000");
@@ -137,18 +152,19 @@ Result<Page> RenderPage(Service& svc, const Caller& c, store::JobFilter f, size_
       largest = std::max(largest, j.size());
     }
     if (rows->size() < static_cast<size_t>(f.limit)) return p;  // the end
-    f.after_id = p.last_id;
+    (f.newest_first ? f.before_id : f.after_id) = p.last_id;
   }
   p.more = true;
   return p;
 }
 
-// The same query from the job after `last_id` on.
-std::string NextUrl(const Req& req, int64_t last_id) {
+// The same query from the job after `last_id` on (before it, newest first).
+std::string NextUrl(const Req& req, int64_t last_id, bool newest_first) {
+  const char* cursor = newest_first ? "before" : "after";
   httplib::Params q;
   for (const auto& [k, v] : req.params)
-    if (k != "after") q.emplace(k, v);
-  q.emplace("after", std::to_string(last_id));
+    if (k != cursor) q.emplace(k, v);
+  q.emplace(cursor, std::to_string(last_id));
   return "/v1/jobs?" + httplib::detail::params_to_query_str(q);
 }
 
@@ -159,8 +175,11 @@ void ListJobs(Service& svc, const Caller& c, const Req& req, Res& res) {
   if (!page.ok()) return SendError(res, page.status());
   const bool more = page->more && page->count > 0;
   res.status = 200;
-  res.set_content("{\"jobs\":[" + page->items + "],\"next\":" + (more ? json(NextUrl(req, page->last_id)).dump() : "null") +
-                      ",\"next_after\":" + (more ? std::to_string(page->last_id) : "null") + "}",
+  const std::string cursor = more ? std::to_string(page->last_id) : "null";
+  res.set_content("{\"jobs\":[" + page->items + "],\"next\":" +
+                      (more ? json(NextUrl(req, page->last_id, f.newest_first)).dump() : "null") +
+                      ",\"next_after\":" + (f.newest_first ? "null" : cursor) +
+                      ",\"next_before\":" + (f.newest_first ? cursor : "null") + "}",
                   "application/json");
 }
 
@@ -369,6 +388,7 @@ void RegisterMetricsRoute(httplib::Server& srv, Service& svc, std::shared_ptr<co
 void RegisterRoutes(httplib::Server& srv, Service& svc) {
   auto hosts = std::make_shared<const HostAllowList>(HostAllowList::For(svc.config().host, svc.config().allowed_hosts));
   srv.Get("/healthz", HostChecked(hosts, [&svc](const Req&, Res& res) { SendHealth(svc, res); }));
+  srv.Get("/v1/version", HostChecked(hosts, [](const Req&, Res& res) { SendJson(res, 200, {{"version", kVersion}}); }));
   srv.Get("/v1/openapi.json", HostChecked(hosts, [](const Req&, Res& res) {
             res.set_content(OpenApiDocument(), "application/json");
           }));

@@ -1,9 +1,8 @@
 // `cnet submit | ls | show | cancel | logs | sites | usage | admin`: a thin HTTP client of the API.
 // Server address, token and CA file: flags, else $CNET_ADDR / $CNET_TOKEN / $CNET_CA_FILE, else
-// ~/.config/cnet/config.yaml (addr:, token:, ca_file:), else http://127.0.0.1:8080. An https://
-// address is verified against the CA file (or the system's CAs).
+// the client config file (client_config.h), else http://127.0.0.1:8080. An https:// address is
+// verified against the CA file (or the system's CAs). `cnet ls` is in ls_cmd.cc.
 #include <httplib.h>
-#include <yaml-cpp/yaml.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -11,9 +10,11 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "cli/client_conn.h"
 #include "cli/client_transport.h"
 #include "cli/commands.h"
 #include "cli/duration.h"
+#include "cli/job_wait.h"
 #include "common/csv.h"
 
 namespace cnet {
@@ -22,88 +23,6 @@ namespace {
 
 using nlohmann::json;
 
-struct Conn {
-  std::string addr, token, ca_file;
-  bool json_out = false;
-};
-
-void Resolve(Conn& c) {
-  std::string file_addr, file_token, file_ca;
-  if (const char* home = std::getenv("HOME")) {
-    try {
-      YAML::Node n = YAML::LoadFile(std::string(home) + "/.config/cnet/config.yaml");
-      if (n["addr"]) file_addr = n["addr"].as<std::string>();
-      if (n["token"]) file_token = n["token"].as<std::string>();
-      if (n["ca_file"]) file_ca = n["ca_file"].as<std::string>();
-    } catch (...) {
-    }
-  }
-  if (c.addr.empty()) c.addr = std::getenv("CNET_ADDR") ? std::getenv("CNET_ADDR") : file_addr;
-  if (c.token.empty()) c.token = std::getenv("CNET_TOKEN") ? std::getenv("CNET_TOKEN") : file_token;
-  if (c.ca_file.empty()) c.ca_file = std::getenv("CNET_CA_FILE") ? std::getenv("CNET_CA_FILE") : file_ca;
-  if (c.addr.empty()) c.addr = "127.0.0.1:8080";
-  if (auto a = NormalizeAddr(c.addr); a.ok()) c.addr = *a;  // else MakeClient reports it
-}
-
-struct Reply {
-  int status = 0;
-  std::string body;
-  json doc;
-};
-
-Result<Reply> Call(const Conn& c, const std::string& method, const std::string& path, const std::string& body = "",
-                   const std::string& ctype = "application/json", httplib::Headers extra = {}) {
-  CNET_ASSIGN_OR_RETURN(auto cli, MakeClient(c.addr, c.ca_file));
-  cli->set_connection_timeout(5, 0);
-  cli->set_read_timeout(60, 0);
-  httplib::Headers h = std::move(extra);
-  if (!c.token.empty()) h.emplace("Authorization", "Bearer " + c.token);
-  httplib::Result r = method == "GET"    ? cli->Get(path, h)
-                      : method == "POST" ? cli->Post(path, h, body, ctype)
-                      : method == "PUT"  ? cli->Put(path, h, body, ctype)
-                                         : cli->Delete(path, h);
-  if (!r) return TransportError(*cli, r.error(), c.addr, c.ca_file);
-  Reply out{r->status, r->body, json::parse(r->body, nullptr, false)};
-  if (r->status >= 400) {
-    std::string m = out.doc.is_object() && out.doc.contains("error") ? out.doc["error"].value("message", r->body) : r->body;
-    return Status(r->status == 400 || r->status == 413 || r->status == 415 || r->status == 422 ? Code::kInvalidArgument
-                  : r->status == 404 ? Code::kNotFound : Code::kFailedPrecondition,
-                  "HTTP " + std::to_string(r->status) + ": " + m);
-  }
-  return out;
-}
-
-std::string Time(const json& t) {
-  if (!t.is_number()) return "-";
-  std::time_t s = static_cast<std::time_t>(t.get<double>());
-  char b[32];
-  std::strftime(b, sizeof b, "%H:%M:%S", std::localtime(&s));
-  return b;
-}
-
-std::string Str(const json& v) { return v.is_string() ? v.get<std::string>() : v.is_null() ? "-" : v.dump(); }
-
-void PrintJobs(const json& jobs) {
-  std::printf("%-7s %-24s %-10s %-10s %-9s %-9s %-9s %s\n", "ID", "NAME", "TENANT", "STATE", "SUBMIT", "START", "END", "REASON");
-  for (const auto& j : jobs) {
-    std::string reason = Str(j["reason"]);
-    if (reason.size() > 60) reason = reason.substr(0, 57) + "...";
-    std::printf("%-7lld %-24.24s %-10.10s %-10s %-9s %-9s %-9s %s\n", static_cast<long long>(j["id"].get<int64_t>()),
-                Str(j["name"]).c_str(), Str(j["tenant"]).c_str(), Str(j["state"]).c_str(), Time(j["submit_time"]).c_str(),
-                Time(j["start_time"]).c_str(), Time(j["end_time"]).c_str(), reason.c_str());
-  }
-}
-
-void AddConn(CLI::App* s, Conn& c) {
-  s->add_option("--addr", c.addr, "server HOST:PORT, http://HOST:PORT or https://HOST:PORT (or $CNET_ADDR)");
-  s->add_option("--ca-file", c.ca_file, "PEM CA certificate(s) to verify an https server (or $CNET_CA_FILE)");
-  s->add_option("--token", c.token, "API token (or $CNET_TOKEN)");
-  s->add_flag("--json", c.json_out, "print the server's JSON");
-}
-
-}  // namespace
-
-namespace {
 
 // cnet submit
 void AddSubmit(CLI::App& app, int* rc) {
@@ -113,9 +32,13 @@ void AddSubmit(CLI::App& app, int* rc) {
   CLI::App* s = app.add_subcommand("submit", "submit a job spec (YAML or JSON file; - for stdin)");
   s->add_option("file", *file, "job spec")->required();
   s->add_option("--idempotency-key", *key, "retries with the same key return the original job");
+  auto wait = std::make_shared<bool>(false), follow = std::make_shared<bool>(false), err = std::make_shared<bool>(false);
+  s->add_flag("--wait", *wait, "wait for the job to end; exit with its outcome (0, its exit code, 124 time limit, 125 cancelled)");
+  s->add_flag("--follow", *follow, "print the job's output from the start (waiting while it is pending) until it ends; exit as --wait");
+  s->add_flag("--stderr", *err, "with --follow: its standard error instead of standard output");
   AddConn(s, *c);
-  s->callback([c, file, key, rc] {
-    Resolve(*c);
+  s->callback([c, file, key, wait, follow, err, rc] {
+    if (Status st = Resolve(*c); !st.ok()) { *rc = ReportError(st); return; }
     std::string text;
     if (*file == "-") {
       text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
@@ -129,44 +52,19 @@ void AddSubmit(CLI::App& app, int* rc) {
     if (!key->empty()) h.emplace("Idempotency-Key", *key);
     auto r = Call(*c, "POST", "/v1/jobs", text, is_json ? "application/json" : "application/yaml", h);
     if (!r.ok()) { *rc = ReportError(Status(r.status().code(), *file + ": " + r.status().message())); return; }
-    if (c->json_out) std::cout << r->doc.dump(2) << "\n";
-    else std::cout << "job " << r->doc["id"] << " " << Str(r->doc["name"]) << " " << (r->status == 200 ? "(already submitted) " : "")
-                   << Str(r->doc["state"]) << "\n";
+    if (c->json_out && !*wait && !*follow) std::cout << r->doc.dump(2) << "\n";
+    else  // with --wait/--follow stdout is the job's output, so the note goes to stderr
+      (*wait || *follow ? std::cerr : std::cout) << "job " << r->doc["id"] << " " << Str(r->doc["name"]) << " "
+                                                 << (r->status == 200 ? "(already submitted) " : "") << Str(r->doc["state"]) << "\n";
     *rc = 0;
-  });
-
-}
-
-// cnet ls
-void AddLs(CLI::App& app, int* rc) {
-  auto c = std::make_shared<Conn>();
-  auto state = std::make_shared<std::string>();
-  auto label = std::make_shared<std::string>();
-  auto limit = std::make_shared<int>(100);
-  CLI::App* s = app.add_subcommand("ls", "list jobs");
-  s->add_option("--state", *state, "PENDING, RUNNING, SUCCEEDED, ...");
-  s->add_option("--label", *label, "key=value");
-  s->add_option("--limit", *limit, "at most this many (0: all); pages are followed")->check(CLI::NonNegativeNumber);
-  AddConn(s, *c);
-  s->callback([c, state, label, limit, rc] {
-    Resolve(*c);
-    httplib::Params p;
-    if (!state->empty()) p.emplace("state", *state);
-    if (!label->empty()) p.emplace("label", *label);
-    p.emplace("limit", std::to_string(*limit == 0 || *limit > 1000 ? 1000 : *limit));
-    // The server ends a page at `limit` jobs or at its byte cap, and gives the next one as `next`.
-    json jobs = json::array();
-    std::string path = "/v1/jobs?" + httplib::detail::params_to_query_str(p);
-    while (!path.empty() && (*limit == 0 || jobs.size() < static_cast<size_t>(*limit))) {
-      auto r = Call(*c, "GET", path);
-      if (!r.ok()) { *rc = ReportError(r.status()); return; }
-      for (auto& j : r->doc["jobs"])
-        if (*limit == 0 || jobs.size() < static_cast<size_t>(*limit)) jobs.push_back(std::move(j));
-      path = r->doc.contains("next") && r->doc["next"].is_string() ? r->doc["next"].get<std::string>() : "";
-    }
-    if (c->json_out) std::cout << json{{"jobs", jobs}}.dump(2) << "\n";
-    else PrintJobs(jobs);
-    *rc = 0;
+    if (!*wait && !*follow) return;
+    const int64_t id = r->doc["id"].get<int64_t>();
+    auto end = *follow ? FollowJob(*c, id, *err ? "stderr" : "stdout", stdout) : WaitForJob(*c, id);
+    if (!end.ok()) { *rc = ReportError(end.status()); return; }
+    if (c->json_out) std::cout << end->dump(2) << "\n";
+    std::cerr << "job " << id << " " << Str((*end)["state"]) << ((*end)["exit_code"].is_null() ? "" : " exit code " + (*end)["exit_code"].dump())
+              << ((*end)["reason"].is_string() && !(*end)["reason"].get<std::string>().empty() ? ": " + Str((*end)["reason"]) : "") << "\n";
+    *rc = OutcomeExitCode(*end);
   });
 
 }
@@ -179,7 +77,7 @@ void AddShow(CLI::App& app, int* rc) {
   s->add_option("id", *id, "job id")->required();
   AddConn(s, *c);
   s->callback([c, id, rc] {
-    Resolve(*c);
+    if (Status st = Resolve(*c); !st.ok()) { *rc = ReportError(st); return; }
     auto r = Call(*c, "GET", "/v1/jobs/" + std::to_string(*id));
     if (!r.ok()) { *rc = ReportError(r.status()); return; }
     const json& j = r->doc;
@@ -207,7 +105,7 @@ void AddCancel(CLI::App& app, int* rc) {
   s->add_option("id", *id, "job id")->required();
   AddConn(s, *c);
   s->callback([c, id, rc] {
-    Resolve(*c);
+    if (Status st = Resolve(*c); !st.ok()) { *rc = ReportError(st); return; }
     auto r = Call(*c, "POST", "/v1/jobs/" + std::to_string(*id) + "/cancel");
     if (!r.ok()) { *rc = ReportError(r.status()); return; }
     std::cout << (c->json_out ? r->doc.dump(2) : "job " + std::to_string(*id) + ": " + r->doc.value("message", Str(r->doc["state"]))) << "\n";
@@ -224,18 +122,23 @@ void AddLogs(CLI::App& app, int* rc) {
   auto err = std::make_shared<bool>(false);
   CLI::App* s = app.add_subcommand("logs", "print a job's output");
   s->add_option("id", *id, "job id")->required();
-  s->add_flag("-f,--follow", *follow, "keep printing until the job ends");
+  s->add_flag("-f,--follow", *follow, "keep printing until the job ends (waiting while it is pending); exit with its outcome as `submit --wait`");
   s->add_flag("--stderr", *err, "standard error instead of standard output");
   AddConn(s, *c);
   s->callback([c, id, follow, err, rc] {
-    Resolve(*c);
+    if (Status st = Resolve(*c); !st.ok()) { *rc = ReportError(st); return; }
+    if (*follow) {
+      auto end = FollowJob(*c, *id, *err ? "stderr" : "stdout", stdout);
+      *rc = end.ok() ? OutcomeExitCode(*end) : ReportError(end.status());
+      return;
+    }
     auto made = MakeClient(c->addr, c->ca_file);
     if (!made.ok()) { *rc = ReportError(made.status()); return; }
     httplib::Client& cli = **made;
     cli.set_read_timeout(3600, 0);
     httplib::Headers h;
     if (!c->token.empty()) h.emplace("Authorization", "Bearer " + c->token);
-    std::string path = "/v1/jobs/" + std::to_string(*id) + "/logs?stream=" + (*err ? "stderr" : "stdout") + (*follow ? "&follow=1" : "");
+    std::string path = "/v1/jobs/" + std::to_string(*id) + "/logs?stream=" + (*err ? "stderr" : "stdout");
     std::string errbody;
     int status = 0;
     auto r = cli.Get(path, h,
@@ -263,7 +166,7 @@ void AddSites(CLI::App& app, int* rc) {
   CLI::App* s = app.add_subcommand("sites", "sites, their nodes and free capacity");
   AddConn(s, *c);
   s->callback([c, rc] {
-    Resolve(*c);
+    if (Status st = Resolve(*c); !st.ok()) { *rc = ReportError(st); return; }
     auto r = Call(*c, "GET", "/v1/sites");
     if (!r.ok()) { *rc = ReportError(r.status()); return; }
     if (c->json_out) { std::cout << r->doc.dump(2) << "\n"; *rc = 0; return; }
@@ -286,7 +189,7 @@ void AddUsage(CLI::App& app, int* rc) {
   s->add_option("--tenant", *tenant, "tenant (admins)");
   AddConn(s, *c);
   s->callback([c, tenant, rc] {
-    Resolve(*c);
+    if (Status st = Resolve(*c); !st.ok()) { *rc = ReportError(st); return; }
     auto r = Call(*c, "GET", tenant->empty() ? "/v1/usage" : "/v1/tenants/" + *tenant + "/usage");
     if (!r.ok()) { *rc = ReportError(r.status()); return; }
     const json& u = r->doc;
@@ -323,7 +226,7 @@ void AddTokenCommands(CLI::App* ad, int* rc) {
     std::string tenant, role = "tenant", label, ttl;
   };
   auto make = [rc](std::shared_ptr<Create> a) {
-    Resolve(a->c);
+    if (Status st = Resolve(a->c); !st.ok()) { *rc = ReportError(st); return; }
     json b{{"role", a->role}};
     if (!a->tenant.empty()) b["tenant"] = a->tenant;
     if (!a->label.empty()) b["label"] = a->label;
@@ -359,7 +262,7 @@ void AddTokenCommands(CLI::App* ad, int* rc) {
   CLI::App* ls = tok->add_subcommand("list", "every token: id, role, tenant, label, creation, expiry, last use, revocation");
   AddConn(ls, *lc);
   ls->callback([lc, rc] {
-    Resolve(*lc);
+    if (Status st = Resolve(*lc); !st.ok()) { *rc = ReportError(st); return; }
     auto r = Call(*lc, "GET", "/v1/tokens");
     if (!r.ok()) { *rc = ReportError(r.status()); return; }
     if (lc->json_out) std::cout << r->doc.dump(2) << "\n";
@@ -373,7 +276,7 @@ void AddTokenCommands(CLI::App* ad, int* rc) {
   rv->add_option("id", *id, "token id (tok_...), from `cnet admin token list`")->required();
   AddConn(rv, *rcn);
   rv->callback([rcn, id, rc] {
-    Resolve(*rcn);
+    if (Status st = Resolve(*rcn); !st.ok()) { *rc = ReportError(st); return; }
     auto r = Call(*rcn, "DELETE", "/v1/tokens/" + *id);
     if (!r.ok()) { *rc = ReportError(r.status()); return; }
     std::cout << (rcn->json_out ? r->doc.dump(2) : "revoked " + Str(r->doc["id"])) << "\n";
@@ -400,7 +303,7 @@ void AddAdmin(CLI::App& app, int* rc) {
                   "created when first needed)");
   AddConn(ten, *c2);
   ten->callback([c2, name, max_q, max_a, unix_user, rc] {
-    Resolve(*c2);
+    if (Status st = Resolve(*c2); !st.ok()) { *rc = ReportError(st); return; }
     json b{{"name", *name}, {"max_queued_jobs", *max_q}, {"max_accelerators", json::object()}};
     if (!unix_user->empty()) b["unix_user"] = *unix_user;
     for (const auto& kv : *max_a) {
@@ -421,7 +324,6 @@ void AddAdmin(CLI::App& app, int* rc) {
 
 void AddClientCommands(CLI::App& app, int* rc) {
   AddSubmit(app, rc);
-  AddLs(app, rc);
   AddShow(app, rc);
   AddCancel(app, rc);
   AddLogs(app, rc);

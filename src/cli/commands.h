@@ -11,6 +11,8 @@ void AddPerfLooCommand(CLI::App& app, int* rc, const char* argv0);
 void AddPackCommand(CLI::App& app, int* rc, const char* argv0);
 void AddServeCommand(CLI::App& app, int* rc, const char* argv0);
 void AddClientCommands(CLI::App& app, int* rc);
+void AddLsCommand(CLI::App& app, int* rc);
+void AddConfigCommand(CLI::App& app, int* rc);
 
 // Exit code for a Status: 0 ok, 2 bad input, 1 otherwise; prints the error to stderr.
 class Status;

@@ -1,6 +1,8 @@
 #include "model/yaml_util.h"
 
 #include "common/csv.h"
+#include "common/suggest.h"
+#include "common/yaml_strict.h"
 
 namespace cnet {
 
@@ -11,6 +13,7 @@ std::string Join(const std::string& path, const std::string& key) {
 }  // namespace
 
 Result<YAML::Node> ParseYamlText(const std::string& text, const std::string& file) {
+  CNET_RETURN_IF_ERROR(CheckStrictYaml(text, file));  // what yaml-cpp would wrongly accept
   try {
     YAML::Node n = YAML::Load(text);
     if (!n || n.IsNull()) return InputError(file, 1, "", "empty YAML document");
@@ -76,7 +79,7 @@ Status YamlOnlyKeys(const YamlCtx& c, const YAML::Node& map, const std::vector<s
     if (!ok) {
       std::string list;
       for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-      return c.Error(it->first, Join(path, k), "unknown field (allowed: " + list + ")");
+      return c.Error(it->first, Join(path, k), "unknown field" + DidYouMean(k, allowed) + " (allowed: " + list + ")");
     }
   }
   return Status::Ok();

@@ -52,7 +52,10 @@ bool Reconciler::ApplyOne(int site, const SiteEvent& e) {
       return s.ok();
     }
     case SiteEvent::kEnded: {
-      JobState to = a->cancel_requested ? JobState::kCancelled : e.success ? JobState::kSucceeded : JobState::kFailed;
+      JobState to = a->cancel_requested ? JobState::kCancelled
+                    : e.success         ? JobState::kSucceeded
+                    : e.timed_out       ? JobState::kTimeout
+                                        : JobState::kFailed;
       std::string why = a->cancel_requested ? "cancelled: " + e.reason
                         : e.success         ? (e.reason.empty() ? "exit code 0" : e.reason)
                                             : e.reason;

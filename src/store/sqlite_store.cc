@@ -412,6 +412,17 @@ class SqliteStore final : public Store {
     // Only constant fragments go into the SQL; every value is bound.
     std::string sql = std::string("SELECT ") + kJobCols + " FROM jobs WHERE id > ?";
     std::vector<std::variant<int64_t, std::string>> args{f.after_id};
+    if (f.before_id < 0) return InvalidArgument("before_id must be >= 0");
+    if (f.before_id > 0) {
+      sql += " AND id < ?";
+      args.emplace_back(f.before_id);
+    }
+    if (f.active_only) sql += " AND state NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMEOUT')";
+    if (f.submitted_since > 0) {
+      // Bound as whole milliseconds: values are bound as integers or text only.
+      sql += " AND submit_time * 1000 >= ?";
+      args.emplace_back(static_cast<int64_t>(f.submitted_since * 1000));
+    }
     if (f.tenant) {
       sql += " AND tenant = ?";
       args.emplace_back(*f.tenant);
@@ -437,7 +448,7 @@ class SqliteStore final : public Store {
       args.emplace_back(std::move(key));
       args.emplace_back(std::move(value));
     }
-    sql += " ORDER BY id LIMIT ?";
+    sql += f.newest_first ? " ORDER BY id DESC LIMIT ?" : " ORDER BY id LIMIT ?";
     args.emplace_back(static_cast<int64_t>(f.limit));
 
     std::lock_guard l(read_mu_);
@@ -454,7 +465,7 @@ class SqliteStore final : public Store {
     std::lock_guard l(read_mu_);
     CNET_ASSIGN_OR_RETURN(Stmt s, r_.Prepare(std::string("SELECT ") + kJobCols +
                                              " FROM jobs WHERE state NOT IN "
-                                             "('SUCCEEDED', 'FAILED', 'CANCELLED') ORDER BY id"));
+                                             "('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMEOUT') ORDER BY id"));
     return ReadJobs(s, "active jobs");
   }
 
@@ -480,7 +491,7 @@ class SqliteStore final : public Store {
     std::map<std::string, int64_t> out;
     for (JobState st : {JobState::kPending, JobState::kScheduled, JobState::kRunning,
                         JobState::kSucceeded, JobState::kFailed, JobState::kCancelled,
-                        JobState::kPreempted})
+                        JobState::kPreempted, JobState::kTimeout})
       out[StateName(st)] = 0;
     std::lock_guard l(read_mu_);
     CNET_ASSIGN_OR_RETURN(Stmt s, r_.Prepare("SELECT state, COUNT(*) FROM jobs GROUP BY state"));

@@ -10,7 +10,7 @@ namespace {
 
 constexpr JobState kAllStates[] = {JobState::kPending,   JobState::kScheduled, JobState::kRunning,
                                    JobState::kSucceeded, JobState::kFailed,    JobState::kCancelled,
-                                   JobState::kPreempted};
+                                   JobState::kPreempted, JobState::kTimeout};
 
 void EnsureSodium() {
   static const int rc = sodium_init();  // 0 or 1 (already initialised) on success
@@ -28,6 +28,7 @@ const char* StateName(JobState s) {
     case JobState::kFailed: return "FAILED";
     case JobState::kCancelled: return "CANCELLED";
     case JobState::kPreempted: return "PREEMPTED";
+    case JobState::kTimeout: return "TIMEOUT";
   }
   return "UNKNOWN";
 }
@@ -39,7 +40,7 @@ std::optional<JobState> ParseState(const std::string& s) {
 }
 
 bool IsTerminal(JobState s) {
-  return s == JobState::kSucceeded || s == JobState::kFailed || s == JobState::kCancelled;
+  return s == JobState::kSucceeded || s == JobState::kFailed || s == JobState::kCancelled || s == JobState::kTimeout;
 }
 
 std::string NewToken() {

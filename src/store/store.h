@@ -17,10 +17,11 @@
 namespace cnet::store {
 
 // Job states, as stored (upper case strings in the database).
-enum class JobState { kPending, kScheduled, kRunning, kSucceeded, kFailed, kCancelled, kPreempted };
+// kTimeout: ended by its time limit (a failure, told apart as Slurm does).
+enum class JobState { kPending, kScheduled, kRunning, kSucceeded, kFailed, kCancelled, kPreempted, kTimeout };
 const char* StateName(JobState s);                 // "PENDING", ...
 std::optional<JobState> ParseState(const std::string& s);
-bool IsTerminal(JobState s);                       // SUCCEEDED, FAILED, CANCELLED
+bool IsTerminal(JobState s);                       // SUCCEEDED, FAILED, CANCELLED, TIMEOUT
 
 struct JobRow {
   int64_t id = 0;                 // assigned by InsertJob (1, 2, ...)
@@ -55,6 +56,10 @@ struct JobFilter {
   std::optional<std::string> label;       // "key=value": spec_json's labels contain it
   int64_t after_id = 0;                   // keyset pagination: ids > after_id
   int limit = 100;                        // 1..1000
+  bool newest_first = false;              // descending id (then before_id pages, after_id still bounds)
+  int64_t before_id = 0;                  // > 0: only ids < before_id
+  bool active_only = false;               // only jobs not in a terminal state
+  double submitted_since = 0;             // > 0: only jobs with submit_time >= this (epoch s)
 };
 
 struct TenantRow {
@@ -135,7 +140,7 @@ class Store {
   virtual Result<JobRow> GetJob(int64_t id) = 0;  // kNotFound if absent
   // The job a tenant submitted with this Idempotency-Key, if any ("" key: none).
   virtual Result<std::optional<JobRow>> FindByIdempotencyKey(const std::string& tenant, const std::string& key) = 0;
-  virtual Result<std::vector<JobRow>> ListJobs(const JobFilter& f) = 0;  // ascending id
+  virtual Result<std::vector<JobRow>> ListJobs(const JobFilter& f) = 0;  // ascending id, or descending if newest_first
   // Every job not in a terminal state, ascending id (for recovery at start).
   virtual Result<std::vector<JobRow>> ActiveJobs() = 0;
   virtual Result<std::vector<EventRow>> Events(int64_t job_id) = 0;  // ascending seq

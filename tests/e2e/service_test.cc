@@ -79,7 +79,7 @@ class TestServer {
     while (std::chrono::steady_clock::now() < end) {
       j = Get("/v1/jobs/" + std::to_string(id), token).body;
       std::string s = j.value("state", "");
-      if (s == state || (state.empty() && (s == "SUCCEEDED" || s == "FAILED" || s == "CANCELLED"))) return j;
+      if (s == state || (state.empty() && (s == "SUCCEEDED" || s == "FAILED" || s == "CANCELLED" || s == "TIMEOUT"))) return j;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     return j;
@@ -147,8 +147,8 @@ TEST_F(ServiceTest, YamlSubmitExitCodesAndTimeLimits) {
   EXPECT_EQ(j["exit_code"], 3);
   auto slow = s.Post("/v1/jobs", t, CpuJob("slow", "sleep 30", {{"time_limit_s", 1}}).dump());
   ASSERT_EQ(slow.status, 201);
-  j = s.WaitFor(slow.body["id"], t, "", 15);
-  EXPECT_EQ(j["state"], "FAILED");
+  j = s.WaitFor(slow.body["id"], t, "TIMEOUT", 15);
+  EXPECT_EQ(j["state"], "TIMEOUT");  // issue 11: it was FAILED, like any failure
   EXPECT_NE(j["reason"].get<std::string>().find("time limit"), std::string::npos) << j["reason"];
 }
 
