@@ -82,7 +82,10 @@ class TwoClusterSlurm : public ::testing::Test {
     // Nothing of this test may outlive it on the clusters.
     for (LoopbackSlurm* c : {&g_east, &g_west})
       if (c->started) Slurm(*c, "scancel --full $(squeue -h -o %i) 2>/dev/null; true");
-    if (!dir_.empty()) fs::remove_all(dir_);
+    for (LoopbackSlurm* c : {&g_east, &g_west})
+      if (c->started) WaitFor([c] { return Slurm(*c, "squeue -h -o %i").empty(); }, 15);
+    std::error_code ec;  // a cancelled job's script may still be writing its exit file
+    if (!dir_.empty()) fs::remove_all(dir_, ec);
   }
 
   static SiteConfig SlurmSite(const std::string& name, const LoopbackSlurm& c, const std::string& gres_map) {
