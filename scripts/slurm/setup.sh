@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Writes a fresh single-host Slurm site (NNODES slurmd "nodes" on loopback, fake H100 GRES, munge,
+# Writes a fresh single-host Slurm site (NNODES slurmd "nodes" on loopback, fake GRES (H100 by default), munge,
 # JWT for slurmrestd) under $BASE. Prints `export BASE=...; export SLURM_CONF=...` on stdout, so:
 #   eval "$(scripts/slurm/setup.sh)"  &&  scripts/slurm/start.sh  ...  scripts/slurm/stop.sh
 # Needs root and the packages in scripts/install-deps.sh (slurm-wlm slurmrestd

@@ -86,6 +86,11 @@ void AddShow(CLI::App& app, int* rc) {
               << "state    " << Str(j["state"]) << (j["exit_code"].is_null() ? "" : "  exit code " + j["exit_code"].dump()) << "\n"
               << "reason   " << Str(j["reason"]) << "\n"
               << "site     " << Str(j["site"]) << "  placement " << Str(j["placement"]) << "\n"
+              << (j.contains("site_job") && j["site_job"].is_object()
+                      ? "site job " + j["site_job"].value("kind", std::string()) + " " +
+                            j["site_job"].value("id", std::string()) +
+                            (j["site_job"].contains("cluster") ? " on cluster " + j["site_job"].value("cluster", std::string()) : "") + "\n"
+                      : std::string())
               << "command  " << j["spec"]["command"].dump() << "\n"
               << "gang     " << j["spec"]["workers"] << " worker(s) x " << j["spec"]["accelerators_per_worker"] << " accelerator(s)"
               << "  types " << (j["spec"]["accelerator_types"].empty() ? std::string("any") : j["spec"]["accelerator_types"].dump()) << "\n"

@@ -1,4 +1,5 @@
-// A real Slurm 22.05 site (4 nodes x 16 CPUs x 8 fake H100, slurmrestd with JWT) on loopback, from
+// A real Slurm 22.05 site (by default 4 nodes x 16 CPUs x 8 fake H100; LoopbackSlurmOptions for
+// another GRES, node count, cluster name and ports; slurmrestd with JWT) on loopback, from
 // scripts/slurm, for the suites that need one (run serially: ctest entry slurm_backend). Own BASE
 // (a temp dir) and ports, so it does not collide with other sites on the machine:
 // CNET_SLURM_TEST_CTLD_PORT (6917), CNET_SLURM_TEST_REST_PORT (6920),
@@ -95,13 +96,25 @@ inline int Shell(const std::string& cmd, std::string* out = nullptr) {
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
+// The shape of a loopback site. Ports are preferences (a busy one is replaced by a free one above);
+// 0 = the CNET_SLURM_TEST_* defaults above. Several sites at once need distinct ports and names.
+struct LoopbackSlurmOptions {
+  std::string cluster = "cnettest";
+  std::string gres_name = "gpu", gres_type = "h100";  // setup.sh GRES_NAME / GRES_TYPE
+  int nodes = 4;
+  int ctld_port = 0, rest_port = 0, slurmd_port_base = 0;
+};
+
 // One loopback Slurm site. Start() sets `skip` (Slurm not installed, not root) or `error`, or
-// starts it; Stop() stops what Start started and removes BASE.
+// starts it; Stop() stops what Start started and removes BASE. After Start, `env` holds the
+// variables the scripts need (BASE and ports), e.g. for daemon.sh.
 struct LoopbackSlurm {
-  std::string skip, error, base, scripts, rest_port;
+  std::string skip, error, base, scripts, rest_port, env;
   bool started = false;
 
-  void Start(const std::string& stem) {
+  void Start(const std::string& stem) { Start(stem, LoopbackSlurmOptions{}); }
+
+  void Start(const std::string& stem, const LoopbackSlurmOptions& o) {
     skip.clear();
     error.clear();
     for (const char* b : {"/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/sbin/slurmrestd",
@@ -123,17 +136,20 @@ struct LoopbackSlurm {
     }
     ::chmod(tmpl.c_str(), 0755);  // munged and job users must traverse it
     base = tmpl;
-    const int ctld = PickPorts(std::stoi(EnvOr("CNET_SLURM_TEST_CTLD_PORT", "6917")));
-    int rest = PickPorts(std::stoi(EnvOr("CNET_SLURM_TEST_REST_PORT", "6920")));
+    const int ctld = PickPorts(o.ctld_port ? o.ctld_port : std::stoi(EnvOr("CNET_SLURM_TEST_CTLD_PORT", "6917")));
+    int rest = PickPorts(o.rest_port ? o.rest_port : std::stoi(EnvOr("CNET_SLURM_TEST_REST_PORT", "6920")));
     if (rest == ctld) rest = PickPorts(ctld + 3);
-    // slurmd of node i listens on base + i (i = 1..4).
-    const int slurmd = PickPorts(std::stoi(EnvOr("CNET_SLURM_TEST_SLURMD_PORT_BASE", "17100")) + 1, 4) - 1;
+    // slurmd of node i listens on base + i (i = 1..nodes).
+    const int slurmd_pref = o.slurmd_port_base ? o.slurmd_port_base : std::stoi(EnvOr("CNET_SLURM_TEST_SLURMD_PORT_BASE", "17100"));
+    const int slurmd = PickPorts(slurmd_pref + 1, o.nodes) - 1;
     rest_port = std::to_string(rest);
-    std::string env = "BASE=" + base + " SLURMCTLD_PORT=" + std::to_string(ctld) + " RESTPORT=" + rest_port +
-                      " SLURMD_PORT_BASE=" + std::to_string(slurmd) + " CLUSTER_NAME=cnettest";
+    env = "BASE=" + base + " SLURMCTLD_PORT=" + std::to_string(ctld) + " RESTPORT=" + rest_port +
+          " SLURMD_PORT_BASE=" + std::to_string(slurmd);
+    const std::string setup_env = env + " CLUSTER_NAME=" + o.cluster + " NNODES=" + std::to_string(o.nodes) +
+                                  " GRES_NAME=" + o.gres_name + " GRES_TYPE=" + o.gres_type;
     std::string out;
     auto t0 = std::chrono::steady_clock::now();
-    if (Shell(env + " " + scripts + "/setup.sh", &out) != 0) {
+    if (Shell(setup_env + " " + scripts + "/setup.sh", &out) != 0) {
       error = "scripts/slurm/setup.sh failed:\n" + out;
       return;
     }

@@ -47,6 +47,14 @@ std::string UnhealthyReason(const Status& st) {
   return "slurmrestd: " + st.message();
 }
 
+// The request's node names, sorted (compared with the nodes Slurm reports at start).
+std::vector<std::string> PlacedNodes(const LaunchRequest& req) {
+  std::vector<std::string> out;
+  for (const NodeShare& n : req.nodes) out.push_back(n.node);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 // The run's handle. "site_job" is the backend-neutral part the API shows as the job's site_job
 // (Slurm's job id and ClusterName, once known).
 std::string Handle(int64_t id, const std::string& name, int attempt, const std::string& cluster = "") {
@@ -134,6 +142,7 @@ class SlurmBackend final : public SiteBackend {
     double unknown_since = 0;  // Slurm stopped knowing it (it started): when we first noticed
     std::string note;          // the last waiting reason reported
     double since = 0;          // MonotonicSeconds when tracking began
+    std::vector<std::string> placed;  // the nodes the service placed it on (sorted); empty after a restart
   };
   // The refresher's verdict on one run, made without the lock and applied under it.
   struct Decision {
@@ -367,7 +376,7 @@ Result<LaunchResult> SlurmBackend::Launch(const LaunchRequest& req) {
     // Perhaps submitted, perhaps not: track it by name. The next poll that reaches Slurm finds
     // it, or fences the attempt off and asks for it to be dispatched again.
     fail_fast_until_ = MonotonicSeconds() + 2;
-    tracked_[req.job_id] = Run{0, spec.name, req.attempt, false, false, "", 0, "", MonotonicSeconds()};
+    tracked_[req.job_id] = Run{0, spec.name, req.attempt, false, false, "", 0, "", MonotonicSeconds(), PlacedNodes(req)};
     // Suspect at once, not at the next inventory read: the service stops dispatching here and
     // counts the outage (redispatch_unconfirmed_after_s) from now. A read that succeeds clears it.
     inventory_.healthy = false;
@@ -380,7 +389,7 @@ Result<LaunchResult> SlurmBackend::Launch(const LaunchRequest& req) {
     return r;
   }
   if (!id.ok()) return id.status();
-  tracked_[req.job_id] = Run{*id, spec.name, req.attempt, false, false, "", 0, "", MonotonicSeconds()};
+  tracked_[req.job_id] = Run{*id, spec.name, req.attempt, false, false, "", 0, "", MonotonicSeconds(), PlacedNodes(req)};
   r.handle = Handle(*id, spec.name, req.attempt, cluster_);
   r.note = "submitted to " + name_ + " as Slurm job " + std::to_string(*id);
   return r;
@@ -687,8 +696,13 @@ SlurmBackend::Decision SlurmBackend::Decide(int64_t job_id, Run run, const JobIn
   }
   if (!r.started && (j->state == "RUNNING" || j->Terminal())) {
     r.started = true;
+    std::vector<std::string> ran = j->nodes;
+    std::sort(ran.begin(), ran.end());
+    // exclude_nodes cannot name a node added to Slurm since the last inventory read: say so.
+    const std::string differs = !r.placed.empty() && ran != r.placed ? "; not the placed " + Join(r.placed) : "";
     SiteEvent e = MakeEvent(SiteEvent::kStarted, job_id, r.attempt,
-                            "running on " + name_ + " as Slurm job " + std::to_string(j->job_id) + " (" + Join(j->nodes) + ")");
+                            "running on " + name_ + " as Slurm job " + std::to_string(j->job_id) + " (" + Join(j->nodes) +
+                                differs + ")");
     e.handle = Handle(j->job_id, r.name, r.attempt, j->cluster);
     e.fields = {{"slurm_job_id", std::to_string(j->job_id)}, {"slurm_cluster", j->cluster}, {"nodes", Join(j->nodes)}};
     d.events.push_back(std::move(e));
