@@ -167,6 +167,10 @@ TEST_F(CliLoop, SubmitFollowStreamsTheOutputAndExitsWithTheCode) {
   CmdResult e = Tenant("submit --follow --stderr " + Job("followerr", "echo out; echo err >&2"));
   EXPECT_EQ(e.out, "err\n") << e.err;
   EXPECT_EQ(e.rc, 0);
+  CmdResult b = Tenant("submit --follow --both " + Job("followboth", "echo out; sleep 0.2; echo err >&2; exit 4"));
+  EXPECT_EQ(b.out, "out\n") << b.err;
+  EXPECT_NE(b.err.find("err\n"), std::string::npos) << b.err;
+  EXPECT_EQ(b.rc, 4);
 }
 
 // Issue 11: `cnet logs -f` on a pending job failed with "HTTP 404 ... not dispatched", rc 2, and
