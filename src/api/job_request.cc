@@ -254,7 +254,10 @@ Result<json> YamlNodeToJson(const YAML::Node& n, int depth, size_t& budget) {
 
 Result<json> YamlToJson(std::string_view text) {
   // yaml-cpp accepts some malformed YAML (an unclosed quote runs on into the next lines).
-  if (Status st = CheckStrictYaml(text, "body"); !st.ok()) return InvalidArgument(ScrubUtf8(st.message()));
+  if (auto pr = FindYamlProblem(text)) {
+    const std::string at = "line " + std::to_string(pr->line) + ", column " + std::to_string(pr->column);
+    return FieldError("body", ScrubUtf8(pr->syntax ? "YAML syntax error at " + at + ": " + pr->what : at + ": YAML: " + pr->what));
+  }
   try {
     YAML::Node n = YAML::Load(std::string(text));
     size_t budget = 2 * text.size() + 1024;  // without aliases a value takes at least a byte or two

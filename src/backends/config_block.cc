@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "common/csv.h"
+#include "common/suggest.h"
 
 namespace cnet::backends {
 namespace {
@@ -28,7 +29,11 @@ Status ConfigBlock::OnlyKeys(const std::set<std::string>& known) const {
   if (!block_.IsMap()) return Error("", "expected a mapping");
   for (auto it = block_.begin(); it != block_.end(); ++it) {
     const std::string k = it->first.Scalar();
-    if (!known.count(k) && !env_.shared_keys.count(k)) return Error(k, "unknown key '" + k + "'");
+    if (!known.count(k) && !env_.shared_keys.count(k)) {
+      std::vector<std::string> names(known.begin(), known.end());
+      names.insert(names.end(), env_.shared_keys.begin(), env_.shared_keys.end());
+      return Error(k, "unknown key '" + k + "'" + DidYouMean(k, names));
+    }
   }
   return Status::Ok();
 }

@@ -36,8 +36,10 @@ void AddSubmit(CLI::App& app, int* rc) {
   s->add_flag("--wait", *wait, "wait for the job to end; exit with its outcome (0, its exit code, 124 time limit, 125 cancelled)");
   s->add_flag("--follow", *follow, "print the job's output from the start (waiting while it is pending) until it ends; exit as --wait");
   s->add_flag("--stderr", *err, "with --follow: its standard error instead of standard output");
+  auto both = std::make_shared<bool>(false);
+  s->add_flag("--both", *both, "with --follow: its standard output to stdout and its standard error to stderr");
   AddConn(s, *c);
-  s->callback([c, file, key, wait, follow, err, rc] {
+  s->callback([c, file, key, wait, follow, err, both, rc] {
     if (Status st = Resolve(*c); !st.ok()) { *rc = ReportError(st); return; }
     std::string text;
     if (*file == "-") {
@@ -59,7 +61,7 @@ void AddSubmit(CLI::App& app, int* rc) {
     *rc = 0;
     if (!*wait && !*follow) return;
     const int64_t id = r->doc["id"].get<int64_t>();
-    auto end = *follow ? FollowJob(*c, id, *err ? "stderr" : "stdout", stdout) : WaitForJob(*c, id);
+    auto end = *follow ? FollowStreams(*c, id, *both ? "both" : *err ? "stderr" : "stdout") : WaitForJob(*c, id);
     if (!end.ok()) { *rc = ReportError(end.status()); return; }
     if (c->json_out) std::cout << end->dump(2) << "\n";
     std::cerr << "job " << id << " " << Str((*end)["state"]) << ((*end)["exit_code"].is_null() ? "" : " exit code " + (*end)["exit_code"].dump())
@@ -129,11 +131,13 @@ void AddLogs(CLI::App& app, int* rc) {
   s->add_option("id", *id, "job id")->required();
   s->add_flag("-f,--follow", *follow, "keep printing until the job ends (waiting while it is pending); exit with its outcome as `submit --wait`");
   s->add_flag("--stderr", *err, "standard error instead of standard output");
+  auto both = std::make_shared<bool>(false);
+  s->add_flag("--both", *both, "with -f: standard output to stdout and standard error to stderr");
   AddConn(s, *c);
-  s->callback([c, id, follow, err, rc] {
+  s->callback([c, id, follow, err, both, rc] {
     if (Status st = Resolve(*c); !st.ok()) { *rc = ReportError(st); return; }
     if (*follow) {
-      auto end = FollowJob(*c, *id, *err ? "stderr" : "stdout", stdout);
+      auto end = FollowStreams(*c, *id, *both ? "both" : *err ? "stderr" : "stdout");
       *rc = end.ok() ? OutcomeExitCode(*end) : ReportError(end.status());
       return;
     }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <thread>
 
 #include "cli/client_transport.h"
@@ -93,6 +94,16 @@ Result<json> FollowJob(const Conn& c, int64_t id, const std::string& stream, std
     Pause(pause);
     pause = std::min(2.0, pause * 1.5);
   }
+}
+
+Result<json> FollowStreams(const Conn& c, int64_t id, const std::string& which) {
+  if (which != "both") return FollowJob(c, id, which, stdout);  // one stream: to stdout, as `cnet logs`
+  std::optional<Result<json>> err_end;
+  std::thread err_thread([&] { err_end = FollowJob(c, id, "stderr", stderr); });
+  Result<json> out_end = FollowJob(c, id, "stdout", stdout);
+  err_thread.join();
+  if (!out_end.ok()) return out_end;
+  return *err_end;
 }
 
 }  // namespace cnet

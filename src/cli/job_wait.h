@@ -28,4 +28,8 @@ Result<nlohmann::json> WaitForJob(const Conn& c, int64_t id);
 // is pending (not yet dispatched), until the job is final; returns its final view.
 Result<nlohmann::json> FollowJob(const Conn& c, int64_t id, const std::string& stream, std::FILE* out);
 
+// Which of the job's streams to follow: "stdout", "stderr", or "both" (its stdout to our stdout
+// and its stderr to our stderr, concurrently).
+Result<nlohmann::json> FollowStreams(const Conn& c, int64_t id, const std::string& which);
+
 }  // namespace cnet

@@ -2,6 +2,7 @@
 
 #include <libfyaml.h>
 
+#include <algorithm>
 #include <memory>
 #include <set>
 #include <utility>
@@ -11,8 +12,8 @@ namespace cnet {
 
 namespace {
 
-Status At(const std::string& file, int line0, int col0, const std::string& what) {
-  return InvalidArgument(file + ":" + std::to_string(line0 + 1) + ":" + std::to_string(col0 + 1) + ": YAML: " + what);
+std::optional<YamlProblem> At(int line0, int col0, const std::string& what) {
+  return YamlProblem{line0 + 1, col0 + 1, false, what};
 }
 
 // Where a token starts (0-based, as fy_mark).
@@ -21,17 +22,18 @@ std::pair<int, int> Start(fy_token* t) {
   return m ? std::make_pair(m->line, m->column) : std::make_pair(0, 0);
 }
 
-// The parser's first collected error, as a Status (its diagnostics count from 1).
-Status FirstDiagError(fy_diag* diag, const std::string& file) {
+// The parser's first collected error (its diagnostics count from 1).
+YamlProblem FirstDiagError(fy_diag* diag) {
   void* it = nullptr;
   if (fy_diag_error* e = fy_diag_errors_iterate(diag, &it))
-    return At(file, e->line - 1, e->column - 1, e->msg ? e->msg : "syntax error");
-  return InvalidArgument(file + ": YAML: syntax error");
+    return YamlProblem{std::max(1, e->line), std::max(1, e->column), true, e->msg ? e->msg : "syntax error"};
+  return YamlProblem{1, 1, true, "syntax error"};
 }
 
 // A mapping or sequence being read; for a mapping, whether the next node is a key.
 struct Frame {
   bool map = false;
+  bool is_key = false;  // this collection is itself a mapping key
   bool want_key = true;
   std::set<std::string> keys;
 };
@@ -43,19 +45,19 @@ struct Deleters {
 
 }  // namespace
 
-Status CheckStrictYaml(std::string_view text, const std::string& file) {
+std::optional<YamlProblem> FindYamlProblem(std::string_view text) {
   fy_diag_cfg dcfg;
   fy_diag_cfg_default(&dcfg);
   dcfg.fp = nullptr;
   std::unique_ptr<fy_diag, Deleters> diag(fy_diag_create(&dcfg));
-  if (!diag) return Internal("YAML: cannot create the libfyaml diagnostics object");
+  if (!diag) return YamlProblem{1, 1, false, "cannot create the libfyaml diagnostics object"};
   fy_diag_set_collect_errors(diag.get(), true);
   fy_parse_cfg cfg{};
   cfg.flags = static_cast<fy_parse_cfg_flags>(FYPCF_QUIET | FYPCF_DEFAULT_VERSION_1_2 | FYPCF_JSON_NONE);
   cfg.diag = diag.get();
   std::unique_ptr<fy_parser, Deleters> p(fy_parser_create(&cfg));
-  if (!p) return Internal("YAML: cannot create the libfyaml parser");
-  if (fy_parser_set_string(p.get(), text.data(), text.size()) != 0) return Internal("YAML: libfyaml refused the input");
+  if (!p || fy_parser_set_string(p.get(), text.data(), text.size()) != 0)
+    return YamlProblem{1, 1, false, "cannot start the libfyaml parser"};
 
   std::vector<Frame> st;
   int documents = 0;
@@ -68,15 +70,15 @@ Status CheckStrictYaml(std::string_view text, const std::string& file) {
     if (!e) break;
     const fy_mark* m = fy_event_start_mark(e);
     const int line = m ? m->line : 0, col = m ? m->column : 0;
-    Status bad = Status::Ok();
+    std::optional<YamlProblem> bad;
     const bool is_key = !st.empty() && st.back().map && st.back().want_key;
     switch (e->type) {
       case FYET_DOCUMENT_START:
-        if (++documents > 1) bad = At(file, line, col, "a second document ('---'); give one document per file");
+        if (++documents > 1) bad = At(line, col, "a second document ('---'); give one document per file");
         break;
       case FYET_ALIAS: {
         auto [l, c] = Start(e->alias.anchor);
-        bad = At(file, l, c > 0 ? c - 1 : c, "aliases (*name) are not supported; write the value out");  // the token is the name after '*'
+        bad = At(l, c > 0 ? c - 1 : c, "aliases (*name) are not supported; write the value out");  // the token is the name after '*'
         break;
       }
       case FYET_SCALAR:
@@ -84,33 +86,42 @@ Status CheckStrictYaml(std::string_view text, const std::string& file) {
       case FYET_SEQUENCE_START:
         if (fy_token* anchor = fy_event_get_anchor_token(e)) {
           auto [l, c] = Start(anchor);
-          bad = At(file, l, c > 0 ? c - 1 : c, "anchors (&name) are not supported; write the value out");
+          bad = At(l, c > 0 ? c - 1 : c, "anchors (&name) are not supported; write the value out");
         } else if (e->type != FYET_SCALAR) {
-          if (is_key) bad = At(file, line, col, "a mapping key must be a plain value, not a collection");
-          else st.push_back(Frame{e->type == FYET_MAPPING_START, true, {}});
+          st.push_back(Frame{e->type == FYET_MAPPING_START, is_key, true, {}});
         } else if (is_key) {
           size_t len = 0;
           const char* s = fy_token_get_text(e->scalar.value, &len);
           std::string key(s ? s : "", s ? len : 0);
-          if (!st.back().keys.insert(key).second) bad = At(file, line, col, "duplicate key '" + key + "'");
+          if (!st.back().keys.insert(key).second) bad = At(line, col, "duplicate key '" + key + "'");
           st.back().want_key = false;
         } else {
           node_done();
         }
         break;
       case FYET_MAPPING_END:
-      case FYET_SEQUENCE_END:
+      case FYET_SEQUENCE_END: {
+        const bool was_key = !st.empty() && st.back().is_key;
         if (!st.empty()) st.pop_back();
-        node_done();
+        if (was_key && !st.empty()) st.back().want_key = false;  // its value follows
+        else node_done();
         break;
+      }
       default:
         break;
     }
     fy_parser_event_free(p.get(), e);
-    if (!bad.ok()) return bad;
+    if (bad) return bad;
   }
-  if (fy_parser_get_stream_error(p.get())) return FirstDiagError(diag.get(), file);
-  return Status::Ok();
+  if (fy_parser_get_stream_error(p.get())) return FirstDiagError(diag.get());
+  return std::nullopt;
+}
+
+Status CheckStrictYaml(std::string_view text, const std::string& file) {
+  auto pr = FindYamlProblem(text);
+  if (!pr) return Status::Ok();
+  return InvalidArgument(file + ":" + std::to_string(pr->line) + ":" + std::to_string(pr->column) +
+                         (pr->syntax ? ": YAML syntax error: " : ": YAML: ") + pr->what);
 }
 
 }  // namespace cnet

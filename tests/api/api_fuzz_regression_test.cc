@@ -37,7 +37,7 @@ TEST(ApiFuzzRegression, JsonSyntaxErrorMessageIsValidUtf8) {
 
 // yaml-cpp quotes the byte after a backslash: the first byte of a multi-byte character.
 TEST(ApiFuzzRegression, YamlErrorMessageIsValidUtf8) {
-  ExpectCleanError(ParseJobRequest("name: \"\\\xC3\xA9\"\ncommand: x\n", BodyFormat::kYaml), "body:1:8: YAML: ");
+  ExpectCleanError(ParseJobRequest("name: \"\\\xC3\xA9\"\ncommand: x\n", BodyFormat::kYaml), "body: YAML syntax error at line 1, column 8: ");
 }
 
 // A NUL byte switches yaml-cpp's decoder: a valid UTF-8 body became a key with a lone 0x85 byte.
@@ -95,9 +95,9 @@ TEST(ApiFuzzRegression, YamlAliasBombIsRefused) {
   }
   body += "name: x\ncommand: y\n";
   // Since issue 11 the strict check refuses anchors and aliases outright, at the first anchor.
-  ExpectCleanError(ParseJobRequest(body, BodyFormat::kYaml), "body:1:5: YAML: anchors");
+  ExpectCleanError(ParseJobRequest(body, BodyFormat::kYaml), "body: line 1, column 5: YAML: anchors");
   ExpectCleanError(ParseJobRequest("name: x\ncommand: y\nlabels: {team: a}\nenv: {A: hello, B: *v}\n", BodyFormat::kYaml),
-                   "body:4:20: YAML: aliases");
+                   "body: line 4, column 20: YAML: aliases");
 }
 
 }  // namespace

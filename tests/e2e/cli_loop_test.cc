@@ -167,6 +167,10 @@ TEST_F(CliLoop, SubmitFollowStreamsTheOutputAndExitsWithTheCode) {
   CmdResult e = Tenant("submit --follow --stderr " + Job("followerr", "echo out; echo err >&2"));
   EXPECT_EQ(e.out, "err\n") << e.err;
   EXPECT_EQ(e.rc, 0);
+  CmdResult b = Tenant("submit --follow --both " + Job("followboth", "echo out; sleep 0.2; echo err >&2; exit 4"));
+  EXPECT_EQ(b.out, "out\n") << b.err;
+  EXPECT_NE(b.err.find("err\n"), std::string::npos) << b.err;
+  EXPECT_EQ(b.rc, 4);
 }
 
 // Issue 11: `cnet logs -f` on a pending job failed with "HTTP 404 ... not dispatched", rc 2, and
@@ -225,8 +229,7 @@ TEST_F(CliLoop, LsNeverCutsReasons) {
 TEST_F(CliLoop, MalformedYamlIsRefusedWithLineAndColumn) {
   CmdResult r = Tenant("submit " + Spec("unclosed", "name: unclosed\ncommand: \"echo hi\nlabels: {a: b}\n"));
   EXPECT_EQ(r.rc, 2);
-  EXPECT_NE(r.err.find("body:"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("YAML"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("HTTP 400: body: YAML syntax error at line 2, column 10: "), std::string::npos) << r.err;
   EXPECT_EQ(Tenant("ls --all -p -o name").out.find("unclosed"), std::string::npos);
 }
 
@@ -308,6 +311,38 @@ TEST(CliCompletion, BashCompletesCommandsAndFlags) {
   EXPECT_EQ(complete("cnet su", 1), "submit\n");
   EXPECT_EQ(complete("cnet ls --fo", 2), "--format\n");
   EXPECT_EQ(complete("cnet config s", 2), "show set\n");
+}
+
+}  // namespace
+
+namespace {
+
+// The service config is strict too: malformed YAML, a duplicate key and typos (top level and a
+// site's options) are refused with the file, the line and a suggestion.
+TEST(ServeConfigStrict, TyposAndMalformedYamlAreNamedWithALine) {
+  const fs::path dir = fs::temp_directory_path() / ("cnet-cfg-strict-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  auto serve = [&](const std::string& text) {
+    const std::string cfg = (dir / "cnet.yaml").string(), err = (dir / "err").string();
+    std::ofstream(cfg) << "addr: 127.0.0.1:1\ndata: " << (dir / "data").string() << "\n" << text;
+    const std::string cmd = std::string(CNET_BINARY) + " serve --config " + cfg + " >/dev/null 2>" + err;
+    const int st = std::system(cmd.c_str());
+    return std::make_pair(WIFEXITED(st) ? WEXITSTATUS(st) : -1, Slurp(err));
+  };
+  auto [rc1, top] = serve("polcy: backfill\n");
+  EXPECT_EQ(rc1, 2) << top;
+  EXPECT_NE(top.find("cnet.yaml:3: field 'polcy': unknown field (did you mean 'policy'?)"), std::string::npos) << top;
+  auto [rc2, site] = serve("sites:\n  - {name: local, type: local, cpu: 4}\n");
+  EXPECT_NE(rc2, 0) << site;
+  EXPECT_NE(site.find("unknown key 'cpu' (did you mean 'cpus'?)"), std::string::npos) << site;
+  auto [rc3, dup] = serve("policy: fifo\npolicy: backfill\n");
+  EXPECT_NE(rc3, 0);
+  EXPECT_NE(dup.find("cnet.yaml:4:1: YAML: duplicate key 'policy'"), std::string::npos) << dup;
+  auto [rc4, quote] = serve("policy: \"fifo\n");
+  EXPECT_NE(rc4, 0);
+  EXPECT_NE(quote.find("cnet.yaml:3:"), std::string::npos) << quote;
+  EXPECT_NE(quote.find("YAML syntax error: double-quoted scalar without closing quote"), std::string::npos) << quote;
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -540,15 +540,21 @@ TEST_F(HttpLimits, ListPagesStopAtTheByteCapAndNextLeadsToTheEnd) {
   }
   EXPECT_GT(pages, 2);
   EXPECT_EQ(seen, ids) << "every job once, in order";
-  // The CLI follows `next` too.
-  CliRun all = Cli({"ls", "--limit", "0", "--json", "--addr", "127.0.0.1:" + std::to_string(port_), "--token", token_});
+  // The CLI follows `next` too (oldest first here; its default is newest first, which pages by `before`).
+  CliRun all = Cli({"ls", "--all", "--oldest", "--limit", "0", "--json", "--addr", "127.0.0.1:" + std::to_string(port_), "--token", token_});
   ASSERT_EQ(all.code, 0) << all.err;
   json doc = json::parse(all.out, nullptr, false);
   ASSERT_TRUE(doc.is_object()) << all.out.substr(0, 200);
   std::vector<int64_t> cli_ids;
   for (const auto& j : doc["jobs"]) cli_ids.push_back(j["id"]);
   EXPECT_EQ(cli_ids, ids);
-  CliRun some = Cli({"ls", "--limit", "25", "--json", "--addr", "127.0.0.1:" + std::to_string(port_), "--token", token_});
+  CliRun newest = Cli({"ls", "--all", "--limit", "0", "--json", "--addr", "127.0.0.1:" + std::to_string(port_), "--token", token_});
+  ASSERT_EQ(newest.code, 0) << newest.err;
+  std::vector<int64_t> newest_ids;
+  const json newest_doc = json::parse(newest.out, nullptr, false);
+  for (const auto& j : newest_doc["jobs"]) newest_ids.push_back(j["id"]);
+  EXPECT_EQ(newest_ids, std::vector<int64_t>(ids.rbegin(), ids.rend())) << "every job once, newest first, across byte-capped pages";
+  CliRun some = Cli({"ls", "--all", "--limit", "25", "--json", "--addr", "127.0.0.1:" + std::to_string(port_), "--token", token_});
   ASSERT_EQ(some.code, 0) << some.err;
   EXPECT_EQ(json::parse(some.out, nullptr, false)["jobs"].size(), 25u);
 }

@@ -259,6 +259,45 @@ TEST_F(StoreTest, TransitionIsCompareAndSet) {
   }
 }
 
+// Issue 11: `cnet ls` showed the oldest 100 jobs, so a new job vanished after ~100 submits.
+TEST_F(StoreTest, ListJobsNewestFirstActiveOnlySinceAndBeforeCursor) {
+  auto s = Open();
+  ASSERT_TRUE(s);
+  for (int i = 0; i < 6; ++i) {
+    JobRow j = MakeJob("acme", "j" + std::to_string(i));
+    j.submit_time = 1000 + i;
+    Insert(*s, j);
+  }
+  ASSERT_TRUE(s->Transition(2, JobState::kSucceeded, "", 2000, {}).ok());
+  ASSERT_TRUE(s->Transition(5, JobState::kTimeout, "", 2000, {}).ok());
+  auto ids = [&](const JobFilter& f) {
+    std::vector<int64_t> out;
+    auto r = s->ListJobs(f);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (r.ok())
+      for (auto& j : *r) out.push_back(j.id);
+    return out;
+  };
+  using V = std::vector<int64_t>;
+  JobFilter f;
+  f.newest_first = true;
+  f.limit = 2;
+  EXPECT_EQ(ids(f), (V{6, 5}));
+  f.before_id = 5;  // the next page
+  EXPECT_EQ(ids(f), (V{4, 3}));
+  f = {};
+  f.newest_first = true;
+  f.active_only = true;  // neither SUCCEEDED nor TIMEOUT
+  EXPECT_EQ(ids(f), (V{6, 4, 3, 1}));
+  f.submitted_since = 1003;
+  EXPECT_EQ(ids(f), (V{6, 4}));
+  f = {};
+  f.before_id = -1;
+  EXPECT_EQ(s->ListJobs(f).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(*ParseState("TIMEOUT"), JobState::kTimeout);
+  EXPECT_TRUE(IsTerminal(JobState::kTimeout));
+}
+
 TEST_F(StoreTest, ListJobsFiltersAndPaginates) {
   auto s = Open();
   ASSERT_TRUE(s);
