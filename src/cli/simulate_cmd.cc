@@ -21,7 +21,7 @@ struct SimArgs {
   std::string policies = "las,las-hetero", measure, json, reference = "V100";
   std::vector<std::string> catalogue_extensions;
   std::string jobs_out, util_out, restore_costs;
-  double util_interval = 0;
+  double util_interval = 0, restore_gbs = 0;
   double rate = 0, round = 360, penalty = 0;
   size_t jobs = 0, limit = 0;
   uint64_t seed = 0;
@@ -71,6 +71,7 @@ Status RunSimulate(const SimArgs& a, const char* argv0) {
   CNET_RETURN_IF_ERROR(ParseMeasure(a.measure, &opts));
   opts.record_jobs = !a.jobs_out.empty();
   if (a.util_interval < 0) return InvalidArgument("--util-interval: must be > 0 seconds");
+  if (a.restore_gbs < 0) return InvalidArgument("--restore-bandwidth: must be > 0 GB/s");
   opts.util_interval_s = a.util_out.empty() ? 0 : (a.util_interval > 0 ? a.util_interval : a.round);
 
   Rng wl_rng(a.seed);
@@ -95,7 +96,7 @@ Status RunSimulate(const SimArgs& a, const char* argv0) {
     CNET_ASSIGN_OR_RETURN(wl, GenerateGavel(kind, a.rate, a.jobs, perf, *ref, wl_rng));
   }
 
-  if (!a.restore_costs.empty()) CNET_RETURN_IF_ERROR(ApplyRestoreCosts(a.restore_costs, perf, &wl));
+  if (!a.restore_costs.empty()) CNET_RETURN_IF_ERROR(ApplyRestoreCosts(a.restore_costs, perf, &wl, a.restore_gbs));
   for (const auto& w : cat.AmbiguousUses()) std::fprintf(stderr, "warning: %s\n", w.c_str());
   PolicyRegistry reg;
   RegisterBuiltinPolicies(reg);
@@ -186,7 +187,9 @@ void AddSimulateCommand(CLI::App& app, int* rc, const char* argv0) {
   s->add_option("--measure", a->measure, "job ids FIRST-LAST to measure (default: all)");
   s->add_option("--preempt-penalty", a->penalty,
                 "seconds without progress after each restart, for jobs without their own restore_s");
-  s->add_option("--restore-costs", a->restore_costs, "CSV job_type,restore_s: restore cost per job type");
+  s->add_option("--restore-costs", a->restore_costs,
+                "CSV job_type,restore_s (or job_type,checkpoint_gib): restore cost per job type");
+  s->add_option("--restore-bandwidth", a->restore_gbs, "GB/s at which a checkpoint_gib is restored");
   s->add_option("--jobs-out", a->jobs_out, "write one CSV row per completed job to this file");
   s->add_option("--util-out", a->util_out, "write the utilisation time series (per type) to this CSV file");
   s->add_option("--util-interval", a->util_interval, "seconds between --util-out samples (default: --round)");

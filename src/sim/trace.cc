@@ -153,18 +153,23 @@ Result<Workload> ReadCsvTrace(const std::string& path, const PerfModel& perf) {
   return ParseCsvTrace(text, path, perf);
 }
 
-Status ApplyRestoreCosts(const std::string& path, const PerfModel& perf, Workload* w) {
+Status ApplyRestoreCosts(const std::string& path, const PerfModel& perf, Workload* w, double restore_gbs) {
   CNET_ASSIGN_OR_RETURN(CsvTable t, CsvTable::ReadFile(path));
-  CNET_RETURN_IF_ERROR(t.RequireColumns({"job_type", "restore_s"}));
+  CNET_RETURN_IF_ERROR(t.RequireColumns({"job_type"}));
+  auto cs = t.Column("restore_s"), cg = t.Column("checkpoint_gib");
+  if (!cs == !cg) return InputError(path, 1, "", "give exactly one of the columns restore_s and checkpoint_gib");
+  if (cg && !(restore_gbs > 0))
+    return InputError(path, 1, "checkpoint_gib", "needs --restore-bandwidth (GB/s) to turn sizes into seconds");
   std::vector<std::optional<double>> by_type(perf.matrix().num_job_types());
   for (const auto& r : t.rows()) {
     CNET_ASSIGN_OR_RETURN(std::string name, t.Str(r, *t.Column("job_type")));
     auto type = perf.matrix().FindJobType(name);
     if (!type) return InputError(path, r.line, "job_type", "unknown job type '" + name + "' (not in the throughput matrix)");
-    CNET_ASSIGN_OR_RETURN(double v, t.Double(r, *t.Column("restore_s")));
-    if (v < 0 || v > 1e7) return InputError(path, r.line, "restore_s", "must be between 0 and 1e7 seconds");
+    const char* field = cs ? "restore_s" : "checkpoint_gib";
+    CNET_ASSIGN_OR_RETURN(double v, t.Double(r, cs ? *cs : *cg));
+    if (v < 0 || v > 1e7) return InputError(path, r.line, field, "must be between 0 and 1e7");
     if (by_type[type->value()]) return InputError(path, r.line, "job_type", "job type '" + name + "' listed twice");
-    by_type[type->value()] = v;
+    by_type[type->value()] = cs ? v : v * 1.073741824 / restore_gbs;  // GiB -> GB, over GB/s
   }
   for (auto& j : w->jobs)
     if (!j.restore_s && j.type_id.value() >= 0 && static_cast<size_t>(j.type_id.value()) < by_type.size())

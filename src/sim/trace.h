@@ -27,9 +27,10 @@ struct Workload {
 Result<Workload> ReadCsvTrace(const std::string& path, const PerfModel& perf);
 Result<Workload> ParseCsvTrace(const std::string& text, const std::string& file, const PerfModel& perf);
 
-// Restore cost per job type from a CSV `job_type,restore_s` (e.g. derived from checkpoint size):
-// sets restore_s of every job of a listed type that has none of its own. Errors name file:line.
-Status ApplyRestoreCosts(const std::string& path, const PerfModel& perf, Workload* w);
+// Restore cost per job type from a CSV `job_type,restore_s`, or `job_type,checkpoint_gib` with
+// the restore bandwidth `restore_gbs` (GB/s; restore_s = checkpoint size / bandwidth): sets
+// restore_s of every job of a listed type that has none of its own. Errors name file:line.
+Status ApplyRestoreCosts(const std::string& path, const PerfModel& perf, Workload* w, double restore_gbs = 0);
 
 // Philly (Jeon et al., ATC'19) in the Pollux/Sia form: timestamp,duration,num_gpus,gpu_time,cluster.
 // Submit times are relative to the first job. Each job gets a job type drawn with `rng` among the

@@ -121,6 +121,14 @@ TEST(CatalogueAmbiguity, DeclarationsAreChecked) {
   EXPECT_NE(st.message().find("ambiguous"), std::string::npos) << st.message();
 }
 
+TEST(CatalogueAmbiguity, AMisspelledTopLevelKeyIsAnError) {
+  Catalogue c = Base();
+  Status st = c.Extend("ambigous:\n  - name: V100x\n    means: [V100, V100-32GB]\n", "typo.yaml");
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("typo.yaml:1"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("ambigous"), std::string::npos) << st.message();
+}
+
 TEST(Catalogue, AliasGapsAndNewTypesWithSources) {
   Catalogue c = Base();
   EXPECT_EQ(c.Get(*c.Find("V100M16")).name, "V100");

@@ -204,5 +204,15 @@ TEST(TraceColumns, RestoreCostsPerJobTypeFillJobsWithout) {
   EXPECT_NE(st.message().find(path + ":3"), std::string::npos) << st.message();
 }
 
+TEST(TraceColumns, RestoreCostsFromCheckpointSize) {
+  auto w = ParseCsvTrace(std::string(kHead) + "\n0,0,ResNet-18 (batch size 64),1,100\n", "t.csv", Perf());
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  std::string path = ::testing::TempDir() + "/cnet_ckpt.csv";
+  { std::ofstream(path) << "job_type,checkpoint_gib\nResNet-18 (batch size 64),10\n"; }
+  EXPECT_FALSE(ApplyRestoreCosts(path, Perf(), &*w).ok());  // no bandwidth given
+  ASSERT_TRUE(ApplyRestoreCosts(path, Perf(), &*w, 2.0).ok());
+  EXPECT_NEAR(*w->jobs[0].restore_s, 10 * 1.073741824 / 2.0, 1e-9);
+}
+
 }  // namespace
 }  // namespace cnet
