@@ -56,6 +56,8 @@ TEST_F(SlurmBackendUnreachableTest, KillOfAnUnconfirmedSubmitWithdrawsItWithoutW
   ASSERT_TRUE(r.ok()) << r.status().ToString();  // perhaps submitted: tracked by name
   EXPECT_FALSE(r->started);
   EXPECT_NE(r->note.find("unconfirmed"), std::string::npos) << r->note;
+  EXPECT_TRUE(r->unconfirmed) << "the service re-dispatches it after redispatch_unconfirmed_after_s";
+  EXPECT_FALSE(b_->Inventory().healthy) << "suspect at once";
   auto again = b_->Launch([&] { LaunchRequest q = req; q.job_id = 8; return q; }());
   EXPECT_EQ(again.status().code(), Code::kUnavailable) << "fails fast right after an unanswered submit";
   auto t0 = Clock::now();

@@ -3,6 +3,8 @@
 // soon an attempt whose submit got no answer is re-dispatched (the bound in docs/formats.md (k)).
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <fstream>
 #include <regex>
 
 #include "service/loop_harness.h"
@@ -185,6 +187,23 @@ TEST(Outage, AConfirmedAttemptIsNoLongerRedispatchedEarly) {
   h.Tick(200);  // 20 s
   EXPECT_EQ(h.State(*id), JobState::kScheduled);
   EXPECT_EQ(h.Row(*id).site, "hpc");
+}
+
+// The key is read per site; a bad value names the file, the line and the field.
+TEST(Outage, RedispatchUnconfirmedAfterIsConfiguredPerSite) {
+  const std::string path = ::testing::TempDir() + "/outage-config-" + std::to_string(getpid()) + ".yaml";
+  auto load = [&](const std::string& v) {
+    std::ofstream(path) << "sites:\n  - name: hpc\n    type: fake\n    redispatch_unconfirmed_after_s: " << v << "\n";
+    return service::LoadConfig(path);
+  };
+  auto ok = load("4");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->sites[0].redispatch_unconfirmed_after_s, 4);
+  auto bad = load("-1");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find(path + ":4"), std::string::npos) << bad.status().message();
+  EXPECT_NE(bad.status().message().find("redispatch_unconfirmed_after_s"), std::string::npos) << bad.status().message();
+  std::remove(path.c_str());
 }
 
 }  // namespace
