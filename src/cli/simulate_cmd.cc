@@ -105,7 +105,7 @@ Status RunSimulate(const SimArgs& a, const char* argv0) {
   for (const auto& n : names) CNET_RETURN_IF_ERROR(reg.Create(n).status());
   const bool tty = !a.quiet && isatty(STDERR_FILENO);
   std::vector<SimResult> results;
-  std::vector<Status> failures;
+  std::vector<std::pair<std::string, Status>> failures;  // policy, why
   for (const auto& n : names) {
     auto pol = reg.Create(n);
     SimOptions o = opts;
@@ -121,8 +121,10 @@ Status RunSimulate(const SimArgs& a, const char* argv0) {
     auto r = Simulate(cluster, perf, std::move(*pol), wl, o);
     if (tty) std::fprintf(stderr, "\r%80s\r", "");
     if (r.ok()) results.push_back(std::move(r).value());
-    else failures.push_back(Status(r.status().code(), "policy " + n + ": " + r.status().message()));
+    else failures.emplace_back(n, r.status());
   }
+  // Bad input fails every policy alike: its error alone, no table, no --json.
+  if (results.empty()) return failures.front().second;
   std::cout << "cluster " << cluster.name() << " (" << cluster.TotalAccels() << " accelerators), workload "
             << wl.source << " (" << wl.jobs.size() << " jobs), round " << a.round << " s, seed " << a.seed
             << "\n"
@@ -155,8 +157,12 @@ Status RunSimulate(const SimArgs& a, const char* argv0) {
     if (std::rename(tmp.c_str(), a.json.c_str()) != 0)
       return Status(Code::kUnavailable, "--json: cannot rename " + tmp + " to " + a.json);
   }
-  for (size_t i = 0; i + 1 < failures.size(); ++i) (void)ReportError(failures[i]);
-  return failures.empty() ? Status::Ok() : failures.back();
+  if (failures.empty()) return Status::Ok();
+  for (size_t i = 0; i + 1 < failures.size(); ++i)
+    (void)ReportError(Status(failures[i].second.code(), "policy " + failures[i].first + ": " +
+                                                            failures[i].second.message()));
+  const auto& [last, st] = failures.back();
+  return Status(st.code(), "policy " + last + ": " + st.message());
 }
 
 }  // namespace
