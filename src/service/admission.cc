@@ -72,9 +72,6 @@ Result<JobSpec> Admission::Check(const ModelSnapshot& m, const std::optional<sto
   CNET_ASSIGN_OR_RETURN(JobSpec spec, ToSpec(m, 0, tenant ? tenant->name : "", 0, req));
   CNET_RETURN_IF_ERROR(CheckWorkerFits(*m.cluster, *cat_, req, spec.acceptable));
   auto prep = m.probe->Prepare(spec);
-  if (!prep.ok() && req.accelerators_per_worker <= 0)  // the model counts CPUs as packages: say CPUs
-    return Infeasible("workers: " + std::to_string(req.workers) + " worker(s) of " + std::to_string(req.cpus_per_worker) +
-                      " CPUs each cannot be placed together on this service's CPU nodes; this job can never run here");
   if (!prep.ok()) {
     const std::string& msg = prep.status().message();
     size_t p = msg.find(": ");

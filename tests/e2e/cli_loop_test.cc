@@ -286,7 +286,7 @@ TEST_F(CliLoop, CpuAndMemoryBeyondAnyHostAreRefusedNamingTheField) {
   // Two workers of 3 CPUs fit no single 4-CPU host together: worded as CPUs too.
   CmdResult gang = Tenant("submit " + Spec("gang", "name: gang\ncommand: echo\nworkers: 2\ncpus_per_worker: 3\naccelerators_per_worker: 0\n"));
   EXPECT_EQ(gang.rc, 2);
-  EXPECT_NE(gang.err.find("2 worker(s) of 3 CPUs each cannot be placed together"), std::string::npos) << gang.err;
+  EXPECT_NE(gang.err.find("HTTP 422: workers: no site can run 6 CPUs (3 per worker"), std::string::npos) << gang.err;
   EXPECT_EQ(gang.err.find("accelerators of type"), std::string::npos) << gang.err;
 }
 
