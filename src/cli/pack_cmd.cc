@@ -19,19 +19,6 @@ struct PackArgs {
   uint64_t seed = 0;
 };
 
-std::vector<std::string> Split(const std::string& s) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos <= s.size()) {
-    size_t c = s.find(',', pos);
-    std::string part = Trim(s.substr(pos, c == std::string::npos ? std::string::npos : c - pos));
-    if (!part.empty()) out.push_back(part);
-    if (c == std::string::npos) break;
-    pos = c + 1;
-  }
-  return out;
-}
-
 Status RunPack(const PackArgs& a, const char* argv0) {
   std::string cat_path = a.catalogue.empty() ? FindDataFile("accelerators.yaml", argv0) : a.catalogue;
   CNET_ASSIGN_OR_RETURN(Catalogue cat, Catalogue::LoadWithExtensions(cat_path, a.catalogue_extensions));
@@ -49,14 +36,14 @@ Status RunPack(const PackArgs& a, const char* argv0) {
     CNET_ASSIGN_OR_RETURN(base.mix, DemandMix::Parse(a.mix));
   }
   base.loads.clear();
-  for (const auto& l : Split(a.loads)) {
+  for (const auto& l : SplitList(a.loads)) {
     char* end = nullptr;
     double v = std::strtod(l.c_str(), &end);
     if (end != l.c_str() + l.size()) return InvalidArgument("--loads: '" + l + "' is not a number");
     base.loads.push_back(v);
   }
   std::vector<ShareScorer> scorers;
-  for (const auto& s : Split(a.scorers)) {
+  for (const auto& s : SplitList(a.scorers)) {
     auto sc = ParseShareScorer(s);
     if (!sc.ok()) return InvalidArgument("--scorer: " + sc.status().message());
     scorers.push_back(*sc);

@@ -40,19 +40,6 @@ Status ParseMeasure(const std::string& m, SimOptions* o) {
   return Status::Ok();
 }
 
-std::vector<std::string> SplitComma(const std::string& s) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos <= s.size()) {
-    size_t c = s.find(',', pos);
-    std::string part = Trim(s.substr(pos, c == std::string::npos ? std::string::npos : c - pos));
-    if (!part.empty()) out.push_back(part);
-    if (c == std::string::npos) break;
-    pos = c + 1;
-  }
-  return out;
-}
-
 Status RunSimulate(const SimArgs& a, const char* argv0) {
   std::string cat_path = a.catalogue.empty() ? FindDataFile("accelerators.yaml", argv0) : a.catalogue;
   CNET_ASSIGN_OR_RETURN(Catalogue cat, Catalogue::LoadWithExtensions(cat_path, a.catalogue_extensions));
@@ -100,7 +87,7 @@ Status RunSimulate(const SimArgs& a, const char* argv0) {
   for (const auto& w : cat.AmbiguousUses()) std::fprintf(stderr, "warning: %s\n", w.c_str());
   PolicyRegistry reg;
   RegisterBuiltinPolicies(reg);
-  std::vector<std::string> names = SplitComma(a.policies);
+  std::vector<std::string> names = SplitList(a.policies);
   if (names.empty()) return InvalidArgument("--policy: no policy named");
   for (const auto& n : names) CNET_RETURN_IF_ERROR(reg.Create(n).status());
   const bool tty = !a.quiet && isatty(STDERR_FILENO);

@@ -54,4 +54,17 @@ std::string FormatNumber(const char* printf_format, double v) {
   return b;
 }
 
+std::vector<std::string> SplitList(const std::string& s) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos <= s.size()) {
+    size_t c = s.find(',', pos);
+    std::string part = Trim(s.substr(pos, c == std::string::npos ? std::string::npos : c - pos));
+    if (!part.empty()) out.push_back(part);
+    if (c == std::string::npos) break;
+    pos = c + 1;
+  }
+  return out;
+}
+
 }  // namespace cnet

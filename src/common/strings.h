@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 
@@ -20,5 +21,7 @@ Result<std::string> ReadWholeFile(const std::string& path);
 // One number through a printf format with a single double conversion, e.g. ("%.2f", 1.5);
 // output longer than 63 characters is cut.
 std::string FormatNumber(const char* printf_format, double v);
+// The comma-separated items of s, each trimmed; empty items are dropped ("a, ,b" -> {a, b}).
+std::vector<std::string> SplitList(const std::string& s);
 
 }  // namespace cnet

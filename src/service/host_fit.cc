@@ -3,15 +3,13 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "common/strings.h"
+
 namespace cnet::service {
 
 namespace {
 
-std::string Gib(double v) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.1f", v);
-  return b;
-}
+std::string Gib(double v) { return FormatNumber("%.1f", v); }
 
 }  // namespace
 

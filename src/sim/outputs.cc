@@ -3,14 +3,12 @@
 #include <cstdio>
 #include <fstream>
 
+#include "common/strings.h"
+
 namespace cnet {
 
 namespace {
-std::string Num(double v) {
-  char b[64];
-  std::snprintf(b, sizeof b, "%.3f", v);
-  return b;
-}
+std::string Num(double v) { return FormatNumber("%.3f", v); }
 }  // namespace
 
 std::string JobsCsv(const std::vector<SimResult>& runs) {
