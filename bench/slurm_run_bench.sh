@@ -19,7 +19,7 @@
 #
 # Env (defaults): BUILD ($ROOT/build), CNET ($BUILD/cnet), N_LIST ("200"), NNODES (2), NGPUS (8),
 #   TWO (1), PACED_N (30; 0 skips), PACED_GAP_S (1.5), POLL_S (unset: the site's poll_interval_s
-#   default), ports: cluster A 9817/19300/9820, cluster B 9917/19400/9920, CNET_PORT (19080),
+#   default), KEEP (set: keep the work dir), QUEUE_AHEAD (unset: the site's queue_ahead default, 0 = off), ports: cluster A 9817/19300/9820, cluster B 9917/19400/9920, CNET_PORT (19080),
 #   OUT (CSV; default beside cnet, slurm_run_bench-DATE.csv).
 set -euo pipefail
 
@@ -82,7 +82,7 @@ cleanup() {
   set +e
   stop_server
   for c in "${BASES[@]}"; do cluster_env "$c"; "$ROOT/scripts/slurm/stop.sh" >/dev/null 2>&1; done
-  [ $rc -eq 0 ] && rm -rf "$WORK" || log "work dir kept: $WORK"
+  [ $rc -eq 0 ] && [ -z "${KEEP:-}" ] && rm -rf "$WORK" || log "work dir kept: $WORK"
   exit $rc
 }
 trap cleanup EXIT
@@ -107,6 +107,7 @@ start_server() {
       echo '    gres_map: {"gpu:h100": H100-SXM}'
       echo "    output_dir: $cdir/out$c"
       if [ -n "${POLL_S:-}" ]; then echo "    poll_interval_s: $POLL_S"; fi
+      if [ -n "${QUEUE_AHEAD:-}" ]; then echo "    queue_ahead: $QUEUE_AHEAD"; fi
     done
   } >"$cdir/cnet.yaml"
   "$CNET" serve --config "$cdir/cnet.yaml" --addr "127.0.0.1:$CNET_PORT" --data "$cdir/data" --init \

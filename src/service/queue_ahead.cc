@@ -24,10 +24,29 @@ std::optional<Placement> QueueAhead::PlacementOf(const Active& a) const {
   return p;
 }
 
-int QueueAhead::Queued(int site) const {
+std::vector<Active*> QueueAhead::Waiting() {
+  if (!scanned_) {  // jobs recovery marked (queue_ahead.h): once, then only what Choose adds
+    scanned_ = true;
+    for (const auto& [id, a] : st_.jobs.jobs())
+      if (a->ahead) ids_.insert(id);
+  }
+  std::vector<Active*> out;
+  for (auto it = ids_.begin(); it != ids_.end();) {
+    Active* a = st_.jobs.Find(*it);
+    if (!a || !a->ahead || a->in_sched) {
+      it = ids_.erase(it);
+      continue;
+    }
+    out.push_back(a);
+    ++it;
+  }
+  return out;
+}
+
+int QueueAhead::Queued(int site) {
   int n = 0;
-  for (const auto& [id, a] : st_.jobs.jobs())
-    if (a->ahead && !a->in_sched && a->site == site && a->state == JobState::kScheduled) ++n;
+  for (Active* a : Waiting())
+    if (a->site == site && a->state == JobState::kScheduled) ++n;
   return n;
 }
 
@@ -51,12 +70,11 @@ void QueueAhead::Book() {
   const double now = st_.clock.Now();
   std::vector<Active*> waiting;
   // Started by the site first: it runs there, whatever the order. One whose packages the model
-  // still holds for an ended job (its end not read yet) is booked on a later tick.
-  for (const auto& [id, ap] : st_.jobs.jobs()) {
-    Active& a = *ap;
-    if (!a.ahead || a.in_sched) continue;  // launching too: its run may start any moment
-    if (a.state == JobState::kRunning) (void)TryBook(a, now);  // false: a later tick
-    else if (a.state == JobState::kScheduled) waiting.push_back(&a);
+  // still holds for an ended job (its end not read yet) is booked on a later tick. Launching
+  // ones too: the run may start any moment.
+  for (Active* a : Waiting()) {
+    if (a->state == JobState::kRunning) (void)TryBook(*a, now);  // false: a later tick
+    else if (a->state == JobState::kScheduled) waiting.push_back(a);
   }
   // Then in job id order, as the site's own queue orders them (age): a later job does not take
   // packages on a node where an earlier one still waits for more.
@@ -73,8 +91,7 @@ void QueueAhead::Book() {
 
 std::vector<NodeId> QueueAhead::Fence() {
   std::vector<NodeId> fenced;
-  for (const auto& [id, a] : st_.jobs.jobs()) {
-    if (!a->ahead || a->in_sched) continue;
+  for (Active* a : Waiting()) {
     std::optional<Placement> p = PlacementOf(*a);
     if (!p) continue;
     // Only nodes with packages free: a full node takes nothing anyway, and one marked unusable
@@ -106,8 +123,8 @@ std::vector<Decision> QueueAhead::Choose() {
       const Placement& p = st_.sched->Find(id)->placement;
       if (!p.empty() && st_.view.Origin(p.slots.front().node).site == name) cap.Give(p);
     }
-    for (const auto& [id, a] : st_.jobs.jobs())
-      if (a->ahead && !a->in_sched && a->site == site)
+    for (Active* a : Waiting())
+      if (a->site == site)
         if (std::optional<Placement> p = PlacementOf(*a); p && cap.CanTake(*p)) cap.Take(*p);
     Rng rng = st_.rng;  // a copy: a preview never moves the real stream
     for (Decision& d : st_.sched->Preview(st_.clock.Now(), cap, rng)) {
@@ -118,6 +135,7 @@ std::vector<Decision> QueueAhead::Choose() {
       if (!a || !a->in_sched) continue;
       st_.LeaveScheduler(*a);
       a->ahead = true;
+      ids_.insert(a->id);
       st_.jobs.Restand(*a);
       d.reason = "queued ahead on " + name + " (starts when its nodes free): " + d.reason;
       out.push_back(std::move(d));

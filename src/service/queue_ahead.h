@@ -22,6 +22,7 @@
 #pragma once
 
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "sched/policy.h"
@@ -43,13 +44,18 @@ class QueueAhead {
   // placements for the Dispatcher; call after a cycle's own dispatch.
   std::vector<Decision> Choose();
   // Ahead jobs not booked yet, dispatched to `site` and not started there.
-  int Queued(int site) const;
+  int Queued(int site);
 
  private:
   bool Eligible(int site) const;
   bool TryBook(Active& a, double now);  // books it if its pinned packages are free
   std::optional<Placement> PlacementOf(const Active& a) const;
+  // The ahead jobs not booked yet (id order); forgets those that left. Costs what is queued
+  // ahead, not what is active, so an idle tick stays cheap.
+  std::vector<Active*> Waiting();
   LoopState& st_;
+  std::set<int64_t> ids_;
+  bool scanned_ = false;
 };
 
 }  // namespace cnet::service
