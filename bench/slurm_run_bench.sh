@@ -19,7 +19,8 @@
 #
 # Env (defaults): BUILD ($ROOT/build), CNET ($BUILD/cnet), N_LIST ("200"), NNODES (2), NGPUS (8),
 #   TWO (1), PACED_N (30; 0 skips), PACED_GAP_S (1.5), POLL_S (unset: the site's poll_interval_s
-#   default), ports: cluster A 9817/19300/9820, cluster B 9917/19400/9920, CNET_PORT (19080),
+#   default), KEEP (set: keep the work dir), SBATCH_SRUN (1: sbatch runs the command in an srun step,
+#   as computenet's batch script does), QUEUE_AHEAD (unset: the site's queue_ahead default, 0 = off), ports: cluster A 9817/19300/9820, cluster B 9917/19400/9920, CNET_PORT (19080),
 #   OUT (CSV; default beside cnet, slurm_run_bench-DATE.csv).
 set -euo pipefail
 
@@ -82,7 +83,7 @@ cleanup() {
   set +e
   stop_server
   for c in "${BASES[@]}"; do cluster_env "$c"; "$ROOT/scripts/slurm/stop.sh" >/dev/null 2>&1; done
-  [ $rc -eq 0 ] && rm -rf "$WORK" || log "work dir kept: $WORK"
+  [ $rc -eq 0 ] && [ -z "${KEEP:-}" ] && rm -rf "$WORK" || log "work dir kept: $WORK"
   exit $rc
 }
 trap cleanup EXIT
@@ -107,6 +108,7 @@ start_server() {
       echo '    gres_map: {"gpu:h100": H100-SXM}'
       echo "    output_dir: $cdir/out$c"
       if [ -n "${POLL_S:-}" ]; then echo "    poll_interval_s: $POLL_S"; fi
+      if [ -n "${QUEUE_AHEAD:-}" ]; then echo "    queue_ahead: $QUEUE_AHEAD"; fi
     done
   } >"$cdir/cnet.yaml"
   "$CNET" serve --config "$cdir/cnet.yaml" --addr "127.0.0.1:$CNET_PORT" --data "$cdir/data" --init \
@@ -136,7 +138,7 @@ cat >"$WORK/driver.py" <<'PY'
 # driver.py MODE KIND N OUTDIR [GAP_S]: MODE sbatch|cnet, KIND burst|paced. Each job writes
 # "<start> <end>" (epoch seconds, its own clock) to OUTDIR/<i>; the client's submit times go to
 # OUTDIR/submits.tsv. Prints nothing; exits non-zero on a failed submit.
-import http.client, json, os, subprocess, sys, time
+import http.client, json, os, shlex, subprocess, sys, time
 mode, kind, n, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 gap = float(sys.argv[5]) if len(sys.argv) > 5 else 0
 os.makedirs(out, exist_ok=True)
@@ -144,6 +146,8 @@ os.chmod(out, 0o1777)
 def cmd(i):
     d = 1 if kind == "paced" else 1 + i % 5
     return f"s=$(date +%s.%N); sleep {d}; echo $s $(date +%s.%N) > {out}/{i}.tmp && mv {out}/{i}.tmp {out}/{i}"
+def wrap(c):  # SBATCH_SRUN=1: the command in an srun step, as computenet's batch script runs it
+    return "srun bash -c " + shlex.quote(c) if os.environ.get("SBATCH_SRUN") == "1" else c
 conn = None
 if mode == "cnet":
     conn = http.client.HTTPConnection("127.0.0.1", int(os.environ["CNET_PORT"]), timeout=30)
@@ -155,7 +159,7 @@ for i in range(n):
     t = time.time()
     if mode == "sbatch":
         r = subprocess.run(["sbatch", "-Q", "--parsable", "-J", f"b{i}", "-n1", "--gres=gpu:h100:1", "-o", "/dev/null",
-                            "--wrap", cmd(i)], capture_output=True, text=True)
+                            "--wrap", wrap(cmd(i))], capture_output=True, text=True)
         if r.returncode != 0: sys.exit(f"sbatch {i}: {r.stderr}")
     else:
         body = json.dumps({"name": f"b{i}", "command": cmd(i), "accelerators_per_worker": 1,

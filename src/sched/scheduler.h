@@ -55,6 +55,10 @@ class Scheduler {
   Result<JobRecord> Remove(JobId id, Seconds now);
   // A node went down (or came back): no new work lands there while it is unusable.
   void SetNodeUsable(NodeId n, bool usable) { capacity_.SetUsable(n, usable); }
+  // What the policy would decide if `cap` were the free capacity (the running and pending jobs as
+  // they are); nothing is applied and no reasons are asked for. For looking ahead of free capacity
+  // (service/queue_ahead.h); meaningful for the non-preemptive policies, which keep no memory.
+  std::vector<Decision> Preview(Seconds now, const Capacity& cap, Rng& rng);
   // Re-admits a job found running after a restart, on `placement` since `started_s`. Fails if the
   // job is not admissible or the placement no longer fits.
   Status AdoptRunning(JobSpec spec, const Placement& placement, Seconds started_s, Seconds now);

@@ -8,7 +8,7 @@ namespace cnet::service {
 const std::set<std::string>& SharedSiteKeys() {
   static const std::set<std::string> keys{"name", "type", "region", "power_cap_kw", "device_env",
                                           "inventory_interval_s", "redispatch_after_s",
-                                          "redispatch_unconfirmed_after_s"};
+                                          "redispatch_unconfirmed_after_s", "queue_ahead"};
   return keys;
 }
 
@@ -53,6 +53,11 @@ Result<SiteConfig> ParseSite(const YamlCtx& c, const YAML::Node& n, const std::s
   if (s.redispatch_unconfirmed_after_s < 0 || s.redispatch_unconfirmed_after_s > 30 * 86400)
     return c.Error(n["redispatch_unconfirmed_after_s"], p + ".redispatch_unconfirmed_after_s",
                    "must be between 0 (as redispatch_after_s) and 2592000");
+  const int64_t no_ahead = 0;
+  CNET_ASSIGN_OR_RETURN(const int64_t ahead, YamlInt(c, n, "queue_ahead", p, &no_ahead));
+  if (ahead < 0 || ahead > 10000)
+    return c.Error(n["queue_ahead"], p + ".queue_ahead", "must be between 0 (off) and 10000");
+  s.queue_ahead = static_cast<int>(ahead);
   s.block = n;
   s.where = c.file + ":" + std::to_string(n.Mark().line + 1) + ": " + p;
   return s;

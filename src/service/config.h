@@ -35,6 +35,10 @@ struct SiteConfig {
   // from about the submit's timeout (docs/formats.md (j): the bound). 0 = as redispatch_after_s; never
   // when redispatch_after_s is 0.
   double redispatch_unconfirmed_after_s = 10;
+  // Up to this many jobs that wait only for capacity here are dispatched before it frees, pinned to
+  // the nodes they will take, so the site starts them the moment those free (service/queue_ahead.h;
+  // docs/formats.md). Only for sites whose backend submits and can withdraw (Slurm). 0 = off.
+  int queue_ahead = 0;
   YAML::Node block;                 // the site's whole mapping, for its backend
   std::string where;                // "file: sites[i]" for error messages
 };

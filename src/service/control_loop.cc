@@ -17,7 +17,7 @@ constexpr size_t kBurstWork = 1;
 }
 
 ControlLoop::ControlLoop(LoopState& st, bool inline_launches)
-    : st_(st), dispatcher_(st, launcher_), reconciler_(st), launcher_([this] { Wake(); }, inline_launches) {
+    : st_(st), dispatcher_(st, launcher_), reconciler_(st), ahead_(st), launcher_([this] { Wake(); }, inline_launches) {
   for (auto& s : st_.sites) launcher_.AddSite(s.backend.get(), s.caps.launch_concurrency);
   read_ = std::make_shared<const ReadModel>();
 }
@@ -177,7 +177,9 @@ void ControlLoop::RunCycle() {
   st_.dirty = false;
   last_cycle_ = now;
   const double t0 = MonotonicSeconds();
+  const std::vector<NodeId> fenced = ahead_.Fence();
   CycleResult cr = st_.sched->RunCycle(now, true, st_.rng);
+  ahead_.Unfence(fenced);
   for (const std::string& why : cr.rejected) {  // a policy bug: say so, never act on it
     st_.log->error("policy {}: decision rejected: {}", st_.cfg.policy, why);
     st_.metrics.Inc("cnet_policy_rejected_decisions_total", "policy=\"" + st_.cfg.policy + "\"");
@@ -186,6 +188,7 @@ void ControlLoop::RunCycle() {
   for (Decision& d : cr.applied)
     if (d.action == Action::kPlace) places.push_back(std::move(d));
   dispatcher_.Dispatch(places);
+  dispatcher_.Dispatch(ahead_.Choose());
   st_.metrics.ObserveCycle(MonotonicSeconds() - t0);
   reasons_dirty_ = true;
 }
@@ -299,6 +302,7 @@ void ControlLoop::Tick() {
   reconciler_.ApplySiteEvents();
   reconciler_.RedispatchStranded();
   ReleaseHeld();
+  ahead_.Book();
   RunCycle();
   Publish();
 }

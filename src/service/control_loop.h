@@ -3,7 +3,8 @@
 // loop publishes at the end of each tick. A tick:
 //   1. commands   2. launch outcomes (and site events that came before them)   3. inventories
 //   4. site events   5. stranded jobs   6. held jobs enter the scheduler (quota)
-//   7. a scheduling cycle, only if something changed, and dispatch of its placements
+//   7. queued-ahead jobs whose nodes freed are booked (queue_ahead.h); a scheduling cycle, only if
+//      something changed, and dispatch of its placements, then of the jobs queued ahead
 //   8. publish the read model and gauges.
 // Site launches run on the Launcher's threads, so no tick waits on a site's network.
 // Thread-safety: Submitted, Cancel, Read, Wake may be called from any thread; Tick from one
@@ -20,6 +21,7 @@
 
 #include "service/dispatcher.h"
 #include "service/launcher.h"
+#include "service/queue_ahead.h"
 #include "service/loop_state.h"
 #include "service/read_model.h"
 #include "service/reconciler.h"
@@ -76,6 +78,7 @@ class ControlLoop {
   LoopState& st_;
   Dispatcher dispatcher_;  // holds launcher_ (declared last: its threads call Wake, so it goes first)
   Reconciler reconciler_;
+  QueueAhead ahead_;
   double last_cycle_ = -1e18;
   bool reasons_dirty_ = true;
   uint64_t ticks_ = 0;

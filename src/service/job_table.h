@@ -40,6 +40,9 @@ struct Active {
   bool interrupted_unknown = false;  // recovered dispatch whose site could not tell yet
   bool unconfirmed = false;        // its submit got no answer and the site has not confirmed it since
   int site = -1;                   // index of the site it was dispatched to
+  // Dispatched ahead of free capacity (service/queue_ahead.h) and not yet booked in the scheduler:
+  // `shape` names the nodes it is pinned to; quotas charge it as if it were in the scheduler.
+  bool ahead = false;
   std::vector<backends::NodeShare> shape;  // where it runs (the exact nodes and workers)
   std::string accelerator;         // catalogue name of its placement, "" = CPU
   std::string reason;              // why it waits outside the scheduler

@@ -47,7 +47,7 @@ Standing LoopState::StandingOf(const Active& a) const {
   if (store::IsTerminal(a.state)) return s;
   s.state = a.state;
   s.held = !a.in_sched && (a.state == JobState::kPending || a.state == JobState::kPreempted);
-  if (a.in_sched && !admission.CpuOnly(a.spec)) {
+  if ((a.in_sched || a.ahead) && !admission.CpuOnly(a.spec)) {
     s.charge = a.spec.workers;
     s.charge_type = a.accelerator.empty() ? admission.ChargeType(a.spec) : a.accelerator;
   }
@@ -68,6 +68,8 @@ void LoopState::LeaveScheduler(Active& a) {
     a.in_sched = false;
     dirty = true;
   }
+  if (a.ahead) dirty = true;  // its place in its site's queue ahead is free
+  a.ahead = false;
   a.shape.clear();
   a.accelerator.clear();
   jobs.Restand(a);

@@ -65,6 +65,9 @@ Status RecoverDispatched(LoopState& st, std::unique_ptr<Active> owned, const sto
   Status placed = RestorePlacement(st, a, row);
   if (placed.code() == Code::kInvalidArgument) return placed;  // a corrupt row: refuse to guess
   a.in_sched = placed.ok();
+  // Its nodes are held in the model by others (a job queued ahead of free capacity, or a run the
+  // site moved): booked there once they free (queue_ahead.h), charged to its quota meanwhile.
+  a.ahead = placed.code() == Code::kFailedPrecondition;
   if (!placed.ok()) st.log->warn("job {}: placement not re-taken: {}", row.id, placed.message());
   st.jobs.Restand(a);
   if (interrupted && !handle.empty()) {
