@@ -557,17 +557,6 @@ size_t SlurmBackend::CheckExitFiles() {
     d.events.push_back(std::move(e));
     ds.push_back(std::move(d));
   }
-  {
-    // Kill may have come since the snapshot (the script then wrote the killed command's code):
-    // such an end is a kill, as the job read would report it.
-    std::lock_guard<std::mutex> l(mu_);
-    for (Decision& d : ds) {
-      auto it = tracked_.find(d.job_id);
-      if (it == tracked_.end() || !it->second.cancel || d.events.back().success) continue;
-      d.events.back().killed = true;
-      if (!it->second.kill_reason.empty()) d.events.back().reason = it->second.kill_reason + " (" + d.events.back().reason + ")";
-    }
-  }
   Apply(std::move(ds));
   return runs.size();
 }
