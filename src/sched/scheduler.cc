@@ -178,21 +178,26 @@ Status Scheduler::Apply(const Decision& d, Seconds now) {
   return Internal("bad action");
 }
 
-CycleResult Scheduler::RunCycle(Seconds now, bool round_boundary, Rng& rng) {
+Snapshot Scheduler::MakeSnapshot(Seconds now, const Capacity& cap, bool round_boundary, bool explain) const {
   Snapshot s;
   s.now = now;
   s.round_s = opts_.round_s;
   s.round_boundary = round_boundary;
-  s.explain_waiting = opts_.explain_waiting;
+  s.explain_waiting = explain;
   s.explain_limit = opts_.explain_limit;
   s.cluster = &cluster_;
   s.catalogue = &perf_.catalogue();
-  s.capacity = &capacity_;
+  s.capacity = &cap;
   s.rules = opts_.rules.get();
   s.pending.reserve(pending_.size());
   for (JobId id : pending_) s.pending.push_back(&jobs_.at(id));
   s.running.reserve(running_.size());
   for (JobId id : running_) s.running.push_back(&jobs_.at(id));
+  return s;
+}
+
+CycleResult Scheduler::RunCycle(Seconds now, bool round_boundary, Rng& rng) {
+  Snapshot s = MakeSnapshot(now, capacity_, round_boundary, opts_.explain_waiting);
 
   CycleResult out;
   double t0 = MonotonicSeconds();

@@ -75,6 +75,8 @@ class Scheduler {
   const PlacementRules& rules() const { return *opts_.rules; }
 
  private:
+  // The policy's view of the queue over `cap` (the pending and running jobs as they stand now).
+  Snapshot MakeSnapshot(Seconds now, const Capacity& cap, bool round_boundary, bool explain) const;
   void Stop(JobRecord& j, Seconds now);  // settle progress, release capacity
   Status Apply(const Decision& d, Seconds now);
   static void Erase(std::vector<JobId>& v, JobId id);
