@@ -8,7 +8,9 @@
 #include "cli/data_paths.h"
 #include "common/csv.h"
 #include "sched/policy_registry.h"
+#include "sim/elastic_variant.h"
 #include "sim/generator.h"
+#include "sim/multi_run.h"
 #include "sim/outputs.h"
 #include "sim/report.h"
 
@@ -20,7 +22,7 @@ struct SimArgs {
   std::string cluster, throughputs, spread, catalogue, trace, trace_format = "csv", generate;
   std::string policies = "las,las-hetero", measure, json, reference = "V100";
   std::vector<std::string> catalogue_extensions;
-  std::string jobs_out, util_out, restore_costs;
+  std::string jobs_out, util_out, restore_costs, elastic;
   double util_interval = 0, restore_gbs = 0;
   double rate = 0, round = 360, penalty = 0;
   size_t jobs = 0, limit = 0;
@@ -84,6 +86,10 @@ Status RunSimulate(const SimArgs& a, const char* argv0) {
   }
 
   if (!a.restore_costs.empty()) CNET_RETURN_IF_ERROR(ApplyRestoreCosts(a.restore_costs, perf, &wl, a.restore_gbs));
+  if (!a.elastic.empty()) {
+    CNET_ASSIGN_OR_RETURN(ElasticRange er, ParseElasticRange(a.elastic));
+    MakeElastic(&wl, er);
+  }
   for (const auto& w : cat.AmbiguousUses()) std::fprintf(stderr, "warning: %s\n", w.c_str());
   PolicyRegistry reg;
   RegisterBuiltinPolicies(reg);
@@ -91,25 +97,19 @@ Status RunSimulate(const SimArgs& a, const char* argv0) {
   if (names.empty()) return InvalidArgument("--policy: no policy named");
   for (const auto& n : names) CNET_RETURN_IF_ERROR(reg.Create(n).status());
   const bool tty = !a.quiet && isatty(STDERR_FILENO);
-  std::vector<SimResult> results;
-  std::vector<std::pair<std::string, Status>> failures;  // policy, why
-  for (const auto& n : names) {
-    auto pol = reg.Create(n);
-    SimOptions o = opts;
-    if (tty) {
-      o.progress = [n](double f, Seconds t, size_t done) {
-        int bar = static_cast<int>(f * 30);
-        std::fprintf(stderr, "\r%-16s [%-30s] %3.0f%%  t=%.1f h  finished %zu", n.c_str(),
-                     std::string(bar, '#').c_str(), f * 100, t / 3600, done);
-        std::fflush(stderr);
-      };
-    }
-    // One policy's failure does not lose the others' results: it is reported after them.
-    auto r = Simulate(cluster, perf, std::move(*pol), wl, o);
-    if (tty) std::fprintf(stderr, "\r%80s\r", "");
-    if (r.ok()) results.push_back(std::move(r).value());
-    else failures.emplace_back(n, r.status());
-  }
+  // One policy's failure does not lose the others' results: it is reported after them.
+  MultiRunResult runs = SimulatePolicies(cluster, perf, reg, names, wl, opts, [tty](const std::string& n, SimOptions& o) {
+    if (!tty) return;
+    o.progress = [n](double f, Seconds t, size_t done) {
+      int bar = static_cast<int>(f * 30);
+      std::fprintf(stderr, "\r%-16s [%-30s] %3.0f%%  t=%.1f h  finished %-10zu", n.c_str(),
+                   std::string(bar, '#').c_str(), f * 100, t / 3600, done);
+      std::fflush(stderr);
+    };
+  });
+  if (tty) std::fprintf(stderr, "\r%80s\r", "");
+  std::vector<SimResult>& results = runs.results;
+  std::vector<std::pair<std::string, Status>>& failures = runs.failures;
   // Bad input fails every policy alike: its error alone, no table, no --json.
   if (results.empty()) return failures.front().second;
   std::cout << "cluster " << cluster.name() << " (" << cluster.TotalAccels() << " accelerators), workload "
@@ -183,6 +183,8 @@ void AddSimulateCommand(CLI::App& app, int* rc, const char* argv0) {
   s->add_option("--restore-costs", a->restore_costs,
                 "CSV job_type,restore_s (or job_type,checkpoint_gib): restore cost per job type");
   s->add_option("--restore-bandwidth", a->restore_gbs, "GB/s at which a checkpoint_gib is restored");
+  s->add_option("--elastic", a->elastic,
+                 "MIN:FACTOR: make every rigid job elastic, min MIN workers, max FACTOR x its size (docs/elastic.md)");
   s->add_option("--jobs-out", a->jobs_out, "write one CSV row per completed job to this file");
   s->add_option("--util-out", a->util_out, "write the utilisation time series (per type) to this CSV file");
   s->add_option("--util-interval", a->util_interval, "seconds between --util-out samples (default: --round)");

@@ -19,6 +19,11 @@ struct JobSpec {
                           // empty: no model, 1 step/s on every type (steps = estimated seconds)
   JobTypeId type_id;      // resolved by the perf model
   int workers = 1;        // gang size, in accelerator packages
+  // Elastic jobs: the gang may run at any size in [min_workers, max_workers] (multiples of
+  // `unit`), chosen per round by an elastic policy and changed through checkpoint/restart
+  // (docs/elastic.md). 0 (both): rigid, `workers` only. Other policies run `workers`.
+  int min_workers = 0;
+  int max_workers = 0;
   int unit = 1;           // packages per worker process: each node gets a multiple of this
   std::vector<AccelId> acceptable;    // empty: any accelerator type
   std::vector<SiteId> allowed_sites;  // data residency; empty: any site
@@ -33,6 +38,10 @@ struct JobSpec {
   // Optional per-worker host resources (0: not constrained).
   int cpus_per_worker = 0;
   double memory_gib_per_worker = 0;
+
+  bool Elastic() const { return min_workers > 0 || max_workers > 0; }
+  int MinWorkers() const { return min_workers > 0 ? min_workers : workers; }
+  int MaxWorkers() const { return max_workers > 0 ? max_workers : workers; }
 
   bool Accepts(AccelId a) const {
     if (acceptable.empty()) return true;

@@ -24,6 +24,11 @@ struct JobRecord {
   std::vector<double> rate;
   std::vector<double> rate_spread;
   std::vector<bool> predicted;
+  // Elastic jobs: the gang sizes a policy may choose (ascending, `spec.workers` among them) and
+  // their rates, [k * types + a] for sizes[k]; rigid jobs: sizes = {workers}, tables empty.
+  std::vector<int> sizes;
+  std::vector<double> size_rate;
+  std::vector<double> size_rate_spread;
 
   // Progress.
   double steps_at_anchor = 0;
@@ -52,6 +57,18 @@ struct JobRecord {
   // Rate for a placement of type a over `nodes` nodes.
   double RateOn(AccelId a, int nodes) const {
     return nodes > 1 ? rate_spread[a.value()] : rate[a.value()];
+  }
+  // Rate of a gang of `workers` (one of `sizes`) of type a over `nodes` nodes; 0 for a size the
+  // job cannot take.
+  double RateAt(AccelId a, int workers, int nodes) const {
+    if (workers == spec.workers) return RateOn(a, nodes);
+    const size_t types = rate.size();
+    for (size_t k = 0; k < sizes.size() && !size_rate.empty(); ++k)
+      if (sizes[k] == workers) return (nodes > 1 ? size_rate_spread : size_rate)[k * types + a.value()];
+    return 0;
+  }
+  bool TakesSize(int workers) const {
+    return std::find(sizes.begin(), sizes.end(), workers) != sizes.end();
   }
   // Best single-node rate over all types.
   double BestRate() const { return rate.empty() ? 0 : *std::max_element(rate.begin(), rate.end()); }

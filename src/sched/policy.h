@@ -30,6 +30,7 @@ struct Decision {
 struct Snapshot {
   Seconds now = 0;
   Seconds round_s = 360;          // length of a scheduling round
+  Seconds default_restore_s = 0;  // restore cost of a restart for jobs with no restore_s of their own
   bool round_boundary = true;     // a new round starts now (time-sharing policies act only then)
   bool explain_waiting = false;   // emit kKeep with a reason for jobs left waiting
   // At most this many waiting jobs are explained per cycle (the first ones in queue order), so a

@@ -31,7 +31,7 @@ class PolicyRegistry {
 };
 
 // Registers fifo, fifo-hetero, backfill, las, las-hetero, ftf-hetero, makespan-hetero,
-// max-sum-throughput, cost-hetero.
+// max-sum-throughput, elastic-hetero, cost-hetero.
 void RegisterBuiltinPolicies(PolicyRegistry& r);
 
 }  // namespace cnet

@@ -6,6 +6,7 @@
 
 #include "common/clock.h"
 #include "model/wording.h"
+#include "sched/elastic_sizes.h"
 
 namespace cnet {
 
@@ -51,6 +52,9 @@ Result<JobRecord> Scheduler::Prepare(JobSpec spec, JobField* bad) const {
   if (!(spec.total_steps > 0)) return fail(JobField::kTotalSteps, "total_steps must be > 0");
   if (spec.unit < 1 || spec.workers % spec.unit != 0)
     return fail(JobField::kUnit, "workers must be a multiple of the packages per worker");
+  if (spec.Elastic()) {
+    if (Status st = CheckElastic(spec); !st.ok()) return fail(JobField::kWorkers, st.message());
+  }
   if (!spec.type_id.valid() && !spec.job_type.empty()) {
     auto t = perf_.matrix().FindJobType(spec.job_type);
     if (!t) return fail(JobField::kJobType, "unknown job type '" + spec.job_type + "'");
@@ -61,6 +65,11 @@ Result<JobRecord> Scheduler::Prepare(JobSpec spec, JobField* bad) const {
   r.rate_spread.assign(cat.size(), 0);
   r.predicted.assign(cat.size(), false);
   int best_site_cap = 0;
+  const std::vector<int> sizes = spec.Elastic() ? ElasticSizes(spec) : std::vector<int>{spec.workers};
+  if (spec.Elastic()) {
+    r.size_rate.assign(sizes.size() * cat.size(), 0);
+    r.size_rate_spread.assign(sizes.size() * cat.size(), 0);
+  }
   for (AccelId a : cluster_.accel_types()) {
     if (!rules().AllowsType(spec, a)) continue;
     // Largest gang of type a one allowed site can hold and power (each rack: its packages of
@@ -83,6 +92,13 @@ Result<JobRecord> Scheduler::Prepare(JobSpec spec, JobField* bad) const {
     int site_cap = *std::max_element(per_site.begin(), per_site.end());
     if (spec.unit > per_node) site_cap = 0;  // one worker's packages must share a node
     best_site_cap = std::max(best_site_cap, site_cap);
+    for (size_t k = 0; spec.Elastic() && k < sizes.size(); ++k) {
+      if (site_cap < sizes[k]) break;
+      Estimate sp = perf_.Throughput(spec.type_id, a, sizes[k], 2);
+      r.size_rate_spread[k * cat.size() + a.value()] = sp.steps_per_s;
+      r.size_rate[k * cat.size() + a.value()] =
+          sizes[k] <= per_node ? perf_.Throughput(spec.type_id, a, sizes[k], 1).steps_per_s : sp.steps_per_s;
+    }
     if (site_cap < spec.workers) continue;
     Estimate spread{1.0, false}, one{1.0, false};  // no job type: 1 step/s everywhere
     if (spec.type_id.valid()) {
@@ -107,6 +123,23 @@ Result<JobRecord> Scheduler::Prepare(JobSpec spec, JobField* bad) const {
                            " accelerators" + (acc.empty() ? "" : " of type " + acc) +
                            (spec.allowed_sites.empty() ? "" : " in its allowed sites") +
                            " (largest: " + std::to_string(best_site_cap) + ")");
+  }
+  // Sizes no type can run are dropped (the declared size runs somewhere: checked above).
+  for (size_t k = 0; k < sizes.size(); ++k) {
+    bool any = !spec.Elastic();
+    for (size_t a = 0; a < cat.size() && !any; ++a) any = r.size_rate[k * cat.size() + a] > 0;
+    if (any) r.sizes.push_back(sizes[k]);
+  }
+  if (spec.Elastic()) {  // keep the tables in step with `sizes`
+    std::vector<double> one, spread;
+    for (size_t k = 0; k < sizes.size(); ++k) {
+      if (!r.TakesSize(sizes[k])) continue;
+      one.insert(one.end(), r.size_rate.begin() + k * cat.size(), r.size_rate.begin() + (k + 1) * cat.size());
+      spread.insert(spread.end(), r.size_rate_spread.begin() + k * cat.size(),
+                    r.size_rate_spread.begin() + (k + 1) * cat.size());
+    }
+    r.size_rate = std::move(one);
+    r.size_rate_spread = std::move(spread);
   }
   r.spec = std::move(spec);
   r.anchor_s = r.spec.submit_time_s;
@@ -153,12 +186,13 @@ Status Scheduler::Apply(const Decision& d, Seconds now) {
       return Status::Ok();
     case Action::kPlace: {
       if (j.phase != JobPhase::kPending) return FailedPrecondition("place of a job not pending");
-      if (d.placement.Workers() != j.spec.workers)
-        return InvalidArgument("placement has " + std::to_string(d.placement.Workers()) +
-                               " workers, job needs " + std::to_string(j.spec.workers));
+      const int w = d.placement.Workers();
+      if (w != j.spec.workers && !j.TakesSize(w))
+        return InvalidArgument("placement has " + std::to_string(w) + " workers, job needs " +
+                               (j.spec.Elastic() ? "one of its elastic sizes" : std::to_string(j.spec.workers)));
       CNET_RETURN_IF_ERROR(rules().Check(j.spec, d.placement, cluster_));
       if (!capacity_.CanTake(d.placement)) return FailedPrecondition("placement does not fit");
-      double rate = j.RateOn(d.placement.accel, d.placement.Nodes());
+      double rate = j.RateAt(d.placement.accel, w, d.placement.Nodes());
       if (rate <= 0) return InvalidArgument("job cannot run on that type");
       capacity_.Take(d.placement);
       j.placement = d.placement;
@@ -182,6 +216,7 @@ Snapshot Scheduler::MakeSnapshot(Seconds now, const Capacity& cap, bool round_bo
   Snapshot s;
   s.now = now;
   s.round_s = opts_.round_s;
+  s.default_restore_s = opts_.preempt_penalty_s;
   s.round_boundary = round_boundary;
   s.explain_waiting = explain;
   s.explain_limit = opts_.explain_limit;
@@ -235,7 +270,8 @@ JobRecord Scheduler::Complete(JobId id, Seconds now) {
 Status Scheduler::AdoptRunning(JobSpec spec, const Placement& placement, Seconds started_s, Seconds now) {
   if (jobs_.count(spec.id)) return Status(Code::kAlreadyExists, "job " + std::to_string(spec.id.value()) + " already admitted");
   CNET_ASSIGN_OR_RETURN(JobRecord r, Prepare(std::move(spec)));
-  if (placement.Workers() != r.spec.workers || !capacity_.CanTake(placement))
+  const int w = placement.Workers();
+  if ((w != r.spec.workers && !r.TakesSize(w)) || !capacity_.CanTake(placement))
     return FailedPrecondition("job " + std::to_string(r.spec.id.value()) + ": its placement no longer fits");
   capacity_.Take(placement);
   r.placement = placement;
@@ -243,7 +279,7 @@ Status Scheduler::AdoptRunning(JobSpec spec, const Placement& placement, Seconds
   r.anchor_s = started_s;
   r.penalty_until_s = started_s;
   r.first_start_s = started_s;
-  r.rate_now = std::max(1e-12, r.RateOn(placement.accel, placement.Nodes()));
+  r.rate_now = std::max(1e-12, r.RateAt(placement.accel, w, placement.Nodes()));
   r.starts = 1;
   r.reason = "re-adopted after a restart";
   JobId id = r.spec.id;

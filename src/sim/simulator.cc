@@ -122,8 +122,9 @@ class Run {
       const std::string& type = perf_.catalogue().Get(d.placement.accel).name;
       if (std::find(tr.types.begin(), tr.types.end(), type) == tr.types.end()) tr.types.push_back(type);
       tr.max_nodes = std::max(tr.max_nodes, d.placement.Nodes());
-      if (r->predicted[d.placement.accel.value()] || d.placement.Nodes() > 1)
-        if (!perf_.matrix().Get(r->spec.type_id, d.placement.accel, r->spec.workers, d.placement.Nodes() > 1)) {
+      const int w = d.placement.Workers();  // an elastic job's size this round
+      if (r->predicted[d.placement.accel.value()] || d.placement.Nodes() > 1 || w != r->spec.workers)
+        if (!perf_.matrix().Get(r->spec.type_id, d.placement.accel, w, d.placement.Nodes() > 1)) {
           predicted_.insert({r->spec.type_id.value(), d.placement.accel.value()});
           tr.predicted = true;
         }

@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "common/csv.h"
+#include "sched/elastic_sizes.h"
 
 namespace cnet {
 
@@ -56,6 +57,27 @@ Status ReadPerWorker(const CsvTable& t, const CsvTable::Row& r, std::optional<si
   return Status::Ok();
 }
 
+// min_workers / max_workers: an elastic job's range, in workers (times accelerators_per_worker,
+// like `workers`); either alone leaves the other bound at `workers`.
+Status ReadElastic(const CsvTable& t, const CsvTable::Row& r, std::optional<size_t> lo,
+                   std::optional<size_t> hi, const std::string& file, JobSpec* j) {
+  for (auto [c, field] : {std::pair{lo, "min_workers"}, std::pair{hi, "max_workers"}}) {
+    if (!c || r.cells[*c].empty()) continue;
+    CNET_ASSIGN_OR_RETURN(int64_t v, t.Int(r, *c));
+    if (v < 1 || v > 1000000) return InputError(file, r.line, field, "must be between 1 and 1000000, not " + r.cells[*c]);
+    (c == lo ? j->min_workers : j->max_workers) = static_cast<int>(v) * j->unit;
+  }
+  if (!j->Elastic()) return Status::Ok();
+  if (j->min_workers == 0) j->min_workers = j->workers;
+  if (j->max_workers == 0) j->max_workers = j->workers;
+  if (Status st = CheckElastic(*j); !st.ok()) {
+    const std::string& m = st.message();
+    const size_t colon = m.find(": ");
+    return InputError(file, r.line, m.substr(0, colon), m.substr(colon + 2));
+  }
+  return Status::Ok();
+}
+
 // restore_s: cost of each restart from a checkpoint; first_start_cost_s: of the first start.
 Status ReadRestore(const CsvTable& t, const CsvTable::Row& r, std::optional<size_t> restore,
                    std::optional<size_t> first, const std::string& file, JobSpec* j) {
@@ -81,11 +103,13 @@ Result<Workload> ParseCsvTrace(const std::string& text, const std::string& file,
     static const std::vector<std::string> known = {"job_id", "submit_time_s", "job_type", "workers",
                                                    "total_steps", "tenant", "priority",
                                                    "deadline_s", "accelerators", "accelerators_per_worker",
-                                                   "restore_s", "first_start_cost_s"};
+                                                   "restore_s", "first_start_cost_s", "min_workers",
+                                                   "max_workers"};
     if (std::find(known.begin(), known.end(), h) == known.end())
       return InputError(file, 1, h, "unknown column (known: job_id, submit_time_s, job_type, "
                                     "workers, total_steps, tenant, priority, deadline_s, accelerators, "
-                                    "accelerators_per_worker, restore_s, first_start_cost_s)");
+                                    "accelerators_per_worker, restore_s, first_start_cost_s, "
+                                    "min_workers, max_workers)");
   }
   auto col = [&](const char* n) { return t.Column(n); };
   Workload w;
@@ -112,6 +136,7 @@ Result<Workload> ParseCsvTrace(const std::string& text, const std::string& file,
       return InputError(file, r.line, "workers", "must be between 1 and 1000000, not " + std::to_string(workers));
     j.workers = static_cast<int>(workers);
     CNET_RETURN_IF_ERROR(ReadPerWorker(t, r, col("accelerators_per_worker"), file, &j));
+    CNET_RETURN_IF_ERROR(ReadElastic(t, r, col("min_workers"), col("max_workers"), file, &j));
     CNET_RETURN_IF_ERROR(ReadRestore(t, r, col("restore_s"), col("first_start_cost_s"), file, &j));
     CNET_ASSIGN_OR_RETURN(j.total_steps, t.Double(r, *col("total_steps")));
     if (j.total_steps <= 0 || j.total_steps > 1e15)

@@ -20,10 +20,12 @@ struct Workload {
 };
 
 // CSV: job_id,submit_time_s,job_type,workers,total_steps[,tenant][,priority][,deadline_s]
-// [,accelerators][,accelerators_per_worker][,restore_s][,first_start_cost_s] (accelerators: types
-// separated by '|', empty = any; accelerators_per_worker: whole packages per worker, on one node;
+// [,accelerators][,accelerators_per_worker][,restore_s][,first_start_cost_s][,min_workers]
+// [,max_workers] (accelerators: types separated by '|', empty = any; accelerators_per_worker:
+// whole packages per worker, on one node;
 // restore_s / first_start_cost_s: seconds without progress after each restart / at the first
-// start). The order of columns is free.
+// start; min_workers / max_workers: an elastic job's range of workers, docs/elastic.md). The order
+// of columns is free.
 Result<Workload> ReadCsvTrace(const std::string& path, const PerfModel& perf);
 Result<Workload> ParseCsvTrace(const std::string& text, const std::string& file, const PerfModel& perf);
 

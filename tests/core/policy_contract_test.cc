@@ -23,6 +23,7 @@ using testing::TestCatalogue;
 
 struct LoopStats {
   size_t finished = 0, preemptions = 0, places = 0, cycles = 0;
+  size_t other_size = 0;  // places of an elastic job at a size other than its declared one
   std::map<int64_t, Seconds> finish;
   std::vector<std::string> violations;
 };
@@ -47,8 +48,11 @@ void CheckInvariants(const Scheduler& s, const Cluster& cl, LoopStats& st) {
     if (n.accel.valid()) draw_w[n.rack.value()] += n.accel_count * TestCatalogue().Get(n.accel).idle_power_w;
   for (JobId id : s.running()) {
     const JobRecord* j = s.Find(id);
-    if (j->placement.Workers() != j->spec.workers)
+    const int w = j->placement.Workers();
+    if (w != j->spec.workers && !(j->spec.Elastic() && j->TakesSize(w)))
       st.violations.push_back("gang size broken for job " + std::to_string(id.value()));
+    if (w < j->spec.MinWorkers() || w > j->spec.MaxWorkers())
+      st.violations.push_back("job " + std::to_string(id.value()) + " outside its elastic range");
     if (!j->spec.Accepts(j->placement.accel))
       st.violations.push_back("unacceptable type for job " + std::to_string(id.value()));
     std::set<int> sites;
@@ -125,6 +129,7 @@ LoopStats RunLoop(const std::string& policy, const std::vector<JobSpec>& jobs, u
         if (d.reason.empty()) st.violations.push_back("decision without a reason");
         st.preemptions += d.action == Action::kPreempt;
         st.places += d.action == Action::kPlace;
+        st.other_size += d.action == Action::kPlace && d.placement.Workers() != s.Find(d.job)->spec.workers;
       }
       CheckInvariants(s, cl, st);
       for (JobId id : s.running()) {
@@ -249,6 +254,24 @@ TEST_P(PolicyContract, PlacesWholeWorkersWhenAWorkerHasSeveralPackages) {
   EXPECT_EQ(st.finished, jobs.size());
 }
 
+// Elastic jobs (min 1, max 2x their size) beside rigid ones: every policy keeps the invariants
+// and finishes them; only elastic-hetero runs one at another size than declared.
+TEST_P(PolicyContract, RunsElasticJobsWithinTheirRange) {
+  auto jobs = Workload(31, 50, 30);
+  for (auto& j : jobs)
+    if (j.id.value() % 2 == 0) {
+      j.min_workers = 1;
+      j.max_workers = 2 * j.workers;
+    }
+  LoopOptions lo;
+  lo.explain_waiting = true;
+  LoopStats st = RunLoop(GetParam(), jobs, 9, lo);
+  for (const auto& v : st.violations) ADD_FAILURE() << v;
+  EXPECT_EQ(st.finished, jobs.size());
+  if (GetParam() == "elastic-hetero") EXPECT_GT(st.other_size, 0u);
+  else EXPECT_EQ(st.other_size, 0u) << "a policy that does not choose sizes runs the declared one";
+}
+
 TEST_P(PolicyContract, ExplainsEveryWaitingJob) {
   LoopOptions lo;
   lo.explain_waiting = true;
@@ -326,7 +349,7 @@ TEST_P(PolicyContract, SurvivesRatesSpanningFourOrdersOfMagnitude) {
 // Property test (issue 10): every policy over random clusters, random matrices (zeros, rates
 // from 1e-6 to 1e6 steps/s, any gang size) and random workloads. No crash, no invariant
 // violation, every job finishes; on an uncontended cluster, no preemption at all. The seed is
-// in every failure message.
+// in every failure message. The contended workload runs a second time with half its jobs elastic.
 struct RandomWorld {
   Cluster cluster;
   ThroughputMatrix matrix;
@@ -430,6 +453,21 @@ TEST_P(PolicyContract, PropertyRandomClustersMatricesAndWorkloads) {
         EXPECT_EQ(st.preemptions, 0u) << "preempted on an uncontended cluster";
       }
     }
+    // The contended workload again with every other job elastic (min 1, max 2x its size); half
+    // the seeds, to keep the suite fast.
+    if (seed % 2) continue;
+    auto jobs = RandomJobs(*w, seed, false);
+    for (auto& j : jobs)
+      if (j.id.value() % 2 == 1) {
+        j.min_workers = 1;
+        j.max_workers = 2 * j.workers;
+      }
+    LoopOptions lo;
+    lo.cluster = &w->cluster;
+    lo.perf = w->perf.get();
+    LoopStats st = RunLoop(GetParam(), jobs, seed, lo);
+    for (const auto& v : st.violations) ADD_FAILURE() << "elastic: " << v;
+    EXPECT_EQ(st.finished, jobs.size()) << "elastic";
   }
 }
 

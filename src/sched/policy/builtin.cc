@@ -1,3 +1,4 @@
+#include "sched/policy/elastic.h"
 #include "sched/policy/queue_policies.h"
 #include "sched/policy/time_sharing.h"
 #include "sched/policy_registry.h"
@@ -22,6 +23,10 @@ void RegisterBuiltinPolicies(PolicyRegistry& r) {
   (void)r.Register("max-sum-throughput",
                    "maximum total normalised throughput, no fairness (Gavel's max_sum_throughput; LP, rounds)",
                    [] { return MakeMaxSumThroughputPolicy(); });
+  (void)r.Register("elastic-hetero",
+                   "type and gang size per round for elastic jobs (min/max_workers): fairness floor in "
+                   "least-attained-service order, then goodput per accelerator; rigid jobs at their size",
+                   [] { return MakeElasticHeteroPolicy(); });
   (void)r.Register("cost-hetero", "cheapest type that meets each job's deadline",
                    [] { return MakeCostHeteroPolicy(); });
 }
