@@ -29,6 +29,10 @@ const ThroughputMatrix& Matrix() {
       csv += "J,K80," + std::to_string(w) + "," + std::to_string(2 * s) + "\n";
       csv += "C,V100," + std::to_string(w) + ",10\n";
     }
+    // U scales unevenly: 2 workers barely beat 1, 8 are 7x faster (Gavel's Transformer at batch 16
+    // on V100 has this shape). A gains little from V100 over K80, B a lot.
+    csv += "U,V100,1,10\nU,V100,2,11\nU,V100,4,20\nU,V100,8,70\n";
+    csv += "A,V100,1,10\nA,K80,1,9\nB,V100,1,10\nB,K80,1,2\n";
     auto r = ThroughputMatrix::ParseCsv(csv, "elastic.csv", TestCatalogue());
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return new ThroughputMatrix(std::move(r).value());
@@ -203,6 +207,33 @@ TEST(ElasticHetero, ARestoreCostlierThanTheGainKeepsTheGang) {
     s.RunCycle(360, true, rng);
     EXPECT_EQ(SizeOf(s, 1), restore > 0 ? 2 : 8) << "restore " << restore;
   }
+}
+
+// A job whose next size barely helps still grows back to its declared size when a larger jump
+// pays (it once stayed at its minimum for 700 simulated hours).
+TEST(ElasticHetero, GrowsPastAnUnevenStepToItsDeclaredSize) {
+  Cluster cl = OneNode();
+  Scheduler s(cl, Perf(), Pol("elastic-hetero"), {});
+  ASSERT_TRUE(s.Admit(Elastic(1, 1, 8, 8, "U")).ok());
+  Rng rng(1);
+  s.RunCycle(0, true, rng);
+  EXPECT_EQ(SizeOf(s, 1), 8);
+}
+
+// One V100 and one K80: the job that gains most from the V100 gets it, whatever the service order.
+TEST(ElasticHetero, TheJobThatGainsMostGetsTheFastType) {
+  auto cl = Cluster::Build("two", {{"s", "r", "v", 1e9, "v", 1, Accel("V100"), 1},
+                                   {"s", "r", "k", 1e9, "k", 1, Accel("K80"), 1}}, TestCatalogue());
+  ASSERT_TRUE(cl.ok());
+  Scheduler s(*cl, Perf(), Pol("elastic-hetero"), {});
+  ASSERT_TRUE(s.Admit(Elastic(1, 0, 1, 0, "A")).ok());  // first in service order
+  ASSERT_TRUE(s.Admit(Elastic(2, 0, 1, 0, "B")).ok());
+  Rng rng(1);
+  s.RunCycle(0, true, rng);
+  ASSERT_EQ(SizeOf(s, 1), 1);
+  ASSERT_EQ(SizeOf(s, 2), 1);
+  EXPECT_EQ(s.Find(JobId(2))->placement.accel, Accel("V100"));
+  EXPECT_EQ(s.Find(JobId(1))->placement.accel, Accel("K80"));
 }
 
 TEST(ElasticHetero, PicksTheTypeWhereTheJobRunsFastest) {

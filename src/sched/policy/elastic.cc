@@ -1,6 +1,7 @@
 #include "sched/policy/elastic.h"
 
 #include <algorithm>
+#include <cmath>
 #include <queue>
 #include <string>
 
@@ -153,12 +154,16 @@ class ElasticHetero final : public Policy {
     return false;
   }
 
-  // Step 1: every job its smallest size in LAS order (uncontended: running jobs keep theirs).
+  // Step 1: which jobs run, in LAS order (uncontended: every running job keeps its gang), each at
+  // its smallest size; then their types, by regret: the job that loses most by not getting its
+  // best type with room chooses first (a greedy assignment: jobs that gain most from a fast type
+  // get it, as Gavel's LP would give it to them, without an LP per round).
   void Floor(std::vector<Plan>& plans, const std::vector<size_t>& order, bool contended) {
     if (!contended) {
       for (Plan& p : plans)
         if (p.running) Grant(p, p.j->placement.accel, p.j->placement.Workers());
     }
+    std::vector<size_t> chosen;
     for (size_t m : order) {
       Plan& p = plans[m];
       if (p.w > 0) continue;
@@ -166,8 +171,84 @@ class ElasticHetero final : public Policy {
       for (AccelId a : Types(p, w))
         if (left_[a.value()] >= w) {
           Grant(p, a, w);
+          chosen.push_back(m);
           break;
         }
+    }
+    for (size_t m : chosen) Ungrant(plans[m]);
+    std::vector<char> done(chosen.size(), 0);
+    for (size_t round = 0; round < chosen.size(); ++round) {
+      double best_regret = -1;
+      size_t pick = chosen.size();
+      AccelId pick_a;
+      for (size_t k = 0; k < chosen.size(); ++k) {
+        if (done[k]) continue;
+        const Plan& p = plans[chosen[k]];
+        const int w = p.sizes.front();
+        double v1 = -1, v2 = 0;
+        AccelId a1;
+        for (AccelId a : s_->cluster->accel_types()) {
+          if (left_[a.value()] < w || Rate(*p.j, a, w) <= 0) continue;
+          const double v = Value(p, a, w);
+          if (v > v1) {
+            v2 = std::max(v2, v1);
+            v1 = v;
+            a1 = a;
+          } else {
+            v2 = std::max(v2, v);
+          }
+        }
+        if (v1 < 0) continue;  // no room left on any of its types
+        if (v1 - v2 > best_regret + 1e-12) {
+          best_regret = v1 - v2;
+          pick = k;
+          pick_a = a1;
+        }
+      }
+      if (pick == chosen.size()) break;
+      done[pick] = 1;
+      Grant(plans[chosen[pick]], pick_a, plans[chosen[pick]].sizes.front());
+    }
+    if (!contended) Upgrade(plans);
+  }
+  void Ungrant(Plan& p) {
+    if (p.w > 0) left_[p.a.value()] += p.w;
+    p.a = AccelId();
+    p.w = 0;
+  }
+  // Uncontended rounds: a running job moves to a type with room where it runs (at its size or
+  // larger, after its restore cost) at least kUpgrade times faster; largest gain first. One-way:
+  // it never pays to move back.
+  void Upgrade(std::vector<Plan>& plans) {
+    constexpr double kUpgrade = 1.25;
+    struct Move {
+      double value;
+      AccelId to;
+      int w;
+    };
+    auto best_move = [&](const Plan& p) {
+      Move best{kUpgrade * Value(p, p.a, p.w), AccelId(), 0};
+      for (AccelId b : s_->cluster->accel_types()) {
+        if (b == p.a) continue;
+        for (int w : p.sizes)
+          if (w >= p.w && w <= left_[b.value()] && Value(p, b, w) >= best.value) best = {Value(p, b, w), b, w};
+      }
+      return best;
+    };
+    std::vector<std::pair<double, size_t>> gains;
+    for (size_t m = 0; m < plans.size(); ++m) {
+      const Plan& p = plans[m];
+      if (!p.running || p.w == 0 || Value(p, p.a, p.w) <= 0) continue;
+      Move mv = best_move(p);
+      if (mv.to.valid()) gains.push_back({mv.value / Value(p, p.a, p.w), m});
+    }
+    std::stable_sort(gains.begin(), gains.end(), [](const auto& x, const auto& y) { return x.first > y.first; });
+    for (const auto& [g, m] : gains) {
+      Plan& p = plans[m];
+      Move mv = best_move(p);  // again: earlier moves took room
+      if (!mv.to.valid()) continue;
+      Ungrant(p);
+      Grant(p, mv.to, mv.w);
     }
   }
   void Grant(Plan& p, AccelId a, int w) {
@@ -176,7 +257,9 @@ class ElasticHetero final : public Policy {
     p.w = w;
   }
 
-  // Step 2: size steps by gain in normalised throughput per added accelerator.
+  // Step 2: size steps by gain in log normalised throughput per added accelerator (proportional
+  // fairness: a job shrunk far below its declared size gains most from growing back). A step may
+  // jump several sizes (scaling is often uneven: 1 -> 2 may barely help where 1 -> 8 does).
   void Grow(std::vector<Plan>& plans) {
     struct Step {
       double gain;
@@ -188,19 +271,30 @@ class ElasticHetero final : public Policy {
     auto push = [&](size_t m) {
       const Plan& p = plans[m];
       if (p.w == 0) return;
-      auto it = std::upper_bound(p.sizes.begin(), p.sizes.end(), p.w);
-      if (it == p.sizes.end() || left_[p.a.value()] < *it - p.w) return;
-      const double r0 = Rate(*p.j, p.a, p.w), r1 = Rate(*p.j, p.a, *it);
-      if (r1 <= r0 || (r1 - r0) / (*it - p.w) < kMinStepEfficiency * r0 / p.w) return;
-      const double gain = p.j->spec.priority * (Value(p, p.a, *it) - Value(p, p.a, p.w)) / (*it - p.w);
-      if (gain > 0) q.push({gain, m, *it});
+      const double r0 = Rate(*p.j, p.a, p.w), v0 = Value(p, p.a, p.w);
+      Step best{0, m, 0};
+      for (auto it = std::upper_bound(p.sizes.begin(), p.sizes.end(), p.w); it != p.sizes.end(); ++it) {
+        const int add = *it - p.w;
+        if (left_[p.a.value()] < add) break;
+        const double r1 = Rate(*p.j, p.a, *it), v1 = Value(p, p.a, *it);
+        // Up to its declared size a job may always grow back; beyond it, only where it pays.
+        const bool beyond = *it > p.j->spec.workers;
+        if (r1 <= r0 || v1 <= 0 || (beyond && (r1 - r0) / add < kMinStepEfficiency * r0 / p.w)) continue;
+        // A grant worth nothing (a change its restore cost eats) gains everything by growing back.
+        const double gain = p.j->spec.priority * (v0 > 0 ? std::log(v1 / v0) : 1e9 + v1) / add;
+        if (gain > best.gain) best = {gain, m, *it};
+      }
+      if (best.to > 0) q.push(best);
     };
     for (size_t m = 0; m < plans.size(); ++m) push(m);
     while (!q.empty()) {
       Step s = q.top();
       q.pop();
       Plan& p = plans[s.m];
-      if (left_[p.a.value()] < s.to - p.w) continue;  // taken meanwhile; larger steps fit no better
+      if (left_[p.a.value()] < s.to - p.w) {  // taken meanwhile: look again at what is left
+        push(s.m);
+        continue;
+      }
       Grant(p, p.a, s.to);
       push(s.m);
     }
