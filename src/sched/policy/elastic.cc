@@ -303,9 +303,15 @@ class ElasticHetero final : public Policy {
   static bool RunningGangFree(const Capacity& cap, const Plan& p) {
     return p.running && cap.CanTake(p.j->placement);
   }
+  // Nodes for a gang of w of type a, where the job runs at a positive rate on them (a smaller
+  // size tried as a fallback may not run on a: the Gavel multi-GPU run hit that).
   std::optional<Placement> Find(const Capacity& cap, const Plan& p, AccelId a, int w) const {
-    if (cap.FreeOfType(a) < w) return std::nullopt;
-    return FindPlacement(*s_->rules, cap, Sized(p.j->spec, w), a, nullptr, false);
+    if (cap.FreeOfType(a) < w || Rate(*p.j, a, w) <= 0) return std::nullopt;
+    auto got = FindPlacement(*s_->rules, cap, Sized(p.j->spec, w), a, nullptr, false);
+    if (got && p.j->RateAt(a, w, got->Nodes()) <= 0) {
+      return std::nullopt;  // e.g. spread where only one node was measured to work
+    }
+    return got;
   }
 
   // Step 3: nodes for the plan (see the header for the order).
