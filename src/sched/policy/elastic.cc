@@ -176,6 +176,11 @@ class ElasticHetero final : public Policy {
         }
     }
     for (size_t m : chosen) Ungrant(plans[m]);
+    AssignByRegret(plans, chosen);
+    if (!contended) Upgrade(plans);
+  }
+  // Grants each chosen job its smallest size on a type, the job with the largest regret first.
+  void AssignByRegret(std::vector<Plan>& plans, const std::vector<size_t>& chosen) {
     std::vector<char> done(chosen.size(), 0);
     for (size_t round = 0; round < chosen.size(); ++round) {
       double best_regret = -1;
@@ -209,7 +214,6 @@ class ElasticHetero final : public Policy {
       done[pick] = 1;
       Grant(plans[chosen[pick]], pick_a, plans[chosen[pick]].sizes.front());
     }
-    if (!contended) Upgrade(plans);
   }
   void Ungrant(Plan& p) {
     if (p.w > 0) left_[p.a.value()] += p.w;
