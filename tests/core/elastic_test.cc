@@ -33,6 +33,8 @@ const ThroughputMatrix& Matrix() {
     // on V100 has this shape). A gains little from V100 over K80, B a lot.
     csv += "U,V100,1,10\nU,V100,2,11\nU,V100,4,20\nU,V100,8,70\n";
     csv += "A,V100,1,10\nA,K80,1,9\nB,V100,1,10\nB,K80,1,2\n";
+    // Z cannot run 3 workers on V100 (a measured 0); K80 keeps size 3 among Z's sizes.
+    csv += "Z,V100,1,10\nZ,V100,2,18\nZ,V100,3,0\nZ,V100,4,30\nZ,K80,1,2\nZ,K80,2,3.6\nZ,K80,3,5\nZ,K80,4,6\n";
     auto r = ThroughputMatrix::ParseCsv(csv, "elastic.csv", TestCatalogue());
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return new ThroughputMatrix(std::move(r).value());
@@ -234,6 +236,27 @@ TEST(ElasticHetero, TheJobThatGainsMostGetsTheFastType) {
   ASSERT_EQ(SizeOf(s, 2), 1);
   EXPECT_EQ(s.Find(JobId(2))->placement.accel, Accel("V100"));
   EXPECT_EQ(s.Find(JobId(1))->placement.accel, Accel("K80"));
+}
+
+// A start that finds no node for its planned size falls back to smaller sizes, but never to one
+// the job cannot run on that type (the Gavel multi-GPU run hit "job cannot run on that type").
+TEST(ElasticHetero, FallsBackOnlyToSizesThatRunOnTheType) {
+  auto cl = Cluster::Build("frag", {{"s", "r", "v", 1e9, "v", 2, Accel("V100"), 4},
+                                    {"s", "r", "k", 1e9, "k", 1, Accel("K80"), 4}}, TestCatalogue());
+  ASSERT_TRUE(cl.ok());
+  Scheduler s(*cl, Perf(), Pol("elastic-hetero"), {});
+  // One busy V100 on each node: 6 free, but no node with 4.
+  for (int i = 0; i < 2; ++i) {
+    JobSpec r = Elastic(10 + i, 0, 1, 0);
+    ASSERT_TRUE(s.AdoptRunning(r, Placement{Accel("V100"), {{NodeId(i), 1}}}, 0, 0).ok());
+  }
+  ASSERT_TRUE(s.Admit(Elastic(1, 1, 4, 4, "Z")).ok());
+  ASSERT_EQ(s.Find(JobId(1))->sizes, (std::vector<int>{1, 2, 3, 4}));
+  Rng rng(1);
+  CycleResult c = s.RunCycle(0, true, rng);
+  EXPECT_TRUE(c.rejected.empty()) << c.rejected.front();
+  EXPECT_EQ(SizeOf(s, 1), 2);
+  EXPECT_EQ(s.Find(JobId(1))->placement.accel, Accel("V100"));
 }
 
 TEST(ElasticHetero, PicksTheTypeWhereTheJobRunsFastest) {
