@@ -4,6 +4,7 @@
 #   FUZZ_SECONDS  how long to fuzz (default 60); 0: only replay the corpus (regression inputs)
 #   FUZZ_CXX      the compiler (default clang++-14, from scripts/install-deps.sh)
 #   FUZZ_JOBS     build parallelism (default 2)
+#   FUZZ_TARGET   job_request_fuzz (default) or residency_expr_fuzz
 # Exits non-zero on any crash, sanitizer report, invariant violation, timeout or OOM; the input
 # that did it is kept under build-fuzz/artifacts/. The last line gives the number of executions.
 set -euo pipefail
@@ -13,7 +14,10 @@ seconds=${FUZZ_SECONDS:-60}
 cxx=${FUZZ_CXX:-clang++-14}
 jobs=${FUZZ_JOBS:-2}
 build=build-fuzz
-fuzzer=job_request_fuzz
+fuzzer=${FUZZ_TARGET:-job_request_fuzz}   # or residency_expr_fuzz (fuzz/residency_corpus)
+corpus=fuzz/corpus
+dict=(-dict=fuzz/job_request.dict)
+if [ "$fuzzer" = residency_expr_fuzz ]; then corpus=fuzz/residency_corpus; dict=(); fi
 
 if ! command -v "$cxx" >/dev/null; then
   echo "fuzz: $cxx not found (scripts/install-deps.sh installs clang-14 and libclang-rt-14-dev)" >&2
@@ -34,11 +38,11 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/cnet-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 rm -rf "$build/artifacts"
 mkdir -p "$work/corpus" "$build/artifacts"
-cp fuzz/corpus/* "$work/corpus/"
+cp "$corpus"/* "$work/corpus/"
 seeds=$(ls "$work/corpus" | wc -l)
 log="$build/$fuzzer.log"
 
-args=(-max_len=8192 -timeout=5 -rss_limit_mb=2048 -dict=fuzz/job_request.dict
+args=(-max_len=8192 -timeout=5 -rss_limit_mb=2048 "${dict[@]}"
       -artifact_prefix="$build/artifacts/" -print_final_stats=1)
 if [ "$seconds" -gt 0 ]; then
   args+=(-max_total_time="$seconds")

@@ -274,7 +274,7 @@ Result<JobRequest> JobRequestFromJson(const json& doc, const Limits& L) {
   static const std::set<std::string> known = {
       "name", "command", "env", "working_dir", "workers", "accelerators_per_worker", "accelerator_types",
       "cpus_per_worker", "memory_gib_per_worker", "job_type", "estimated_duration_s", "priority",
-      "time_limit_s", "labels", "sites", "max_retries"};
+      "time_limit_s", "labels", "sites", "max_retries", "inputs", "output"};
   for (auto it = doc.begin(); it != doc.end(); ++it)
     if (!known.count(it.key())) {
       std::string k = it.key().size() > 64 ? it.key().substr(0, 64) + "..." : it.key();
@@ -334,6 +334,11 @@ Result<JobRequest> JobRequestFromJson(const json& doc, const Limits& L) {
   if (has("time_limit_s")) { CNET_ASSIGN_OR_RETURN(r.time_limit_s, GetNumber(doc["time_limit_s"], "time_limit_s", 0, L.max_time_limit_s)); }
   if (has("labels")) { CNET_ASSIGN_OR_RETURN(r.labels, GetStringMap(doc["labels"], "labels", L.max_labels, 63, 256, false)); }
   if (has("sites")) { CNET_ASSIGN_OR_RETURN(r.sites, GetNameList(doc["sites"], "sites", 64)); }
+  if (has("inputs")) { CNET_ASSIGN_OR_RETURN(r.inputs, GetNameList(doc["inputs"], "inputs", 64)); }
+  if (has("output")) {
+    CNET_ASSIGN_OR_RETURN(r.output, GetString(doc["output"], "output", 128));
+    CNET_RETURN_IF_ERROR(CheckName("output", r.output, 128));
+  }
   if (has("max_retries")) { CNET_ASSIGN_OR_RETURN(int64_t v, GetInt(doc["max_retries"], "max_retries", 0, 10)); r.max_retries = static_cast<int>(v); }
   if (r.accelerators_per_worker == 0 && !r.accelerator_types.empty())
     return FieldError("accelerator_types", "given for a job with accelerators_per_worker 0");
@@ -396,7 +401,7 @@ Result<JobRequest> ParseJobRequest(std::string_view body, BodyFormat format, con
 }
 
 json ToJson(const JobRequest& r) {
-  return json{{"name", r.name},
+  json j{{"name", r.name},
               {"command", r.command},
               {"env", r.env},
               {"working_dir", r.working_dir},
@@ -412,6 +417,9 @@ json ToJson(const JobRequest& r) {
               {"labels", r.labels},
               {"sites", r.sites},
               {"max_retries", r.max_retries}};
+  if (!r.inputs.empty()) j["inputs"] = r.inputs;  // absent when unused: older specs read the same
+  if (!r.output.empty()) j["output"] = r.output;
+  return j;
 }
 
 }  // namespace cnet::api

@@ -45,6 +45,8 @@ struct JobRequest {
   double time_limit_s = 0;                   // 0: none
   std::map<std::string, std::string> labels;
   std::vector<std::string> sites;            // allowed sites (data residency); empty: any
+  std::vector<std::string> inputs;           // datasets the job reads (docs/data.md); their policies bind it
+  std::string output;                        // dataset it writes, registered at submit; "" = none
   int max_retries = 0;                       // requeues after a failure of the machine/service
 
   int TotalAccelerators() const { return workers * accelerators_per_worker; }

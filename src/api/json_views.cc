@@ -59,7 +59,8 @@ json SitesJson(const service::ReadModel& m) {
       total_by_type[n.type] = total_by_type.value(n.type, 0) + n.count;
     }
     sites.push_back({{"name", s.name}, {"type", s.type}, {"region", s.region}, {"healthy", s.healthy},
-                     {"reason", s.reason}, {"nodes", nodes}, {"capacity", total_by_type}, {"free", free_by_type}});
+                     {"reason", s.reason}, {"nodes", nodes}, {"capacity", total_by_type}, {"free", free_by_type},
+                     {"attributes", s.attributes}});
   }
   return json{{"sites", sites}};
 }

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "api/bounded_server.h"
+#include "api/dataset_routes.h"
 #include "api/error_mapping.h"
 #include "api/host_check.h"
 #include "api/http_server.h"
@@ -343,6 +344,15 @@ const Route kRoutes[] = {
     {"GET", "/v1/tokens", "/v1/tokens", ListTokens},
     {"DELETE", R"(/v1/tokens/([^/]*))", "/v1/tokens/{id}", RevokeToken},
     {"GET", "/metrics", "/metrics", GetMetrics},
+    // Datasets (dataset_routes.h, docs/data.md).
+    {"POST", "/v1/datasets", "/v1/datasets", PostDataset},
+    {"GET", "/v1/datasets", "/v1/datasets", ListDatasets},
+    {"GET", R"(/v1/datasets/([A-Za-z0-9._-]+))", "/v1/datasets/{name}", GetDataset},
+    {"PATCH", R"(/v1/datasets/([A-Za-z0-9._-]+))", "/v1/datasets/{name}", PatchDataset},
+    {"DELETE", R"(/v1/datasets/([A-Za-z0-9._-]+))", "/v1/datasets/{name}", DeleteDataset},
+    {"PUT", R"(/v1/datasets/([A-Za-z0-9._-]+)/grants/([A-Za-z0-9._-]+))", "/v1/datasets/{name}/grants/{tenant}", PutGrant},
+    {"DELETE", R"(/v1/datasets/([A-Za-z0-9._-]+)/grants/([A-Za-z0-9._-]+))", "/v1/datasets/{name}/grants/{tenant}", DeleteGrant},
+    {"GET", R"(/v1/datasets/([A-Za-z0-9._-]+)/audit)", "/v1/datasets/{name}/audit", GetDatasetAudit},
 };
 
 // Authentication and metrics around a handler.
@@ -399,6 +409,7 @@ void RegisterRoutes(httplib::Server& srv, Service& svc) {
     else if (m == "POST") srv.Post(r.pattern, h);
     else if (m == "PUT") srv.Put(r.pattern, h);
     else if (m == "DELETE") srv.Delete(r.pattern, h);
+    else if (m == "PATCH") srv.Patch(r.pattern, h);
   }
   srv.set_error_handler([](const Req&, Res& res) {
     if (!res.body.empty()) return;

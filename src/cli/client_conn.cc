@@ -36,6 +36,7 @@ Result<Reply> Call(const Conn& c, const std::string& method, const std::string& 
   httplib::Result r = method == "GET"    ? cli->Get(path, h)
                       : method == "POST" ? cli->Post(path, h, body, ctype)
                       : method == "PUT"  ? cli->Put(path, h, body, ctype)
+                      : method == "PATCH" ? cli->Patch(path, h, body, ctype)
                                          : cli->Delete(path, h);
   if (!r) return TransportError(*cli, r.error(), c.addr, c.ca_file);
   Reply out{r->status, r->body, json::parse(r->body, nullptr, false)};

@@ -2,6 +2,7 @@
 // not at all, and an amount of work (`total_steps` of its job type). Value type.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -10,6 +11,8 @@
 #include "common/units.h"
 
 namespace cnet {
+
+struct DataResidency;  // model/data_residency.h
 
 struct JobSpec {
   JobId id;
@@ -38,6 +41,9 @@ struct JobSpec {
   // Optional per-worker host resources (0: not constrained).
   int cpus_per_worker = 0;
   double memory_gib_per_worker = 0;
+  // Where the job's input data may go (model/data_residency.h), enforced by the placement rules'
+  // ResidencyFilter on every placement; null: no data constraint.
+  std::shared_ptr<const DataResidency> residency;
 
   bool Elastic() const { return min_workers > 0 || max_workers > 0; }
   int MinWorkers() const { return min_workers > 0 ? min_workers : workers; }

@@ -289,6 +289,13 @@ Status Scheduler::AdoptRunning(JobSpec spec, const Placement& placement, Seconds
   return Status::Ok();
 }
 
+Status Scheduler::SetResidency(JobId id, std::shared_ptr<const DataResidency> residency) {
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return NotFound("no active job " + std::to_string(id.value()));
+  it->second.spec.residency = std::move(residency);
+  return Status::Ok();
+}
+
 Result<JobRecord> Scheduler::Remove(JobId id, Seconds now) {
   auto it = jobs_.find(id);
   if (it == jobs_.end()) return NotFound("no active job " + std::to_string(id.value()));

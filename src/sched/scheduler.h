@@ -53,6 +53,10 @@ class Scheduler {
   JobRecord Complete(JobId id, Seconds now);
   // Removes a pending or running job (cancel); returns its record.
   Result<JobRecord> Remove(JobId id, Seconds now);
+  // Replaces the data residency (model/data_residency.h) of an admitted job after a policy or grant
+  // change: later placements, a time-sharing policy's moves of a running job included, honour the
+  // new set. A running job is not moved by this call. kNotFound if the job is not admitted.
+  Status SetResidency(JobId id, std::shared_ptr<const DataResidency> residency);
   // A node went down (or came back): no new work lands there while it is unusable.
   void SetNodeUsable(NodeId n, bool usable) { capacity_.SetUsable(n, usable); }
   // What the policy would decide if `cap` were the free capacity (the running and pending jobs as

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "service/datasets.h"
 #include "service/host_fit.h"
 
 namespace cnet::service {
@@ -49,6 +50,10 @@ Result<JobSpec> Admission::ToSpec(const ModelSnapshot& m, int64_t id, const std:
       }
     if (!found) return InvalidArgument("sites[" + std::to_string(i) + "]: unknown site '" + req.sites[i] + "'");
   }
+  if (!req.inputs.empty()) {  // the inputs' policies and grants: a hard filter in the core
+    if (!datasets_) return InvalidArgument("inputs: this service keeps no datasets");
+    CNET_ASSIGN_OR_RETURN(j.residency, datasets_->Resolve(tenant, req.inputs, *m.cluster));
+  }
   if (!req.job_type.empty() && matrix_->FindJobType(req.job_type)) {
     j.job_type = req.job_type;
   } else if (!req.job_type.empty() && matrix_->num_job_types() > 1) {
@@ -67,11 +72,31 @@ Result<JobSpec> Admission::ToSpec(const ModelSnapshot& m, int64_t id, const std:
   return j;
 }
 
+namespace {
+
+// Why no site may run a job with inputs: each site its data may not go to, with the dataset, the
+// policy and the failing clause; else the core's own answer about the sites it may use.
+std::string ResidencyRefusal(const Cluster& cl, const JobSpec& spec, const std::string& core) {
+  std::string denied;
+  for (const cnet::Site& s : cl.sites())
+    if (spec.AllowsSite(s.id) && !spec.residency->Allows(s.id))
+      denied += (denied.empty() ? "" : "; ") + spec.residency->WhyNot(s.id);
+  return "inputs: no site this job's data may go to can ever hold it (" + core + ")" +
+         (denied.empty() ? "" : "; elsewhere: " + denied);
+}
+
+}  // namespace
+
 Result<JobSpec> Admission::Check(const ModelSnapshot& m, const std::optional<store::TenantRow>& tenant,
                                  const api::JobRequest& req) const {
   CNET_ASSIGN_OR_RETURN(JobSpec spec, ToSpec(m, 0, tenant ? tenant->name : "", 0, req));
   CNET_RETURN_IF_ERROR(CheckWorkerFits(*m.cluster, *cat_, req, spec.acceptable));
   auto prep = m.probe->Prepare(spec);
+  if (!prep.ok() && spec.residency) {  // blame the data only when the job could run without it
+    JobSpec free_data = spec;
+    free_data.residency = nullptr;
+    if (m.probe->Prepare(free_data).ok()) return Infeasible(ResidencyRefusal(*m.cluster, spec, prep.status().message()));
+  }
   if (!prep.ok()) {
     const std::string& msg = prep.status().message();
     size_t p = msg.find(": ");

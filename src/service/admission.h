@@ -15,6 +15,8 @@
 
 namespace cnet::service {
 
+class Datasets;  // service/datasets.h
+
 // The cluster model at one moment, shared read-only; replaced (never changed) when it grows.
 struct ModelSnapshot {
   std::shared_ptr<const Cluster> cluster;
@@ -39,6 +41,10 @@ class Admission {
   std::string ChargeType(const JobSpec& spec) const;
   bool CpuOnly(const JobSpec& spec) const { return spec.acceptable.size() == 1 && spec.acceptable[0] == cpu_type_; }
   AccelId cpu_type() const { return cpu_type_; }
+  // The dataset registry that resolves a request's `inputs` into the spec's residency (set once,
+  // before any request); null: requests naming inputs are refused.
+  void SetDatasets(const Datasets* d) { datasets_ = d; }
+  const Datasets* datasets() const { return datasets_; }
 
  private:
   Status SetAccelerators(const ModelSnapshot& m, const api::JobRequest& req, JobSpec* j) const;
@@ -46,6 +52,7 @@ class Admission {
   const ThroughputMatrix* matrix_;
   const PerfModel* perf_;
   AccelId cpu_type_;
+  const Datasets* datasets_ = nullptr;
 };
 
 }  // namespace cnet::service

@@ -2,19 +2,21 @@
 
 #include "common/csv.h"
 #include "model/yaml_util.h"
+#include "service/site_attributes.h"
 
 namespace cnet::service {
 
 const std::set<std::string>& SharedSiteKeys() {
   static const std::set<std::string> keys{"name", "type", "region", "power_cap_kw", "device_env",
                                           "inventory_interval_s", "redispatch_after_s",
-                                          "redispatch_unconfirmed_after_s", "queue_ahead"};
+                                          "redispatch_unconfirmed_after_s", "queue_ahead", "attributes"};
   return keys;
 }
 
 SiteConfig DefaultLocalSite() {
   SiteConfig s;
   s.block = YAML::Load("{name: local, type: local}");
+  s.attributes["region"] = s.region;
   s.where = "(embedded default): sites[0]";
   return s;
 }
@@ -58,6 +60,7 @@ Result<SiteConfig> ParseSite(const YamlCtx& c, const YAML::Node& n, const std::s
   if (ahead < 0 || ahead > 10000)
     return c.Error(n["queue_ahead"], p + ".queue_ahead", "must be between 0 (off) and 10000");
   s.queue_ahead = static_cast<int>(ahead);
+  CNET_ASSIGN_OR_RETURN(s.attributes, ParseSiteAttributes(c, n, p, s.region));
   s.block = n;
   s.where = c.file + ":" + std::to_string(n.Mark().line + 1) + ": " + p;
   return s;

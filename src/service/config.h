@@ -39,6 +39,9 @@ struct SiteConfig {
   // the nodes they will take, so the site starts them the moment those free (service/queue_ahead.h;
   // docs/formats.md). Only for sites whose backend submits and can withdraw (Slurm). 0 = off.
   int queue_ahead = 0;
+  // Facts residency policies are written over (service/site_attributes.h, docs/data.md); always
+  // holds `region`.
+  std::map<std::string, std::string> attributes;
   YAML::Node block;                 // the site's whole mapping, for its backend
   std::string where;                // "file: sites[i]" for error messages
 };

@@ -1,4 +1,5 @@
 #include "service/control_loop.h"
+#include "service/residency.h"
 
 #include <algorithm>
 
@@ -44,6 +45,15 @@ void ControlLoop::Submitted(store::JobRow row, api::JobRequest req) {
   Wake();
 }
 
+void ControlLoop::DatasetChanged(const std::string& name) {
+  {
+    std::lock_guard l(mu_);
+    changed_datasets_.insert(name);
+    urgent_ = true;  // a revoke takes effect at the next tick, not after a batching gap
+  }
+  Wake();
+}
+
 std::future<Result<CancelOutcome>> ControlLoop::Cancel(int64_t id, std::string by) {
   CancelCmd c{id, std::move(by), {}};
   auto f = c.done.get_future();
@@ -72,12 +82,15 @@ void ControlLoop::Wake() {
 void ControlLoop::TakeCommands() {
   std::deque<std::pair<store::JobRow, api::JobRequest>> subs;
   std::deque<CancelCmd> cancels;
+  std::set<std::string> changed;
   {
     std::lock_guard l(mu_);
     subs.swap(submitted_);
     work_ += subs.size();
     cancels.swap(cancels_);
+    changed.swap(changed_datasets_);
   }
+  if (!changed.empty()) RecheckResidency(st_, changed);  // before new jobs: they resolve afresh
   auto model = st_.Model();
   for (auto& [row, req] : subs) {
     auto a = std::make_unique<Active>();
@@ -245,7 +258,8 @@ void ControlLoop::Publish() {
   m->explain_limit = kExplainLimit;
   for (size_t i = 0; i < st_.sites.size(); ++i) {
     const SiteRuntime& s = st_.sites[i];
-    SiteView v{s.cfg.name, std::string(s.backend->type()), s.cfg.region, s.inventory.healthy, s.inventory.reason, {}};
+    SiteView v{s.cfg.name, std::string(s.backend->type()), s.cfg.region, s.inventory.healthy, s.inventory.reason, {}, {}};
+    v.attributes = s.cfg.attributes;
     std::unordered_map<std::string, const backends::SiteNode*> reported;
     for (const auto& sn : s.inventory.nodes) reported[sn.name] = &sn;
     for (const Node& n : st_.cluster->nodes()) {

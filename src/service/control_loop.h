@@ -17,6 +17,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "service/dispatcher.h"
@@ -52,6 +53,9 @@ class ControlLoop {
   // stopped. kNotFound / kFailedPrecondition (already ended) / kUnavailable (the store failed:
   // nothing changed, nothing killed).
   std::future<Result<CancelOutcome>> Cancel(int64_t id, std::string by);
+  // A dataset's policy or grants changed (service/datasets.h): the next tick re-checks the jobs
+  // that read it (service/residency.h).
+  void DatasetChanged(const std::string& name);
   std::shared_ptr<const ReadModel> Read() const;
   void Wake();
   // One iteration now (tests drive the loop with this and a manual clock).
@@ -91,6 +95,7 @@ class ControlLoop {
   std::condition_variable cv_;
   std::deque<std::pair<store::JobRow, api::JobRequest>> submitted_;
   std::deque<CancelCmd> cancels_;
+  std::set<std::string> changed_datasets_;
   bool woken_ = false;
   bool urgent_ = false;  // a cancel waits: the next tick comes without a batching gap
   std::shared_ptr<const ReadModel> read_;

@@ -1,4 +1,5 @@
 #include "service/dispatcher.h"
+#include "service/residency.h"
 
 #include <nlohmann/json.hpp>
 
@@ -97,6 +98,7 @@ void Dispatcher::Dispatch(const std::vector<Decision>& places) {
     sites.push_back(site);
   }
   std::vector<Status> st = st_.jobs.ApplyAll(ts);
+  std::vector<store::AuditRecord> audit;  // where jobs with inputs went (service/residency.h)
   for (size_t i = 0; i < placed.size(); ++i) {
     Active& a = *placed[i];
     if (!st[i].ok()) {  // not recorded: nothing is launched; it waits again
@@ -106,10 +108,12 @@ void Dispatcher::Dispatch(const std::vector<Decision>& places) {
       continue;
     }
     a.site = sites[i];
+    if (!a.req.inputs.empty()) AuditPlacement(st_, a, sites[i], &audit);
     a.launching = true;
     if (st_.notes.erase(a.id)) st_.notes_changed = true;
     launcher_.Submit(sites[i], RequestFor(a, sites[i]));
   }
+  WriteAudit(st_, std::move(audit));
 }
 
 void Dispatcher::Started(Active& a, const LaunchOutcome& o, std::vector<Transition>& out) const {

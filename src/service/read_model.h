@@ -28,6 +28,7 @@ struct SiteView {
   bool healthy = true;
   std::string reason;
   std::vector<NodeView> nodes;
+  std::map<std::string, std::string> attributes;  // the config's, for residency policies (docs/data.md)
 };
 
 // The scheduler's queue in order, as of the last scheduling cycle. Its index (job -> position) is

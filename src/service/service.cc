@@ -1,4 +1,5 @@
 #include "service/service.h"
+#include "service/dataset_jobs.h"
 
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -64,6 +65,8 @@ Result<std::unique_ptr<Service>> Service::Create(ServiceConfig cfg, ServiceDeps 
   s->admission_ = std::make_unique<Admission>(*s->cat_, *s->matrix_, *s->perf_, cpu);
   CNET_ASSIGN_OR_RETURN(s->store_, store::Store::Open(s->cfg_.data_dir + "/cnet.db",
                                                      store::OpenOptions{s->cfg_.integrity_check_s}));
+  CNET_ASSIGN_OR_RETURN(s->datasets_, Datasets::Open(s->cfg_.data_dir + "/cnet.db", s->cfg_.sites, *deps.clock));
+  s->admission_->SetDatasets(s->datasets_.get());
   if (deps.wrap_store) s->store_ = deps.wrap_store(std::move(s->store_));
   auto health = std::make_unique<store::HealthStore>(std::move(s->store_));
   s->health_ = health.get();
@@ -78,6 +81,7 @@ Result<std::unique_ptr<Service>> Service::Create(ServiceConfig cfg, ServiceDeps 
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   CNET_RETURN_IF_ERROR(Recover(*s->st_));
   s->loop_ = std::make_unique<ControlLoop>(*s->st_, deps.inline_launches);
+  s->datasets_->SetOnChange([loop = s->loop_.get()](const std::string& d) { loop->DatasetChanged(d); });
   // After recovery, so its running jobs are re-taken also on nodes that are down now.
   for (size_t i = 0; i < s->st_->sites.size(); ++i)
     s->loop_->reconciler().TakeInventory(static_cast<int>(i), s->st_->sites[i].inventory);
@@ -203,12 +207,15 @@ Result<Caller> Service::Authenticate(const std::string& bearer) { return auth_->
 Result<Service::Submitted> Service::Submit(const Caller& c, const api::JobRequest& req, const std::string& idem) {
   if (c.admin) return PermissionDenied("tenant: admins do not submit jobs; use a tenant token");
   if (idem.size() > 128) return InvalidArgument("Idempotency-Key: longer than 128 characters");
-  CNET_ASSIGN_OR_RETURN(JobSpec spec, admission_->Check(*st_->Model(), ledger_.Tenant(c.tenant), req));
-  (void)spec;
+  auto spec = admission_->Check(*st_->Model(), ledger_.Tenant(c.tenant), req);
+  if (!spec.ok() && spec.status().code() == Code::kInfeasible && !req.inputs.empty())
+    AuditRefusal(*datasets_, c.tenant, req, spec.status().message());  // service/dataset_jobs.h
+  if (!spec.ok()) return spec.status();
   if (!idem.empty()) {  // a replay returns the first job without counting against any quota
     CNET_ASSIGN_OR_RETURN(auto prior, store_->FindByIdempotencyKey(c.tenant, idem));
     if (prior) return Submitted{*prior, false};
   }
+  if (!req.output.empty()) CNET_RETURN_IF_ERROR(RegisterOutput(*datasets_, c, req));
   CNET_RETURN_IF_ERROR(ledger_.ReserveQueued(c.tenant));
   store::JobRow row;
   row.tenant = c.tenant;

@@ -25,6 +25,7 @@
 #include "service/authenticator.h"
 #include "service/config.h"
 #include "service/control_loop.h"
+#include "service/datasets.h"
 #include "service/loop_state.h"
 #include "service/metrics.h"
 #include "service/tenant_ledger.h"
@@ -113,6 +114,7 @@ class Service {
   HealthView Health();
 
   Metrics& metrics() { return metrics_; }
+  Datasets& datasets() { return *datasets_; }  // datasets, grants, audit (docs/data.md)
   const ServiceConfig& config() const { return cfg_; }
   const Catalogue& catalogue() const { return *cat_; }
   // Tests: drive the loop (Tick) and look inside.
@@ -142,6 +144,7 @@ class Service {
   std::unique_ptr<ThroughputMatrix> matrix_;
   std::unique_ptr<PerfModel> perf_;
   std::unique_ptr<Admission> admission_;
+  std::unique_ptr<Datasets> datasets_;
   TenantLedger ledger_;
   Metrics metrics_;
   std::unique_ptr<LoopState> st_;

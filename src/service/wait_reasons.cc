@@ -1,5 +1,7 @@
 #include "service/wait_reasons.h"
 
+#include "model/data_residency.h"
+
 #include <algorithm>
 #include <cmath>
 #include <ctime>
@@ -25,6 +27,7 @@ std::vector<const SiteOutage*> OutageBook::For(const JobSpec& job, bool* all_dow
     if (!job.allowed_sites.empty() &&
         std::find(job.allowed_sites.begin(), job.allowed_sites.end(), id) == job.allowed_sites.end())
       continue;
+    if (job.residency && !job.residency->Allows(id)) continue;  // its data may not go there
     const PerSite& s = sites_[i];
     if (std::none_of(job.acceptable.begin(), job.acceptable.end(), [&](AccelId a) { return s.types.count(a) > 0; }))
       continue;

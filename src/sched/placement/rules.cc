@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "sched/placement/builtin.h"
+#include "sched/placement/residency_filter.h"
 
 namespace cnet {
 
@@ -15,6 +16,7 @@ double NodeScorer::Bound(const Capacity&, const JobSpec&) const {
 
 PlacementRules::PlacementRules() : node_scorer_(std::make_unique<BestFitScorer>()) {
   filters_.push_back(std::make_unique<JobSpecFilter>());
+  filters_.push_back(std::make_unique<ResidencyFilter>());  // always on: no rules may drop it
 }
 
 PlacementRules& PlacementRules::AddFilter(std::unique_ptr<Filter> f) {

@@ -1,0 +1,83 @@
+#include "service/residency.h"
+
+#include <algorithm>
+
+#include "model/data_residency.h"
+#include "service/datasets.h"
+
+namespace cnet::service {
+
+namespace {
+
+bool Reads(const Active& a, const std::set<std::string>& changed) {
+  return std::any_of(a.req.inputs.begin(), a.req.inputs.end(), [&](const std::string& d) { return changed.count(d); });
+}
+
+store::AuditRecord Decision(const LoopState& st, const Active& a, const std::string& dataset, const std::string& site,
+                            const std::string& decision, const std::string& reason) {
+  store::AuditRecord r;
+  r.time = st.clock.Now();
+  r.actor = "service";
+  r.action = "residency";
+  r.job = a.id;
+  r.dataset = dataset;
+  r.site = site;
+  r.policy_version = st.admission.datasets() ? st.admission.datasets()->PolicyVersion(dataset) : 0;
+  r.decision = decision;
+  r.reason = reason;
+  return r;
+}
+
+}  // namespace
+
+void RecheckResidency(LoopState& st, const std::set<std::string>& changed) {
+  std::vector<int64_t> ids;
+  for (const auto& [id, a] : st.jobs.jobs())
+    if (!store::IsTerminal(a->state) && Reads(*a, changed)) ids.push_back(id);
+  auto model = st.Model();
+  std::vector<store::AuditRecord> audit;
+  for (int64_t id : ids) {
+    Active* a = st.jobs.Find(id);
+    if (!a) continue;
+    auto spec = st.admission.ToSpec(*model, a->id, a->tenant, a->spec.submit_time_s, a->req);
+    Status why = spec.ok() ? Status::Ok() : spec.status();
+    if (spec.ok()) {
+      auto prep = model->probe->Prepare(*spec);
+      if (!prep.ok()) why = Infeasible("no site its data may go to can hold it: " + prep.status().message());
+    }
+    const bool waiting = a->state == store::JobState::kPending && !a->launching && !a->ahead;
+    if (!why.ok()) {
+      const std::string reason = "data policy changed: " + why.message();
+      for (const auto& d : a->req.inputs) audit.push_back(Decision(st, *a, d, "", "deny", reason));
+      if (waiting) {
+        (void)st.Finish(*a, store::JobState::kFailed, reason, std::nullopt);  // logged by Finish on failure
+        continue;
+      }
+      // Dispatched or running: reported; it may go nowhere else from now on.
+      st.log->warn("job {}: {} (it keeps its current run)", a->id, reason);
+      a->spec.residency = std::make_shared<DataResidency>();
+    } else {
+      a->spec.residency = spec->residency;
+    }
+    if (a->in_sched) {
+      Status s = st.sched->SetResidency(JobId(a->id), a->spec.residency);
+      if (!s.ok()) st.log->error("job {}: residency update: {}", a->id, s.message());
+    }
+    st.dirty = true;
+  }
+  WriteAudit(st, std::move(audit));
+}
+
+void AuditPlacement(const LoopState& st, const Active& a, int site, std::vector<store::AuditRecord>* out) {
+  const std::string& name = st.sites[site].cfg.name;
+  for (const auto& d : a.req.inputs)
+    out->push_back(Decision(st, a, d, name, "allow", "placed on " + name + "; the data policy allows it"));
+}
+
+void WriteAudit(const LoopState& st, std::vector<store::AuditRecord> records) {
+  if (records.empty() || !st.admission.datasets()) return;
+  Status s = st.admission.datasets()->Record(std::move(records));
+  if (!s.ok()) st.log->error("audit log: {}", s.message());
+}
+
+}  // namespace cnet::service
