@@ -46,6 +46,11 @@ struct JobRequest {
   std::map<std::string, std::string> labels;
   std::vector<std::string> sites;            // allowed sites (data residency); empty: any
   int max_retries = 0;                       // requeues after a failure of the machine/service
+  // What the placement optimises (docs/dispatch.md): "fastest", "cheapest", "budget"; "" = the
+  // tenant's default (fastest unless configured).
+  std::string objective;
+  double budget_usd = 0;                     // objective budget: the most the job may cost
+  double deadline_s = 0;                     // seconds after submit by which it should finish; 0 = none
 
   int TotalAccelerators() const { return workers * accelerators_per_worker; }
 };

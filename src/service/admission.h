@@ -4,6 +4,7 @@
 // Thread-safe: every method is const over immutable state.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -39,6 +40,9 @@ class Admission {
   std::string ChargeType(const JobSpec& spec) const;
   bool CpuOnly(const JobSpec& spec) const { return spec.acceptable.size() == 1 && spec.acceptable[0] == cpu_type_; }
   AccelId cpu_type() const { return cpu_type_; }
+  // Each tenant's objective for jobs that name none (config tenants[].objective). Call before
+  // any other thread uses this object.
+  void SetDefaultObjectives(std::map<std::string, Objective> m) { default_objectives_ = std::move(m); }
 
  private:
   Status SetAccelerators(const ModelSnapshot& m, const api::JobRequest& req, JobSpec* j) const;
@@ -46,6 +50,7 @@ class Admission {
   const ThroughputMatrix* matrix_;
   const PerfModel* perf_;
   AccelId cpu_type_;
+  std::map<std::string, Objective> default_objectives_;
 };
 
 }  // namespace cnet::service
