@@ -274,7 +274,8 @@ Result<JobRequest> JobRequestFromJson(const json& doc, const Limits& L) {
   static const std::set<std::string> known = {
       "name", "command", "env", "working_dir", "workers", "accelerators_per_worker", "accelerator_types",
       "cpus_per_worker", "memory_gib_per_worker", "job_type", "estimated_duration_s", "priority",
-      "time_limit_s", "labels", "sites", "max_retries", "inputs", "output"};
+      "time_limit_s", "labels", "sites", "max_retries", "inputs", "output", "objective", "budget_usd",
+      "deadline_s"};
   for (auto it = doc.begin(); it != doc.end(); ++it)
     if (!known.count(it.key())) {
       std::string k = it.key().size() > 64 ? it.key().substr(0, 64) + "..." : it.key();
@@ -340,6 +341,14 @@ Result<JobRequest> JobRequestFromJson(const json& doc, const Limits& L) {
     CNET_RETURN_IF_ERROR(CheckName("output", r.output, 128));
   }
   if (has("max_retries")) { CNET_ASSIGN_OR_RETURN(int64_t v, GetInt(doc["max_retries"], "max_retries", 0, 10)); r.max_retries = static_cast<int>(v); }
+  if (has("objective")) {
+    CNET_ASSIGN_OR_RETURN(r.objective, GetString(doc["objective"], "objective", 16));
+    if (!r.objective.empty() && r.objective != "fastest" && r.objective != "cheapest" && r.objective != "budget")
+      return FieldError("objective", "expected fastest, cheapest or budget (\"\" = the tenant's default)");
+  }
+  if (has("budget_usd")) { CNET_ASSIGN_OR_RETURN(r.budget_usd, GetNumber(doc["budget_usd"], "budget_usd", 0, 1e9)); }
+  if (has("deadline_s")) { CNET_ASSIGN_OR_RETURN(r.deadline_s, GetNumber(doc["deadline_s"], "deadline_s", 0, 365 * 86400.0)); }
+  if (r.objective == "budget" && r.budget_usd <= 0) return FieldError("budget_usd", "required (> 0) with objective budget");
   if (r.accelerators_per_worker == 0 && !r.accelerator_types.empty())
     return FieldError("accelerator_types", "given for a job with accelerators_per_worker 0");
   if (r.accelerators_per_worker == 0 && r.cpus_per_worker == 0)
@@ -416,7 +425,10 @@ json ToJson(const JobRequest& r) {
               {"time_limit_s", r.time_limit_s},
               {"labels", r.labels},
               {"sites", r.sites},
-              {"max_retries", r.max_retries}};
+              {"max_retries", r.max_retries},
+              {"objective", r.objective},
+              {"budget_usd", r.budget_usd},
+              {"deadline_s", r.deadline_s}};
   if (!r.inputs.empty()) j["inputs"] = r.inputs;  // absent when unused: older specs read the same
   if (!r.output.empty()) j["output"] = r.output;
   return j;

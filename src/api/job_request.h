@@ -48,6 +48,11 @@ struct JobRequest {
   std::vector<std::string> inputs;           // datasets the job reads (docs/data.md); their policies bind it
   std::string output;                        // dataset it writes, registered at submit; "" = none
   int max_retries = 0;                       // requeues after a failure of the machine/service
+  // What the placement optimises (docs/dispatch.md): "fastest", "cheapest", "budget"; "" = the
+  // tenant's default (fastest unless configured).
+  std::string objective;
+  double budget_usd = 0;                     // objective budget: the most the job may cost
+  double deadline_s = 0;                     // seconds after submit by which it should finish; 0 = none
 
   int TotalAccelerators() const { return workers * accelerators_per_worker; }
 };

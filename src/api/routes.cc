@@ -7,6 +7,7 @@
 
 #include "api/bounded_server.h"
 #include "api/dataset_routes.h"
+#include "api/dispatch_routes.h"
 #include "api/error_mapping.h"
 #include "api/host_check.h"
 #include "api/http_server.h"
@@ -336,6 +337,10 @@ const Route kRoutes[] = {
     {"POST", R"(/v1/jobs/(\d+)/cancel)", "/v1/jobs/{id}/cancel", CancelJob},
     {"DELETE", R"(/v1/jobs/(\d+))", "/v1/jobs/{id}/cancel", CancelJob},
     {"GET", R"(/v1/jobs/(\d+)/logs)", "/v1/jobs/{id}/logs", GetLogs},
+    {"GET", R"(/v1/jobs/(\d+)/explain)", "/v1/jobs/{id}/explain", GetExplain},
+    {"POST", "/v1/jobs/dry-run", "/v1/jobs/dry-run", PostDryRun},
+    {"GET", "/v1/acct", "/v1/acct", GetAcct},
+    {"GET", "/v1/acct/usage", "/v1/acct/usage", GetAcctUsage},
     {"GET", "/v1/sites", "/v1/sites", GetSites},
     {"GET", "/v1/usage", "/v1/usage", GetUsage},
     {"GET", R"(/v1/tenants/([A-Za-z0-9._-]+)/usage)", "/v1/tenants/{name}/usage", GetUsage},

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/dispatch_cmds.h"
 #include "common/status.h"
 #include "common/suggest.h"
 #include "common/version.h"
@@ -49,6 +50,7 @@ int RunCli(int argc, char** argv) {
   AddServeCommand(app, &rc, argc > 0 ? argv[0] : nullptr);
   AddClientCommands(app, &rc);
   AddLsCommand(app, &rc);
+  AddDispatchCommands(app, &rc);
   AddConfigCommand(app, &rc);
   AddDataCommands(app, &rc);
   if (Status st = CheckSubcommand(app, argc, argv); !st.ok()) return ReportError(st);

@@ -13,6 +13,7 @@
 #include "cli/client_conn.h"
 #include "cli/client_transport.h"
 #include "cli/commands.h"
+#include "cli/dispatch_cmds.h"
 #include "cli/duration.h"
 #include "cli/job_wait.h"
 #include "common/csv.h"
@@ -38,8 +39,10 @@ void AddSubmit(CLI::App& app, int* rc) {
   s->add_flag("--stderr", *err, "with --follow: its standard error instead of standard output");
   auto both = std::make_shared<bool>(false);
   s->add_flag("--both", *both, "with --follow: its standard output to stdout and its standard error to stderr");
+  auto dry = std::make_shared<bool>(false);
+  s->add_flag("--dry-run", *dry, "show every candidate site and type with its estimates (as cnet explain); submit nothing");
   AddConn(s, *c);
-  s->callback([c, file, key, wait, follow, err, both, rc] {
+  s->callback([c, file, key, wait, follow, err, both, dry, rc] {
     if (Status st = Resolve(*c); !st.ok()) { *rc = ReportError(st); return; }
     std::string text;
     if (*file == "-") {
@@ -50,6 +53,13 @@ void AddSubmit(CLI::App& app, int* rc) {
       text = *t;
     }
     bool is_json = !text.empty() && text.find_first_not_of(" \t\r\n") != std::string::npos && text[text.find_first_not_of(" \t\r\n")] == '{';
+    if (*dry) {
+      auto r = Call(*c, "POST", "/v1/jobs/dry-run", text, is_json ? "application/json" : "application/yaml");
+      if (!r.ok()) { *rc = ReportError(Status(r.status().code(), *file + ": " + r.status().message())); return; }
+      std::cout << (c->json_out ? r->doc.dump(2) + "\n" : FormatExplain(r->doc));
+      *rc = 0;
+      return;
+    }
     httplib::Headers h;
     if (!key->empty()) h.emplace("Idempotency-Key", *key);
     auto r = Call(*c, "POST", "/v1/jobs", text, is_json ? "application/json" : "application/yaml", h);
@@ -196,9 +206,17 @@ void AddUsage(CLI::App& app, int* rc) {
   auto tenant = std::make_shared<std::string>();
   CLI::App* s = app.add_subcommand("usage", "a tenant's usage and quota");
   s->add_option("--tenant", *tenant, "tenant (admins)");
+  auto since = std::make_shared<std::string>(), until = std::make_shared<std::string>();
+  s->add_option("--since", *since, "accounted usage per tenant from then (epoch s, YYYY-MM-DD[THH:MM[:SS]] UTC, or 2h ago)");
+  s->add_option("--until", *until, "... until then (default: now)");
   AddConn(s, *c);
-  s->callback([c, tenant, rc] {
+  s->callback([c, tenant, since, until, rc] {
     if (Status st = Resolve(*c); !st.ok()) { *rc = ReportError(st); return; }
+    if (!since->empty() || !until->empty()) {
+      Status st = PrintWindowUsage(*c, *tenant, *since, *until);
+      *rc = st.ok() ? 0 : ReportError(st);
+      return;
+    }
     auto r = Call(*c, "GET", tenant->empty() ? "/v1/usage" : "/v1/tenants/" + *tenant + "/usage");
     if (!r.ok()) { *rc = ReportError(r.status()); return; }
     const json& u = r->doc;

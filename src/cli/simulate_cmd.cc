@@ -22,7 +22,7 @@ struct SimArgs {
   std::string cluster, throughputs, spread, catalogue, trace, trace_format = "csv", generate;
   std::string policies = "las,las-hetero", measure, json, reference = "V100";
   std::vector<std::string> catalogue_extensions;
-  std::string jobs_out, util_out, restore_costs, elastic;
+  std::string jobs_out, util_out, restore_costs, elastic, economics, objectives;
   double util_interval = 0, restore_gbs = 0;
   double rate = 0, round = 360, penalty = 0;
   size_t jobs = 0, limit = 0;
@@ -91,25 +91,49 @@ Status RunSimulate(const SimArgs& a, const char* argv0) {
     MakeElastic(&wl, er);
   }
   for (const auto& w : cat.AmbiguousUses()) std::fprintf(stderr, "warning: %s\n", w.c_str());
+  if (!a.economics.empty()) {
+    std::vector<std::string> sites;
+    for (const Site& s : cluster.sites()) sites.push_back(s.name);
+    CNET_ASSIGN_OR_RETURN(SiteEconomics e, LoadEconomicsFile(a.economics, sites, cat));
+    opts.economics = std::make_shared<const SiteEconomics>(std::move(e));
+  }
+  // Each policy runs once per objective (none given: once, with the policy's own type order).
+  std::vector<std::optional<Objective>> objectives;
+  for (const auto& o : SplitList(a.objectives)) {
+    auto obj = ParseObjective(o);
+    if (!obj || *obj == Objective::kBudget)
+      return InvalidArgument("--objective: expected fastest or cheapest (comma-separated), got '" + o + "'");
+    objectives.push_back(obj);
+  }
+  if (objectives.empty()) objectives.push_back(std::nullopt);
   PolicyRegistry reg;
   RegisterBuiltinPolicies(reg);
   std::vector<std::string> names = SplitList(a.policies);
   if (names.empty()) return InvalidArgument("--policy: no policy named");
   for (const auto& n : names) CNET_RETURN_IF_ERROR(reg.Create(n).status());
   const bool tty = !a.quiet && isatty(STDERR_FILENO);
-  // One policy's failure does not lose the others' results: it is reported after them.
-  MultiRunResult runs = SimulatePolicies(cluster, perf, reg, names, wl, opts, [tty](const std::string& n, SimOptions& o) {
-    if (!tty) return;
-    o.progress = [n](double f, Seconds t, size_t done) {
-      int bar = static_cast<int>(f * 30);
-      std::fprintf(stderr, "\r%-16s [%-30s] %3.0f%%  t=%.1f h  finished %-10zu", n.c_str(),
-                   std::string(bar, '#').c_str(), f * 100, t / 3600, done);
-      std::fflush(stderr);
-    };
-  });
-  if (tty) std::fprintf(stderr, "\r%80s\r", "");
-  std::vector<SimResult>& results = runs.results;
-  std::vector<std::pair<std::string, Status>>& failures = runs.failures;
+  std::vector<SimResult> results;
+  std::vector<std::pair<std::string, Status>> failures;  // policy, why
+  for (const auto& objective : objectives) {
+    SimOptions oo = opts;
+    oo.objective = objective;
+    // One policy's failure does not lose the others' results: it is reported after them.
+    MultiRunResult runs = SimulatePolicies(cluster, perf, reg, names, wl, oo, [tty](const std::string& n, SimOptions& o) {
+      if (!tty) return;
+      o.progress = [n](double f, Seconds t, size_t done) {
+        int bar = static_cast<int>(f * 30);
+        std::fprintf(stderr, "\r%-16s [%-30s] %3.0f%%  t=%.1f h  finished %-10zu", n.c_str(),
+                     std::string(bar, '#').c_str(), f * 100, t / 3600, done);
+        std::fflush(stderr);
+      };
+    });
+    if (tty) std::fprintf(stderr, "\r%80s\r", "");
+    for (SimResult& r : runs.results) {
+      if (objective) r.policy += std::string("/") + ObjectiveName(*objective);
+      results.push_back(std::move(r));
+    }
+    for (auto& f : runs.failures) failures.push_back(std::move(f));
+  }
   // Bad input fails every policy alike: its error alone, no table, no --json.
   if (results.empty()) return failures.front().second;
   std::cout << "cluster " << cluster.name() << " (" << cluster.TotalAccels() << " accelerators), workload "
@@ -189,6 +213,9 @@ void AddSimulateCommand(CLI::App& app, int* rc, const char* argv0) {
   s->add_option("--util-out", a->util_out, "write the utilisation time series (per type) to this CSV file");
   s->add_option("--util-interval", a->util_interval, "seconds between --util-out samples (default: --round)");
   s->add_option("--json", a->json, "write results as JSON to this file");
+  s->add_option("--economics", a->economics, "site prices and network between sites (YAML; docs/dispatch.md)");
+  s->add_option("--objective", a->objectives,
+                "fastest and/or cheapest (comma-separated): every job's objective; each policy runs once per objective");
   s->add_flag("--quiet", a->quiet, "no progress bar");
   s->callback([a, rc, argv0] { *rc = ReportError(RunSimulate(*a, argv0)); });
 }

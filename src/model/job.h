@@ -13,6 +13,19 @@
 namespace cnet {
 
 struct DataResidency;  // model/data_residency.h
+// What a job's placement optimises among the candidates (site, type, gang shape) that can run it
+// (docs/dispatch.md): the earliest predicted finish, the lowest cost (within the deadline if
+// any), or the earliest finish within a budget.
+enum class Objective { kFastest, kCheapest, kBudget };
+inline const char* ObjectiveName(Objective o) {
+  return o == Objective::kCheapest ? "cheapest" : o == Objective::kBudget ? "budget" : "fastest";
+}
+inline std::optional<Objective> ParseObjective(const std::string& s) {
+  if (s == "fastest") return Objective::kFastest;
+  if (s == "cheapest") return Objective::kCheapest;
+  if (s == "budget") return Objective::kBudget;
+  return std::nullopt;
+}
 
 struct JobSpec {
   JobId id;
@@ -38,6 +51,8 @@ struct JobSpec {
   std::optional<Seconds> restore_s;
   Seconds first_start_cost_s = 0;
   std::optional<Seconds> deadline_s;   // absolute time
+  Objective objective = Objective::kFastest;
+  double budget_usd = 0;               // kBudget: the most the job may cost, in USD
   // Optional per-worker host resources (0: not constrained).
   int cpus_per_worker = 0;
   double memory_gib_per_worker = 0;

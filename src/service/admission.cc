@@ -41,6 +41,12 @@ Result<JobSpec> Admission::ToSpec(const ModelSnapshot& m, int64_t id, const std:
   j.priority = req.priority;
   j.submit_time_s = submit_time;
   CNET_RETURN_IF_ERROR(SetAccelerators(m, req, &j));
+  auto tenant_default = default_objectives_.find(tenant);
+  j.objective = !req.objective.empty()                      ? *ParseObjective(req.objective)
+                : tenant_default != default_objectives_.end() ? tenant_default->second
+                                                              : Objective::kFastest;
+  j.budget_usd = req.budget_usd;
+  if (req.deadline_s > 0) j.deadline_s = submit_time + req.deadline_s;
   for (size_t i = 0; i < req.sites.size(); ++i) {
     bool found = false;
     for (const cnet::Site& s : m.cluster->sites())

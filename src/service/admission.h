@@ -4,6 +4,7 @@
 // Thread-safe: every method is const over immutable state.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -45,6 +46,9 @@ class Admission {
   // before any request); null: requests naming inputs are refused.
   void SetDatasets(const Datasets* d) { datasets_ = d; }
   const Datasets* datasets() const { return datasets_; }
+  // Each tenant's objective for jobs that name none (config tenants[].objective). Call before
+  // any other thread uses this object.
+  void SetDefaultObjectives(std::map<std::string, Objective> m) { default_objectives_ = std::move(m); }
 
  private:
   Status SetAccelerators(const ModelSnapshot& m, const api::JobRequest& req, JobSpec* j) const;
@@ -53,6 +57,7 @@ class Admission {
   const PerfModel* perf_;
   AccelId cpu_type_;
   const Datasets* datasets_ = nullptr;
+  std::map<std::string, Objective> default_objectives_;
 };
 
 }  // namespace cnet::service

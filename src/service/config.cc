@@ -3,13 +3,15 @@
 #include "common/csv.h"
 #include "model/yaml_util.h"
 #include "service/site_attributes.h"
+#include "service/economics_config.h"
 
 namespace cnet::service {
 
 const std::set<std::string>& SharedSiteKeys() {
   static const std::set<std::string> keys{"name", "type", "region", "power_cap_kw", "device_env",
                                           "inventory_interval_s", "redispatch_after_s",
-                                          "redispatch_unconfirmed_after_s", "queue_ahead", "attributes"};
+                                          "redispatch_unconfirmed_after_s", "queue_ahead", "attributes",
+                                          "price_per_hour_usd"};
   return keys;
 }
 
@@ -131,7 +133,7 @@ Result<ServiceConfig> LoadConfig(const std::string& path) {
                                               "cycle_interval_s", "http_threads", "max_body_bytes", "integrity_check_s",
                                               "max_connections", "max_connections_per_client",
                                               "request_deadline_s", "max_list_bytes", "tls_cert", "tls_key",
-                                              "sites", "tenants", "allowed_hosts", "metrics_listen"}, ""));
+                                              "sites", "tenants", "allowed_hosts", "metrics_listen", "network"}, ""));
   ServiceConfig cfg;
   const std::string empty;
   if (root["addr"]) {
@@ -179,15 +181,21 @@ Result<ServiceConfig> LoadConfig(const std::string& path) {
     if (locals > 1) return c.Error(sites, "sites", "at most one local site per service");
   }
   if (cfg.sites.empty()) cfg.sites.push_back(DefaultLocalSite());
+  CNET_RETURN_IF_ERROR(LoadEconomicsKeys(c, root, &cfg));
   if (root["tenants"]) {
     CNET_ASSIGN_OR_RETURN(YAML::Node ts, YamlSeq(c, root, "tenants", ""));
     for (size_t i = 0; i < ts.size(); ++i) {
       const YAML::Node& n = ts[i];
       std::string p = "tenants[" + std::to_string(i) + "]";
-      CNET_RETURN_IF_ERROR(YamlOnlyKeys(c, n, {"name", "max_accelerators", "max_queued_jobs", "unix_user"}, p));
+      CNET_RETURN_IF_ERROR(YamlOnlyKeys(c, n, {"name", "max_accelerators", "max_queued_jobs", "unix_user", "objective"}, p));
       TenantConfig t;
       CNET_ASSIGN_OR_RETURN(t.name, YamlString(c, n, "name", p));
       CNET_ASSIGN_OR_RETURN(t.unix_user, YamlString(c, n, "unix_user", p, &t.unix_user));
+      const std::string fastest = "fastest";
+      CNET_ASSIGN_OR_RETURN(std::string obj, YamlString(c, n, "objective", p, &fastest));
+      if (!ParseObjective(obj) || obj == "budget")  // a budget is per job
+        return c.Error(n["objective"], p + ".objective", "expected fastest or cheapest, got '" + obj + "'");
+      t.objective = *ParseObjective(obj);
       int64_t q = 0;
       CNET_ASSIGN_OR_RETURN(q, YamlInt(c, n, "max_queued_jobs", p, &q));
       if (q < 0) return c.Error(n["max_queued_jobs"], p + ".max_queued_jobs", "must be >= 0");

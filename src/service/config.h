@@ -1,11 +1,12 @@
 // Service configuration: `cnet serve --config FILE` (YAML, docs/formats.md), or the embedded
 // default (one local site made of this machine). Value type.
-// The service reads the keys every site shares (name, type, region, power_cap_kw, device_env,
+// The service reads the keys every site shares (name, type, region, power_cap_kw, price_per_hour_usd, device_env,
 // inventory_interval_s, redispatch_after_s, redispatch_unconfirmed_after_s); the rest of a site's block belongs to its backend,
 // whose factory (src/backends/registry.h) parses and checks it.
 #pragma once
 
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -15,6 +16,8 @@
 #include "api/http_limits.h"
 #include "api/job_request.h"
 #include "common/status.h"
+#include "model/job.h"
+#include "sched/estimate/economics.h"
 
 namespace cnet::service {
 
@@ -54,6 +57,7 @@ struct TenantConfig {
   std::map<std::string, int> max_accelerators;  // type -> limit, "*" all types
   int max_queued_jobs = 0;
   std::string unix_user;  // "" = as recorded, else cnet-<name>
+  Objective objective = Objective::kFastest;  // for the tenant's jobs that name none
 };
 
 struct ServiceConfig {
@@ -72,6 +76,9 @@ struct ServiceConfig {
   api::TlsFiles tls;       // tls_cert, tls_key: HTTPS instead of HTTP
   std::vector<SiteConfig> sites;
   std::vector<TenantConfig> tenants;
+  // Site prices (sites[i].price_per_hour_usd) and the network between sites (`network:`);
+  // Service::Create resolves it against the catalogue (docs/dispatch.md).
+  std::shared_ptr<SiteEconomics> economics = std::make_shared<SiteEconomics>();
   // Host header values the API answers; empty = the listen host and localhost names (api/host_check.h).
   std::vector<std::string> allowed_hosts;
   // "HOST:PORT" where /metrics is served without a token; "" = none (on the API it needs an admin token).

@@ -1,6 +1,8 @@
 #include "service/control_loop.h"
 #include "service/residency.h"
 
+#include "service/explain.h"
+
 #include <algorithm>
 
 namespace cnet::service {
@@ -243,6 +245,8 @@ void ControlLoop::PublishReasons() {
         break;
       }
   reasons_ = std::move(r);
+  estimate_ = std::make_shared<const EstimateBase>(
+      EstimateBase{st_.cluster, st_.sched->capacity(), RunningReleases(*st_.sched), st_.clock.Now()});
   queue_ = std::make_shared<const QueueView>(std::move(order));
   held_reasons_ = std::move(held);
 }
@@ -255,6 +259,7 @@ void ControlLoop::Publish() {
   m->reasons = reasons_;
   m->queue = queue_;
   m->held_reasons = held_reasons_;
+  m->estimate = estimate_;
   m->explain_limit = kExplainLimit;
   for (size_t i = 0; i < st_.sites.size(); ++i) {
     const SiteRuntime& s = st_.sites[i];

@@ -1,5 +1,6 @@
 #include "service/loop_state.h"
 
+#include "sched/placement/scorers/objective.h"
 #include "service/control_loop.h"
 
 namespace cnet::service {
@@ -27,7 +28,9 @@ void LoopState::PublishModel() {
   snap->cluster = cluster;
   auto probe_policy = policies.Create(cfg.policy);
   // The probe only answers Prepare, which reads the cluster and the perf model.
-  snap->probe = std::make_shared<Scheduler>(*cluster, perf, std::move(probe_policy).value(), SchedulerOptions{});
+  SchedulerOptions po;
+  po.rules = rules;
+  snap->probe = std::make_shared<Scheduler>(*cluster, perf, std::move(probe_policy).value(), po);
   std::lock_guard l(model_mu_);
   model_ = std::move(snap);
 }
@@ -119,7 +122,13 @@ Status LoopState::RebuildModel() {
     return InvalidArgument("policy: '" + cfg.policy +
                            "' time-shares by preempting; the service runs the non-preemptive policies fifo, "
                            "fifo-hetero, backfill and cost-hetero");
+  if (!rules) {
+    auto r = std::make_shared<PlacementRules>();
+    InstallObjectiveScorers(*r, cfg.economics, cat, nullptr);
+    rules = std::move(r);
+  }
   SchedulerOptions so;
+  so.rules = rules;
   so.explain_waiting = true;
   so.explain_limit = kExplainLimit;
   auto next = std::make_unique<Scheduler>(*cl, perf, std::move(pol), so);

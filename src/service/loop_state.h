@@ -58,6 +58,9 @@ struct LoopState {
   ClusterView view;
   std::shared_ptr<const Cluster> cluster;
   std::unique_ptr<Scheduler> sched;
+  // Filters and scorers of every scheduler the loop builds (and of the admission probe): the
+  // defaults plus the job objective's scorers (placement/scorers/objective.h). Built once.
+  std::shared_ptr<const PlacementRules> rules;
   JobTable jobs;
   std::map<std::string, std::deque<int64_t>> held;  // tenant -> jobs waiting outside the scheduler
   std::unordered_map<int64_t, std::string> notes;   // dispatched jobs: the site's word (kNote)

@@ -13,6 +13,8 @@
 
 namespace cnet::service {
 
+struct EstimateBase;  // service/explain.h
+
 struct NodeView {
   std::string name, kind, type;  // kind: "cpu" or "accelerator"
   int count = 0, free = 0;
@@ -58,6 +60,9 @@ struct ReadModel {
   std::shared_ptr<const std::map<std::string, std::string>> held_reasons =
       std::make_shared<const std::map<std::string, std::string>>();
   size_t explain_limit = 0;
+  // Free capacity and running jobs' expected finishes after the last cycle (null before one), for
+  // `cnet explain` (service/explain.h).
+  std::shared_ptr<const EstimateBase> estimate;
 };
 
 }  // namespace cnet::service

@@ -63,6 +63,10 @@ Result<std::unique_ptr<Service>> Service::Create(ServiceConfig cfg, ServiceDeps 
   const AccelId cpu = *s->cat_->Find("x86-cpu");
 #endif
   s->admission_ = std::make_unique<Admission>(*s->cat_, *s->matrix_, *s->perf_, cpu);
+  CNET_RETURN_IF_ERROR(s->cfg_.economics->Resolve(*s->cat_));
+  std::map<std::string, Objective> objectives;
+  for (const TenantConfig& t : s->cfg_.tenants) objectives[t.name] = t.objective;
+  s->admission_->SetDefaultObjectives(std::move(objectives));
   CNET_ASSIGN_OR_RETURN(s->store_, store::Store::Open(s->cfg_.data_dir + "/cnet.db",
                                                      store::OpenOptions{s->cfg_.integrity_check_s}));
   CNET_ASSIGN_OR_RETURN(s->datasets_, Datasets::Open(s->cfg_.data_dir + "/cnet.db", s->cfg_.sites, *deps.clock));

@@ -21,11 +21,13 @@
 #include "model/accelerator.h"
 #include "perf/perf_model.h"
 #include "sched/policy_registry.h"
+#include "service/acct.h"
 #include "service/admission.h"
 #include "service/authenticator.h"
 #include "service/config.h"
 #include "service/control_loop.h"
 #include "service/datasets.h"
+#include "service/explain.h"
 #include "service/loop_state.h"
 #include "service/metrics.h"
 #include "service/tenant_ledger.h"
@@ -82,6 +84,22 @@ class Service {
   Result<CancelOutcome> Cancel(const Caller& c, int64_t id);
   Result<LogLocation> Logs(const Caller& c, int64_t id, const std::string& stream, int attempt);
   Result<bool> IsTerminal(int64_t id);
+  // `cnet explain`: every candidate (site, type) for job `id` with its estimates or rejection, and
+  // the objective's pick (docs/dispatch.md). The owner or an admin. service_explain.cc.
+  Result<ExplainView> Explain(const Caller& c, int64_t id);
+  // `cnet submit --dry-run`: the same for a request, checked as a submit would be; nothing is
+  // stored or queued.
+  Result<ExplainView> DryRun(const Caller& c, const api::JobRequest& req);
+  // Accounting rows of the jobs that overlap [since, until] (submitted before until, not ended
+  // before since), oldest first; tenants see their own, admins all or `tenant`. At most
+  // kMaxAcctRows; *truncated says when more matched. service_acct.cc.
+  struct AcctQuery {
+    std::optional<std::string> tenant;
+    std::optional<store::JobState> state;
+    double since = 0, until = 0;  // epoch seconds; until 0 = now
+  };
+  static constexpr size_t kMaxAcctRows = 100000;
+  Result<std::vector<AcctRow>> Acct(const Caller& c, AcctQuery q, bool* truncated);
   std::shared_ptr<const ReadModel> Read() const { return loop_->Read(); }
   struct UsageView {
     std::string tenant;
@@ -130,6 +148,7 @@ class Service {
   Result<std::string> UnixUserFor(const store::TenantRow& t) const;
   Result<store::JobRow> OwnedJob(const Caller& c, int64_t id);
   std::string LiveReason(const store::JobRow& row) const;
+  ExplainInputs ExplainBase(const std::string& tenant) const;
 
   ServiceConfig cfg_;
   ServiceDeps deps_;

@@ -8,6 +8,7 @@
 
 #include "common/clock.h"
 #include "sched/placement.h"
+#include "sched/placement/scorers/objective.h"
 
 namespace cnet {
 
@@ -44,7 +45,7 @@ class Run {
   Run(const Cluster& cluster, const PerfModel& perf, std::unique_ptr<Policy> policy,
       const Workload& wl, const SimOptions& opts)
       : cluster_(cluster), perf_(perf), wl_(wl), opts_(opts), ts_(policy->time_sharing()),
-        sched_(cluster, perf, std::move(policy), Options(opts)), rng_(opts.seed),
+        sched_(cluster, perf, std::move(policy), Options(opts, perf.catalogue())), rng_(opts.seed),
         busy_s_(perf.catalogue().size(), 0.0) {
     res_.policy = std::string(sched_.policy().name());
     res_.workload = wl.source;
@@ -72,10 +73,16 @@ class Run {
   }
 
  private:
-  static SchedulerOptions Options(const SimOptions& o) {
+  static SchedulerOptions Options(const SimOptions& o, const Catalogue& cat) {
     SchedulerOptions so;
     so.round_s = o.round_s;
     so.preempt_penalty_s = o.preempt_penalty_s;
+    if (o.economics || o.objective) {
+      auto rules = std::make_shared<PlacementRules>();
+      auto econ = o.economics ? o.economics : std::make_shared<const SiteEconomics>();
+      InstallObjectiveScorers(*rules, econ, cat, nullptr);
+      so.rules = std::move(rules);
+    }
     return so;
   }
   bool Measured(JobId id) const {
@@ -85,13 +92,21 @@ class Run {
   void StopBusy(JobId id, Seconds t) {
     auto it = started_.find(id);
     if (it == started_.end()) return;
-    busy_s_[it->second.second.accel.value()] += it->second.second.Workers() * (t - it->second.first);
+    const Placement& p = it->second.second;
+    busy_s_[p.accel.value()] += p.Workers() * (t - it->second.first);
+    if (opts_.economics) {
+      const std::string& site = cluster_.site(cluster_.node(p.slots.front().node).site).name;
+      site_cost_usd_ += opts_.economics->PriceUsdPerHour(perf_.catalogue(), site, p.accel) * p.Workers() *
+                        (t - it->second.first) / 3600;
+    }
     started_.erase(it);
   }
 
   Status AdmitArrivals() {
     while (next_ < wl_.jobs.size() && wl_.jobs[next_].submit_time_s <= t_ + 1e-9) {
-      CNET_RETURN_IF_ERROR(sched_.Admit(wl_.jobs[next_]));
+      JobSpec spec = wl_.jobs[next_];
+      if (opts_.objective) spec.objective = *opts_.objective;
+      CNET_RETURN_IF_ERROR(sched_.Admit(std::move(spec)));
       ++next_;
     }
     return Status::Ok();
@@ -241,6 +256,7 @@ class Run {
       res_.energy_kwh += (b * s.board_power_w + (cap_s - b) * s.idle_power_w) / 3.6e6;
       res_.cost_usd += b / 3600 * s.price_per_hour_usd;
     }
+    if (opts_.economics) res_.cost_usd = site_cost_usd_;
     std::sort(measured_jct_.begin(), measured_jct_.end());
     std::vector<double> jct;
     for (auto& [id, h] : measured_jct_) jct.push_back(h);
@@ -270,6 +286,7 @@ class Run {
   Rng rng_;
   SimResult res_;
   std::vector<double> busy_s_;  // accelerator-seconds busy, by type
+  double site_cost_usd_ = 0;    // busy package-hours at each site's price (opts_.economics)
   std::unordered_map<JobId, std::pair<Seconds, Placement>> started_;  // job -> (start, placement)
   std::set<std::pair<int, int>> predicted_;                           // (job type, accel)
   struct Track {

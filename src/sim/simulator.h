@@ -6,9 +6,12 @@
 
 #include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "sched/estimate/economics.h"
 #include "sched/scheduler.h"
 #include "sim/trace.h"
 
@@ -22,6 +25,12 @@ struct SimOptions {
   Seconds preempt_penalty_s = 0;  // default restore cost (JobSpec::restore_s overrides)
   bool record_jobs = false;       // fill SimResult::jobs
   Seconds util_interval_s = 0;    // > 0: fill SimResult::util, a sample at most this often
+  // Site prices and network (docs/dispatch.md); null: catalogue prices. With it, cost_usd is the
+  // busy package-hours at each site's price.
+  std::shared_ptr<const SiteEconomics> economics;
+  // Every job's objective; set (or economics set): the objective scorers place jobs, as in the
+  // service (placement/scorers/objective.h).
+  std::optional<Objective> objective;
   // Called now and then with (fraction done, simulated seconds, jobs finished).
   std::function<void(double, Seconds, size_t)> progress;
 };

@@ -57,6 +57,7 @@ class NodeScorer {
 struct TypeContext {
   Seconds now = 0;
   const Catalogue* catalogue = nullptr;
+  const Cluster* cluster = nullptr;  // may be null (scorers that need sites then see none)
 };
 
 // Ranks the accelerator types a job can run on. Higher is better; ties keep catalogue order.

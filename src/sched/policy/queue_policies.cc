@@ -15,7 +15,7 @@ namespace cnet {
 
 namespace {
 
-TypeContext Ctx(const Snapshot& s) { return TypeContext{s.now, s.catalogue}; }
+TypeContext Ctx(const Snapshot& s) { return TypeContext{s.now, s.catalogue, s.cluster}; }
 
 // Types a job can use in the order the rules give, by default fastest first.
 std::vector<AccelId> RankedTypes(const JobRecord& j, const Snapshot& s) {

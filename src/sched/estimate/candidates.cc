@@ -1,0 +1,184 @@
+#include "sched/estimate/candidates.h"
+
+#include <algorithm>
+#include <limits>
+#include <optional>
+
+#include "sched/placement.h"
+#include "sched/scheduler.h"
+
+namespace cnet {
+
+StageIn StageInAt(const StageInSource* src, const SiteEconomics& econ, const JobSpec& job, const std::string& site) {
+  StageIn s;
+  if (!src) return s;
+  for (const Transfer& t : src->Missing(job, site)) {
+    s.seconds += econ.TransferSeconds(t.from_site, site, t.bytes);
+    s.egress_usd += econ.EgressUsd(t.from_site, site, t.bytes);
+    s.bytes += t.bytes;
+  }
+  return s;
+}
+
+std::vector<Release> RunningReleases(const Scheduler& s) {
+  std::vector<Release> out;
+  out.reserve(s.running().size());
+  for (JobId id : s.running())
+    if (const JobRecord* r = s.Find(id)) out.push_back(Release{r->placement, r->ExpectedFinish()});
+  return out;
+}
+
+namespace {
+
+// Why no placement of `probe` on type a at site could ever exist, with every running job gone.
+std::string NeverFits(const EstimateInput& in, const JobSpec& job, const JobSpec& probe, SiteId site, AccelId a) {
+  const Cluster& cl = *in.cluster;
+  const std::string& tname = in.catalogue->Get(a).name;
+  int total = 0, usable = 0;
+  std::string refused;
+  for (NodeId n : cl.NodesWith(a)) {
+    const Node& node = cl.node(n);
+    if (node.site != site) continue;
+    std::string why;
+    if (!in.rules->AllowsNode(job, node, &why)) {
+      if (refused.empty()) refused = why;
+      continue;
+    }
+    total += node.accel_count;
+    if (in.capacity->Usable(n)) usable += node.accel_count;
+  }
+  if (total == 0 && !refused.empty()) return refused;
+  if (total < job.workers)
+    return "capacity: " + cl.site(site).name + " has " + std::to_string(total) + " " + tname + " the job may use; the gang needs " +
+           std::to_string(job.workers);
+  if (usable < job.workers)
+    return "capacity: " + std::to_string(total - usable) + " " + tname + " at " + cl.site(site).name +
+           " are on nodes that are down; " + std::to_string(usable) + " usable, the gang needs " + std::to_string(job.workers);
+  Capacity empty(cl, *in.catalogue);
+  if (!FindPlacement(*in.rules, empty, probe, a))
+    return "power cap: the racks of " + cl.site(site).name + " cannot run " + std::to_string(job.workers) + " " + tname +
+           " busy at once";
+  return "capacity: no placement of " + std::to_string(job.workers) + " " + tname + " at " + cl.site(site).name +
+         " (node shapes or units)";
+}
+
+// The earliest time >= now at which `probe` fits, releasing running jobs in finish order.
+std::optional<std::pair<Seconds, Placement>> EarliestFit(const EstimateInput& in, const JobSpec& probe, AccelId a,
+                                                         const std::vector<const Release*>& order) {
+  if (auto p = FindPlacement(*in.rules, *in.capacity, probe, a)) return std::make_pair(in.now, *p);
+  Capacity cap = *in.capacity;
+  for (const Release* r : order) {
+    if (r->placement.accel != a) continue;
+    cap.Give(r->placement);
+    if (auto p = FindPlacement(*in.rules, cap, probe, a)) return std::make_pair(std::max(in.now, r->at_s), *p);
+  }
+  return std::nullopt;
+}
+
+void EstimateOne(const EstimateInput& in, const JobRecord& j, Candidate& c, const std::vector<const Release*>& order) {
+  const JobSpec& job = j.spec;
+  std::string why;
+  if (!in.rules->AllowsType(job, c.accel, &why)) {
+    c.rejected = "type not acceptable: " + why;
+    return;
+  }
+  if (j.rate.size() <= static_cast<size_t>(c.accel.value()) || j.rate[c.accel.value()] <= 0) {
+    c.rejected = "type not acceptable: the job's type runs at 0 steps/s on " + c.accel_name;
+    return;
+  }
+  if (in.quota) {
+    if (std::string q = in.quota(c.accel); !q.empty()) {
+      c.rejected = "quota: " + q;
+      return;
+    }
+  }
+  JobSpec probe = job;  // the same job, held to this site and type
+  probe.allowed_sites = {c.site};
+  probe.acceptable = {c.accel};
+  auto fit = EarliestFit(in, probe, c.accel, order);
+  if (!fit) {
+    c.rejected = NeverFits(in, job, probe, c.site, c.accel);
+    return;
+  }
+  // The probe's site filter replaced the job's own: check the found nodes against the real spec.
+  if (Status st = in.rules->Check(job, fit->second, *in.cluster); !st.ok()) {
+    c.rejected = st.message();
+    return;
+  }
+  c.nodes = fit->second.Nodes();
+  const double rate = j.RateOn(c.accel, c.nodes);
+  if (rate <= 0) {
+    c.rejected = "type not acceptable: 0 steps/s on " + c.accel_name + " over " + std::to_string(c.nodes) + " nodes";
+    return;
+  }
+  c.predicted_rate = j.predicted.size() > static_cast<size_t>(c.accel.value()) && j.predicted[c.accel.value()];
+  const StageIn s = StageInAt(in.stage_in, *in.economics, job, c.site_name);
+  c.start_s = fit->first;
+  c.stage_in_s = s.seconds;
+  c.stage_in_bytes = s.bytes;
+  c.run_s = j.Remaining(in.now) / rate;
+  c.finish_s = c.start_s + c.stage_in_s + c.run_s;
+  const double price = in.economics->PriceUsdPerHour(*in.catalogue, c.site_name, c.accel);
+  c.egress_usd = s.egress_usd;
+  c.cost_usd = price * job.workers * c.run_s / 3600 + s.egress_usd;
+  c.energy_kwh = in.catalogue->Get(c.accel).board_power_w * job.workers * c.run_s / 3.6e6;
+}
+
+}  // namespace
+
+std::vector<Candidate> EstimateCandidates(const EstimateInput& in, const JobRecord& j) {
+  const Cluster& cl = *in.cluster;
+  std::vector<const Release*> order;
+  for (const Release& r : in.releases) order.push_back(&r);
+  std::stable_sort(order.begin(), order.end(), [](const Release* a, const Release* b) { return a->at_s < b->at_s; });
+  std::vector<Candidate> out;
+  for (const Site& site : cl.sites()) {
+    for (AccelId a : cl.accel_types()) {
+      bool here = false;
+      for (NodeId n : cl.NodesWith(a)) here = here || cl.node(n).site == site.id;
+      if (!here) continue;
+      Candidate c;
+      c.site = site.id;
+      c.accel = a;
+      c.site_name = site.name;
+      c.accel_name = in.catalogue->Get(a).name;
+      EstimateOne(in, j, c, order);
+      out.push_back(std::move(c));
+    }
+  }
+  return out;
+}
+
+int ChooseCandidate(const std::vector<Candidate>& cands, const JobSpec& job) {
+  auto best = [&](auto within, auto better) {
+    int b = -1;
+    for (size_t i = 0; i < cands.size(); ++i)
+      if (cands[i].feasible() && within(cands[i]) && (b < 0 || better(cands[i], cands[b]))) b = static_cast<int>(i);
+    return b;
+  };
+  auto any = [](const Candidate&) { return true; };
+  auto earlier = [](const Candidate& x, const Candidate& y) {
+    return x.finish_s < y.finish_s || (x.finish_s == y.finish_s && x.cost_usd < y.cost_usd);
+  };
+  auto cheaper = [](const Candidate& x, const Candidate& y) {
+    return x.cost_usd < y.cost_usd || (x.cost_usd == y.cost_usd && x.finish_s < y.finish_s);
+  };
+  switch (job.objective) {
+    case Objective::kFastest:
+      return best(any, earlier);
+    case Objective::kCheapest: {
+      if (!job.deadline_s) return best(any, cheaper);
+      const Seconds d = *job.deadline_s;
+      int b = best([d](const Candidate& c) { return c.finish_s <= d; }, cheaper);
+      return b >= 0 ? b : best(any, earlier);
+    }
+    case Objective::kBudget: {
+      const double budget = job.budget_usd;
+      int b = best([budget](const Candidate& c) { return c.cost_usd <= budget; }, earlier);
+      return b >= 0 ? b : best(any, cheaper);
+    }
+  }
+  return -1;
+}
+
+}  // namespace cnet

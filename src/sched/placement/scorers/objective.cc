@@ -1,0 +1,69 @@
+#include "sched/placement/scorers/objective.h"
+
+#include <cmath>
+#include <limits>
+
+namespace cnet {
+
+namespace {
+
+// Types that miss the deadline or the budget rank after every type that meets it.
+constexpr double kMiss = 1e15;
+
+struct Best {
+  Seconds time = std::numeric_limits<double>::infinity();  // stage-in + run, best site
+  double cost = std::numeric_limits<double>::infinity();   // best site
+};
+
+}  // namespace
+
+double ObjectiveTypeScorer::Score(const JobRecord& j, AccelId a, const TypeContext& ctx) const {
+  const double run = j.Remaining(ctx.now) / j.rate[a.value()];
+  const JobSpec& job = j.spec;
+  Best b;
+  if ((job.objective == Objective::kFastest && !stage_in_) || !ctx.cluster) return -run;  // the same at every site
+  const Cluster& cl = *ctx.cluster;
+  SiteId last;
+  for (NodeId n : cl.NodesWith(a)) {
+    const SiteId s = cl.node(n).site;
+    if (s == last || !job.AllowsSite(s)) continue;
+    last = s;
+    const std::string& site = cl.site(s).name;
+    const StageIn in = StageInAt(stage_in_, *econ_, job, site);
+    const double cost = econ_->PriceUsdPerHour(*ctx.catalogue, site, a) * job.workers * run / 3600 + in.egress_usd;
+    b.time = std::min(b.time, in.seconds + run);
+    b.cost = std::min(b.cost, cost);
+  }
+  if (!std::isfinite(b.time)) b.time = run;
+  if (!std::isfinite(b.cost)) b.cost = 0;
+  switch (job.objective) {
+    case Objective::kFastest:
+      return -b.time;
+    case Objective::kCheapest:
+      if (job.deadline_s && ctx.now + b.time > *job.deadline_s) return -kMiss - b.time;
+      return -b.cost;
+    case Objective::kBudget:
+      return b.cost <= job.budget_usd ? -b.time : -kMiss - b.cost;
+  }
+  return -b.time;
+}
+
+double ObjectiveNodeScorer::Score(const Capacity& cap, const JobSpec& job, const Node& n) const {
+  const std::string& site = cap.cluster().site(n.site).name;
+  double primary = 0;
+  if (job.objective == Objective::kFastest)
+    primary = -StageInAt(stage_in_, *econ_, job, site).seconds;
+  else
+    primary = -econ_->PriceUsdPerHour(*cat_, site, n.accel);
+  // Lexicographic: the objective first (prices to the tenth of a cent, seconds to the
+  // millisecond), then best fit (a node holds at most a few thousand packages).
+  return std::round(primary * 1000) * 1e4 - static_cast<double>(cap.Free(n.id));
+}
+
+void InstallObjectiveScorers(PlacementRules& rules, std::shared_ptr<const SiteEconomics> econ, const Catalogue& cat,
+                             const StageInSource* stage_in) {
+  rules.SetTypeScorer(std::make_unique<ObjectiveTypeScorer>(econ, stage_in));
+  rules.SetNodeScorer(std::make_unique<ObjectiveNodeScorer>(std::move(econ), cat, stage_in));
+}
+
+}  // namespace cnet
