@@ -24,8 +24,8 @@ void RegisterBuiltinPolicies(PolicyRegistry& r) {
                    "maximum total normalised throughput, no fairness (Gavel's max_sum_throughput; LP, rounds)",
                    [] { return MakeMaxSumThroughputPolicy(); });
   (void)r.Register("elastic-hetero",
-                   "type and gang size per round for elastic jobs (min/max_workers): fairness floor in "
-                   "least-attained-service order, then goodput per accelerator; rigid jobs at their size",
+                   "type and gang size per round for elastic jobs (min/max_workers): who runs by least "
+                   "attained service, types by regret, sizes by proportional fairness; rigid jobs at their size",
                    [] { return MakeElasticHeteroPolicy(); });
   (void)r.Register("cost-hetero", "cheapest type that meets each job's deadline",
                    [] { return MakeCostHeteroPolicy(); });
