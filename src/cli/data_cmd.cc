@@ -186,7 +186,7 @@ void AddAudit(CLI::App& app, int* rc) {
       std::cout << *db << ": audit log intact, " << v->records << " record(s)\n";
       *rc = 0;
     } else {
-      std::cout << *db << ": audit log broken at record " << v->first_bad_seq << ": " << v->why << "\n";
+      std::cout << *db << ": audit log broken: " << v->why << "\n";  // why names the record
       *rc = 1;
     }
   });

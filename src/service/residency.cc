@@ -28,6 +28,23 @@ store::AuditRecord Decision(const LoopState& st, const Active& a, const std::str
   return r;
 }
 
+// A job submitted to a site its data may no longer go to and not started there: withdrawn and
+// queued again (it then enters the scheduler under its new set), where the site can withdraw.
+// Returns whether it was.
+bool WithdrawIfDenied(LoopState& st, Active& a) {
+  if (a.state != store::JobState::kScheduled || a.launching || a.site < 0) return false;
+  SiteRuntime& s = st.sites[a.site];
+  SiteId sid;
+  for (const cnet::Site& cs : st.cluster->sites())
+    if (cs.name == s.cfg.name) sid = cs.id;
+  if (!a.spec.residency || a.spec.residency->Allows(sid) || !s.caps.can_withdraw) return false;
+  auto w = s.backend->Withdraw(a.id, a.attempts);
+  if (!w.ok() || *w != backends::WithdrawOutcome::kWithdrawn) return false;  // it may have started
+  Status r = st.Requeue(a, "requeued: data policy changed: " + a.spec.residency->WhyNot(sid) + "; withdrawn from " +
+                               s.cfg.name);
+  return r.ok();
+}
+
 }  // namespace
 
 void RecheckResidency(LoopState& st, const std::set<std::string>& changed) {
@@ -58,6 +75,7 @@ void RecheckResidency(LoopState& st, const std::set<std::string>& changed) {
       a->spec.residency = std::make_shared<DataResidency>();
     } else {
       a->spec.residency = spec->residency;
+      if (WithdrawIfDenied(st, *a)) continue;  // re-enters the scheduler with the new set
     }
     if (a->in_sched) {
       Status s = st.sched->SetResidency(JobId(a->id), a->spec.residency);

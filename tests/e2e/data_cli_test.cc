@@ -124,7 +124,7 @@ TEST_F(DataCli, PolicyDecidesTheSiteOthersSeeNothingAndTheAuditChainHolds) {
   std::ofstream(db, std::ios::binary | std::ios::trunc) << bytes;
   CmdResult bad = Cnet("audit verify " + db, "");
   EXPECT_EQ(bad.rc, 1) << bad.out << bad.err;
-  EXPECT_NE(bad.out.find("broken at record 2: its content does not match its hash"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("audit log broken: record 2: its content does not match its hash"), std::string::npos) << bad.out;
 }
 
 }  // namespace

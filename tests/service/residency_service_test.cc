@@ -220,6 +220,31 @@ TEST(ResidencyService, AnOutageOfTheAllowedSiteNeverMovesTheJobAndARestartKeepsT
   EXPECT_EQ(h.Row(*first).site, "cn");
 }
 
+// Submitted to a site (not started), then the owner's new policy denies that site: withdrawn there
+// and dispatched where the data may go.
+TEST(ResidencyService, ADispatchedJobIsWithdrawnFromASiteTheNewPolicyDenies) {
+  LoopHarness h;
+  TwoSites(h, SlurmLike());
+  ASSERT_TRUE(h.Start().ok());
+  ASSERT_TRUE(h.svc().datasets().Register(kAlice, Genome("*")).ok());
+  auto job = h.Submit("alice", Reads({"genome"}));
+  ASSERT_TRUE(job.ok());
+  h.Tick(3);
+  ASSERT_EQ(h.State(*job), JobState::kScheduled);
+  const std::string first = h.Row(*job).site;
+  ASSERT_TRUE(h.svc().datasets().Update(kAlice, "genome", NewPolicy("* \\ " + first)).ok());
+  h.Tick(3);
+  auto row = h.Row(*job);
+  EXPECT_NE(row.site, first);
+  EXPECT_FALSE(row.site.empty());
+  EXPECT_GE(row.attempts, 1);
+  auto v = h.svc().GetJob(Caller{"", true}, *job, true);
+  ASSERT_TRUE(v.ok());
+  bool withdrawn = false;
+  for (const auto& e : v->events) withdrawn |= e.reason.find("requeued: data policy changed") != std::string::npos;
+  EXPECT_TRUE(withdrawn);
+}
+
 TEST(ResidencyService, AnOutputInheritsTheStrictestInputPolicy) {
   LoopHarness h;
   TwoSites(h);
