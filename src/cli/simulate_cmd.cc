@@ -115,6 +115,7 @@ Status RunSimulate(const SimArgs& a, const char* argv0) {
     auto pol = reg.Create(n);
     SimOptions o = opts;
     o.objective = objective;
+    o.keep_policy_type_order = n == "cost-hetero";  // as the service runs it
     if (tty) {
       o.progress = [n = n](double f, Seconds t, size_t done) {
         int bar = static_cast<int>(f * 30);
