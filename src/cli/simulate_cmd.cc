@@ -119,6 +119,7 @@ Status RunSimulate(const SimArgs& a, const char* argv0) {
     oo.objective = objective;
     // One policy's failure does not lose the others' results: it is reported after them.
     MultiRunResult runs = SimulatePolicies(cluster, perf, reg, names, wl, oo, [tty](const std::string& n, SimOptions& o) {
+      o.keep_policy_type_order = n == "cost-hetero";  // as the service runs it
       if (!tty) return;
       o.progress = [n](double f, Seconds t, size_t done) {
         int bar = static_cast<int>(f * 30);

@@ -124,7 +124,8 @@ Status LoopState::RebuildModel() {
                            "fifo-hetero, backfill and cost-hetero");
   if (!rules) {
     auto r = std::make_shared<PlacementRules>();
-    InstallObjectiveScorers(*r, cfg.economics, cat, nullptr);
+    // cost-hetero orders types by cost itself (and by deadline); the objective's order would replace it.
+    InstallObjectiveScorers(*r, cfg.economics, cat, nullptr, cfg.policy != "cost-hetero");
     rules = std::move(r);
   }
   SchedulerOptions so;

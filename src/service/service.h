@@ -148,7 +148,8 @@ class Service {
   Result<std::string> UnixUserFor(const store::TenantRow& t) const;
   Result<store::JobRow> OwnedJob(const Caller& c, int64_t id);
   std::string LiveReason(const store::JobRow& row) const;
-  ExplainInputs ExplainBase(const std::string& tenant) const;
+  // What Explain reads besides the job; `m` must outlive the result (it points into it).
+  ExplainInputs ExplainBase(const ModelSnapshot& m, const std::string& tenant) const;
 
   ServiceConfig cfg_;
   ServiceDeps deps_;

@@ -5,11 +5,10 @@
 
 namespace cnet::service {
 
-ExplainInputs Service::ExplainBase(const std::string& tenant) const {
-  std::shared_ptr<const ModelSnapshot> m = st_->Model();
+ExplainInputs Service::ExplainBase(const ModelSnapshot& m, const std::string& tenant) const {
   ExplainInputs in;
-  in.cluster = m->cluster;
-  in.probe = m->probe.get();
+  in.cluster = m.cluster;
+  in.probe = m.probe.get();  // the caller holds m
   in.base = loop_->Read()->estimate;
   in.catalogue = cat_.get();
   in.economics = cfg_.economics.get();
@@ -25,9 +24,7 @@ Result<ExplainView> Service::Explain(const Caller& c, int64_t id) {
   CNET_ASSIGN_OR_RETURN(api::JobRequest req, api::JobRequestFromJson(doc, cfg_.limits));
   std::shared_ptr<const ModelSnapshot> m = st_->Model();
   CNET_ASSIGN_OR_RETURN(JobSpec spec, admission_->ToSpec(*m, id, row.tenant, row.submit_time, req));
-  ExplainInputs in = ExplainBase(row.tenant);
-  in.cluster = m->cluster;
-  in.probe = m->probe.get();
+  ExplainInputs in = ExplainBase(*m, row.tenant);
   CNET_ASSIGN_OR_RETURN(ExplainView v, cnet::service::Explain(in, spec));
   v.state = store::StateName(row.state);
   v.dispatched_site = row.site;
@@ -42,13 +39,11 @@ Result<ExplainView> Service::Explain(const Caller& c, int64_t id) {
 Result<ExplainView> Service::DryRun(const Caller& c, const api::JobRequest& req) {
   if (c.admin) return PermissionDenied("tenant: admins do not submit jobs; use a tenant token");
   std::shared_ptr<const ModelSnapshot> m = st_->Model();
-  CNET_ASSIGN_OR_RETURN(JobSpec checked, admission_->Check(*m, ledger_.Tenant(c.tenant), req));
-  (void)checked;  // Check refuses what a submit would; the spec is rebuilt with the caller's tenant and time
+  // Refused as a submit would be; the spec is then built with the caller's tenant and the time now.
+  CNET_RETURN_IF_ERROR(admission_->Check(*m, ledger_.Tenant(c.tenant), req).status());
   const double now = deps_.clock->Now();
   CNET_ASSIGN_OR_RETURN(JobSpec spec, admission_->ToSpec(*m, 0, c.tenant, now, req));
-  ExplainInputs in = ExplainBase(c.tenant);
-  in.cluster = m->cluster;
-  in.probe = m->probe.get();
+  ExplainInputs in = ExplainBase(*m, c.tenant);
   return cnet::service::Explain(in, spec);
 }
 

@@ -80,7 +80,7 @@ class Run {
     if (o.economics || o.objective) {
       auto rules = std::make_shared<PlacementRules>();
       auto econ = o.economics ? o.economics : std::make_shared<const SiteEconomics>();
-      InstallObjectiveScorers(*rules, econ, cat, nullptr);
+      InstallObjectiveScorers(*rules, econ, cat, nullptr, !o.keep_policy_type_order);
       so.rules = std::move(rules);
     }
     return so;

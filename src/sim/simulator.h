@@ -31,6 +31,9 @@ struct SimOptions {
   // Every job's objective; set (or economics set): the objective scorers place jobs, as in the
   // service (placement/scorers/objective.h).
   std::optional<Objective> objective;
+  // With the scorers: keep the policy's own type order (only the node scorer), as the service
+  // does for cost-hetero.
+  bool keep_policy_type_order = false;
   // Called now and then with (fraction done, simulated seconds, jobs finished).
   std::function<void(double, Seconds, size_t)> progress;
 };

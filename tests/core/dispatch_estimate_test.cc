@@ -292,19 +292,20 @@ TEST(ChooseCandidate, ObjectivesDeadlinesBudgetsAndTies) {
 
 // Places one job with `obj` on a fresh backfill scheduler with the objective scorers installed.
 Placement PlaceWith(const Cluster& cl, const SiteEconomics& econ, Objective obj, std::optional<Seconds> deadline = {},
-                    const std::string& policy = "backfill") {
+                    const std::string& policy = "backfill", bool order_types = true,
+                    const std::string& job_type = kResNet) {
   PerfModel perf(TestCatalogue(), testing::GavelMatrix());
   PolicyRegistry reg;
   RegisterBuiltinPolicies(reg);
   SchedulerOptions so;
   auto rules = std::make_shared<PlacementRules>();
-  InstallObjectiveScorers(*rules, std::make_shared<const SiteEconomics>(econ), TestCatalogue(), nullptr);
+  InstallObjectiveScorers(*rules, std::make_shared<const SiteEconomics>(econ), TestCatalogue(), nullptr, order_types);
   so.rules = rules;
   Scheduler s(cl, perf, std::move(reg.Create(policy)).value(), so);
   JobSpec j;
   j.id = JobId(1);
   j.workers = 2;
-  j.job_type = kResNet;
+  j.job_type = job_type;
   j.total_steps = 1e4;
   j.objective = obj;
   j.deadline_s = deadline;
@@ -347,6 +348,19 @@ TEST(ObjectiveScorers, CheapestTakesTheSlowerCheaperTypeUnlessTheDeadlineForbids
   const Seconds deadline = (1e4 / k80 + 1e4 / v100) / 2;
   Placement in_time = PlaceWith(cl, e, Objective::kCheapest, deadline);
   EXPECT_EQ(in_time.accel, Accel("V100")) << "K80 would finish after the deadline";
+}
+
+// cost-hetero orders types by cost itself: the service installs only the node scorer for it, so a
+// job with the default objective still gets cost-hetero's cheapest type, not the fastest.
+TEST(ObjectiveScorers, CostHeteroKeepsItsOwnTypeOrderWithoutTheTypeScorer) {
+  Cluster cl = TwoSites();
+  // Gavel: a 2-gang of Transformer (batch 16) runs 2.0x faster on V100 than on K80, and V100 costs
+  // 3.4x K80 in the catalogue (which cost-hetero prices with): K80 is the cheaper way to finish.
+  const std::string t = "Transformer (batch size 16)";
+  SiteEconomics e;
+  EXPECT_EQ(PlaceWith(cl, e, Objective::kFastest, {}, "cost-hetero", false, t).accel, Accel("K80"));
+  EXPECT_EQ(PlaceWith(cl, e, Objective::kFastest, {}, "cost-hetero", true, t).accel, Accel("V100"))
+      << "the type scorer would replace cost-hetero's order";
 }
 
 // --- the simulator runs the same decision --------------------------------------------------------

@@ -68,8 +68,7 @@ std::optional<std::pair<Seconds, Placement>> EarliestFit(const EstimateInput& in
   if (auto p = FindPlacement(*in.rules, *in.capacity, probe, a)) return std::make_pair(in.now, *p);
   Capacity cap = *in.capacity;
   for (const Release* r : order) {
-    if (r->placement.accel != a) continue;
-    cap.Give(r->placement);
+    cap.Give(r->placement);  // any type: it frees rack power too
     if (auto p = FindPlacement(*in.rules, cap, probe, a)) return std::make_pair(std::max(in.now, r->at_s), *p);
   }
   return std::nullopt;

@@ -35,7 +35,7 @@ double ObjectiveTypeScorer::Score(const JobRecord& j, AccelId a, const TypeConte
     b.cost = std::min(b.cost, cost);
   }
   if (!std::isfinite(b.time)) b.time = run;
-  if (!std::isfinite(b.cost)) b.cost = 0;
+  if (!std::isfinite(b.cost)) b.cost = ctx.catalogue->Get(a).price_per_hour_usd * job.workers * run / 3600;
   switch (job.objective) {
     case Objective::kFastest:
       return -b.time;
@@ -60,9 +60,14 @@ double ObjectiveNodeScorer::Score(const Capacity& cap, const JobSpec& job, const
   return std::round(primary * 1000) * 1e4 - static_cast<double>(cap.Free(n.id));
 }
 
+double ObjectiveNodeScorer::Bound(const Capacity& cap, const JobSpec& job) const {
+  if (job.objective == Objective::kFastest && !stage_in_) return -static_cast<double>(job.workers);
+  return NodeScorer::Bound(cap, job);
+}
+
 void InstallObjectiveScorers(PlacementRules& rules, std::shared_ptr<const SiteEconomics> econ, const Catalogue& cat,
-                             const StageInSource* stage_in) {
-  rules.SetTypeScorer(std::make_unique<ObjectiveTypeScorer>(econ, stage_in));
+                             const StageInSource* stage_in, bool order_types) {
+  if (order_types) rules.SetTypeScorer(std::make_unique<ObjectiveTypeScorer>(econ, stage_in));
   rules.SetNodeScorer(std::make_unique<ObjectiveNodeScorer>(std::move(econ), cat, stage_in));
 }
 

@@ -45,6 +45,8 @@ class ObjectiveNodeScorer final : public NodeScorer {
       : econ_(std::move(econ)), cat_(&cat), stage_in_(stage_in) {}
   std::string_view name() const override { return "objective"; }
   double Score(const Capacity& cap, const JobSpec& job, const Node& n) const override;
+  // Best fit's bound where every site scores alike (fastest without stage-in), else none.
+  double Bound(const Capacity& cap, const JobSpec& job) const override;
 
  private:
   std::shared_ptr<const SiteEconomics> econ_;
@@ -52,8 +54,9 @@ class ObjectiveNodeScorer final : public NodeScorer {
   const StageInSource* stage_in_;
 };
 
-// Installs both scorers on `rules` (the service and the simulator do this).
+// Installs both scorers on `rules` (the service and the simulator do this). order_types false:
+// only the node scorer, so a policy keeps its own type order (cost-hetero's is already by cost).
 void InstallObjectiveScorers(PlacementRules& rules, std::shared_ptr<const SiteEconomics> econ, const Catalogue& cat,
-                             const StageInSource* stage_in);
+                             const StageInSource* stage_in, bool order_types = true);
 
 }  // namespace cnet
