@@ -274,7 +274,7 @@ Result<JobRequest> JobRequestFromJson(const json& doc, const Limits& L) {
   static const std::set<std::string> known = {
       "name", "command", "env", "working_dir", "workers", "accelerators_per_worker", "accelerator_types",
       "cpus_per_worker", "memory_gib_per_worker", "job_type", "estimated_duration_s", "priority",
-      "time_limit_s", "labels", "sites", "max_retries"};
+      "time_limit_s", "labels", "sites", "max_retries", "array", "dependency"};
   for (auto it = doc.begin(); it != doc.end(); ++it)
     if (!known.count(it.key())) {
       std::string k = it.key().size() > 64 ? it.key().substr(0, 64) + "..." : it.key();
@@ -308,7 +308,7 @@ Result<JobRequest> JobRequestFromJson(const json& doc, const Limits& L) {
   }
   if (has("env")) {
     CNET_ASSIGN_OR_RETURN(r.env, GetStringMap(doc["env"], "env", L.max_env, 256, L.max_env_value_bytes, true));
-    for (const char* reserved : {"CUDA_VISIBLE_DEVICES", "ASCEND_RT_VISIBLE_DEVICES"})
+    for (const char* reserved : {"CUDA_VISIBLE_DEVICES", "ASCEND_RT_VISIBLE_DEVICES", "CNET_ARRAY_JOB_ID", "CNET_ARRAY_TASK_ID"})
       if (r.env.count(reserved)) return FieldError(std::string("env.") + reserved, "is set by the scheduler");
   }
   if (has("working_dir")) {
@@ -335,6 +335,33 @@ Result<JobRequest> JobRequestFromJson(const json& doc, const Limits& L) {
   if (has("labels")) { CNET_ASSIGN_OR_RETURN(r.labels, GetStringMap(doc["labels"], "labels", L.max_labels, 63, 256, false)); }
   if (has("sites")) { CNET_ASSIGN_OR_RETURN(r.sites, GetNameList(doc["sites"], "sites", 64)); }
   if (has("max_retries")) { CNET_ASSIGN_OR_RETURN(int64_t v, GetInt(doc["max_retries"], "max_retries", 0, 10)); r.max_retries = static_cast<int>(v); }
+  if (has("array")) {
+    const json& v = doc["array"];
+    if (!v.is_string() && !v.is_number_integer())
+      return FieldError("array", std::string("expected a string such as \"0-99%8\", got ") + TypeName(v));
+    const std::string text = v.is_string() ? v.get<std::string>() : std::to_string(v.get<int64_t>());
+    if (text.size() > 4096) return FieldError("array", "longer than 4096 bytes");
+    if (!Trim(text).empty()) {
+      CNET_ASSIGN_OR_RETURN(ArraySpec a, ParseArraySpec(text, "array", L.max_array_size));
+      r.array = a.Canonical();
+    }
+  }
+  if (has("dependency")) {
+    const json& v = doc["dependency"];
+    std::string text;
+    if (v.is_string()) {
+      text = v.get<std::string>();
+    } else if (v.is_array()) {
+      for (size_t i = 0; i < v.size(); ++i) {
+        CNET_ASSIGN_OR_RETURN(std::string item, GetString(v[i], "dependency[" + std::to_string(i) + "]", 4096));
+        text += (text.empty() ? "" : ",") + item;
+      }
+    } else {
+      return FieldError("dependency", std::string("expected a string such as \"afterok:12\" or a list of them, got ") + TypeName(v));
+    }
+    if (text.size() > 4096) return FieldError("dependency", "longer than 4096 bytes");
+    CNET_ASSIGN_OR_RETURN(r.dependency, ParseDependencies(text, "dependency"));
+  }
   if (r.accelerators_per_worker == 0 && !r.accelerator_types.empty())
     return FieldError("accelerator_types", "given for a job with accelerators_per_worker 0");
   if (r.accelerators_per_worker == 0 && r.cpus_per_worker == 0)
@@ -411,7 +438,9 @@ json ToJson(const JobRequest& r) {
               {"time_limit_s", r.time_limit_s},
               {"labels", r.labels},
               {"sites", r.sites},
-              {"max_retries", r.max_retries}};
+              {"max_retries", r.max_retries},
+              {"array", r.array},
+              {"dependency", DependenciesText(r.dependency)}};
 }
 
 }  // namespace cnet::api

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/array_deps.h"
 #include "common/status.h"
 
 namespace cnet::api {
@@ -27,6 +28,7 @@ struct Limits {
   size_t max_env_value_bytes = 65536;
   size_t max_labels = 64;
   double max_time_limit_s = 30 * 86400.0;
+  int max_array_size = 10000;        // tasks of one job array (config: max_array_size)
 };
 
 struct JobRequest {
@@ -46,6 +48,8 @@ struct JobRequest {
   std::map<std::string, std::string> labels;
   std::vector<std::string> sites;            // allowed sites (data residency); empty: any
   int max_retries = 0;                       // requeues after a failure of the machine/service
+  std::string array;                         // job array, canonical (api/array_deps.h); "" = not an array
+  std::vector<Dependency> dependency;        // jobs (or arrays) this job waits for; empty = none
 
   int TotalAccelerators() const { return workers * accelerators_per_worker; }
 };
