@@ -50,6 +50,7 @@ int RunCli(int argc, char** argv) {
   AddClientCommands(app, &rc);
   AddLsCommand(app, &rc);
   AddConfigCommand(app, &rc);
+  AddJobActionCommands(app, &rc);
   if (Status st = CheckSubcommand(app, argc, argv); !st.ok()) return ReportError(st);
   try {
     app.parse(argc, argv);

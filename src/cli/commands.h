@@ -13,6 +13,7 @@ void AddServeCommand(CLI::App& app, int* rc, const char* argv0);
 void AddClientCommands(CLI::App& app, int* rc);
 void AddLsCommand(CLI::App& app, int* rc);
 void AddConfigCommand(CLI::App& app, int* rc);
+void AddJobActionCommands(CLI::App& app, int* rc);  // hold, release, requeue
 
 // Exit code for a Status: 0 ok, 2 bad input, 1 otherwise; prints the error to stderr.
 class Status;
