@@ -80,7 +80,8 @@ void Print(const json& jobs, const std::vector<const Column*>& cols, bool parsab
       }
       const size_t w = static_cast<size_t>(cols[i]->width);
       const bool last = i + 1 == cols.size();
-      if (!wide && w > 0 && !last && v.size() > w) v = v.substr(0, w);
+      const bool id = std::string(cols[i]->name) == "id";  // never cut (an array's is "40_[0-99%8]")
+      if (!wide && !id && w > 0 && !last && v.size() > w) v = v.substr(0, w);
       if (!last && v.size() < w) v.resize(w, ' ');
       line += v + (last ? "" : " ");
     }
