@@ -275,7 +275,7 @@ Result<JobRequest> JobRequestFromJson(const json& doc, const Limits& L) {
       "name", "command", "env", "working_dir", "workers", "accelerators_per_worker", "accelerator_types",
       "cpus_per_worker", "memory_gib_per_worker", "job_type", "estimated_duration_s", "priority",
       "time_limit_s", "labels", "sites", "max_retries", "inputs", "output", "objective", "budget_usd",
-      "deadline_s"};
+      "deadline_s", "array", "dependency"};
   for (auto it = doc.begin(); it != doc.end(); ++it)
     if (!known.count(it.key())) {
       std::string k = it.key().size() > 64 ? it.key().substr(0, 64) + "..." : it.key();
@@ -309,7 +309,7 @@ Result<JobRequest> JobRequestFromJson(const json& doc, const Limits& L) {
   }
   if (has("env")) {
     CNET_ASSIGN_OR_RETURN(r.env, GetStringMap(doc["env"], "env", L.max_env, 256, L.max_env_value_bytes, true));
-    for (const char* reserved : {"CUDA_VISIBLE_DEVICES", "ASCEND_RT_VISIBLE_DEVICES"})
+    for (const char* reserved : {"CUDA_VISIBLE_DEVICES", "ASCEND_RT_VISIBLE_DEVICES", "CNET_ARRAY_JOB_ID", "CNET_ARRAY_TASK_ID"})
       if (r.env.count(reserved)) return FieldError(std::string("env.") + reserved, "is set by the scheduler");
   }
   if (has("working_dir")) {
@@ -349,6 +349,33 @@ Result<JobRequest> JobRequestFromJson(const json& doc, const Limits& L) {
   if (has("budget_usd")) { CNET_ASSIGN_OR_RETURN(r.budget_usd, GetNumber(doc["budget_usd"], "budget_usd", 0, 1e9)); }
   if (has("deadline_s")) { CNET_ASSIGN_OR_RETURN(r.deadline_s, GetNumber(doc["deadline_s"], "deadline_s", 0, 365 * 86400.0)); }
   if (r.objective == "budget" && r.budget_usd <= 0) return FieldError("budget_usd", "required (> 0) with objective budget");
+  if (has("array")) {
+    const json& v = doc["array"];
+    if (!v.is_string() && !v.is_number_integer())
+      return FieldError("array", std::string("expected a string such as \"0-99%8\", got ") + TypeName(v));
+    const std::string text = v.is_string() ? v.get<std::string>() : std::to_string(v.get<int64_t>());
+    if (text.size() > 4096) return FieldError("array", "longer than 4096 bytes");
+    if (!Trim(text).empty()) {
+      CNET_ASSIGN_OR_RETURN(ArraySpec a, ParseArraySpec(text, "array", L.max_array_size));
+      r.array = a.Canonical();
+    }
+  }
+  if (has("dependency")) {
+    const json& v = doc["dependency"];
+    std::string text;
+    if (v.is_string()) {
+      text = v.get<std::string>();
+    } else if (v.is_array()) {
+      for (size_t i = 0; i < v.size(); ++i) {
+        CNET_ASSIGN_OR_RETURN(std::string item, GetString(v[i], "dependency[" + std::to_string(i) + "]", 4096));
+        text += (text.empty() ? "" : ",") + item;
+      }
+    } else {
+      return FieldError("dependency", std::string("expected a string such as \"afterok:12\" or a list of them, got ") + TypeName(v));
+    }
+    if (text.size() > 4096) return FieldError("dependency", "longer than 4096 bytes");
+    CNET_ASSIGN_OR_RETURN(r.dependency, ParseDependencies(text, "dependency"));
+  }
   if (r.accelerators_per_worker == 0 && !r.accelerator_types.empty())
     return FieldError("accelerator_types", "given for a job with accelerators_per_worker 0");
   if (r.accelerators_per_worker == 0 && r.cpus_per_worker == 0)
@@ -428,7 +455,9 @@ json ToJson(const JobRequest& r) {
               {"max_retries", r.max_retries},
               {"objective", r.objective},
               {"budget_usd", r.budget_usd},
-              {"deadline_s", r.deadline_s}};
+              {"deadline_s", r.deadline_s},
+              {"array", r.array},
+              {"dependency", DependenciesText(r.dependency)}};
   if (!r.inputs.empty()) j["inputs"] = r.inputs;  // absent when unused: older specs read the same
   if (!r.output.empty()) j["output"] = r.output;
   return j;

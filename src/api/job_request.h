@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/array_deps.h"
 #include "common/status.h"
 
 namespace cnet::api {
@@ -27,6 +28,7 @@ struct Limits {
   size_t max_env_value_bytes = 65536;
   size_t max_labels = 64;
   double max_time_limit_s = 30 * 86400.0;
+  int max_array_size = 10000;        // tasks of one job array (config: max_array_size)
 };
 
 struct JobRequest {
@@ -53,6 +55,8 @@ struct JobRequest {
   std::string objective;
   double budget_usd = 0;                     // objective budget: the most the job may cost
   double deadline_s = 0;                     // seconds after submit by which it should finish; 0 = none
+  std::string array;                         // job array, canonical (api/array_deps.h); "" = not an array
+  std::vector<Dependency> dependency;        // jobs (or arrays) this job waits for; empty = none
 
   int TotalAccelerators() const { return workers * accelerators_per_worker; }
 };

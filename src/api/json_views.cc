@@ -34,7 +34,10 @@ json JobJson(const service::JobView& v, bool with_events) {
          {"placement", r.placement_json.empty() ? json(nullptr) : json::parse(r.placement_json, nullptr, false)},
          {"attempts", r.attempts},
          {"site_job", SiteJob(r.runtime_json)},
-         {"spec", json::parse(r.spec_json, nullptr, false)}};
+         {"spec", json::parse(r.spec_json, nullptr, false)},
+         {"array_id", r.array_id > 0 ? json(r.array_id) : json(nullptr)},
+         {"array_index", r.array_id > 0 ? json(r.array_index) : json(nullptr)},
+         {"held_by", r.held_by.empty() ? json(nullptr) : json(r.held_by)}};
   if (with_events) {
     json ev = json::array();
     for (const auto& e : v.events)

@@ -77,7 +77,9 @@ void PostJob(Service& svc, const Caller& c, const Req& req, Res& res) {
   if (!r.ok()) return SendError(res, r.status());
   if (!r->created) res.set_header("Idempotent-Replayed", "true");
   res.set_header("Location", "/v1/jobs/" + std::to_string(r->job.id));
-  SendJson(res, r->created ? 201 : 200, JobJson(service::JobView{r->job, "", {}}, false));
+  json j = JobJson(service::JobView{r->job, "", {}}, false);
+  if (r->job.array_id > 0 && r->created) j["array_tasks"] = r->tasks;
+  SendJson(res, r->created ? 201 : 200, j);
 }
 
 Status ParseFilter(const Req& req, store::JobFilter* f) {
@@ -110,6 +112,10 @@ Status ParseFilter(const Req& req, store::JobFilter* f) {
       auto a = ParseDouble(v);
       if (!a || *a < 0) return InvalidArgument("since: seconds since the Unix epoch");
       f->submitted_since = *a;
+    } else if (k == "array") {
+      auto a = ParseInt(v);
+      if (!a || *a < 1) return InvalidArgument("array: an array id");
+      f->array_id = *a;
     } else if (k == "limit") {
       auto a = ParseInt(v);
       if (!a || *a < 1 || *a > 1000) return InvalidArgument("limit: between 1 and 1000");
@@ -193,15 +199,41 @@ void GetJob(Service& svc, const Caller& c, const Req& req, Res& res) {
   SendJson(res, 200, JobJson(*r, true));
 }
 
+// ?task_only=true: an array's id names its first task alone, not the whole array.
+Result<bool> WholeArray(const Req& req) {
+  for (const auto& [k, v] : req.params) {
+    if (k != "task_only") return InvalidArgument(Echo(k) + ": unknown query parameter");
+    if (v != "true" && v != "false") return InvalidArgument("task_only: true or false");
+    return v != "true";
+  }
+  return true;
+}
+
 void CancelJob(Service& svc, const Caller& c, const Req& req, Res& res) {
   auto id = PathId(req);
   if (!id.ok()) return SendError(res, id.status());
-  auto r = svc.Cancel(c, *id);
+  auto whole = WholeArray(req);
+  if (!whole.ok()) return SendError(res, whole.status());
+  auto r = svc.Cancel(c, *id, *whole);
   if (!r.ok()) return SendError(res, r.status());
   json j{{"id", *id}, {"state", store::StateName(r->state)}};
   if (!r->message.empty()) j["message"] = r->message;
   SendJson(res, 202, j);
 }
+
+void ActOnJob(service::UserAction what, Service& svc, const Caller& c, const Req& req, Res& res) {
+  auto id = PathId(req);
+  if (!id.ok()) return SendError(res, id.status());
+  auto whole = WholeArray(req);
+  if (!whole.ok()) return SendError(res, whole.status());
+  auto r = svc.Act(c, what, *id, *whole);
+  if (!r.ok()) return SendError(res, r.status());
+  json j{{"id", *id}, {"state", store::StateName(r->state)}, {"jobs", r->done}, {"skipped", r->skipped}};
+  SendJson(res, 200, j);
+}
+void HoldJob(Service& s, const Caller& c, const Req& q, Res& r) { ActOnJob(service::UserAction::kHold, s, c, q, r); }
+void ReleaseJob(Service& s, const Caller& c, const Req& q, Res& r) { ActOnJob(service::UserAction::kRelease, s, c, q, r); }
+void RequeueJob(Service& s, const Caller& c, const Req& q, Res& r) { ActOnJob(service::UserAction::kRequeue, s, c, q, r); }
 
 void GetLogs(Service& svc, const Caller& c, const Req& req, Res& res) {
   auto id = PathId(req);
@@ -341,6 +373,9 @@ const Route kRoutes[] = {
     {"POST", "/v1/jobs/dry-run", "/v1/jobs/dry-run", PostDryRun},
     {"GET", "/v1/acct", "/v1/acct", GetAcct},
     {"GET", "/v1/acct/usage", "/v1/acct/usage", GetAcctUsage},
+    {"POST", R"(/v1/jobs/(\d+)/hold)", "/v1/jobs/{id}/hold", HoldJob},
+    {"POST", R"(/v1/jobs/(\d+)/release)", "/v1/jobs/{id}/release", ReleaseJob},
+    {"POST", R"(/v1/jobs/(\d+)/requeue)", "/v1/jobs/{id}/requeue", RequeueJob},
     {"GET", "/v1/sites", "/v1/sites", GetSites},
     {"GET", "/v1/usage", "/v1/usage", GetUsage},
     {"GET", R"(/v1/tenants/([A-Za-z0-9._-]+)/usage)", "/v1/tenants/{name}/usage", GetUsage},

@@ -53,6 +53,7 @@ int RunCli(int argc, char** argv) {
   AddDispatchCommands(app, &rc);
   AddConfigCommand(app, &rc);
   AddDataCommands(app, &rc);
+  AddJobActionCommands(app, &rc);
   if (Status st = CheckSubcommand(app, argc, argv); !st.ok()) return ReportError(st);
   try {
     app.parse(argc, argv);

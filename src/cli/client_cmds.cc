@@ -15,7 +15,9 @@
 #include "cli/commands.h"
 #include "cli/dispatch_cmds.h"
 #include "cli/duration.h"
+#include "cli/job_ref.h"
 #include "cli/job_wait.h"
+#include "cli/submit_fields.h"
 #include "common/csv.h"
 
 namespace cnet {
@@ -41,8 +43,10 @@ void AddSubmit(CLI::App& app, int* rc) {
   s->add_flag("--both", *both, "with --follow: its standard output to stdout and its standard error to stderr");
   auto dry = std::make_shared<bool>(false);
   s->add_flag("--dry-run", *dry, "show every candidate site and type with its estimates (as cnet explain); submit nothing");
+  auto extra = std::make_shared<SubmitFields>();
+  AddSubmitFields(s, *extra);
   AddConn(s, *c);
-  s->callback([c, file, key, wait, follow, err, both, dry, rc] {
+  s->callback([c, file, key, wait, follow, err, both, dry, extra, rc] {
     if (Status st = Resolve(*c); !st.ok()) { *rc = ReportError(st); return; }
     std::string text;
     if (*file == "-") {
@@ -53,6 +57,7 @@ void AddSubmit(CLI::App& app, int* rc) {
       text = *t;
     }
     bool is_json = !text.empty() && text.find_first_not_of(" \t\r\n") != std::string::npos && text[text.find_first_not_of(" \t\r\n")] == '{';
+    if (Status st = ApplySubmitFields(*extra, &text, &is_json); !st.ok()) { *rc = ReportError(Status(st.code(), *file + ": " + st.message())); return; }
     if (*dry) {
       auto r = Call(*c, "POST", "/v1/jobs/dry-run", text, is_json ? "application/json" : "application/yaml");
       if (!r.ok()) { *rc = ReportError(Status(r.status().code(), *file + ": " + r.status().message())); return; }
@@ -117,15 +122,17 @@ void AddShow(CLI::App& app, int* rc) {
 // cnet cancel
 void AddCancel(CLI::App& app, int* rc) {
   auto c = std::make_shared<Conn>();
-  auto id = std::make_shared<int64_t>(0);
-  CLI::App* s = app.add_subcommand("cancel", "cancel a job");
-  s->add_option("id", *id, "job id")->required();
+  auto id = std::make_shared<std::string>();
+  CLI::App* s = app.add_subcommand("cancel", "cancel a job (an array's id: every task; ARRAY_INDEX: one task)");
+  s->add_option("id", *id, "job id, array id or ARRAY_INDEX")->required();
   AddConn(s, *c);
   s->callback([c, id, rc] {
     if (Status st = Resolve(*c); !st.ok()) { *rc = ReportError(st); return; }
-    auto r = Call(*c, "POST", "/v1/jobs/" + std::to_string(*id) + "/cancel");
+    auto ref = ResolveJobRef(*c, *id);
+    if (!ref.ok()) { *rc = ReportError(ref.status()); return; }
+    auto r = Call(*c, "POST", ActionPath(*ref, "cancel"));
     if (!r.ok()) { *rc = ReportError(r.status()); return; }
-    std::cout << (c->json_out ? r->doc.dump(2) : "job " + std::to_string(*id) + ": " + r->doc.value("message", Str(r->doc["state"]))) << "\n";
+    std::cout << (c->json_out ? r->doc.dump(2) : "job " + *id + ": " + r->doc.value("message", Str(r->doc["state"]))) << "\n";
     *rc = 0;
   });
 

@@ -14,6 +14,7 @@ void AddClientCommands(CLI::App& app, int* rc);
 void AddLsCommand(CLI::App& app, int* rc);
 void AddConfigCommand(CLI::App& app, int* rc);
 void AddDataCommands(CLI::App& app, int* rc);  // cnet data ..., cnet audit ...
+void AddJobActionCommands(CLI::App& app, int* rc);  // hold, release, requeue
 
 // Exit code for a Status: 0 ok, 2 bad input, 1 otherwise; prints the error to stderr.
 class Status;

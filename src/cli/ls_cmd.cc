@@ -10,6 +10,7 @@
 #include <sstream>
 #include <vector>
 
+#include "cli/array_view.h"
 #include "cli/client_conn.h"
 #include "cli/commands.h"
 #include "cli/duration.h"
@@ -79,7 +80,8 @@ void Print(const json& jobs, const std::vector<const Column*>& cols, bool parsab
       }
       const size_t w = static_cast<size_t>(cols[i]->width);
       const bool last = i + 1 == cols.size();
-      if (!wide && w > 0 && !last && v.size() > w) v = v.substr(0, w);
+      const bool id = std::string(cols[i]->name) == "id";  // never cut (an array's is "40_[0-99%8]")
+      if (!wide && !id && w > 0 && !last && v.size() > w) v = v.substr(0, w);
       if (!last && v.size() < w) v.resize(w, ' ');
       line += v + (last ? "" : " ");
     }
@@ -94,7 +96,7 @@ struct LsArgs {
   std::string state, label, tenant, since, format = kDefaultFormat;
   int limit = 100;
   int64_t before = 0, after = 0;
-  bool all = false, oldest = false, parsable = false, noheader = false, wide = false;
+  bool all = false, oldest = false, parsable = false, noheader = false, wide = false, tasks = false;
 };
 
 Result<std::string> FirstPath(const LsArgs& a) {
@@ -140,7 +142,7 @@ void RunLs(LsArgs& a, int* rc) {
     if (more) out[a.oldest ? "next_after" : "next_before"] = jobs.back()["id"];
     std::cout << out.dump(2) << "\n";
   } else {
-    Print(jobs, *cols, a.parsable, !a.noheader, a.wide);
+    Print(a.tasks ? jobs : CompactArrays(jobs), *cols, a.parsable, !a.noheader, a.wide);
   }
   if (more)
     std::cerr << "cnet: more jobs than --limit " << a.limit << "; the next page: cnet ls " << (a.oldest ? "--oldest --after " : "--before ")
@@ -169,6 +171,7 @@ void AddLsCommand(CLI::App& app, int* rc) {
                     std::string(kDefaultFormat) + ")");
   s->add_flag("-p,--parsable", a->parsable, "fields separated by '|', nothing padded or cut (for scripts)");
   s->add_flag("--noheader", a->noheader, "no header line");
+  s->add_flag("--tasks", a->tasks, "each task of a job array on its own line (ID is the task's own id)");
   s->add_flag("-w,--wide", a->wide, "do not cut long names (reasons are never cut)");
   AddConn(s, a->c);
   s->callback([a, rc] { RunLs(*a, rc); });

@@ -133,7 +133,7 @@ Result<ServiceConfig> LoadConfig(const std::string& path) {
                                               "cycle_interval_s", "http_threads", "max_body_bytes", "integrity_check_s",
                                               "max_connections", "max_connections_per_client",
                                               "request_deadline_s", "max_list_bytes", "tls_cert", "tls_key",
-                                              "sites", "tenants", "allowed_hosts", "metrics_listen", "network"}, ""));
+                                              "sites", "tenants", "allowed_hosts", "metrics_listen", "network", "max_array_size"}, ""));
   ServiceConfig cfg;
   const std::string empty;
   if (root["addr"]) {
@@ -152,6 +152,12 @@ Result<ServiceConfig> LoadConfig(const std::string& path) {
     }
   }
   CNET_ASSIGN_OR_RETURN(cfg.throughputs, YamlString(c, root, "throughputs", "", &empty));
+  {
+    int64_t n = cfg.limits.max_array_size;
+    CNET_ASSIGN_OR_RETURN(n, YamlInt(c, root, "max_array_size", "", &n));
+    if (n < 1 || n > 1000000) return c.Error(root["max_array_size"], "max_array_size", "must be between 1 and 1000000");
+    cfg.limits.max_array_size = static_cast<int>(n);
+  }
   CNET_ASSIGN_OR_RETURN(cfg.cycle_interval_s, YamlDouble(c, root, "cycle_interval_s", "", &cfg.cycle_interval_s));
   if (cfg.cycle_interval_s < 0.001 || cfg.cycle_interval_s > 60)
     return c.Error(root["cycle_interval_s"], "cycle_interval_s", "must be between 0.001 and 60");

@@ -20,8 +20,10 @@ constexpr size_t kBurstWork = 1;
 }
 
 ControlLoop::ControlLoop(LoopState& st, bool inline_launches)
-    : st_(st), dispatcher_(st, launcher_), reconciler_(st), ahead_(st), launcher_([this] { Wake(); }, inline_launches) {
+    : st_(st), dispatcher_(st, launcher_), reconciler_(st), ahead_(st), gates_(st), launcher_([this] { Wake(); }, inline_launches) {
   for (auto& s : st_.sites) launcher_.AddSite(s.backend.get(), s.caps.launch_concurrency);
+  for (const auto& [id, a] : st_.jobs.jobs())  // recovered behind their gates (recovery.cc)
+    if (a->gated) gates_.Gate(*a);
   read_ = std::make_shared<const ReadModel>();
 }
 
@@ -68,6 +70,18 @@ std::future<Result<CancelOutcome>> ControlLoop::Cancel(int64_t id, std::string b
   return f;
 }
 
+std::future<Result<store::JobState>> ControlLoop::Act(UserAction what, int64_t id, std::string by) {
+  ActCmd c{what, id, std::move(by), {}};
+  auto f = c.done.get_future();
+  {
+    std::lock_guard l(mu_);
+    acts_.push_back(std::move(c));
+    urgent_ = true;
+  }
+  Wake();
+  return f;
+}
+
 std::shared_ptr<const ReadModel> ControlLoop::Read() const {
   std::lock_guard l(mu_);
   return read_;
@@ -85,12 +99,14 @@ void ControlLoop::TakeCommands() {
   std::deque<std::pair<store::JobRow, api::JobRequest>> subs;
   std::deque<CancelCmd> cancels;
   std::set<std::string> changed;
+  std::deque<ActCmd> acts;
   {
     std::lock_guard l(mu_);
     subs.swap(submitted_);
     work_ += subs.size();
     cancels.swap(cancels_);
     changed.swap(changed_datasets_);
+    acts.swap(acts_);
   }
   if (!changed.empty()) RecheckResidency(st_, changed);  // before new jobs: they resolve afresh
   auto model = st_.Model();
@@ -100,6 +116,10 @@ void ControlLoop::TakeCommands() {
     a->tenant = row.tenant;
     a->state = row.state;
     a->attempts = row.attempts;
+    a->array_id = row.array_id;
+    a->array_index = row.array_index;
+    a->array_limit = api::ArrayLimit(req.array);
+    a->held_by = row.held_by;
     auto spec = st_.admission.ToSpec(*model, row.id, row.tenant, row.submit_time, req);
     a->req = std::move(req);
     Standing reserved;
@@ -110,9 +130,15 @@ void ControlLoop::TakeCommands() {
       continue;
     }
     in.spec = std::move(spec).value();
-    st_.Hold(in, "queued", false);
+    Enqueue(in);
   }
   for (CancelCmd& c : cancels) c.done.set_value(DoCancel(c.id, c.by));
+  for (ActCmd& c : acts) c.done.set_value(DoAct(c.what, c.id, c.by));
+}
+
+void ControlLoop::Enqueue(Active& a) {
+  if (Gates::HasGate(a)) gates_.Gate(a);
+  else st_.Hold(a, "queued", false);
 }
 
 Result<CancelOutcome> ControlLoop::DoCancel(int64_t id, const std::string& by) {
@@ -162,7 +188,7 @@ void ControlLoop::ReleaseHeld() {
   for (auto& [tenant, q] : st_.held) {
     while (!q.empty()) {
       Active* a = st_.jobs.Find(q.front());
-      if (!a || a->in_sched || (a->state != JobState::kPending && a->state != JobState::kPreempted)) {
+      if (!a || a->in_sched || a->gated || (a->state != JobState::kPending && a->state != JobState::kPreempted)) {
         q.pop_front();
         continue;
       }
@@ -237,10 +263,12 @@ void ControlLoop::PublishReasons() {
     (*r)[order[i]] = WithOutages(j.reason, down, all_down);
   }
   for (const auto& [id, note] : st_.notes) (*r)[id] = note;
+  for (int64_t id : gates_.gated())
+    if (const Active* a = st_.jobs.Find(id); a && a->gated) (*r)[id] = a->reason;
   auto held = std::make_shared<std::map<std::string, std::string>>();
   for (const auto& [tenant, q] : st_.held)
     for (int64_t id : q)
-      if (Active* a = st_.jobs.Find(id); a && !a->in_sched) {
+      if (Active* a = st_.jobs.Find(id); a && !a->in_sched && !a->gated) {
         if (!a->reason.empty()) (*held)[tenant] = a->reason;
         break;
       }
@@ -320,6 +348,7 @@ void ControlLoop::Tick() {
   reconciler_.RefreshInventories();
   reconciler_.ApplySiteEvents();
   reconciler_.RedispatchStranded();
+  if (gates_.Evaluate()) reasons_dirty_ = true;
   ReleaseHeld();
   ahead_.Book();
   RunCycle();

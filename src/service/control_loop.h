@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "service/dispatcher.h"
+#include "service/gates.h"
 #include "service/launcher.h"
 #include "service/queue_ahead.h"
 #include "service/loop_state.h"
@@ -32,6 +33,12 @@ namespace cnet::service {
 
 // Waiting jobs the scheduler explains in detail per cycle (the first ones in queue order).
 inline constexpr size_t kExplainLimit = 1000;
+
+// Who acted, when an admin did (holds placed by an admin are released only by an admin).
+inline constexpr char kAdminActor[] = "an admin";
+
+// A user's hold, release or requeue of one job (service/user_actions.cc).
+enum class UserAction { kHold, kRelease, kRequeue };
 
 struct CancelOutcome {
   store::JobState state = store::JobState::kCancelled;
@@ -56,6 +63,11 @@ class ControlLoop {
   // A dataset's policy or grants changed (service/datasets.h): the next tick re-checks the jobs
   // that read it (service/residency.h).
   void DatasetChanged(const std::string& name);
+  // Hold (a pending job leaves the scheduler until released), release, or requeue (a dispatched
+  // job's run is stopped as a cancel stops it, then it is PENDING again; a job that ended is PENDING
+  // again) for `by`. Returns the job's state after the action. kNotFound / kFailedPrecondition
+  // (wrong state; the message says why) / kUnavailable (the store failed: nothing changed).
+  std::future<Result<store::JobState>> Act(UserAction what, int64_t id, std::string by);
   std::shared_ptr<const ReadModel> Read() const;
   void Wake();
   // One iteration now (tests drive the loop with this and a manual clock).
@@ -69,8 +81,20 @@ class ControlLoop {
     std::string by;
     std::promise<Result<CancelOutcome>> done;
   };
+  struct ActCmd {
+    UserAction what;
+    int64_t id;
+    std::string by;
+    std::promise<Result<store::JobState>> done;
+  };
   void TakeCommands();
   Result<CancelOutcome> DoCancel(int64_t id, const std::string& by);
+  Result<store::JobState> DoAct(UserAction what, int64_t id, const std::string& by);
+  Result<store::JobState> DoHold(Active& a, const std::string& by);
+  Result<store::JobState> DoRelease(Active& a, const std::string& by);
+  Result<store::JobState> DoRequeue(Active* a, int64_t id, const std::string& by);
+  // A job taken in (submitted, reopened): behind its gates, or queued for the scheduler.
+  void Enqueue(Active& a);
   void TakeLaunchOutcomes();
   void ReleaseHeld();
   void RunCycle();
@@ -83,6 +107,7 @@ class ControlLoop {
   Dispatcher dispatcher_;  // holds launcher_ (declared last: its threads call Wake, so it goes first)
   Reconciler reconciler_;
   QueueAhead ahead_;
+  Gates gates_;
   double last_cycle_ = -1e18;
   bool reasons_dirty_ = true;
   uint64_t ticks_ = 0;
@@ -97,6 +122,7 @@ class ControlLoop {
   std::deque<std::pair<store::JobRow, api::JobRequest>> submitted_;
   std::deque<CancelCmd> cancels_;
   std::set<std::string> changed_datasets_;
+  std::deque<ActCmd> acts_;
   bool woken_ = false;
   bool urgent_ = false;  // a cancel waits: the next tick comes without a batching gap
   std::shared_ptr<const ReadModel> read_;

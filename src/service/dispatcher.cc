@@ -63,6 +63,10 @@ backends::LaunchRequest Dispatcher::RequestFor(const Active& a, int site) const 
   r.name = a.req.name;
   r.argv = a.req.command;
   r.env = a.req.env;
+  if (a.array_id > 0) {  // reserved names (api/job_request.cc): the job cannot set them itself
+    r.env["CNET_ARRAY_JOB_ID"] = std::to_string(a.array_id);
+    r.env["CNET_ARRAY_TASK_ID"] = std::to_string(a.array_index);
+  }
   r.working_dir = a.req.working_dir;
   r.accelerator = a.accelerator;
   r.accelerators_per_worker = a.accelerator.empty() ? 0 : a.req.accelerators_per_worker;
@@ -135,6 +139,7 @@ void Dispatcher::Started(Active& a, const LaunchOutcome& o, std::vector<Transiti
   a.unconfirmed = r.unconfirmed && !r.started;
   if (a.unconfirmed) st_.sites[o.site].next_inventory = 0;  // the site is suspect: read its health now
   if (a.cancel_requested) t.reason = std::string(kCancelMark) + a.cancelled_by;  // keeps the cancel durable
+  else if (a.requeue_requested) t.reason = std::string(kRequeueMark) + a.requeued_by;
   out.push_back(std::move(t));
 }
 
@@ -175,8 +180,8 @@ void Dispatcher::CommitOutcomes(std::vector<LaunchOutcome> outcomes) {
       continue;
     }
     // Cancelled while it launched: stop it now.
-    if (a.cancel_requested) {
-      Status k = st_.sites[a.site].backend->Kill(a.id, "cancelled");
+    if (a.cancel_requested || a.requeue_requested) {
+      Status k = st_.sites[a.site].backend->Kill(a.id, a.cancel_requested ? "cancelled" : "requeued");
       if (!k.ok()) st_.log->warn("job {}: kill after launch: {}", a.id, k.message());
     }
   }

@@ -24,6 +24,8 @@ namespace cnet::service {
 // The reason a dispatched job's row carries once a cancel of it was acknowledged (then the name
 // of who cancelled it): recovery re-reads it, so an acknowledged cancel survives a restart.
 inline constexpr char kCancelMark[] = "cancelling: requested by ";
+// The same for a user's requeue of a dispatched job: its run is stopped, then it waits again.
+inline constexpr char kRequeueMark[] = "requeueing: requested by ";
 
 // In-memory state of a job that is not terminal.
 struct Active {
@@ -46,6 +48,15 @@ struct Active {
   std::vector<backends::NodeShare> shape;  // where it runs (the exact nodes and workers)
   std::string accelerator;         // catalogue name of its placement, "" = CPU
   std::string reason;              // why it waits outside the scheduler
+  // Job arrays, dependencies, user holds (service/gates.h): while `gated`, the job waits outside
+  // the scheduler and outside its tenant's quota queue until Gates lets it through.
+  int64_t array_id = 0;            // 0 = not an array task
+  int array_index = 0;
+  int array_limit = 0;             // the array's %N; 0 = none
+  std::string held_by;             // a user hold ("" = none), as in the row
+  bool gated = false;
+  bool requeue_requested = false;  // a user requeue of its run: when the run ends it is PENDING again
+  std::string requeued_by;
   std::vector<backends::SiteEvent> early_events;  // site events that came before its launch result
   Standing standing;               // as last reported to the ledger
 };

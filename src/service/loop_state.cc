@@ -49,7 +49,7 @@ Standing LoopState::StandingOf(const Active& a) const {
   Standing s;
   if (store::IsTerminal(a.state)) return s;
   s.state = a.state;
-  s.held = !a.in_sched && (a.state == JobState::kPending || a.state == JobState::kPreempted);
+  s.held = !a.in_sched && !a.gated && (a.state == JobState::kPending || a.state == JobState::kPreempted);
   if ((a.in_sched || a.ahead) && !admission.CpuOnly(a.spec)) {
     s.charge = a.spec.workers;
     s.charge_type = a.accelerator.empty() ? admission.ChargeType(a.spec) : a.accelerator;
@@ -87,6 +87,7 @@ Status LoopState::Requeue(Active& a, const std::string& reason) {
     return st;
   }
   LeaveScheduler(a);
+  a.requeue_requested = false;
   a.site = -1;
   if (notes.erase(a.id)) notes_changed = true;
   Hold(a, reason, true);
@@ -109,6 +110,7 @@ Status LoopState::Finish(Active& a, JobState to, const std::string& reason, std:
   LeaveScheduler(a);
   // A held job leaves its tenant's queue lazily: ReleaseHeld skips ids no longer active.
   jobs.Erase(id);
+  ++finished;
   if (notes.erase(id)) notes_changed = true;
   metrics.Inc("cnet_jobs_finished_total", std::string("state=\"") + store::StateName(to) + "\"");
   log->debug("job {}: {}: {}", id, store::StateName(to), reason);

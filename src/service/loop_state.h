@@ -66,6 +66,7 @@ struct LoopState {
   std::unordered_map<int64_t, std::string> notes;   // dispatched jobs: the site's word (kNote)
   bool notes_changed = false;
   bool dirty = true;                                // something changed: run a scheduling cycle
+  uint64_t finished = 0;                            // jobs Finish ended (service/gates.h reads it)
   Rng rng{0};
 
   // The admission model; HTTP threads read it through Model().

@@ -52,6 +52,8 @@ bool Reconciler::ApplyOne(int site, const SiteEvent& e) {
       return s.ok();
     }
     case SiteEvent::kEnded: {
+      if (a->requeue_requested && !a->cancel_requested)  // a user's requeue: it waits again
+        return st_.Requeue(*a, "requeued by " + a->requeued_by + (e.reason.empty() ? "" : " (" + e.reason + ")")).ok();
       JobState to = a->cancel_requested ? JobState::kCancelled
                     : e.success         ? JobState::kSucceeded
                     : e.timed_out       ? JobState::kTimeout

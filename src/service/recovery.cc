@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "service/dispatcher.h"
+#include "service/gates.h"
 
 namespace cnet::service {
 
@@ -56,7 +57,7 @@ Status RecoverDispatched(LoopState& st, std::unique_ptr<Active> owned, const sto
   }
   auto adopted = s.backend->Adopt(row.id, row.attempts, handle);
   if (adopted.ok() && *adopted == backends::AdoptOutcome::kGone) {
-    if (row.attempts <= a.req.max_retries || a.cancel_requested)  // Requeue ends a cancelled job
+    if (row.attempts <= a.req.max_retries || a.cancel_requested || a.requeue_requested)  // Requeue ends a cancelled job
       return st.Requeue(a, "requeued: its run was gone after a restart");
     return st.Finish(a, JobState::kFailed, "lost: its run ended while the service was down and left no exit status",
                      std::nullopt);
@@ -78,8 +79,8 @@ Status RecoverDispatched(LoopState& st, std::unique_ptr<Active> owned, const sto
     if (runs) t.update.start_time = t.time;
     return st.jobs.Apply(t);
   }
-  if (a.cancel_requested) {  // acknowledged before the restart: make sure the run is stopped
-    Status k = s.backend->Kill(row.id, "cancelled (before a restart)");
+  if (a.cancel_requested || a.requeue_requested) {  // acknowledged before the restart: make sure the run is stopped
+    Status k = s.backend->Kill(row.id, a.cancel_requested ? "cancelled (before a restart)" : "requeued (before a restart)");
     if (!k.ok() && k.code() != Code::kNotFound) st.log->warn("job {}: kill on {}: {}", row.id, row.site, k.message());
     return Status::Ok();  // keeps the mark in the row's reason
   }
@@ -91,18 +92,31 @@ Status RecoverDispatched(LoopState& st, std::unique_ptr<Active> owned, const sto
 // A row that cannot be decoded is never dropped silently: it is failed with the reason (logged,
 // and counted in `*quarantined`).
 Status RecoverRow(LoopState& st, const store::JobRow& row, int* quarantined) {
-  json doc = json::parse(row.spec_json, nullptr, false);
-  auto req = api::JobRequestFromJson(doc, st.cfg.limits);
-  if (!req.ok()) {
+  auto a = ActiveFromRow(st, row);
+  if (!a.ok()) {
     ++*quarantined;
-    return FailRow(st, row, "spec no longer valid: " + req.status().message());
+    return FailRow(st, row, a.status().message());
   }
+  if (row.state == JobState::kPending || row.state == JobState::kPreempted) {
+    (*a)->gated = Gates::HasGate(**a);  // the control loop puts it behind its gates
+    Active& in = st.jobs.Insert(std::move(a).value(), Standing{});
+    if (!in.gated) st.Hold(in, "queued", false);
+    return Status::Ok();
+  }
+  return RecoverDispatched(st, std::move(a).value(), row);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Active>> ActiveFromRow(LoopState& st, const store::JobRow& row) {
+  json doc = json::parse(row.spec_json, nullptr, false);
+  api::Limits limits = st.cfg.limits;
+  limits.max_array_size = api::kMaxArrayIndex + 1;  // accepted at submit: a bound lowered since must not fail it
+  auto req = api::JobRequestFromJson(doc, limits);
+  if (!req.ok()) return InvalidArgument("spec no longer valid: " + req.status().message());
   auto model = st.Model();
   auto spec = st.admission.ToSpec(*model, row.id, row.tenant, row.submit_time, *req);
-  if (!spec.ok()) {
-    ++*quarantined;
-    return FailRow(st, row, "not admissible after restart: " + spec.status().message());
-  }
+  if (!spec.ok()) return InvalidArgument("not admissible after restart: " + spec.status().message());
   auto a = std::make_unique<Active>();
   a->id = row.id;
   a->tenant = row.tenant;
@@ -110,17 +124,16 @@ Status RecoverRow(LoopState& st, const store::JobRow& row, int* quarantined) {
   a->spec = *spec;
   a->state = row.state;
   a->attempts = row.attempts;
+  a->array_id = row.array_id;
+  a->array_index = row.array_index;
+  a->array_limit = api::ArrayLimit(req->array);
+  a->held_by = row.held_by;
   a->cancel_requested = row.reason.rfind(kCancelMark, 0) == 0;
   if (a->cancel_requested) a->cancelled_by = row.reason.substr(std::string(kCancelMark).size());
-  if (row.state == JobState::kPending || row.state == JobState::kPreempted) {
-    Active& in = st.jobs.Insert(std::move(a), Standing{});
-    st.Hold(in, "queued", false);
-    return Status::Ok();
-  }
-  return RecoverDispatched(st, std::move(a), row);
+  a->requeue_requested = row.reason.rfind(kRequeueMark, 0) == 0;
+  if (a->requeue_requested) a->requeued_by = row.reason.substr(std::string(kRequeueMark).size());
+  return a;
 }
-
-}  // namespace
 
 Status Recover(LoopState& st) {
   auto rows = st.store.ActiveJobs();

@@ -5,6 +5,8 @@
 // LoopState operations as the loop. Loop thread (before it starts).
 #pragma once
 
+#include <memory>
+
 #include "service/loop_state.h"
 
 namespace cnet::service {
@@ -12,5 +14,8 @@ namespace cnet::service {
 // A store error, or a stored row that cannot be read (naming the job and the field), fails
 // recovery: the service does not start with a partial view of its jobs.
 Status Recover(LoopState& st);
+// A stored row as the loop holds it (spec re-read and re-admitted; array, hold and cancel/requeue
+// marks from the row). InvalidArgument when its spec no longer parses or is no longer admissible.
+Result<std::unique_ptr<Active>> ActiveFromRow(LoopState& st, const store::JobRow& row);
 
 }  // namespace cnet::service

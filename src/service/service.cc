@@ -215,26 +215,73 @@ Result<Service::Submitted> Service::Submit(const Caller& c, const api::JobReques
   if (!spec.ok() && spec.status().code() == Code::kInfeasible && !req.inputs.empty())
     AuditRefusal(*datasets_, c.tenant, req, spec.status().message());  // service/dataset_jobs.h
   if (!spec.ok()) return spec.status();
+  CNET_RETURN_IF_ERROR(CheckDependencies(c, req));
+  api::ArraySpec array;
+  if (!req.array.empty()) {
+    CNET_ASSIGN_OR_RETURN(array, api::ParseArraySpec(req.array, "array", cfg_.limits.max_array_size));
+  }
   if (!idem.empty()) {  // a replay returns the first job without counting against any quota
     CNET_ASSIGN_OR_RETURN(auto prior, store_->FindByIdempotencyKey(c.tenant, idem));
-    if (prior) return Submitted{*prior, false};
+    if (prior) return Submitted{*prior, false, 1};
   }
   if (!req.output.empty()) CNET_RETURN_IF_ERROR(RegisterOutput(*datasets_, c, req));
-  CNET_RETURN_IF_ERROR(ledger_.ReserveQueued(c.tenant));
+  const int tasks = req.array.empty() ? 1 : static_cast<int>(array.indices.size());
+  for (int i = 0; i < tasks; ++i) {
+    if (Status q = ledger_.ReserveQueued(c.tenant); !q.ok()) {
+      for (int k = 0; k < i; ++k) ledger_.Unreserve(c.tenant);
+      return q;
+    }
+  }
   store::JobRow row;
   row.tenant = c.tenant;
   row.name = req.name;
   row.spec_json = api::ToJson(req).dump();
   row.submit_time = deps_.clock->Now();
   row.idempotency_key = idem;
-  auto ins = store_->InsertJob(std::move(row));
-  if (!ins.ok() || !ins->created) ledger_.Unreserve(c.tenant);
+  std::vector<store::JobRow> rows;
+  if (!req.array.empty())
+    for (int index : array.indices) {
+      rows.push_back(row);
+      rows.back().array_index = index;
+    }
+  auto ins = req.array.empty() ? store_->InsertJob(std::move(row)) : store_->InsertArray(rows);
+  if (!ins.ok() || !ins->created)
+    for (int k = 0; k < tasks; ++k) ledger_.Unreserve(c.tenant);
   if (!ins.ok()) return Unavailable("store: the job was not recorded (nothing was submitted; retry later): " + ins.status().message());
-  if (ins->created) {
+  if (!ins->created) return Submitted{ins->job, false, 1};
+  if (rows.empty()) {
     loop_->Submitted(ins->job, req);
-    metrics_.Inc("cnet_jobs_submitted_total", "");
+  } else {
+    for (size_t i = 0; i < rows.size(); ++i) {  // InsertArray gives the tasks consecutive ids
+      store::JobRow task = ins->job;
+      task.id = ins->job.id + static_cast<int64_t>(i);
+      task.array_id = ins->job.id;
+      task.array_index = rows[i].array_index;
+      if (i > 0) task.idempotency_key.clear();
+      loop_->Submitted(task, req);
+    }
   }
-  return Submitted{ins->job, ins->created};
+  metrics_.Inc("cnet_jobs_submitted_total", "", tasks);
+  return Submitted{ins->job, true, tasks};
+}
+
+Status Service::CheckDependencies(const Caller& c, const api::JobRequest& req) {
+  for (const api::Dependency& d : req.dependency) {
+    auto row = store_->GetJob(d.job);
+    if ((!row.ok() && row.status().code() == Code::kNotFound) || (row.ok() && row->tenant != c.tenant))
+      return Infeasible("dependency: job " + std::to_string(d.job) + " not found (a dependency names a job of your own)");
+    if (!row.ok()) return Unavailable("store: " + row.status().message());
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<int64_t>> Service::Targets(const store::JobRow& row, bool whole_array) {
+  if (!whole_array || row.array_id != row.id) return std::vector<int64_t>{row.id};
+  auto tasks = store_->ArrayTasks(row.id);
+  if (!tasks.ok()) return Unavailable("store: " + tasks.status().message());
+  std::vector<int64_t> ids;
+  for (const auto& [id, state] : *tasks) ids.push_back(id);
+  return ids;
 }
 
 Result<store::JobRow> Service::OwnedJob(const Caller& c, int64_t id) {
@@ -284,13 +331,58 @@ Result<std::vector<JobView>> Service::ListJobs(const Caller& c, store::JobFilter
   return out;
 }
 
-Result<CancelOutcome> Service::Cancel(const Caller& c, int64_t id) {
+Result<CancelOutcome> Service::Cancel(const Caller& c, int64_t id, bool whole_array) {
   CNET_ASSIGN_OR_RETURN(store::JobRow row, OwnedJob(c, id));
-  if (store::IsTerminal(row.state)) return FailedPrecondition(JobWord(id) + " is already " + store::StateName(row.state));
-  auto f = loop_->Cancel(id, c.admin ? std::string("an admin") : c.tenant);
-  if (f.wait_for(std::chrono::seconds(30)) != std::future_status::ready)
-    return Unavailable("the service is busy; the cancel may still take effect");
-  return f.get();
+  CNET_ASSIGN_OR_RETURN(std::vector<int64_t> ids, Targets(row, whole_array));
+  if (ids.size() == 1 && store::IsTerminal(row.state))
+    return FailedPrecondition(JobWord(id) + " is already " + store::StateName(row.state));
+  std::vector<std::future<Result<CancelOutcome>>> fs;
+  for (int64_t t : ids) fs.push_back(loop_->Cancel(t, c.admin ? std::string(kAdminActor) : c.tenant));
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30 + ids.size() / 100);
+  std::optional<CancelOutcome> first;
+  int cancelled = 0, ended = 0;
+  for (auto& f : fs) {
+    if (f.wait_until(until) != std::future_status::ready)
+      return Unavailable("the service is busy; the cancel may still take effect");
+    Result<CancelOutcome> r = f.get();
+    if (!r.ok() && (ids.size() == 1 || r.status().code() != Code::kFailedPrecondition)) return r.status();
+    if (!r.ok()) {
+      ++ended;
+      continue;
+    }
+    ++cancelled;
+    if (!first) first = *r;
+  }
+  if (ids.size() == 1) return *first;
+  if (!first) return FailedPrecondition("array " + std::to_string(id) + ": every task has already ended");
+  first->message = "array " + std::to_string(id) + ": " + std::to_string(cancelled) + " task(s) cancelled or being cancelled" +
+                   (ended ? ", " + std::to_string(ended) + " had already ended" : "");
+  return *first;
+}
+
+Result<Service::ActOutcome> Service::Act(const Caller& c, UserAction what, int64_t id, bool whole_array) {
+  CNET_ASSIGN_OR_RETURN(store::JobRow row, OwnedJob(c, id));
+  CNET_ASSIGN_OR_RETURN(std::vector<int64_t> ids, Targets(row, whole_array));
+  const std::string by = c.admin ? std::string(kAdminActor) : "user " + c.tenant;
+  std::vector<std::future<Result<JobState>>> fs;
+  for (int64_t t : ids) fs.push_back(loop_->Act(what, t, by));
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30 + ids.size() / 100);
+  ActOutcome out;
+  Status first_error;
+  for (size_t i = 0; i < fs.size(); ++i) {
+    if (fs[i].wait_until(until) != std::future_status::ready)
+      return Unavailable("the service is busy; the action may still take effect");
+    Result<JobState> r = fs[i].get();
+    if (!r.ok() && (ids.size() == 1 || r.status().code() == Code::kUnavailable)) return r.status();
+    if (!r.ok()) {
+      if (first_error.ok()) first_error = r.status();
+      out.skipped.push_back(r.status().message());
+      continue;
+    }
+    if (out.done++ == 0) out.state = *r;
+  }
+  if (out.done == 0) return first_error.ok() ? FailedPrecondition("array " + std::to_string(id) + " has no tasks") : first_error;
+  return out;
 }
 
 Result<LogLocation> Service::Logs(const Caller& c, int64_t id, const std::string& stream, int attempt) {

@@ -75,13 +75,25 @@ class Service {
   Result<Caller> Authenticate(const std::string& bearer);
 
   struct Submitted {
-    store::JobRow job;
+    store::JobRow job;    // an array: its first task (job.id is the array's id)
     bool created = true;  // false: an Idempotency-Key replay of an earlier submit
+    int tasks = 1;        // an array's task count (1 for a plain job)
   };
+  // A job array (req.array) becomes one row per task, all committed at once; each task counts as
+  // one queued job against max_queued_jobs. Dependencies must name jobs of the caller's tenant
+  // (else kInfeasible, field 'dependency'); an array beyond limits.max_array_size is kInfeasible.
   Result<Submitted> Submit(const Caller& c, const api::JobRequest& req, const std::string& idempotency_key);
   Result<JobView> GetJob(const Caller& c, int64_t id, bool with_events);
   Result<std::vector<JobView>> ListJobs(const Caller& c, store::JobFilter f);
-  Result<CancelOutcome> Cancel(const Caller& c, int64_t id);
+  // An array's id cancels, holds, releases or requeues every task of it (whole_array = false: only
+  // the task with that id); tasks the action does not apply to are skipped and counted.
+  Result<CancelOutcome> Cancel(const Caller& c, int64_t id, bool whole_array = true);
+  struct ActOutcome {
+    store::JobState state = store::JobState::kPending;  // the (first) job's state after the action
+    int done = 0;                                        // jobs acted on
+    std::vector<std::string> skipped;                    // array tasks left as they were, and why
+  };
+  Result<ActOutcome> Act(const Caller& c, UserAction what, int64_t id, bool whole_array = true);
   Result<LogLocation> Logs(const Caller& c, int64_t id, const std::string& stream, int attempt);
   Result<bool> IsTerminal(int64_t id);
   // `cnet explain`: every candidate (site, type) for job `id` with its estimates or rejection, and
@@ -147,6 +159,9 @@ class Service {
   Result<store::TenantRow> Canonical(store::TenantRow t) const;
   Result<std::string> UnixUserFor(const store::TenantRow& t) const;
   Result<store::JobRow> OwnedJob(const Caller& c, int64_t id);
+  Status CheckDependencies(const Caller& c, const api::JobRequest& req);
+  // The job, or an array's non-ended tasks when `row` is an array's first task and whole_array.
+  Result<std::vector<int64_t>> Targets(const store::JobRow& row, bool whole_array);
   std::string LiveReason(const store::JobRow& row) const;
   // What Explain reads besides the job; `m` must outlive the result (it points into it).
   ExplainInputs ExplainBase(const ModelSnapshot& m, const std::string& tenant) const;

@@ -53,6 +53,18 @@ Status HealthStore::SetReason(int64_t id, const std::string& reason) {
   return st;
 }
 
+Result<Store::Inserted> HealthStore::InsertArray(std::vector<JobRow> rows) {
+  auto r = in_->InsertArray(std::move(rows));
+  Record(r.status());
+  return r;
+}
+
+Status HealthStore::Reopen(int64_t id, const std::string& reason, double time) {
+  Status st = in_->Reopen(id, reason, time);
+  Record(st);
+  return st;
+}
+
 Status HealthStore::PutTenant(const TenantRow& t) {
   Status st = in_->PutTenant(t);
   Record(st);

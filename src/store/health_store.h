@@ -29,6 +29,9 @@ class HealthStore final : public Store {
                     const Update& u) override;
   std::vector<Status> TransitionMany(const std::vector<TransitionOp>& ops) override;
   Status SetReason(int64_t id, const std::string& reason) override;
+  Result<Inserted> InsertArray(std::vector<JobRow> rows) override;
+  Status Reopen(int64_t id, const std::string& reason, double time) override;
+  Result<std::vector<std::pair<int64_t, JobState>>> ArrayTasks(int64_t a) override { return in_->ArrayTasks(a); }
   Status PutTenant(const TenantRow& t) override;
   Status PutToken(const TokenRow& t) override;
   Status CheckWritable() override;

@@ -82,6 +82,13 @@ ALTER TABLE tokens ADD COLUMN revoked REAL NOT NULL DEFAULT 0;
 UPDATE tokens SET id = 'tok_' || substr(token_hash, 1, 16);
 CREATE UNIQUE INDEX tokens_id ON tokens(id);
 )sql",
+    // 3: job arrays (each task a row, array_id = the first task's id) and user holds.
+    R"sql(
+ALTER TABLE jobs ADD COLUMN array_id INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN array_index INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN held_by TEXT NOT NULL DEFAULT '';
+CREATE INDEX jobs_array ON jobs(array_id, id) WHERE array_id <> 0;
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -91,7 +98,7 @@ constexpr const char* kUsableAdmin = "role = 'admin' AND revoked = 0 AND (expire
 
 constexpr const char* kJobCols =
     "id, tenant, name, spec_json, state, reason, submit_time, start_time, end_time, exit_code, "
-    "site, placement_json, runtime_json, attempts, idempotency_key";
+    "site, placement_json, runtime_json, attempts, idempotency_key, array_id, array_index, held_by";
 
 Status SqlError(sqlite3* db, int rc, const std::string& what) {
   Code code = Code::kInternal;
@@ -253,6 +260,9 @@ Result<JobRow> ReadJob(const Stmt& s) {
   j.runtime_json = s.Text(12);
   j.attempts = static_cast<int>(s.Int(13));
   j.idempotency_key = s.Text(14);
+  j.array_id = s.Int(15);
+  j.array_index = static_cast<int>(s.Int(16));
+  j.held_by = s.Text(17);
   return j;
 }
 
@@ -384,6 +394,88 @@ class SqliteStore final : public Store {
     return Status::Ok();
   }
 
+  Result<Inserted> InsertArray(std::vector<JobRow> rows) override {
+    if (rows.empty()) return InvalidArgument("store: an array needs at least one task");
+    std::lock_guard l(write_mu_);
+    Result<Inserted> r = [&]() -> Result<Inserted> {
+      CNET_RETURN_IF_ERROR(w_.Exec("BEGIN IMMEDIATE"));
+      if (!rows[0].idempotency_key.empty()) {
+        std::optional<JobRow> existing;
+        {
+          CNET_ASSIGN_OR_RETURN(Stmt s, w_.Prepare(std::string("SELECT ") + kJobCols +
+                                                   " FROM jobs WHERE tenant = ? AND idempotency_key = ?"));
+          s.Bind(1, rows[0].tenant).Bind(2, rows[0].idempotency_key);
+          CNET_ASSIGN_OR_RETURN(bool found, s.Step("idempotency lookup"));
+          if (found) {
+            CNET_ASSIGN_OR_RETURN(existing, ReadJob(s));
+          }
+        }
+        if (existing) {
+          CNET_RETURN_IF_ERROR(w_.Exec("COMMIT"));
+          return Inserted{std::move(*existing), false};
+        }
+      }
+      for (size_t i = 0; i < rows.size(); ++i) {
+        rows[i].state = JobState::kPending;
+        if (i > 0) rows[i].idempotency_key.clear();
+        CNET_RETURN_IF_ERROR(InsertRowLocked(rows[i]));
+      }
+      {
+        CNET_ASSIGN_OR_RETURN(Stmt s, w_.Prepare("UPDATE jobs SET array_id = ? WHERE id >= ? AND id <= ?"));
+        s.BindInt(1, rows.front().id).BindInt(2, rows.front().id).BindInt(3, rows.back().id);
+        CNET_RETURN_IF_ERROR(s.Run("array id"));
+      }
+      CNET_RETURN_IF_ERROR(w_.Exec("COMMIT"));
+      rows[0].array_id = rows[0].id;
+      return Inserted{std::move(rows[0]), true};
+    }();
+    if (!r.ok()) AfterWriteFault(r.status());
+    return r;
+  }
+
+  Status Reopen(int64_t id, const std::string& reason, double time) override {
+    std::lock_guard l(write_mu_);
+    Status st = [&]() -> Status {
+      CNET_RETURN_IF_ERROR(w_.Exec("BEGIN IMMEDIATE"));
+      std::string from;
+      {
+        CNET_ASSIGN_OR_RETURN(Stmt s, w_.Prepare("SELECT state FROM jobs WHERE id = ?"));
+        s.BindInt(1, id);
+        CNET_ASSIGN_OR_RETURN(bool row, s.Step("reopen"));
+        if (!row) return JobNotFound(id);
+        from = s.Text(0);
+      }
+      auto state = ParseState(from);
+      if (!state || !IsTerminal(*state))
+        return FailedPrecondition("job " + std::to_string(id) + " is " + from + ", not ended");
+      {
+        CNET_ASSIGN_OR_RETURN(Stmt s, w_.Prepare("UPDATE jobs SET state = 'PENDING', reason = ?, start_time = 0, "
+                                                 "end_time = 0, exit_code = NULL, site = '', placement_json = '', "
+                                                 "runtime_json = '' WHERE id = ?"));
+        s.Bind(1, reason).BindInt(2, id);
+        CNET_RETURN_IF_ERROR(s.Run("reopen"));
+      }
+      CNET_RETURN_IF_ERROR(InsertEvent(id, time, from, StateName(JobState::kPending), reason));
+      return w_.Exec("COMMIT");
+    }();
+    if (!st.ok()) w_.RollbackIfOpen();
+    return st;
+  }
+
+  Result<std::vector<std::pair<int64_t, JobState>>> ArrayTasks(int64_t array_id) override {
+    std::lock_guard l(read_mu_);
+    CNET_ASSIGN_OR_RETURN(Stmt s, r_.Prepare("SELECT id, state FROM jobs WHERE array_id = ? ORDER BY array_index, id"));
+    s.BindInt(1, array_id);
+    std::vector<std::pair<int64_t, JobState>> out;
+    for (;;) {
+      CNET_ASSIGN_OR_RETURN(bool row, s.Step("array tasks"));
+      if (!row) return out;
+      auto st = ParseState(s.Text(1));
+      if (!st) return Internal("store: job " + std::to_string(s.Int(0)) + " has an unknown state");
+      out.emplace_back(s.Int(0), *st);
+    }
+  }
+
   Result<JobRow> GetJob(int64_t id) override {
     std::lock_guard l(read_mu_);
     CNET_ASSIGN_OR_RETURN(Stmt s,
@@ -422,6 +514,11 @@ class SqliteStore final : public Store {
       // Bound as whole milliseconds: values are bound as integers or text only.
       sql += " AND submit_time * 1000 >= ?";
       args.emplace_back(static_cast<int64_t>(f.submitted_since * 1000));
+    }
+    if (f.array_id < 0) return InvalidArgument("array_id must be >= 0");
+    if (f.array_id > 0) {
+      sql += " AND array_id = ?";
+      args.emplace_back(f.array_id);
     }
     if (f.tenant) {
       sql += " AND tenant = ?";
@@ -800,10 +897,11 @@ class SqliteStore final : public Store {
                              "site = COALESCE(?, site), "
                              "placement_json = COALESCE(?, placement_json), "
                              "runtime_json = COALESCE(?, runtime_json), "
+                             "held_by = COALESCE(?, held_by), "
                              "attempts = attempts + ? WHERE id = ?"));
       s.Bind(1, StateName(to)).Bind(2, reason).BindOpt(3, u.start_time).BindOpt(4, u.end_time);
       s.BindOpt(5, u.exit_code).BindOpt(6, u.site).BindOpt(7, u.placement_json);
-      s.BindOpt(8, u.runtime_json).BindInt(9, u.increment_attempts ? 1 : 0).BindInt(10, id);
+      s.BindOpt(8, u.runtime_json).BindOpt(9, u.held_by).BindInt(10, u.increment_attempts ? 1 : 0).BindInt(11, id);
       CNET_RETURN_IF_ERROR(s.Run("transition"));
     }
     return InsertEvent(id, time, from_name, StateName(to), reason);
@@ -907,12 +1005,13 @@ class SqliteStore final : public Store {
       CNET_ASSIGN_OR_RETURN(
           Stmt s, w_.Prepare("INSERT INTO jobs (tenant, name, spec_json, state, reason, "
                              "submit_time, start_time, end_time, exit_code, site, placement_json, "
-                             "runtime_json, attempts, idempotency_key) "
-                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                             "runtime_json, attempts, idempotency_key, array_id, array_index, held_by) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
       s.Bind(1, row.tenant).Bind(2, row.name).Bind(3, row.spec_json).Bind(4, StateName(row.state));
       s.Bind(5, row.reason).Bind(6, row.submit_time).Bind(7, row.start_time).Bind(8, row.end_time);
       s.BindOpt(9, row.exit_code).Bind(10, row.site).Bind(11, row.placement_json);
       s.Bind(12, row.runtime_json).BindInt(13, row.attempts).Bind(14, row.idempotency_key);
+      s.BindInt(15, row.array_id).BindInt(16, row.array_index).Bind(17, row.held_by);
       CNET_RETURN_IF_ERROR(s.Run("insert job"));
     }
     row.id = sqlite3_last_insert_rowid(w_.db());

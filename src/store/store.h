@@ -39,6 +39,11 @@ struct JobRow {
   std::string runtime_json;       // site-specific handle (pids, slurm job id...), "" when none
   int attempts = 0;               // number of starts
   std::string idempotency_key;    // "" when none
+  // Job arrays: every task is a row; the array's id is its first task's id (as Slurm's). 0 = not
+  // a task of an array.
+  int64_t array_id = 0;
+  int array_index = 0;            // the task's index (CNET_ARRAY_TASK_ID)
+  std::string held_by;            // a user hold: who placed it ("" = not held)
 };
 
 struct EventRow {
@@ -60,6 +65,7 @@ struct JobFilter {
   int64_t before_id = 0;                  // > 0: only ids < before_id
   bool active_only = false;               // only jobs not in a terminal state
   double submitted_since = 0;             // > 0: only jobs with submit_time >= this (epoch s)
+  int64_t array_id = 0;                   // > 0: only the tasks of this array
 };
 
 struct TenantRow {
@@ -121,6 +127,7 @@ class Store {
     std::optional<int> exit_code;
     std::optional<std::string> site, placement_json, runtime_json;
     bool increment_attempts = false;
+    std::optional<std::string> held_by;  // sets the user hold ("" releases it)
   };
   virtual Status Transition(int64_t id, JobState to, const std::string& reason, double time,
                             const Update& u) = 0;
@@ -134,6 +141,16 @@ class Store {
     Update update;
   };
   virtual std::vector<Status> TransitionMany(const std::vector<TransitionOp>& ops) = 0;
+  // Durable insert of a job array: one row per task (rows[i].array_index set by the caller), in one
+  // transaction, with consecutive ids; every row's array_id becomes the first row's id. The
+  // idempotency key (rows[0]'s) replays as InsertJob's does: the first task comes back, created=false.
+  virtual Result<Inserted> InsertArray(std::vector<JobRow> rows) = 0;
+  // Puts a job that ended back to PENDING (a requeue): clears start/end time, exit code, site,
+  // placement and run handle; keeps attempts (logs stay per attempt); records the event.
+  // kFailedPrecondition if the job has not ended.
+  virtual Status Reopen(int64_t id, const std::string& reason, double time) = 0;
+  // The tasks of an array (id, state), ascending index; empty if there is no such array.
+  virtual Result<std::vector<std::pair<int64_t, JobState>>> ArrayTasks(int64_t array_id) = 0;
   // Updates the reason only (no event), e.g. the scheduler's latest word on a waiting job.
   virtual Status SetReason(int64_t id, const std::string& reason) = 0;
 

@@ -38,6 +38,15 @@ class FaultyStore final : public store::Store {
     return out;
   }
   Status SetReason(int64_t id, const std::string& r) override { return in_->SetReason(id, r); }
+  Result<Inserted> InsertArray(std::vector<store::JobRow> rows) override {
+    if (Take(fail_insert)) return Injected();
+    return in_->InsertArray(std::move(rows));
+  }
+  Status Reopen(int64_t id, const std::string& reason, double time) override {
+    if (Take(fail_transitions)) return Injected();
+    return in_->Reopen(id, reason, time);
+  }
+  Result<std::vector<std::pair<int64_t, store::JobState>>> ArrayTasks(int64_t a) override { return in_->ArrayTasks(a); }
   Result<store::JobRow> GetJob(int64_t id) override {
     if (Take(fail_get_job)) return Injected();
     return in_->GetJob(id);
