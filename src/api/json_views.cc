@@ -35,6 +35,7 @@ json JobJson(const service::JobView& v, bool with_events) {
          {"attempts", r.attempts},
          {"site_job", SiteJob(r.runtime_json)},
          {"spec", json::parse(r.spec_json, nullptr, false)}};
+  if (v.estimated_start >= 0) j["estimated_start"] = v.estimated_start;  // absent when unknown
   if (with_events) {
     json ev = json::array();
     for (const auto& e : v.events)

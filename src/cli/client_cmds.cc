@@ -87,6 +87,8 @@ void AddShow(CLI::App& app, int* rc) {
     std::cout << "job " << j["id"] << "  " << Str(j["name"]) << "  tenant " << Str(j["tenant"]) << "\n"
               << "state    " << Str(j["state"]) << (j["exit_code"].is_null() ? "" : "  exit code " + j["exit_code"].dump()) << "\n"
               << "reason   " << Str(j["reason"]) << "\n"
+              << (j.contains("estimated_start") ? "starts   ~" + EstimatedTime(j["estimated_start"]) + " (estimated, from its reservation)\n"
+                                                : std::string())
               << "site     " << Str(j["site"]) << "  placement " << Str(j["placement"]) << "\n"
               << (j.contains("site_job") && j["site_job"].is_object()
                       ? "site job " + j["site_job"].value("kind", std::string()) + " " +

@@ -57,6 +57,10 @@ struct ReadModel {
   std::shared_ptr<const std::map<std::string, std::string>> held_reasons =
       std::make_shared<const std::map<std::string, std::string>>();
   size_t explain_limit = 0;
+  // Expected start (epoch seconds) of the waiting jobs the scheduler holds a reservation for
+  // (backfill's head); a job not here has no estimate.
+  std::shared_ptr<const std::unordered_map<int64_t, double>> estimated_starts =
+      std::make_shared<const std::unordered_map<int64_t, double>>();
 };
 
 }  // namespace cnet::service

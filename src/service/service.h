@@ -48,6 +48,7 @@ struct JobView {
   store::JobRow row;
   std::string live_reason;  // the scheduler's or site's latest word, for waiting jobs ("" = row.reason)
   std::vector<store::EventRow> events;
+  double estimated_start = -1;  // a waiting job's expected start (epoch s) by a reservation; < 0 unknown
 };
 
 struct LogLocation {
@@ -128,6 +129,7 @@ class Service {
   Result<std::string> UnixUserFor(const store::TenantRow& t) const;
   Result<store::JobRow> OwnedJob(const Caller& c, int64_t id);
   std::string LiveReason(const store::JobRow& row) const;
+  double EstimatedStart(const store::JobRow& row) const;  // < 0: none
 
   ServiceConfig cfg_;
   ServiceDeps deps_;
