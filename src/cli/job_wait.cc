@@ -24,7 +24,7 @@ Result<json> GetJob(const Conn& c, int64_t id) {
 }  // namespace
 
 bool IsFinalState(const std::string& s) {
-  return s == "SUCCEEDED" || s == "FAILED" || s == "CANCELLED" || s == "TIMEOUT";
+  return s == "SUCCEEDED" || s == "FAILED" || s == "CANCELLED" || s == "TIMEOUT" || s == "OOM";
 }
 
 int OutcomeExitCode(const json& job) {
