@@ -60,6 +60,8 @@ Result<SiteConfig> ParseSite(const YamlCtx& c, const YAML::Node& n, const std::s
   s.queue_ahead = static_cast<int>(ahead);
   s.block = n;
   s.where = c.file + ":" + std::to_string(n.Mark().line + 1) + ": " + p;
+  s.file = c.file;
+  s.path = p;
   return s;
 }
 

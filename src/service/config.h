@@ -41,6 +41,7 @@ struct SiteConfig {
   int queue_ahead = 0;
   YAML::Node block;                 // the site's whole mapping, for its backend
   std::string where;                // "file: sites[i]" for error messages
+  std::string file, path;           // the config file ("" = embedded) and "sites[i]": a key's errors name its line
 };
 
 // The keys above: the service reads them, backends accept and ignore them.

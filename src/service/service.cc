@@ -111,6 +111,8 @@ Status Service::BuildSites(const backends::BackendRegistry& reg) {
   for (size_t i = 0; i < cfg_.sites.size(); ++i) {
     const SiteConfig& sc = cfg_.sites[i];
     backends::BackendEnv env{cfg_.data_dir, sc.where, SharedSiteKeys(), cfg_.allow_root_jobs};
+    env.file = sc.file;
+    env.path = sc.path;
     auto b = reg.Create(sc.type, sc.name, sc.block, env);
     if (!b.ok()) return b.status();
     SiteRuntime rt;
