@@ -233,7 +233,8 @@ TEST_F(ProcessRunnerTest, GroupModeFallback) {
   for (int pid : h->pids) EXPECT_EQ(::getpgid(pid), h->pgid);
   EXPECT_EQ(::getsid(h->pids[0]), ::getsid(0));
   EXPECT_NE(h->pgid, ::getpgid(0));
-  for (int i = 0; i < 100 && ReadFile(site.StdoutPath(22, 1)).size() < 12; ++i) {
+  // Three lines "[k] w=k\n" (a gang's lines carry their rank) before the kill.
+  for (int i = 0; i < 100 && ReadFile(site.StdoutPath(22, 1)).size() < 24; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   ASSERT_TRUE(site.Kill(22, "stop", 1).ok());
