@@ -47,7 +47,7 @@ std::string ManPage(const CLI::App& app, const std::string& version) {
          "0 on success; 2 for bad input (a flag, a file, a job spec the server refuses); 1 for other errors.\n"
          "With \\fBsubmit \\-\\-wait\\fR, \\fBsubmit \\-\\-follow\\fR and \\fBlogs \\-f\\fR: the job's outcome, "
          "0 when it succeeded, its exit code when it failed, 124 when its time limit ended it, "
-         "125 when it was cancelled.\n"
+         "125 when it was cancelled, 137 when its memory limit ended it (state OOM).\n"
          ".SH ENVIRONMENT\n"
          ".TP\n.B CNET_ADDR\nthe server (HOST:PORT, http:// or https:// URL)\n"
          ".TP\n.B CNET_TOKEN\nthe API token\n"
