@@ -8,6 +8,7 @@ pkgs=(build-essential cmake ninja-build pkg-config python3
       libjwt-dev  # src/sites/slurm_client.cc: HS256 tokens for slurmrestd
       libssl-dev zlib1g-dev openssl  # TLS (src/api/tls_context.cc); tests: gzip bodies, a test CA made with openssl
       libgtest-dev libgmock-dev libbenchmark-dev time
+      groff-base  # tests: the generated man page (build/cnet.1) renders without warnings
       clang-14 libclang-rt-14-dev  # scripts/fuzz.sh: clang's libFuzzer, ASan and UBSan runtimes
       slurm-wlm slurmrestd slurm-wlm-jwt-plugin munge curl)  # scripts/slurm, bench/submit_bench.sh: a real Slurm on loopback
 missing=()

@@ -38,6 +38,7 @@ json JobJson(const service::JobView& v, bool with_events) {
          {"array_id", r.array_id > 0 ? json(r.array_id) : json(nullptr)},
          {"array_index", r.array_id > 0 ? json(r.array_index) : json(nullptr)},
          {"held_by", r.held_by.empty() ? json(nullptr) : json(r.held_by)}};
+  if (v.estimated_start >= 0) j["estimated_start"] = v.estimated_start;  // absent when unknown
   if (with_events) {
     json ev = json::array();
     for (const auto& e : v.events)

@@ -19,8 +19,15 @@ std::string Num(double v) {
 
 Status ConfigBlock::Error(const std::string& key, const std::string& msg) const {
   YAML::Node at = Has(key) ? block_[key] : block_;
+  return ErrorAt(key, at.Mark().line, msg);
+}
+
+Status ConfigBlock::ErrorAt(const std::string& key, int line0, const std::string& msg) const {
+  if (!env_.file.empty() && line0 >= 0)
+    return InvalidArgument(env_.file + ":" + std::to_string(line0 + 1) + ": field '" + env_.path +
+                           (key.empty() ? "" : "." + key) + "': " + msg);
   std::string where = env_.where.empty() ? key : env_.where + "." + key;
-  if (at.Mark().line >= 0) where += " (line " + std::to_string(at.Mark().line + 1) + ")";
+  if (line0 >= 0) where += " (line " + std::to_string(line0 + 1) + ")";
   return InvalidArgument(where + ": " + msg);
 }
 
@@ -31,8 +38,10 @@ Status ConfigBlock::OnlyKeys(const std::set<std::string>& known) const {
     const std::string k = it->first.Scalar();
     if (!known.count(k) && !env_.shared_keys.count(k)) {
       std::vector<std::string> names(known.begin(), known.end());
+      std::string list;
+      for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
       names.insert(names.end(), env_.shared_keys.begin(), env_.shared_keys.end());
-      return Error(k, "unknown key '" + k + "'" + DidYouMean(k, names));
+      return ErrorAt(k, it->first.Mark().line, "unknown field" + DidYouMean(k, names) + " (allowed: " + list + ", and the service's own site keys)");
     }
   }
   return Status::Ok();

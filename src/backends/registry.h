@@ -24,6 +24,9 @@ struct BackendEnv {
   std::string where;                  // prefix for error messages, e.g. "config.yaml: sites[1]"
   std::set<std::string> shared_keys;  // keys of the block the service itself reads: accept, ignore
   bool allow_root_jobs = false;       // cnet serve --allow-root-jobs (local sites: see local_backend.h)
+  // The config file and the block's path ("sites[1]"), when it came from a file: errors then read
+  // "file:LINE: field 'sites[1].key': ..." with the key's own line, as every other config error.
+  std::string file, path;
 };
 
 // Builds a backend named `name` from its config block. Errors name the field

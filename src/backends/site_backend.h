@@ -124,6 +124,7 @@ struct SiteEvent {
   int exit_code = 0;
   bool killed = false;      // ended by Kill
   bool timed_out = false;   // ended by its time limit
+  bool oom_killed = false;  // killed for lack of memory at its limit (cgroup OOM, Slurm OUT_OF_MEMORY)
   std::string reason;
   std::string handle;       // kStarted: the run's handle, if it changed
   std::map<std::string, std::string> fields;  // e.g. {"slurm_job_id": "17"}

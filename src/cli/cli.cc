@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/dispatch_cmds.h"
+#include "cli/man_page.h"
 #include "common/status.h"
 #include "common/suggest.h"
 #include "common/version.h"
@@ -39,7 +40,7 @@ Status CheckSubcommand(const CLI::App& app, int argc, char** argv) {
 int RunCli(int argc, char** argv) {
   // A peer that hangs up mid-write must cost an error return, not the process (server and client).
   std::signal(SIGPIPE, SIG_IGN);
-  CLI::App app{"computenet: one access point to heterogeneous compute"};
+  CLI::App app{"computenet: one access point to heterogeneous compute", "cnet"};
   app.set_version_flag("-V,--version", std::string("cnet ") + kVersion);
   app.require_subcommand(1);
   int rc = 0;
@@ -54,6 +55,10 @@ int RunCli(int argc, char** argv) {
   AddConfigCommand(app, &rc);
   AddDataCommands(app, &rc);
   AddJobActionCommands(app, &rc);
+  if (argc == 2 && std::strcmp(argv[1], "--man-page") == 0) {  // the build's cnet.1 (man_page.h)
+    std::cout << ManPage(app, kVersion);
+    return 0;
+  }
   if (Status st = CheckSubcommand(app, argc, argv); !st.ok()) return ReportError(st);
   try {
     app.parse(argc, argv);

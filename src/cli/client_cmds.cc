@@ -26,6 +26,11 @@ namespace {
 
 using nlohmann::json;
 
+// A job view's gang size (1 when the view has none).
+int Workers(const json& job) {
+  return job.contains("spec") && job["spec"].is_object() ? job["spec"].value("workers", 1) : 1;
+}
+
 
 // cnet submit
 void AddSubmit(CLI::App& app, int* rc) {
@@ -45,8 +50,11 @@ void AddSubmit(CLI::App& app, int* rc) {
   s->add_flag("--dry-run", *dry, "show every candidate site and type with its estimates (as cnet explain); submit nothing");
   auto extra = std::make_shared<SubmitFields>();
   AddSubmitFields(s, *extra);
+  auto merge = std::make_shared<bool>(false), plain = std::make_shared<bool>(false);
+  s->add_flag("--merge", *merge, "with --follow: its standard output and standard error both to stdout, whole lines");
+  s->add_flag("--no-rank-prefix", *plain, "with --follow: drop the '[k] ' rank label from a gang's lines (local site)");
   AddConn(s, *c);
-  s->callback([c, file, key, wait, follow, err, both, dry, extra, rc] {
+  s->callback([c, file, key, wait, follow, err, both, dry, extra, merge, plain, rc] {
     if (Status st = Resolve(*c); !st.ok()) { *rc = ReportError(st); return; }
     std::string text;
     if (*file == "-") {
@@ -76,7 +84,8 @@ void AddSubmit(CLI::App& app, int* rc) {
     *rc = 0;
     if (!*wait && !*follow) return;
     const int64_t id = r->doc["id"].get<int64_t>();
-    auto end = *follow ? FollowStreams(*c, id, *both ? "both" : *err ? "stderr" : "stdout") : WaitForJob(*c, id);
+    const int strip = *plain ? Workers(r->doc) : 0;
+    auto end = *follow ? FollowStreams(*c, id, *merge ? "merge" : *both ? "both" : *err ? "stderr" : "stdout", strip) : WaitForJob(*c, id);
     if (!end.ok()) { *rc = ReportError(end.status()); return; }
     if (c->json_out) std::cout << end->dump(2) << "\n";
     std::cerr << "job " << id << " " << Str((*end)["state"]) << ((*end)["exit_code"].is_null() ? "" : " exit code " + (*end)["exit_code"].dump())
@@ -102,6 +111,8 @@ void AddShow(CLI::App& app, int* rc) {
     std::cout << "job " << j["id"] << "  " << Str(j["name"]) << "  tenant " << Str(j["tenant"]) << "\n"
               << "state    " << Str(j["state"]) << (j["exit_code"].is_null() ? "" : "  exit code " + j["exit_code"].dump()) << "\n"
               << "reason   " << Str(j["reason"]) << "\n"
+              << (j.contains("estimated_start") ? "starts   ~" + EstimatedTime(j["estimated_start"]) + " (estimated, from its reservation)\n"
+                                                : std::string())
               << "site     " << Str(j["site"]) << "  placement " << Str(j["placement"]) << "\n"
               << (j.contains("site_job") && j["site_job"].is_object()
                       ? "site job " + j["site_job"].value("kind", std::string()) + " " +
@@ -150,14 +161,25 @@ void AddLogs(CLI::App& app, int* rc) {
   s->add_flag("--stderr", *err, "standard error instead of standard output");
   auto both = std::make_shared<bool>(false);
   s->add_flag("--both", *both, "with -f: standard output to stdout and standard error to stderr");
+  auto merge = std::make_shared<bool>(false), plain = std::make_shared<bool>(false);
+  s->add_flag("--merge", *merge, "with -f: standard output and standard error both to stdout, whole lines");
+  s->add_flag("--no-rank-prefix", *plain, "drop the '[k] ' rank label from a gang's lines (local site)");
   AddConn(s, *c);
-  s->callback([c, id, follow, err, both, rc] {
+  s->callback([c, id, follow, err, both, merge, plain, rc] {
     if (Status st = Resolve(*c); !st.ok()) { *rc = ReportError(st); return; }
+    if ((*merge || *both) && !*follow) { *rc = ReportError(InvalidArgument("--merge and --both need -f (--follow)")); return; }
+    int strip = 0;
+    if (*plain) {  // the gang's size says which labels are the site's
+      auto j = Call(*c, "GET", "/v1/jobs/" + std::to_string(*id));
+      if (!j.ok()) { *rc = ReportError(j.status()); return; }
+      strip = Workers(j->doc);
+    }
     if (*follow) {
-      auto end = FollowStreams(*c, *id, *both ? "both" : *err ? "stderr" : "stdout");
+      auto end = FollowStreams(*c, *id, *merge ? "merge" : *both ? "both" : *err ? "stderr" : "stdout", strip);
       *rc = end.ok() ? OutcomeExitCode(*end) : ReportError(end.status());
       return;
     }
+    LogWriter out(stdout, strip, nullptr);
     auto made = MakeClient(c->addr, c->ca_file);
     if (!made.ok()) { *rc = ReportError(made.status()); return; }
     httplib::Client& cli = **made;
@@ -171,9 +193,10 @@ void AddLogs(CLI::App& app, int* rc) {
                      [&](const httplib::Response& res) { status = res.status; return true; },
                      [&](const char* data, size_t n) {
                        if (status >= 400) errbody.append(data, n);
-                       else { std::fwrite(data, 1, n, stdout); std::fflush(stdout); }
+                       else out.Write(data, n);
                        return true;
                      });
+    out.Finish();
     if (!r) { *rc = ReportError(TransportError(cli, r.error(), c->addr, c->ca_file)); return; }
     if (status >= 400) {
       json e = json::parse(errbody, nullptr, false);

@@ -57,6 +57,16 @@ std::string Time(const json& t) {
   return b;
 }
 
+std::string EstimatedTime(const json& t) {
+  if (!t.is_number()) return "-";
+  const double at = t.get<double>();
+  std::time_t s = static_cast<std::time_t>(at);
+  const bool soon = at - static_cast<double>(std::time(nullptr)) < 86400;
+  char b[32];
+  std::strftime(b, sizeof b, soon ? "%H:%M:%S" : "%m-%d %H:%M", std::localtime(&s));
+  return b;
+}
+
 std::string Str(const json& v) { return v.is_string() ? v.get<std::string>() : v.is_null() ? "-" : v.dump(); }
 
 void AddConn(CLI::App* s, Conn& c) {

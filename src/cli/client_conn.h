@@ -35,6 +35,9 @@ Result<Reply> Call(const Conn& c, const std::string& method, const std::string& 
 
 // Local clock time of an epoch-seconds value ("-" if null).
 std::string Time(const nlohmann::json& t);
+// A future time (an estimated start), local: "HH:MM:SS" within a day from now, else
+// "MM-DD HH:MM"; "-" if not a number.
+std::string EstimatedTime(const nlohmann::json& t);
 // A JSON value as text: strings bare, null as "-".
 std::string Str(const nlohmann::json& v);
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -24,7 +25,7 @@ Result<json> GetJob(const Conn& c, int64_t id) {
 }  // namespace
 
 bool IsFinalState(const std::string& s) {
-  return s == "SUCCEEDED" || s == "FAILED" || s == "CANCELLED" || s == "TIMEOUT";
+  return s == "SUCCEEDED" || s == "FAILED" || s == "CANCELLED" || s == "TIMEOUT" || s == "OOM";
 }
 
 int OutcomeExitCode(const json& job) {
@@ -50,7 +51,7 @@ Result<json> WaitForJob(const Conn& c, int64_t id) {
   }
 }
 
-Result<json> FollowJob(const Conn& c, int64_t id, const std::string& stream, std::FILE* out) {
+Result<json> FollowJob(const Conn& c, int64_t id, const std::string& stream, LogWriter& out) {
   size_t printed = 0;  // bytes already copied: a reconnect skips them
   bool retried = false;
   double pause = 0.2;
@@ -70,12 +71,12 @@ Result<json> FollowJob(const Conn& c, int64_t id, const std::string& stream, std
                         const size_t skip = seen < printed ? std::min(n, printed - seen) : 0;
                         seen += n;
                         if (n > skip) {
-                          std::fwrite(data + skip, 1, n - skip, out);
-                          std::fflush(out);
+                          out.Write(data + skip, n - skip);
                           printed += n - skip;
                         }
                         return true;
                       });
+    if (!r || (status >= 400 && status != 404)) out.Finish();  // what was read is shown before the error
     if (!r) return TransportError(*cli, r.error(), c.addr, c.ca_file);
     if (status >= 400 && status != 404) {
       json e = json::parse(errbody, nullptr, false);
@@ -89,6 +90,7 @@ Result<json> FollowJob(const Conn& c, int64_t id, const std::string& stream, std
         retried = true;
         continue;
       }
+      out.Finish();
       return j;
     }
     Pause(pause);
@@ -96,11 +98,18 @@ Result<json> FollowJob(const Conn& c, int64_t id, const std::string& stream, std
   }
 }
 
-Result<json> FollowStreams(const Conn& c, int64_t id, const std::string& which) {
-  if (which != "both") return FollowJob(c, id, which, stdout);  // one stream: to stdout, as `cnet logs`
+Result<json> FollowStreams(const Conn& c, int64_t id, const std::string& which, int strip_below) {
+  if (which != "both" && which != "merge") {  // one stream: to stdout, as `cnet logs`
+    LogWriter w(stdout, strip_below, nullptr);
+    return FollowJob(c, id, which, w);
+  }
+  std::mutex shared;  // merge: one output, whole lines
+  const bool merge = which == "merge";
+  LogWriter out_w(stdout, strip_below, merge ? &shared : nullptr);
+  LogWriter err_w(merge ? stdout : stderr, strip_below, merge ? &shared : nullptr);
   std::optional<Result<json>> err_end;
-  std::thread err_thread([&] { err_end = FollowJob(c, id, "stderr", stderr); });
-  Result<json> out_end = FollowJob(c, id, "stdout", stdout);
+  std::thread err_thread([&] { err_end = FollowJob(c, id, "stderr", err_w); });
+  Result<json> out_end = FollowJob(c, id, "stdout", out_w);
   err_thread.join();
   if (!out_end.ok()) return out_end;
   return *err_end;

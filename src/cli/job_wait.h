@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cli/client_conn.h"
+#include "cli/log_lines.h"
 #include "common/status.h"
 
 namespace cnet {
@@ -26,10 +27,11 @@ Result<nlohmann::json> WaitForJob(const Conn& c, int64_t id);
 
 // Copies the job's `stream` (stdout or stderr) to `out` from the first byte, waiting while the job
 // is pending (not yet dispatched), until the job is final; returns its final view.
-Result<nlohmann::json> FollowJob(const Conn& c, int64_t id, const std::string& stream, std::FILE* out);
+Result<nlohmann::json> FollowJob(const Conn& c, int64_t id, const std::string& stream, LogWriter& out);
 
-// Which of the job's streams to follow: "stdout", "stderr", or "both" (its stdout to our stdout
-// and its stderr to our stderr, concurrently).
-Result<nlohmann::json> FollowStreams(const Conn& c, int64_t id, const std::string& which);
+// Which of the job's streams to follow: "stdout", "stderr", "both" (its stdout to our stdout and
+// its stderr to our stderr, concurrently) or "merge" (both to our stdout, whole lines).
+// `strip_below`: drop the rank labels of a gang of that many workers (0: keep them).
+Result<nlohmann::json> FollowStreams(const Conn& c, int64_t id, const std::string& which, int strip_below = 0);
 
 }  // namespace cnet

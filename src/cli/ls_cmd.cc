@@ -38,6 +38,8 @@ const Column kColumns[] = {
     {"state", "STATE", 10, [](const json& j) { return Field(j, "state"); }},
     {"submit", "SUBMIT", 9, [](const json& j) { return j.contains("submit_time") ? Time(j["submit_time"]) : "-"; }},
     {"start", "START", 9, [](const json& j) { return j.contains("start_time") ? Time(j["start_time"]) : "-"; }},
+    // squeue's START_TIME for a pending job: only from a reservation, else "-".
+    {"est_start", "EST_START", 11, [](const json& j) { return j.contains("estimated_start") ? EstimatedTime(j["estimated_start"]) : "-"; }},
     {"end", "END", 9, [](const json& j) { return j.contains("end_time") ? Time(j["end_time"]) : "-"; }},
     {"exit", "EXIT", 5, [](const json& j) { return Field(j, "exit_code"); }},
     {"site", "SITE", 10, [](const json& j) { return Field(j, "site"); }},
@@ -46,7 +48,7 @@ const Column kColumns[] = {
     {"reason", "REASON", 0, [](const json& j) { return Field(j, "reason"); }},
 };
 
-const char kDefaultFormat[] = "id,name,tenant,state,submit,start,end,reason";
+const char kDefaultFormat[] = "id,name,tenant,state,submit,est_start,start,end,reason";
 
 Result<std::vector<const Column*>> ParseFormat(const std::string& fmt) {
   std::vector<std::string> names;
@@ -167,7 +169,7 @@ void AddLsCommand(CLI::App& app, int* rc) {
   s->add_option("--after", a->after, "jobs newer than this id");
   s->add_flag("--oldest", a->oldest, "oldest first");
   s->add_option("-o,--format", a->format,
-                "columns, comma-separated, from: id,name,tenant,state,submit,start,end,exit,site,workers,reason (default " +
+                "columns, comma-separated, from: id,name,tenant,state,submit,start,est_start,end,exit,site,workers,reason (default " +
                     std::string(kDefaultFormat) + ")");
   s->add_flag("-p,--parsable", a->parsable, "fields separated by '|', nothing padded or cut (for scripts)");
   s->add_flag("--noheader", a->noheader, "no header line");

@@ -42,6 +42,7 @@ struct JobRecord {
   int preemptions = 0;
   int starts = 0;
   std::string reason;  // the scheduler's latest word on this job
+  Seconds estimated_start = -1;  // with that word: its reservation's expected start; < 0 none
 
   double StepsDone(Seconds now) const {
     if (phase != JobPhase::kRunning) return steps_at_anchor;

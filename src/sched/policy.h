@@ -25,6 +25,9 @@ struct Decision {
   JobId job;
   Placement placement;  // kPlace only
   std::string reason;
+  // kKeep with a reason: when the policy expects the job to start (seconds, the snapshot's clock),
+  // from a reservation it holds for it; < 0 when it has none (unknown, never a guess).
+  Seconds estimated_start = -1;
 };
 
 struct Snapshot {

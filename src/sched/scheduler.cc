@@ -174,12 +174,16 @@ Status Scheduler::Apply(const Decision& d, Seconds now) {
   JobRecord& j = it->second;
   switch (d.action) {
     case Action::kKeep:
-      if (!d.reason.empty()) j.reason = d.reason;
+      if (!d.reason.empty()) {  // a new word replaces the estimate too (none: no reservation now)
+        j.reason = d.reason;
+        j.estimated_start = d.estimated_start;
+      }
       return Status::Ok();
     case Action::kPreempt:
       if (j.phase != JobPhase::kRunning) return FailedPrecondition("preempt of a job not running");
       Stop(j, now);
       ++j.preemptions;
+      j.estimated_start = -1;
       Erase(running_, j.spec.id);
       InsertPending(j.spec.id);
       j.reason = d.reason;
@@ -204,6 +208,7 @@ Status Scheduler::Apply(const Decision& d, Seconds now) {
       if (j.first_start_s < 0) j.first_start_s = now;
       ++j.starts;
       j.reason = d.reason;
+      j.estimated_start = -1;
       Erase(pending_, j.spec.id);
       running_.push_back(j.spec.id);
       return Status::Ok();

@@ -65,6 +65,8 @@ Result<SiteConfig> ParseSite(const YamlCtx& c, const YAML::Node& n, const std::s
   CNET_ASSIGN_OR_RETURN(s.attributes, ParseSiteAttributes(c, n, p, s.region));
   s.block = n;
   s.where = c.file + ":" + std::to_string(n.Mark().line + 1) + ": " + p;
+  s.file = c.file;
+  s.path = p;
   return s;
 }
 

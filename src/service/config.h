@@ -47,6 +47,7 @@ struct SiteConfig {
   std::map<std::string, std::string> attributes;
   YAML::Node block;                 // the site's whole mapping, for its backend
   std::string where;                // "file: sites[i]" for error messages
+  std::string file, path;           // the config file ("" = embedded) and "sites[i]": a key's errors name its line
 };
 
 // The keys above: the service reads them, backends accept and ignore them.

@@ -247,6 +247,7 @@ void ControlLoop::PublishReasons() {
   st_.notes_changed = false;
   reasons_dirty_ = false;
   auto r = std::make_shared<std::unordered_map<int64_t, std::string>>();
+  auto est = std::make_shared<std::unordered_map<int64_t, double>>();
   const auto& pending = st_.sched->pending();
   std::vector<int64_t> order;
   order.reserve(pending.size());
@@ -254,6 +255,7 @@ void ControlLoop::PublishReasons() {
   const OutageBook outages = Outages();
   for (size_t i = 0; i < pending.size() && i < kExplainLimit; ++i) {
     const JobRecord& j = *st_.sched->Find(pending[i]);
+    if (j.estimated_start >= 0) (*est)[order[i]] = j.estimated_start;
     if (!outages.any()) {
       (*r)[order[i]] = j.reason;
       continue;
@@ -277,6 +279,7 @@ void ControlLoop::PublishReasons() {
       EstimateBase{st_.cluster, st_.sched->capacity(), RunningReleases(*st_.sched), st_.clock.Now()});
   queue_ = std::make_shared<const QueueView>(std::move(order));
   held_reasons_ = std::move(held);
+  estimated_starts_ = std::move(est);
 }
 
 void ControlLoop::Publish() {
@@ -288,6 +291,7 @@ void ControlLoop::Publish() {
   m->queue = queue_;
   m->held_reasons = held_reasons_;
   m->estimate = estimate_;
+  m->estimated_starts = estimated_starts_;
   m->explain_limit = kExplainLimit;
   for (size_t i = 0; i < st_.sites.size(); ++i) {
     const SiteRuntime& s = st_.sites[i];

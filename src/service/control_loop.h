@@ -116,6 +116,7 @@ class ControlLoop {
   std::shared_ptr<const QueueView> queue_;
   std::shared_ptr<const std::map<std::string, std::string>> held_reasons_;
   std::shared_ptr<const EstimateBase> estimate_;
+  std::shared_ptr<const std::unordered_map<int64_t, double>> estimated_starts_;
 
   mutable std::mutex mu_;  // commands and the published model
   std::condition_variable cv_;

@@ -63,6 +63,10 @@ struct ReadModel {
   // Free capacity and running jobs' expected finishes after the last cycle (null before one), for
   // `cnet explain` (service/explain.h).
   std::shared_ptr<const EstimateBase> estimate;
+  // Expected start (epoch seconds) of the waiting jobs the scheduler holds a reservation for
+  // (backfill's head); a job not here has no estimate.
+  std::shared_ptr<const std::unordered_map<int64_t, double>> estimated_starts =
+      std::make_shared<const std::unordered_map<int64_t, double>>();
 };
 
 }  // namespace cnet::service

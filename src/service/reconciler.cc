@@ -57,6 +57,7 @@ bool Reconciler::ApplyOne(int site, const SiteEvent& e) {
       JobState to = a->cancel_requested ? JobState::kCancelled
                     : e.success         ? JobState::kSucceeded
                     : e.timed_out       ? JobState::kTimeout
+                    : e.oom_killed      ? JobState::kOom
                                         : JobState::kFailed;
       std::string why = a->cancel_requested ? "cancelled: " + e.reason
                         : e.success         ? (e.reason.empty() ? "exit code 0" : e.reason)

@@ -119,6 +119,8 @@ Status Service::BuildSites(const backends::BackendRegistry& reg) {
   for (size_t i = 0; i < cfg_.sites.size(); ++i) {
     const SiteConfig& sc = cfg_.sites[i];
     backends::BackendEnv env{cfg_.data_dir, sc.where, SharedSiteKeys(), cfg_.allow_root_jobs};
+    env.file = sc.file;
+    env.path = sc.path;
     auto b = reg.Create(sc.type, sc.name, sc.block, env);
     if (!b.ok()) return b.status();
     SiteRuntime rt;
@@ -304,9 +306,16 @@ std::string Service::LiveReason(const store::JobRow& row) const {
   return "";
 }
 
+double Service::EstimatedStart(const store::JobRow& row) const {
+  if (row.state != JobState::kPending && row.state != JobState::kPreempted) return -1;
+  auto m = loop_->Read();
+  auto it = m->estimated_starts->find(row.id);
+  return it == m->estimated_starts->end() ? -1 : it->second;
+}
+
 Result<JobView> Service::GetJob(const Caller& c, int64_t id, bool with_events) {
   CNET_ASSIGN_OR_RETURN(store::JobRow row, OwnedJob(c, id));
-  JobView v{row, LiveReason(row), {}};
+  JobView v{row, LiveReason(row), {}, EstimatedStart(row)};
   if (with_events) {
     auto es = store_->Events(id);
     if (!es.ok()) return Unavailable("store: " + es.status().message());
@@ -326,7 +335,8 @@ Result<std::vector<JobView>> Service::ListJobs(const Caller& c, store::JobFilter
   std::vector<JobView> out;
   for (auto& r : *rows) {
     std::string live = LiveReason(r);
-    out.push_back({std::move(r), std::move(live), {}});
+    const double est = EstimatedStart(r);
+    out.push_back({std::move(r), std::move(live), {}, est});
   }
   return out;
 }

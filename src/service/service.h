@@ -51,6 +51,7 @@ struct JobView {
   store::JobRow row;
   std::string live_reason;  // the scheduler's or site's latest word, for waiting jobs ("" = row.reason)
   std::vector<store::EventRow> events;
+  double estimated_start = -1;  // a waiting job's expected start (epoch s) by a reservation; < 0 unknown
 };
 
 struct LogLocation {
@@ -165,6 +166,7 @@ class Service {
   std::string LiveReason(const store::JobRow& row) const;
   // What Explain reads besides the job; `m` must outlive the result (it points into it).
   ExplainInputs ExplainBase(const ModelSnapshot& m, const std::string& tenant) const;
+  double EstimatedStart(const store::JobRow& row) const;  // < 0: none
 
   ServiceConfig cfg_;
   ServiceDeps deps_;

@@ -509,7 +509,7 @@ class SqliteStore final : public Store {
       sql += " AND id < ?";
       args.emplace_back(f.before_id);
     }
-    if (f.active_only) sql += " AND state NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMEOUT')";
+    if (f.active_only) sql += " AND state NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'OOM')";
     if (f.submitted_since > 0) {
       // Bound as whole milliseconds: values are bound as integers or text only.
       sql += " AND submit_time * 1000 >= ?";
@@ -562,7 +562,7 @@ class SqliteStore final : public Store {
     std::lock_guard l(read_mu_);
     CNET_ASSIGN_OR_RETURN(Stmt s, r_.Prepare(std::string("SELECT ") + kJobCols +
                                              " FROM jobs WHERE state NOT IN "
-                                             "('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMEOUT') ORDER BY id"));
+                                             "('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'OOM') ORDER BY id"));
     return ReadJobs(s, "active jobs");
   }
 
@@ -588,7 +588,7 @@ class SqliteStore final : public Store {
     std::map<std::string, int64_t> out;
     for (JobState st : {JobState::kPending, JobState::kScheduled, JobState::kRunning,
                         JobState::kSucceeded, JobState::kFailed, JobState::kCancelled,
-                        JobState::kPreempted, JobState::kTimeout})
+                        JobState::kPreempted, JobState::kTimeout, JobState::kOom})
       out[StateName(st)] = 0;
     std::lock_guard l(read_mu_);
     CNET_ASSIGN_OR_RETURN(Stmt s, r_.Prepare("SELECT state, COUNT(*) FROM jobs GROUP BY state"));

@@ -10,7 +10,7 @@ namespace {
 
 constexpr JobState kAllStates[] = {JobState::kPending,   JobState::kScheduled, JobState::kRunning,
                                    JobState::kSucceeded, JobState::kFailed,    JobState::kCancelled,
-                                   JobState::kPreempted, JobState::kTimeout};
+                                   JobState::kPreempted, JobState::kTimeout,   JobState::kOom};
 
 void EnsureSodium() {
   static const int rc = sodium_init();  // 0 or 1 (already initialised) on success
@@ -29,6 +29,7 @@ const char* StateName(JobState s) {
     case JobState::kCancelled: return "CANCELLED";
     case JobState::kPreempted: return "PREEMPTED";
     case JobState::kTimeout: return "TIMEOUT";
+    case JobState::kOom: return "OOM";
   }
   return "UNKNOWN";
 }
@@ -40,7 +41,8 @@ std::optional<JobState> ParseState(const std::string& s) {
 }
 
 bool IsTerminal(JobState s) {
-  return s == JobState::kSucceeded || s == JobState::kFailed || s == JobState::kCancelled || s == JobState::kTimeout;
+  return s == JobState::kSucceeded || s == JobState::kFailed || s == JobState::kCancelled || s == JobState::kTimeout ||
+         s == JobState::kOom;
 }
 
 std::string NewToken() {

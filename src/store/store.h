@@ -18,10 +18,11 @@ namespace cnet::store {
 
 // Job states, as stored (upper case strings in the database).
 // kTimeout: ended by its time limit (a failure, told apart as Slurm does).
-enum class JobState { kPending, kScheduled, kRunning, kSucceeded, kFailed, kCancelled, kPreempted, kTimeout };
+// kOom: killed by the kernel at its memory limit (a failure, as Slurm's OUT_OF_MEMORY; "OOM").
+enum class JobState { kPending, kScheduled, kRunning, kSucceeded, kFailed, kCancelled, kPreempted, kTimeout, kOom };
 const char* StateName(JobState s);                 // "PENDING", ...
 std::optional<JobState> ParseState(const std::string& s);
-bool IsTerminal(JobState s);                       // SUCCEEDED, FAILED, CANCELLED, TIMEOUT
+bool IsTerminal(JobState s);                       // SUCCEEDED, FAILED, CANCELLED, TIMEOUT, OOM
 
 struct JobRow {
   int64_t id = 0;                 // assigned by InsertJob (1, 2, ...)

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -176,6 +177,33 @@ TEST_F(ProcessRunnerTest, EnvironmentAndDevices) {
   EXPECT_NE(out.find("w=1 dev=2,3 foo=bar job=3 ws=2\n"), std::string::npos) << out;
 }
 
+// A gang's workers share one log: each line is labelled with its worker's rank ("[k] ", as srun
+// --label), a last line without its newline too (ended with one, so that another worker's next line
+// does not run into it: that happened under load); a one-worker job's log is the bytes it wrote.
+TEST_F(ProcessRunnerTest, GangLogLinesArePrefixedByRank) {
+  ProcessRunner site(dir_);
+  LaunchSpec s = Spec(30, {"sh", "-c", "for i in 1 2 3; do echo line $i of $CNET_WORKER_INDEX; done; "
+                                       "echo err of $CNET_WORKER_INDEX >&2; printf 'tail-%s' $CNET_WORKER_INDEX"});
+  s.workers = 2;
+  ASSERT_TRUE(site.Launch(s).ok());
+  auto e = WaitFor(site, 30);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_TRUE(e->success) << e->reason;
+  std::vector<std::string> lines;
+  std::stringstream out(ReadFile(site.StdoutPath(30, 1)));
+  for (std::string l; std::getline(out, l);) lines.push_back(l);
+  std::sort(lines.begin(), lines.end());
+  EXPECT_EQ(lines, (std::vector<std::string>{"[0] line 1 of 0", "[0] line 2 of 0", "[0] line 3 of 0", "[0] tail-0",
+                                             "[1] line 1 of 1", "[1] line 2 of 1", "[1] line 3 of 1", "[1] tail-1"}));
+  const std::string err = ReadFile(site.StderrPath(30, 1));
+  EXPECT_NE(err.find("[0] err of 0\n"), std::string::npos) << err;
+  EXPECT_NE(err.find("[1] err of 1\n"), std::string::npos) << err;
+
+  ASSERT_TRUE(site.Launch(Spec(31, {"sh", "-c", "echo one; printf two"})).ok());
+  ASSERT_TRUE(WaitFor(site, 31).has_value());
+  EXPECT_EQ(ReadFile(site.StdoutPath(31, 1)), "one\ntwo");
+}
+
 TEST_F(ProcessRunnerTest, WorkersShareOneProcessGroupAndSession) {
   ProcessRunner site(dir_);
   LaunchSpec s = Spec(4, {"sh", "-c", "sleep 0.3"});
@@ -205,7 +233,8 @@ TEST_F(ProcessRunnerTest, GroupModeFallback) {
   for (int pid : h->pids) EXPECT_EQ(::getpgid(pid), h->pgid);
   EXPECT_EQ(::getsid(h->pids[0]), ::getsid(0));
   EXPECT_NE(h->pgid, ::getpgid(0));
-  for (int i = 0; i < 100 && ReadFile(site.StdoutPath(22, 1)).size() < 12; ++i) {
+  // Three lines "[k] w=k\n" (a gang's lines carry their rank) before the kill.
+  for (int i = 0; i < 100 && ReadFile(site.StdoutPath(22, 1)).size() < 24; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   ASSERT_TRUE(site.Kill(22, "stop", 1).ok());

@@ -139,5 +139,48 @@ TEST(BackfillReason, DelayingTheHeadIsToldApartFromNoRoom) {
   EXPECT_NE(w.Reason(10).find("in ~90 s"), std::string::npos) << w.Reason(10);
 }
 
+// The head's reservation gives it an estimated start (issue 11: `cnet ls` shows it); a job without
+// one (later in the queue, runners overdue, its site down) has none, never a guess; a started job
+// loses it. When the head can get no reservation, the next job may hold it (site b's runner ends at
+// 100 and frees 4 V100 for job 11's 2).
+TEST(BackfillReason, EstimatedStartOnlyFromAReservation) {
+  struct EstCase {
+    const char* name;
+    Seconds at;
+    bool site_a_down;
+    Seconds head_start;   // -1: none
+    Seconds later_start;  // job 11's
+  };
+  for (const EstCase& c : {EstCase{"runners end by estimate at 100", 10, false, 100, -1},
+                           EstCase{"runners overdue", 150, false, -1, -1}, EstCase{"site down", 10, true, -1, 100}}) {
+    SCOPED_TRACE(c.name);
+    World w = TwoSites();
+    const SiteId a = w.cl.node(NodeId(0)).site, b = w.cl.node(NodeId(2)).site;
+    ASSERT_TRUE(w.s->Admit(Job(1, 4, 100, 0, {a})).ok());
+    ASSERT_TRUE(w.s->Admit(Job(2, 4, 100, 0, {a})).ok());
+    ASSERT_TRUE(w.s->Admit(Job(3, 4, 100, 0, {b})).ok());
+    ASSERT_EQ(w.s->RunCycle(0, true, w.rng).applied.size(), 3u);
+    ASSERT_TRUE(w.s->Admit(Job(10, 8, 50, 1)).ok());
+    ASSERT_TRUE(w.s->Admit(Job(11, 2, 500, 2)).ok());
+    if (c.site_a_down) w.s->SetNodeUsable(NodeId(0), false);
+    w.s->RunCycle(c.at, true, w.rng);
+    EXPECT_DOUBLE_EQ(w.s->Find(JobId(10))->estimated_start, c.head_start);
+    EXPECT_DOUBLE_EQ(w.s->Find(JobId(11))->estimated_start, c.later_start) << w.Reason(11);
+  }
+  World w = TwoSites();
+  const SiteId a = w.cl.node(NodeId(0)).site;
+  ASSERT_TRUE(w.s->Admit(Job(1, 4, 100, 0, {a})).ok());
+  ASSERT_TRUE(w.s->Admit(Job(2, 4, 100, 0, {a})).ok());
+  ASSERT_EQ(w.s->RunCycle(0, true, w.rng).applied.size(), 2u);
+  ASSERT_TRUE(w.s->Admit(Job(10, 8, 50, 1, {a})).ok());
+  w.s->RunCycle(10, true, w.rng);
+  EXPECT_DOUBLE_EQ(w.s->Find(JobId(10))->estimated_start, 100);
+  EXPECT_EQ(w.s->Complete(JobId(1), 100).spec.id, JobId(1));
+  EXPECT_EQ(w.s->Complete(JobId(2), 100).spec.id, JobId(2));
+  w.s->RunCycle(100, true, w.rng);
+  ASSERT_EQ(w.s->Find(JobId(10))->phase, JobPhase::kRunning);
+  EXPECT_LT(w.s->Find(JobId(10))->estimated_start, 0);
+}
+
 }  // namespace
 }  // namespace cnet

@@ -298,6 +298,30 @@ TEST_F(StoreTest, ListJobsNewestFirstActiveOnlySinceAndBeforeCursor) {
   EXPECT_TRUE(IsTerminal(JobState::kTimeout));
 }
 
+// OOM (killed at its memory limit) is an end state like TIMEOUT: not active, not re-adopted.
+TEST_F(StoreTest, OomIsATerminalState) {
+  auto s = Open();
+  ASSERT_TRUE(s);
+  for (int i = 0; i < 2; ++i) Insert(*s, MakeJob("acme", "j" + std::to_string(i)));
+  ASSERT_TRUE(s->Transition(1, JobState::kOom, "out of memory: limit 0.1 GiB", 2000, {}).ok());
+  EXPECT_EQ(*ParseState("OOM"), JobState::kOom);
+  EXPECT_STREQ(StateName(JobState::kOom), "OOM");
+  EXPECT_TRUE(IsTerminal(JobState::kOom));
+  JobFilter f;
+  f.active_only = true;
+  auto listed = s->ListJobs(f);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ(listed->front().id, 2);
+  auto active = s->ActiveJobs();
+  ASSERT_TRUE(active.ok());
+  ASSERT_EQ(active->size(), 1u);
+  EXPECT_EQ(active->front().id, 2);
+  auto counts = s->CountByState();
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(counts->at("OOM"), 1);
+}
+
 TEST_F(StoreTest, ListJobsFiltersAndPaginates) {
   auto s = Open();
   ASSERT_TRUE(s);

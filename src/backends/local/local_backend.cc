@@ -277,6 +277,7 @@ std::vector<SiteEvent> LocalBackend::Poll(double now) {
     ev.exit_code = e.exit_code;
     ev.killed = e.killed;
     ev.timed_out = e.timed_out;
+    ev.oom_killed = e.oom_killed;
     ev.reason = e.success ? "exit code 0" : e.reason;
     out.push_back(std::move(ev));
   }

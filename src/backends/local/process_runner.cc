@@ -163,6 +163,7 @@ struct WorkerPlan {
   std::vector<std::string> candidates;
   std::string exit_file;  // private: where the supervisor records the exit code
   std::string exit_tmp;
+  std::string label;      // "[k] " before each line this worker writes (a gang), "" for one worker
 };
 
 // What every worker of a run shares; all pointers stay valid until the spawn returns.
@@ -303,12 +304,56 @@ void DropPrivileges(const ChildCommon& c) {
 }
 
 // A log file fed by a pipe, capped: at the cap (the file's size, which all workers share) one note
-// line is written and the rest is discarded.
+// line is written and the rest is discarded. With a label (a gang's worker), each line goes to the
+// file whole (one append) after the label, so workers' lines do not mix mid-line; a line longer
+// than the buffer, or one left unfinished while the job is quiet, is written in pieces, and an
+// unfinished last line is ended with a newline.
 struct LogPump {
+  static constexpr size_t kLine = 4096;
   int pipe_fd = -1;
   int file_fd = -1;
   int64_t cap = 0;
   bool noted = false;
+  const char* label = "";
+  char line[kLine];     // the current line's bytes not yet written (labelled mode)
+  size_t held = 0;
+  bool mid_line = false;  // the current line's label is already in the file
+
+  void Put(const char* buf, size_t n) {
+    if (*label == '\0') return Write(buf, n);
+    while (n > 0) {
+      const char* nl = static_cast<const char*>(std::memchr(buf, '\n', n));
+      size_t take = std::min(nl ? static_cast<size_t>(nl - buf) + 1 : n, kLine - held);
+      std::memcpy(line + held, buf, take);
+      held += take;
+      buf += take;
+      n -= take;
+      if (line[held - 1] == '\n' || held == kLine) Flush();
+    }
+  }
+  void Flush() {
+    if (held == 0) return;
+    char out[kLine + 32];
+    size_t k = 0;
+    if (!mid_line) {
+      const size_t l = std::min<size_t>(std::strlen(label), 32);
+      std::memcpy(out, label, l);
+      k = l;
+    }
+    std::memcpy(out + k, line, held);
+    k += held;
+    mid_line = line[held - 1] != '\n';
+    held = 0;
+    Write(out, k);
+  }
+  // At the end of the stream: a labelled last line without its newline gets one, so that another
+  // worker's next line does not run into it.
+  void End() {
+    Flush();
+    if (*label == '\0' || !mid_line) return;
+    Write("\n", 1);
+    mid_line = false;
+  }
 
   void Write(const char* buf, size_t n) {
     if (cap > 0) {
@@ -338,9 +383,10 @@ struct LogPump {
     if (n <= 0) {
       ::close(pipe_fd);
       pipe_fd = -1;
+      End();
       return false;
     }
-    Write(buf, static_cast<size_t>(n));
+    Put(buf, static_cast<size_t>(n));
     return true;
   }
 };
@@ -375,6 +421,8 @@ int PumpAndWait(const WorkerPlan& w, const ChildCommon& c, pid_t job, LogPump (&
       for (int i = 0; i < 2; ++i) {
         if (fds[i].fd >= 0 && (fds[i].revents & (POLLIN | POLLHUP | POLLERR))) pumps[i].ReadOnce();
       }
+    } else {
+      for (LogPump& p : pumps) p.Flush();  // quiet: an unfinished line shows now, not at its end
     }
     for (;;) {
       int st = 0;
@@ -395,6 +443,7 @@ int PumpAndWait(const WorkerPlan& w, const ChildCommon& c, pid_t job, LogPump (&
       struct pollfd f = {p.pipe_fd, POLLIN, 0};
       if (::poll(&f, 1, 0) <= 0 || !p.ReadOnce()) break;
     }
+    p.End();
   }
   return code;
 }
@@ -423,7 +472,15 @@ int PumpAndWait(const WorkerPlan& w, const ChildCommon& c, pid_t job, LogPump (&
     WriteExitFile(w, 127);
     ::_exit(127);
   }
-  LogPump pumps[2] = {{out_p[0], out_f, c.log_cap, false}, {err_p[0], err_f, c.log_cap, false}};
+  LogPump pumps[2];
+  pumps[0].pipe_fd = out_p[0];
+  pumps[0].file_fd = out_f;
+  pumps[1].pipe_fd = err_p[0];
+  pumps[1].file_fd = err_f;
+  for (LogPump& p : pumps) {
+    p.cap = c.log_cap;
+    p.label = w.label.c_str();
+  }
   int code = PumpAndWait(w, c, job, pumps);
   ::_exit(code & 0xff);
 }
@@ -867,6 +924,7 @@ std::vector<WorkerPlan> BuildPlans(const LaunchSpec& spec, const std::map<std::s
     p.candidates = candidates;
     p.exit_file = private_dir + "/exit." + std::to_string(k);
     p.exit_tmp = p.exit_file + ".tmp";
+    if (spec.workers > 1) p.label = "[" + std::to_string(k) + "] ";
     p.arg_store = spec.argv;
     std::map<std::string, std::string> wenv = env;
     if (!spec.devices.empty()) {

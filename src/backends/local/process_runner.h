@@ -4,6 +4,8 @@
 //   * a supervisor, forked from this process (never exec'd), running as the service's user, which
 //     forks the job's process, pipes its stdout and stderr into log files in the run's private
 //     directory (with a size cap), waits for it and records its wait status there (exit.<k>);
+//     in a gang (workers > 1) each line is written whole, prefixed by the worker's rank ("[k] ",
+//     as `srun --label`), so the shared log tells the workers apart;
 //   * the job's process, which joins the job's cgroup (when there is one), drops privileges to the
 //     job's account (setgroups, setgid, setuid, checked), enters its working directory and execs
 //     the command directly (no shell).

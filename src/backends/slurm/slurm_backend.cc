@@ -105,6 +105,7 @@ SiteEvent EndedFromSlurm(int64_t job_id, int attempt, const SlurmJob& j) {
   e.exit_code = j.exit_code;
   e.killed = j.state == "CANCELLED";
   e.timed_out = j.state == "TIMEOUT";
+  e.oom_killed = j.state == "OUT_OF_MEMORY";
   const bool has_reason = !j.reason.empty() && j.reason != "None";
   e.reason = j.state == "COMPLETED" ? "exit code " + std::to_string(j.exit_code)
              : j.state == "TIMEOUT" ? "time limit exceeded (Slurm TIMEOUT)"

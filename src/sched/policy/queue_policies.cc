@@ -164,10 +164,12 @@ class BackfillPolicy final : public Policy {
         head = &j;
         res = Reserve(s, cap, j);
         reserved = res.type.valid();
-        if (s.Explain(explained))
+        if (s.Explain(explained)) {
           out.push_back({Action::kKeep, j.spec.id, {},
                          std::string(first ? "backfill: head of the queue, " : "backfill: no earlier job holds a reservation, ") +
                              DescribeReservation(s, j, res) + "; " + WhyWaiting(j, s)});
+          out.back().estimated_start = ReservedStart(res);
+        }
       } else if (s.Explain(explained)) {
         out.push_back(Waiting(j, s, *head, delays_head));
       }

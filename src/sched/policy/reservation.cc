@@ -66,6 +66,11 @@ Reservation Reserve(const Snapshot& s, const Capacity& cap, const JobRecord& j) 
   return best;
 }
 
+Seconds ReservedStart(const Reservation& r) {
+  if (!r.type.valid() || r.waits_for.empty() || r.overdue) return -1;
+  return r.at;
+}
+
 std::string DescribeReservation(const Snapshot& s, const JobRecord& j, const Reservation& r) {
   if (!r.type.valid())
     return "no usable accelerator it may use can hold it now (nodes down, drained or their site unreachable)";

@@ -32,4 +32,8 @@ Reservation Reserve(const Snapshot& s, const Capacity& cap, const JobRecord& j);
 // unreachable)". No times before now, no placeholder names.
 std::string DescribeReservation(const Snapshot& s, const JobRecord& j, const Reservation& r);
 
+// The reservation's expected start, or -1 when it gives none: no type, nothing to wait for (free
+// now but not in one piece, so no end time says when), or overdue (the estimates have run out).
+Seconds ReservedStart(const Reservation& r);
+
 }  // namespace cnet
