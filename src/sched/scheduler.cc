@@ -6,6 +6,7 @@
 
 #include "common/clock.h"
 #include "model/wording.h"
+#include "sched/placement.h"
 
 namespace cnet {
 
@@ -157,11 +158,12 @@ Status Scheduler::Apply(const Decision& d, Seconds now) {
         return InvalidArgument("placement has " + std::to_string(d.placement.Workers()) +
                                " workers, job needs " + std::to_string(j.spec.workers));
       CNET_RETURN_IF_ERROR(rules().Check(j.spec, d.placement, cluster_));
-      if (!capacity_.CanTake(d.placement)) return FailedPrecondition("placement does not fit");
-      double rate = j.RateOn(d.placement.accel, d.placement.Nodes());
+      const Placement p = WithHostCpus(d.placement, j.spec);  // whoever built it
+      if (!capacity_.CanTake(p)) return FailedPrecondition("placement does not fit");
+      double rate = j.RateOn(p.accel, p.Nodes());
       if (rate <= 0) return InvalidArgument("job cannot run on that type");
-      capacity_.Take(d.placement);
-      j.placement = d.placement;
+      capacity_.Take(p);
+      j.placement = p;
       j.phase = JobPhase::kRunning;
       j.anchor_s = now;
       j.penalty_until_s = now + (j.starts > 0 ? j.spec.restore_s.value_or(opts_.preempt_penalty_s)
@@ -232,8 +234,9 @@ JobRecord Scheduler::Complete(JobId id, Seconds now) {
   return r;
 }
 
-Status Scheduler::AdoptRunning(JobSpec spec, const Placement& placement, Seconds started_s, Seconds now) {
+Status Scheduler::AdoptRunning(JobSpec spec, const Placement& given, Seconds started_s, Seconds now) {
   if (jobs_.count(spec.id)) return Status(Code::kAlreadyExists, "job " + std::to_string(spec.id.value()) + " already admitted");
+  const Placement placement = WithHostCpus(given, spec);
   CNET_ASSIGN_OR_RETURN(JobRecord r, Prepare(std::move(spec)));
   if (placement.Workers() != r.spec.workers || !capacity_.CanTake(placement))
     return FailedPrecondition("job " + std::to_string(r.spec.id.value()) + ": its placement no longer fits");
