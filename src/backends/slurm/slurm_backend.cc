@@ -547,10 +547,22 @@ size_t SlurmBackend::CheckExitFiles() {
     for (const auto& [id, run] : tracked_)
       if (run.started) runs.emplace_back(id, run);
   }
+  bool outage;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    outage = poll_failed_ || MonotonicSeconds() < recovering_until_;
+  }
   std::vector<Decision> ds;
   for (const auto& [id, run] : runs) {
     std::optional<int64_t> rc = RecordedExit(id, run.attempt);
     if (!rc) continue;
+    // An end Slurm may have missed (its controller down or just back): Slurm would requeue the
+    // job when the node re-registers and hold it PENDING (BeginTime) for minutes; cancel it
+    // there once Slurm answers (its fence keeps it from running the command again).
+    if (outage) {
+      std::lock_guard<std::mutex> l(mu_);
+      to_cancel_.emplace_back(run.slurm_id, run.name);
+    }
     Decision d;
     d.job_id = id;
     d.name = run.name;
