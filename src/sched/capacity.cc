@@ -19,6 +19,7 @@ Capacity::Capacity(const Cluster& cluster, const Catalogue& cat) : cluster_(&clu
   rack_draw_w_.assign(cluster.racks().size(), 0);
   withheld_.assign(cluster.nodes().size(), 0);
   offline_.assign(cluster.nodes().size(), 0);
+  twin_.assign(cluster.nodes().size(), -1);
   rack_cap_w_.resize(cluster.racks().size());
   busy_delta_w_.resize(cat.size());
   for (size_t a = 0; a < cat.size(); ++a) {
@@ -39,6 +40,39 @@ double Capacity::RackHeadroomW(RackId r) const {
   return rack_cap_w_[r.value()] - rack_draw_w_[r.value()];
 }
 
+void Capacity::SetCpuTwin(NodeId node, NodeId twin) {
+  assert(cluster_->node(twin).accel_count > 0);
+  twin_[node.value()] = twin.value();
+}
+
+int Capacity::TwinCpus(const Placement& p, const Slot& s) const {
+  if (p.cpus_per_unit <= 0 || twin_[s.node.value()] < 0) return 0;
+  return s.count / std::max(1, p.unit) * p.cpus_per_unit;
+}
+
+// Takes (sign -1) or gives back (+1) slot s's CPUs on its node's twin; an offline twin keeps
+// what comes back withheld, as for packages.
+void Capacity::MoveTwinCpus(const Placement& p, const Slot& s, int sign) {
+  const int c = TwinCpus(p, s);
+  if (c == 0) return;
+  const int t = twin_[s.node.value()];
+  const AccelId cpu = cluster_->node(NodeId(t)).accel;
+  if (sign > 0 && offline_[t]) {
+    withheld_[t] += c;
+    return;
+  }
+  free_[t] += sign * c;
+  free_by_type_[cpu.value()] += sign * c;
+}
+
+int Capacity::FreeFor(NodeId n, int unit, int cpus_per_unit) const {
+  const int f = free_[n.value()];
+  const int t = twin_[n.value()];
+  if (cpus_per_unit <= 0 || t < 0) return f;
+  unit = std::max(1, unit);
+  return std::min(f, free_[t] / cpus_per_unit * unit);
+}
+
 bool Capacity::CanTake(const Placement& p) const {
   if (p.empty()) return false;
   double delta = busy_delta_w_[p.accel.value()];
@@ -47,6 +81,8 @@ bool Capacity::CanTake(const Placement& p) const {
     const Node& n = cluster_->node(p.slots[i].node);
     if (n.accel != p.accel || p.slots[i].count <= 0 || free_[n.id.value()] < p.slots[i].count)
       return false;
+    const int cpus = TwinCpus(p, p.slots[i]);
+    if (cpus > 0 && free_[twin_[n.id.value()]] < cpus) return false;
     int in_rack = 0;
     for (const auto& s : p.slots)
       if (cluster_->node(s.node).rack == n.rack) in_rack += s.count;
@@ -63,6 +99,7 @@ void Capacity::Take(const Placement& p) {
     free_[s.node.value()] -= s.count;
     free_by_type_[p.accel.value()] -= s.count;
     rack_draw_w_[n.rack.value()] += s.count * delta;
+    MoveTwinCpus(p, s, -1);
   }
 }
 
@@ -78,6 +115,7 @@ void Capacity::Give(const Placement& p) {
     }
     rack_draw_w_[n.rack.value()] -= s.count * delta;
     assert(free_[s.node.value()] + withheld_[s.node.value()] <= n.accel_count);
+    MoveTwinCpus(p, s, +1);
   }
 }
 

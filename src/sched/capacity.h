@@ -1,6 +1,10 @@
 // Free accelerator packages per node and power headroom per rack. Rack draw counts every
 // accelerator at idle power plus (board - idle) for each busy one; a placement must keep every
-// rack under its cap. Value type: policies copy it as scratch while they decide. Not thread-safe.
+// rack under its cap. An accelerator node whose CPUs are also a CPU-only node of the model (its
+// CPU twin) shares them: a placement there takes its host CPUs (Placement::cpus_per_unit) from
+// the twin, and does not fit when the twin has too few free, so accelerator and CPU jobs on that
+// node never count the same CPUs twice. Value type: policies copy it as scratch while they
+// decide. Not thread-safe.
 #pragma once
 
 #include <vector>
@@ -30,6 +34,12 @@ class Capacity {
   void SetUsable(NodeId n, bool usable);
   bool Usable(NodeId n) const { return !offline_[n.value()]; }
 
+  // `twin` (a CPU-only node) models the CPUs of accelerator node `node`.
+  void SetCpuTwin(NodeId node, NodeId twin);
+  // Packages of node n usable by a gang needing cpus_per_unit host CPUs per `unit` packages:
+  // Free(n), bounded by the CPUs its twin has free (if it has one).
+  int FreeFor(NodeId n, int unit, int cpus_per_unit) const;
+
   bool CanTake(const Placement& p) const;
   void Take(const Placement& p);  // asserts CanTake
   void Give(const Placement& p);
@@ -45,6 +55,11 @@ class Capacity {
   std::vector<double> rack_draw_w_;
   std::vector<double> rack_cap_w_;
   std::vector<double> busy_delta_w_;
+  std::vector<int> twin_;         // node -> its CPU twin's index, -1: none
+
+  // CPUs slot s of p takes from its node's twin (0 without a twin).
+  int TwinCpus(const Placement& p, const Slot& s) const;
+  void MoveTwinCpus(const Placement& p, const Slot& s, int sign);
 };
 
 }  // namespace cnet

@@ -7,9 +7,10 @@ namespace cnet {
 
 namespace {
 
-// Packages of a node usable now: free, and within its rack's power headroom.
-int Usable(const Capacity& cap, const Node& n, double delta) {
-  int f = cap.Free(n.id);
+// Packages of a node usable now: free (with the host CPUs the job needs), and within its rack's
+// power headroom.
+int Usable(const Capacity& cap, const JobSpec& job, const Node& n, double delta) {
+  int f = cap.FreeFor(n.id, job.unit, job.cpus_per_worker);
   if (delta <= 0) return f;
   return std::min(f, PowerSlots(cap.RackHeadroomW(n.rack), delta));
 }
@@ -25,7 +26,7 @@ std::optional<Placement> PlaceOnOneNode(const PlacementRules& rules, const Capac
   double best_score = 0;
   for (NodeId id : cl.NodesWith(a)) {
     const Node& n = cl.node(id);
-    if (Usable(cap, n, delta) < job.workers || (filtered && !rules.AllowsNode(job, n))) continue;
+    if (Usable(cap, job, n, delta) < job.workers || (filtered && !rules.AllowsNode(job, n))) continue;
     double s = scorer.Score(cap, job, n);
     if (!best || s > best_score) {
       best = &n;
@@ -81,7 +82,7 @@ Spread GroupByRack(const PlacementRules& rules, const Capacity& cap, const JobSp
   const bool filtered = rules.Restricts(job);
   for (NodeId id : cl.NodesWith(a)) {
     const Node& n = cl.node(id);
-    int f = cap.Free(id) / unit * unit;
+    int f = cap.FreeFor(id, unit, job.cpus_per_worker) / unit * unit;
     if (f == 0 || (filtered && !rules.AllowsNode(job, n))) continue;
     RackGroup& g = sp.racks[n.rack.value()];
     g.free.emplace_back(f, id);
@@ -148,12 +149,21 @@ bool Keeps(const PlacementRules& rules, const Capacity& cap, const JobSpec& job,
 
 }  // namespace
 
-std::optional<Placement> FindPlacement(const PlacementRules& rules, const Capacity& cap,
-                                       const JobSpec& job, AccelId a, const Placement* prefer,
-                                       bool allow_spread) {
+Placement WithHostCpus(Placement p, const JobSpec& job) {
+  if (job.cpus_per_worker > 0) {
+    p.unit = std::max(1, job.unit);
+    p.cpus_per_unit = job.cpus_per_worker;
+  }
+  return p;
+}
+
+namespace {
+
+std::optional<Placement> Find(const PlacementRules& rules, const Capacity& cap, const JobSpec& job, AccelId a,
+                              const Placement* prefer, bool allow_spread) {
   const int w = job.workers;
   if (cap.FreeOfType(a) < w) return std::nullopt;
-  if (prefer && Keeps(rules, cap, job, a, *prefer)) return *prefer;
+  if (prefer && Keeps(rules, cap, job, a, WithHostCpus(*prefer, job))) return *prefer;
   if (!rules.AllowsType(job, a)) return std::nullopt;
   const double delta = cap.BusyDeltaW(a);
   if (auto p = PlaceOnOneNode(rules, cap, job, a, delta)) return p;
@@ -161,6 +171,16 @@ std::optional<Placement> FindPlacement(const PlacementRules& rules, const Capaci
   Spread sp = GroupByRack(rules, cap, job, a, delta);
   if (auto p = PlaceInOneRack(sp)) return p;
   return PlaceInOneSite(sp);
+}
+
+}  // namespace
+
+std::optional<Placement> FindPlacement(const PlacementRules& rules, const Capacity& cap,
+                                       const JobSpec& job, AccelId a, const Placement* prefer,
+                                       bool allow_spread) {
+  auto p = Find(rules, cap, job, a, prefer, allow_spread);
+  if (p) *p = WithHostCpus(std::move(*p), job);
+  return p;
 }
 
 std::optional<Placement> FindPlacement(const Capacity& cap, const JobSpec& job, AccelId a,

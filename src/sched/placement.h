@@ -24,6 +24,9 @@ namespace cnet {
 std::optional<Placement> FindPlacement(const PlacementRules& rules, const Capacity& cap,
                                        const JobSpec& job, AccelId a,
                                        const Placement* prefer = nullptr, bool allow_spread = true);
+// `p` with the job's host CPUs (Placement::unit, cpus_per_unit: JobSpec::unit, cpus_per_worker)
+// filled in when the job asks for any. FindPlacement's placements have them.
+Placement WithHostCpus(Placement p, const JobSpec& job);
 // The same with the default rules (tools and tests; builds the rules on each call).
 std::optional<Placement> FindPlacement(const Capacity& cap, const JobSpec& job, AccelId a,
                                        const Placement* prefer = nullptr, bool allow_spread = true);

@@ -16,6 +16,11 @@ struct Slot {
 struct Placement {
   AccelId accel;
   std::vector<Slot> slots;
+  // Host CPUs the gang needs besides its packages: cpus_per_unit for every `unit` packages on a
+  // node (slots are multiples of unit). Taken from a node's CPU twin where it has one
+  // (Capacity::SetCpuTwin); 0: none asked.
+  int unit = 1;
+  int cpus_per_unit = 0;
 
   bool empty() const { return slots.empty(); }
   int Workers() const {

@@ -7,6 +7,7 @@
 #include "common/clock.h"
 #include "model/wording.h"
 #include "sched/elastic_sizes.h"
+#include "sched/placement.h"
 
 namespace cnet {
 
@@ -195,11 +196,12 @@ Status Scheduler::Apply(const Decision& d, Seconds now) {
         return InvalidArgument("placement has " + std::to_string(w) + " workers, job needs " +
                                (j.spec.Elastic() ? "one of its elastic sizes" : std::to_string(j.spec.workers)));
       CNET_RETURN_IF_ERROR(rules().Check(j.spec, d.placement, cluster_));
-      if (!capacity_.CanTake(d.placement)) return FailedPrecondition("placement does not fit");
-      double rate = j.RateAt(d.placement.accel, w, d.placement.Nodes());
+      const Placement p = WithHostCpus(d.placement, j.spec);  // whoever built it
+      if (!capacity_.CanTake(p)) return FailedPrecondition("placement does not fit");
+      double rate = j.RateAt(p.accel, w, p.Nodes());
       if (rate <= 0) return InvalidArgument("job cannot run on that type");
-      capacity_.Take(d.placement);
-      j.placement = d.placement;
+      capacity_.Take(p);
+      j.placement = p;
       j.phase = JobPhase::kRunning;
       j.anchor_s = now;
       j.penalty_until_s = now + (j.starts > 0 ? j.spec.restore_s.value_or(opts_.preempt_penalty_s)
@@ -272,8 +274,9 @@ JobRecord Scheduler::Complete(JobId id, Seconds now) {
   return r;
 }
 
-Status Scheduler::AdoptRunning(JobSpec spec, const Placement& placement, Seconds started_s, Seconds now) {
+Status Scheduler::AdoptRunning(JobSpec spec, const Placement& given, Seconds started_s, Seconds now) {
   if (jobs_.count(spec.id)) return Status(Code::kAlreadyExists, "job " + std::to_string(spec.id.value()) + " already admitted");
+  const Placement placement = WithHostCpus(given, spec);
   CNET_ASSIGN_OR_RETURN(JobRecord r, Prepare(std::move(spec)));
   const int w = placement.Workers();
   if ((w != r.spec.workers && !r.TakesSize(w)) || !capacity_.CanTake(placement))

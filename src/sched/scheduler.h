@@ -59,6 +59,8 @@ class Scheduler {
   Status SetResidency(JobId id, std::shared_ptr<const DataResidency> residency);
   // A node went down (or came back): no new work lands there while it is unusable.
   void SetNodeUsable(NodeId n, bool usable) { capacity_.SetUsable(n, usable); }
+  // `twin` models the CPUs of accelerator node `node` (Capacity::SetCpuTwin). Before any job runs.
+  void SetCpuTwin(NodeId node, NodeId twin) { capacity_.SetCpuTwin(node, twin); }
   // What the policy would decide if `cap` were the free capacity (the running and pending jobs as
   // they are); nothing is applied and no reasons are asked for. For looking ahead of free capacity
   // (service/queue_ahead.h); meaningful for the non-preemptive policies, which keep no memory.

@@ -16,6 +16,7 @@ Status Admission::SetAccelerators(const ModelSnapshot& m, const api::JobRequest&
   }
   j->workers = req.workers * req.accelerators_per_worker;
   j->unit = req.accelerators_per_worker;
+  j->cpus_per_worker = req.cpus_per_worker;  // taken from the node's CPU twin where it has one
   if (req.accelerator_types.empty()) {
     for (AccelId a : m.cluster->accel_types())
       if (cat_->Get(a).kind != AccelKind::kCpu) j->acceptable.push_back(a);

@@ -41,6 +41,8 @@ class ClusterView {
   // The scheduler's model of every node added so far.
   Result<std::shared_ptr<const Cluster>> Build() const;
   AccelId cpu_type() const { return cpu_type_; }
+  // Accelerator node -> its CPU twin (Scheduler::SetCpuTwin couples their capacity).
+  const std::map<NodeId, NodeId>& twins() const { return twin_; }
 
  private:
   const Catalogue* cat_;

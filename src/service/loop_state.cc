@@ -135,6 +135,7 @@ Status LoopState::RebuildModel() {
   so.explain_waiting = true;
   so.explain_limit = kExplainLimit;
   auto next = std::make_unique<Scheduler>(*cl, perf, std::move(pol), so);
+  for (const auto& [node, twin] : view.twins()) next->SetCpuTwin(node, twin);  // one node's CPUs, both views
   if (sched) {  // nodes keep their ids when the model grows, so jobs and node states carry over
     const double now = clock.Now();
     for (JobId id : sched->running()) {

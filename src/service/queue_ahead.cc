@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include "sched/placement.h"
+
 namespace cnet::service {
 
 using store::JobState;
@@ -21,7 +23,7 @@ std::optional<Placement> QueueAhead::PlacementOf(const Active& a) const {
     p.accel = st_.cluster->node(*node).accel;
     p.slots.push_back(Slot{*node, share.workers * std::max(1, a.spec.unit)});
   }
-  return p;
+  return WithHostCpus(std::move(p), a.spec);
 }
 
 std::vector<Active*> QueueAhead::Waiting() {

@@ -92,5 +92,56 @@ TEST(CpuJobsOnAcceleratorNodes, RestartKeepsTheCpuJobOnTheCpuTwin) {
   EXPECT_EQ(gpu.launches()[1].job_id, *g);
 }
 
+// Issue 16 item 3, the rest: the CPUs a GPU job uses on node1 are gone from node1's CPU twin.
+// Was: the twin kept all 16 while a GPU job used 12, so an 8-CPU job was sent where Slurm had 4.
+TEST(CpuJobsOnAcceleratorNodes, AGpuJobsCpusAreNotOfferedToCpuJobs) {
+  LoopHarness h;
+  auto& gpu = h.AddSite("east", {SharedGpuNode("node1", 8, 16)}, SlurmLike());
+  h.AddTenant("t");
+  ASSERT_TRUE(h.Start().ok());
+  api::JobRequest g = LoopHarness::Job(2, 1, {"H100"});
+  g.cpus_per_worker = 6;
+  auto gid = h.Submit("t", g);
+  ASSERT_TRUE(gid.ok()) << gid.status().ToString();
+  h.Tick(3);
+  ASSERT_EQ(gpu.launches().size(), 1u);
+  auto c = h.Submit("t", CpuJob(1, 8, {"east"}));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  h.Tick(3);
+  EXPECT_EQ(gpu.launches().size(), 1u) << "12 of node1's 16 CPUs are the GPU job's";
+  EXPECT_EQ(h.State(*c), JobState::kPending);
+  gpu.Start(*gid);
+  h.Tick(2);
+  gpu.End(*gid, 0);
+  h.Tick(3);
+  ASSERT_EQ(gpu.launches().size(), 2u);
+  EXPECT_EQ(gpu.launches()[1].job_id, *c);
+}
+
+// The other way: CPU jobs holding node1's CPUs leave a GPU job that needs more of them waiting,
+// though its GPUs are free.
+TEST(CpuJobsOnAcceleratorNodes, CpuJobsOnTheTwinLeaveAGpuJobWaitingForCpus) {
+  LoopHarness h;
+  auto& gpu = h.AddSite("east", {SharedGpuNode("node1", 8, 16)}, SlurmLike());
+  h.AddTenant("t");
+  ASSERT_TRUE(h.Start().ok());
+  auto c = h.Submit("t", CpuJob(1, 12, {"east"}));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  h.Tick(3);
+  ASSERT_EQ(gpu.launches().size(), 1u);
+  api::JobRequest g = LoopHarness::Job(1, 4, {"H100"});
+  g.cpus_per_worker = 8;
+  auto gid = h.Submit("t", g);
+  ASSERT_TRUE(gid.ok()) << gid.status().ToString();
+  h.Tick(3);
+  EXPECT_EQ(gpu.launches().size(), 1u) << "4 CPUs free, 8 wanted";
+  gpu.Start(*c);
+  h.Tick(2);
+  gpu.End(*c, 0);
+  h.Tick(3);
+  ASSERT_EQ(gpu.launches().size(), 2u);
+  EXPECT_EQ(gpu.launches()[1].job_id, *gid);
+}
+
 }  // namespace
 }  // namespace cnet::testing

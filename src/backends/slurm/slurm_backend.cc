@@ -138,12 +138,15 @@ class SlurmBackend final : public SiteBackend {
     std::string name;          // cnet-<job>-<attempt>
     int attempt = 1;
     bool started = false;
-    bool cancel = false;       // Kill asked; the refresher cancels it in Slurm
+    bool cancel = false;       // Kill asked and Slurm not yet told; the refresher cancels it there
     std::string kill_reason;
     double unknown_since = 0;  // Slurm stopped knowing it (it started): when we first noticed
     std::string note;          // the last waiting reason reported
     double since = 0;          // MonotonicSeconds when tracking began
     std::vector<std::string> placed;  // the nodes the service placed it on (sorted); empty after a restart
+    // Kill asked (stays set once the cancel is delivered): a failed end is then reported killed,
+    // from whichever source (the job read or the exit file the killed script wrote) comes first.
+    bool killed = false;
   };
   // The refresher's verdict on one run, made without the lock and applied under it.
   struct Decision {
@@ -404,6 +407,7 @@ Status SlurmBackend::Kill(int64_t job_id, const std::string& reason) {
     auto it = tracked_.find(job_id);
     if (it == tracked_.end()) return NotFound("job " + std::to_string(job_id) + " is not on " + name_);
     it->second.cancel = true;
+    it->second.killed = true;
     it->second.kill_reason = reason;
     poll_now_ = true;
   }
@@ -534,19 +538,32 @@ void SlurmBackend::FetchInventory() {
 }
 
 // A started run whose batch script has written its exit code has ended: reported now (Slurm may
-// still list it RUNNING or COMPLETING for a moment; it is no longer tracked). Runs being killed
-// are left to the job read, which reports them killed.
+// still list it RUNNING or COMPLETING for a moment; it is no longer tracked). A run Kill asked to
+// stop is reported killed unless it succeeded (Apply decides that under the lock, so a Kill that
+// comes after this snapshot counts too).
 size_t SlurmBackend::CheckExitFiles() {
   std::vector<std::pair<int64_t, Run>> runs;
   {
     std::lock_guard<std::mutex> l(mu_);
     for (const auto& [id, run] : tracked_)
-      if (run.started && !run.cancel) runs.emplace_back(id, run);
+      if (run.started) runs.emplace_back(id, run);
+  }
+  bool outage;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    outage = poll_failed_ || MonotonicSeconds() < recovering_until_;
   }
   std::vector<Decision> ds;
   for (const auto& [id, run] : runs) {
     std::optional<int64_t> rc = RecordedExit(id, run.attempt);
     if (!rc) continue;
+    // An end Slurm may have missed (its controller down or just back): Slurm would requeue the
+    // job when the node re-registers and hold it PENDING (BeginTime) for minutes; cancel it
+    // there once Slurm answers (its fence keeps it from running the command again).
+    if (outage) {
+      std::lock_guard<std::mutex> l(mu_);
+      to_cancel_.emplace_back(run.slurm_id, run.name);
+    }
     Decision d;
     d.job_id = id;
     d.name = run.name;
@@ -651,12 +668,11 @@ bool SlurmBackend::DecideGone(Decision& d, double fetched, double now) {
                             "exit code " + std::to_string(*rc) + " (from its run directory; Slurm no longer knows " + which + ")");
     e.success = *rc == 0;
     e.exit_code = static_cast<int>(*rc);
-    e.killed = run.cancel;
     d.events.push_back(std::move(e));
   } else if (Fence(d.job_id, run.attempt)) {
-    SiteEvent e = MakeEvent(run.cancel ? SiteEvent::kEnded : SiteEvent::kRequeue, d.job_id, run.attempt,
+    SiteEvent e = MakeEvent(run.killed ? SiteEvent::kEnded : SiteEvent::kRequeue, d.job_id, run.attempt,
                             "Slurm lost " + which + " before it started (slurmctld restarted without it?)");
-    e.killed = run.cancel;
+    e.killed = run.killed;
     d.events.push_back(std::move(e));
   } else if (run.unknown_since <= 0 || now - run.unknown_since < kLostAfterS) {
     if (run.unknown_since <= 0) run.unknown_since = now;  // it may still be about to write its exit code
@@ -722,31 +738,37 @@ SlurmBackend::Decision SlurmBackend::Decide(int64_t job_id, Run run, const JobIn
   }
   if (j->Terminal()) {
     d.events.push_back(EndedFromSlurm(job_id, r.attempt, *j));
-    if (r.cancel && !d.events.back().success) {
-      d.events.back().killed = true;
-      if (!r.kill_reason.empty()) d.events.back().reason = r.kill_reason + " (" + d.events.back().reason + ")";
-    }
     d.erase = true;
   }
   return d;
 }
 
 // Applies the refresher's decisions to runs that are still the same (not withdrawn, re-launched
-// or re-adopted meanwhile); keeps a cancel Kill asked for after the snapshot.
+// or re-adopted meanwhile); keeps a cancel Kill asked for after the snapshot. A failed end of a
+// run Kill asked to stop is a kill, whatever saw it (Slurm's state, or the exit code the killed
+// script wrote, 143 for SIGTERM): decided here, on the current run, not on the snapshot.
 void SlurmBackend::Apply(std::vector<Decision> decisions) {
   std::lock_guard<std::mutex> l(mu_);
   for (Decision& d : decisions) {
     auto it = tracked_.find(d.job_id);
     if (it == tracked_.end() || it->second.name != d.name) continue;
-    for (SiteEvent& e : d.events) events_.push_back(std::move(e));
+    for (SiteEvent& e : d.events) {
+      if (e.kind == SiteEvent::kEnded && !e.success && !e.killed && it->second.killed) {
+        e.killed = true;
+        if (!it->second.kill_reason.empty()) e.reason = it->second.kill_reason + " (" + e.reason + ")";
+      }
+      events_.push_back(std::move(e));
+    }
     if (d.erase) {
       tracked_.erase(it);
       continue;
     }
     const bool cancel = it->second.cancel && !d.cancel_delivered;
+    const bool killed = it->second.killed;
     const std::string reason = it->second.kill_reason;
     it->second = std::move(d.run);
     it->second.cancel = cancel;
+    it->second.killed = killed;
     it->second.kill_reason = reason;
   }
 }
