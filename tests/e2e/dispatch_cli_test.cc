@@ -14,55 +14,36 @@
 #include <nlohmann/json.hpp>
 
 #include "common/strings.h"
-#include "testing/serve_process.h"
+#include "testing/cli_server.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using cnet::testing::CmdResult;
+using cnet::testing::Slurp;
 
-std::string Slurp(const std::string& path) {
-  auto r = cnet::ReadWholeFile(path);
-  return r.ok() ? *r : std::string();
-}
 
-struct CmdResult {
-  int rc = -1;
-  std::string out, err;
-};
 
 class DispatchCli : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new fs::path(fs::temp_directory_path() / ("cnet-dispatch-cli-" + std::to_string(getpid())));
-    fs::remove_all(*dir_);
-    fs::create_directories(*dir_ / "xdg");
-    port_ = cnet::testing::FreePort();
-    const std::string cfg = (*dir_ / "cnet.yaml").string(), out = (*dir_ / "server.out").string();
-    std::ofstream(cfg) << "addr: 127.0.0.1:" << port_ << "\ndata: " << (*dir_ / "data").string()
-                       << "\ncycle_interval_s: 0.02\nsites:\n  - {name: local, type: local, cpus: 4, price_per_hour_usd: 0.5}\n";
-    server_ = cnet::testing::StartServer(cfg, out, true);
-    ASSERT_TRUE(cnet::testing::WaitHealthy(port_, 20)) << Slurp(out);
-    const std::string text = Slurp(out);
-    const size_t at = text.find("cnet_");
-    ASSERT_NE(at, std::string::npos) << text;
-    const std::string admin = text.substr(at, text.find_first_of(" \n", at) - at);
-    ASSERT_EQ(Cnet("admin tenant lab", admin).rc, 0);
-    CmdResult tok = Cnet("admin token create --tenant lab", admin);
-    ASSERT_EQ(tok.rc, 0) << tok.err;
-    token_ = new std::string(cnet::Trim(tok.out));
+    srv_ = new cnet::testing::CliServer;
+    ASSERT_EQ(srv_->Start("cnet-dispatch-cli", "cycle_interval_s: 0.02\nsites:\n  - {name: local, type: local, cpus: 4, price_per_hour_usd: 0.5}\n"), "");
+    dir_ = new fs::path(srv_->dir());
+    port_ = srv_->port();
+    token_ = new std::string(srv_->AddTenant("lab"));
+    ASSERT_NE(*token_, "");
   }
   static void TearDownTestSuite() {
-    if (server_ > 0 && kill(server_, SIGKILL) == 0) waitpid(server_, nullptr, 0);
-    if (dir_) fs::remove_all(*dir_);
+    delete srv_;  // kills the server and removes its directory
+    srv_ = nullptr;
   }
-  static CmdResult Cnet(const std::string& args, const std::string& token) {
-    const std::string o = (*dir_ / "cmd.out").string(), e = (*dir_ / "cmd.err").string();
-    std::string cmd = "env -u CNET_CONFIG -u CNET_ADDR -u CNET_TOKEN XDG_CONFIG_HOME=" + (*dir_ / "xdg").string() +
-                      " CNET_ADDR=127.0.0.1:" + std::to_string(port_) + " CNET_TOKEN=" + token + " " + CNET_BINARY + " " +
-                      args + " >" + o + " 2>" + e;
-    const int st = std::system(cmd.c_str());
-    return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, Slurp(o), Slurp(e)};
+
+  // `cnet args` with the server's address and `token` in the environment (none when empty), the
+  // `env` assignments given, and no user configuration (testing/cli_server.h).
+  static CmdResult Cnet(const std::string& args, const std::string& token, const std::string& env = "") {
+    return srv_->Cnet(args, token, env);
   }
   static CmdResult Tenant(const std::string& args) { return Cnet(args, *token_); }
   static std::string Job(const std::string& name, const std::string& command) {
@@ -74,13 +55,13 @@ class DispatchCli : public ::testing::Test {
 
   static fs::path* dir_;
   static int port_;
-  static pid_t server_;
+  static cnet::testing::CliServer* srv_;
   static std::string* token_;
 };
 
 fs::path* DispatchCli::dir_ = nullptr;
 int DispatchCli::port_ = 0;
-pid_t DispatchCli::server_ = -1;
+cnet::testing::CliServer* DispatchCli::srv_ = nullptr;
 std::string* DispatchCli::token_ = nullptr;
 
 TEST_F(DispatchCli, DryRunExplainAcctUsage) {
