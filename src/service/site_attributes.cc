@@ -35,7 +35,7 @@ Result<std::map<std::string, std::string>> ParseSiteAttributes(const YamlCtx& c,
       const std::string key = it->first.IsScalar() ? it->first.Scalar() : "";
       if (!IsWord(key) || !std::isalpha(static_cast<unsigned char>(key[0])))
         return AttrError(c, it->first, p, "attribute names start with a letter and use letters, digits, _ . - : / +");
-      const YAML::Node& v = it->second;
+      const YAML::Node v = it->second;  // a copy: it-> yields a temporary (ASan: stack-use-after-scope)
       if (!v.IsScalar())
         return AttrError(c, v, p + "." + key, "expected a single value (a word or a number), not a list or mapping");
       if (!IsWord(v.Scalar()))
