@@ -73,7 +73,7 @@ else
   stage asan-build sanitizer_build build-asan address
   stage asan-tests sanitizer_tests build-asan
   unset ASAN_OPTIONS UBSAN_OPTIONS
-  export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+  export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/sanitizers/tsan.supp}
   stage tsan-build sanitizer_build build-tsan thread
   stage tsan-tests sanitizer_tests build-tsan
 fi
