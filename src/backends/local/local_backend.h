@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "backends/local/device_ledger.h"
+#include "backends/local/inventory.h"
 #include "backends/local/process_runner.h"
 #include "backends/registry.h"
 #include "backends/site_backend.h"
