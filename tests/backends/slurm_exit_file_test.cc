@@ -89,7 +89,7 @@ class SlurmExitFileTest : public ::testing::Test {
     dir_ = ::testing::TempDir() + "/slurm-exit-" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
-    SlurmOptions o;
+    SlurmOptions& o = opts_;
     o.url = fake_.url();
     o.token = "t";
     o.gres_map = {{"gpu:h100", "H100-SXM"}};
@@ -140,6 +140,7 @@ class SlurmExitFileTest : public ::testing::Test {
     return SiteEvent{};
   }
   std::vector<SiteEvent> seen_;
+  SlurmOptions opts_;
   ScriptedSlurmrestd fake_;
   std::string dir_;
   std::unique_ptr<SiteBackend> b_;
@@ -177,6 +178,25 @@ TEST_F(SlurmExitFileTest, KilledScriptsExitFileIsReportedAsAKill) {
   EXPECT_TRUE(e.killed) << e.reason;
   EXPECT_FALSE(e.success);
   EXPECT_EQ(e.reason, "cancelled by user (exit code 143)");
+}
+
+// Slurm restarted from state saved before a job's completion reached it: it lists the job RUNNING
+// (holding its node) although its script has ended. Once lost_end_cancel_s has passed since the exit
+// file was read, the job is cancelled there; one Slurm lists ended meanwhile is left alone.
+TEST_F(SlurmExitFileTest, EndedRunThatSlurmKeepsListingActiveIsCancelledThere) {
+  b_.reset();
+  opts_.lost_end_cancel_s = 0.5;
+  b_ = NewSlurmBackend("hpc", opts_, dir_);
+  ASSERT_NO_FATAL_FAILURE(LaunchAndStart(1));
+  ASSERT_NO_FATAL_FAILURE(LaunchAndStart(2));
+  WriteExit(1, 0);
+  WriteExit(2, 0);
+  fake_.SetState(2, "COMPLETED");
+  EXPECT_EQ(Next(1).kind, SiteEvent::kEnded);
+  EXPECT_EQ(Next(2).kind, SiteEvent::kEnded);
+  for (int i = 0; i < 250 && !fake_.Cancelled(1); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_TRUE(fake_.Cancelled(1)) << "Slurm still lists job 1 RUNNING after its end";
+  EXPECT_FALSE(fake_.Cancelled(2)) << "Slurm listed job 2 ended: nothing to cancel";
 }
 
 // Kill that comes when the command has already succeeded: its end is a success, not a kill.

@@ -282,7 +282,8 @@ Result<std::unique_ptr<SiteBackend>> MakeSlurmBackend(const std::string& name, c
   ConfigBlock b(block, env);
   CNET_RETURN_IF_ERROR(b.OnlyKeys({"url", "ca_file", "user", "jwt_key_file", "token", "partition", "account", "qos",
                                    "reservation", "gres_map", "poll_interval_s", "submit_connections",
-                                   "inventory_interval_s", "output_dir", "cpu_jobs_on_accelerator_nodes"}));
+                                   "inventory_interval_s", "output_dir", "cpu_jobs_on_accelerator_nodes",
+                                   "lost_end_cancel_s"}));
   SlurmOptions o;
   CNET_RETURN_IF_ERROR(b.String("url", &o.url));
   if (o.url.empty()) return b.Error("url", "required (slurmrestd, e.g. http://127.0.0.1:6820)");
@@ -303,6 +304,7 @@ Result<std::unique_ptr<SiteBackend>> MakeSlurmBackend(const std::string& name, c
   CNET_RETURN_IF_ERROR(b.Double("inventory_interval_s", 0.1, 3600, &o.inventory_interval_s));
   CNET_RETURN_IF_ERROR(b.String("output_dir", &o.output_dir));
   CNET_RETURN_IF_ERROR(b.Bool("cpu_jobs_on_accelerator_nodes", &o.cpu_jobs_on_accelerator_nodes));
+  CNET_RETURN_IF_ERROR(b.Double("lost_end_cancel_s", 1, 3600, &o.lost_end_cancel_s));
   return NewSlurmBackend(name, std::move(o), env.data_dir);
 }
 

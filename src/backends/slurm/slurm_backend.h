@@ -45,6 +45,9 @@ struct SlurmOptions {
   std::string output_dir;           // run directories; "" = <data_dir>/slurm; must be shared with the nodes
   double timeout_s = 3;             // per slurmrestd call
   bool cpu_jobs_on_accelerator_nodes = true;  // SiteNode::cpu_jobs for nodes with a mapped GRES
+  // An attempt that ended (its exit file) but that Slurm still lists active this long after is
+  // cancelled there: Slurm lost its end (a controller restart) and would hold its nodes.
+  double lost_end_cancel_s = 15;
 };
 
 std::unique_ptr<SiteBackend> NewSlurmBackend(std::string name, SlurmOptions opts, std::string data_dir);

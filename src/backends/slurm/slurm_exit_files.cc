@@ -23,21 +23,15 @@ size_t SlurmBackend::CheckExitFiles() {
     for (const auto& [id, run] : tracked_)
       if (run.started) runs.emplace_back(id, run);
   }
-  bool outage;
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    outage = poll_failed_ || MonotonicSeconds() < recovering_until_;
-  }
   std::vector<Decision> ds;
   for (const auto& [id, run] : runs) {
     std::optional<int64_t> rc = RecordedExit(id, run.attempt);
     if (!rc) continue;
-    // An end Slurm may have missed (its controller down or just back): Slurm would requeue the
-    // job when the node re-registers and hold it PENDING (BeginTime) for minutes; cancel it
-    // there once Slurm answers (its fence keeps it from running the command again).
-    if (outage) {
+    {
+      // Watched until Slurm lists it ended too (see DueLingering).
       std::lock_guard<std::mutex> l(mu_);
-      to_cancel_.emplace_back(run.slurm_id, run.name);
+      if (ended_.size() >= kMaxEndedWatched) ended_.erase(ended_.begin());
+      ended_.push_back(Ended{run.slurm_id, run.name, MonotonicSeconds()});
     }
     Decision d;
     d.job_id = id;
@@ -52,6 +46,24 @@ size_t SlurmBackend::CheckExitFiles() {
   }
   Apply(std::move(ds));
   return runs.size();
+}
+
+// An attempt whose exit file was read has nothing left to run. Slurm normally lists it ended within
+// a second; one it still lists active lost_end_cancel_s later lost the end (its controller restarted from
+// state saved before the completion arrived, and only purges such a job minutes later), so it is
+// cancelled there to free its nodes. Entries Slurm lists ended, or not at all, are dropped.
+std::vector<SlurmBackend::Cancel> SlurmBackend::DueLingering(const JobIndex& idx, double now) {
+  std::vector<Cancel> due;
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<Ended> keep;
+  for (Ended& e : ended_) {
+    const SlurmJob* j = idx.Find(e.slurm_id, e.name);
+    if (!j || j->Terminal()) continue;
+    if (now - e.at >= opts_.lost_end_cancel_s) due.emplace_back(j->job_id, e.name);
+    else keep.push_back(std::move(e));
+  }
+  ended_.swap(keep);
+  return due;
 }
 
 }  // namespace cnet::backends::slurm

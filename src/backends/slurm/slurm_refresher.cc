@@ -105,7 +105,7 @@ void SlurmBackend::PollJobs() {
   std::vector<Cancel> pending;
   {
     std::lock_guard<std::mutex> l(mu_);
-    if (tracked_.empty() && to_cancel_.empty()) return;
+    if (tracked_.empty() && to_cancel_.empty() && ended_.empty()) return;
     runs = tracked_;
     pending.swap(to_cancel_);
   }
@@ -135,6 +135,7 @@ void SlurmBackend::PollJobs() {
     recovering = now < recovering_until_;
   }
   const JobIndex idx(*jobs);
+  for (Cancel& c : DueLingering(idx, now)) pending.push_back(std::move(c));
   std::vector<Cancel> left = DeliverWithdrawnCancels(std::move(pending), idx);
   std::vector<Decision> ds;
   for (auto& [id, run] : runs) ds.push_back(Decide(id, run, idx, fetched, now, recovering));
