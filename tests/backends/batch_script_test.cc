@@ -89,6 +89,9 @@ ScriptRun RunWithFakeSlurm(const std::string& script, const std::string& nodelis
   WriteExe(dir / "job.sh", script);
   std::string cmd = "cd " + ShQuote(dir.string()) + " && PATH=" + ShQuote((dir / "bin").string()) +
                     ":/usr/bin:/bin SLURM_JOB_ID=7 SLURM_JOB_NODELIST=" + ShQuote(nodelist) +
+                    // The batch step runs on the allocation's first node with the job's GPUs there.
+                    " SLURMD_NODENAME=" + ShQuote(nodelist.substr(0, nodelist.find(','))) +
+                    " SLURM_LOCALID=0 SLURM_PROCID=0 CUDA_VISIBLE_DEVICES=" + ShQuote(step_cvd) +
                     " FAKE_STEP_CVD=" + ShQuote(step_cvd) + " FAKE_JOB_D=" + ShQuote(job_d) +
                     " TASKS=" + ShQuote((dir / "tasks").string()) + " bash job.sh 2>stderr.txt";
   ScriptRun r;
@@ -179,6 +182,29 @@ TEST(BatchScriptTest, GpuWorkersOnOneNodeSeeDisjointSlicesOfTheStepsDevices) {
   std::filesystem::remove_all(bs.run_dir);
 }
 
+// Issue 16 item 6: a one-worker job runs in the batch step (no srun launch), still seeing only
+// its own devices through the vendor's variable.
+TEST(BatchScriptTest, SoleWorkerRunsInTheBatchStepWithItsDevices) {
+  BatchSettings bs = Settings("gpu:h100");
+  bs.run_dir = TempRunDir("cnet-bs-sole");
+  ASSERT_FALSE(bs.run_dir.empty());
+  std::string script = BatchScript(DeviceReq({{"node3", 1}}, 2, "CUDA_VISIBLE_DEVICES", "H100-SXM"), bs);
+  EXPECT_EQ(script.find("srun "), std::string::npos) << script;
+  ScriptRun r = RunWithFakeSlurm(script, "node3", "2,5", "", bs.run_dir);
+  EXPECT_EQ(r.rc, 0) << r.stderr_text;
+  EXPECT_EQ(r.exit_file, "0\n");
+  EXPECT_EQ(r.tasks, (std::vector<std::string>{"0 node3 2,5 -"}));
+  std::filesystem::remove_all(bs.run_dir);
+  // A failing command's exit code is the job's.
+  bs.run_dir = TempRunDir("cnet-bs-sole2");
+  LaunchRequest bad = Req({{"node3", 1}});
+  bad.argv = {"sh", "-c", "exit 3"};
+  r = RunWithFakeSlurm(BatchScript(bad, bs), "node3", "", "", bs.run_dir);
+  EXPECT_EQ(r.rc, 3);
+  EXPECT_EQ(r.exit_file, "3\n");
+  std::filesystem::remove_all(bs.run_dir);
+}
+
 // Issue 16 item 1: on an npu:910b site no device variable was set at all. The indices come from
 // the job's allocation per node (here node[1-2] grouped, and a non-contiguous list).
 TEST(BatchScriptTest, NpuWorkersGetAscendVariableFromTheJobsIndicesPerNode) {
@@ -232,11 +258,12 @@ TEST(BatchScriptTest, FenceFirstExitFileLastArgvQuoted) {
   const std::string& s = spec->script;
   EXPECT_EQ(s.rfind("#!/bin/bash\n", 0), 0u);
   size_t fence = s.find("mkdir '/out/42/2'/claim");
-  size_t step = s.find("srun ");
+  size_t step = s.find("SLURM_PROCID=0 SLURM_LOCALID=0 sh -c ");  // one worker: no srun step
   size_t exit_file = s.find("'/out/42/2'/exit.tmp");
   ASSERT_NE(fence, std::string::npos);
   EXPECT_LT(fence, step);
   EXPECT_LT(step, exit_file);
+  EXPECT_EQ(s.find("srun "), std::string::npos);
   EXPECT_NE(s.find("'it'\\''s'"), std::string::npos);
   EXPECT_EQ(spec->name, "cnet-42-2");
   EXPECT_EQ(spec->stdout_path, "/out/42/2/stdout.log");

@@ -198,11 +198,12 @@ class TwoClusterSlurm : public ::testing::Test {
   void CheckDisjointDevices(const std::string& site, const std::string& type, const std::string& var,
                             const std::string& other_var) {
     // A first job holds some devices so that the gang's are not simply 0-3.
-    int64_t hold = Submit(Gpus("hold", site, type, 1, 3, "sleep 30"));
-    ASSERT_GT(hold, 0) << last_error_.message();
-    ASSERT_EQ(Wait(hold, "RUNNING")["state"], "RUNNING");
+    // (It is one worker: it runs in the batch step without srun, and must see its own 3 too.)
     const std::string print = "echo \"dev w=$CNET_WORKER_INDEX node=$SLURMD_NODENAME var=${" + var +
                               "-unset} other=${" + other_var + "-unset}\"";
+    int64_t hold = Submit(Gpus("hold", site, type, 1, 3, print + "; sleep 30"));
+    ASSERT_GT(hold, 0) << last_error_.message();
+    ASSERT_EQ(Wait(hold, "RUNNING")["state"], "RUNNING");
     int64_t id = Submit(Gpus("gang", site, type, 2, 2, print));
     ASSERT_GT(id, 0) << last_error_.message();
     json j = Wait(id);
@@ -221,6 +222,18 @@ class TwoClusterSlurm : public ::testing::Test {
       lists.emplace_back(devs.begin(), devs.end());
     }
     ASSERT_EQ(lists.size(), 2u) << Log(id);
+    const std::string hold_line = Log(hold);
+    ASSERT_NE(hold_line.find("dev w=0 "), std::string::npos) << hold_line;
+    std::map<std::string, std::string> hk;
+    const size_t at = hold_line.find("dev w=0 ") + 4;
+    for (const std::string& w : Split(Trim(hold_line.substr(at, hold_line.find('\n', at) - at)), ' '))
+      hk[w.substr(0, w.find('='))] = w.substr(w.find('=') + 1);
+    EXPECT_EQ(hk["other"], "unset") << hold_line;
+    auto hold_devs = Split(hk["var"], ',');
+    EXPECT_EQ(hold_devs.size(), 3u) << hold_line;
+    if (hk["node"] == PlacedNodes(j)[0])
+      for (const std::string& d : hold_devs)
+        EXPECT_TRUE(!lists[0].count(d) && !lists[1].count(d)) << "the gang shares device " << d << " with job " << hold;
     EXPECT_EQ(nodes, std::set<std::string>{PlacedNodes(j)[0]});
     std::set<std::string> all(lists[0]);
     all.insert(lists[1].begin(), lists[1].end());

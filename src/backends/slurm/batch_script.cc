@@ -95,6 +95,15 @@ std::string StepLine(const LaunchRequest& req, const BatchSettings& s, size_t i,
   return line + " --kill-on-bad-exit=1 " + TaskCommand(req, s, offset) + " &\npids+=($!)\n";
 }
 
+// One worker on one node: the batch step already runs there with the job's whole allocation (its
+// CPUs, memory and GRES on that node), so the worker runs in it, without an srun step (a step
+// launch costs a round trip to slurmctld and slurmd per job: issue 16 item 6).
+std::string SoleWorkerLine(const LaunchRequest& req, const BatchSettings& s, bool generic) {
+  std::string line;
+  if (generic) line += "sd=$(cnet_devices \"$SLURMD_NODENAME\") || exit 1\nCNET_STEP_DEVICES=$sd ";
+  return line + "SLURM_PROCID=0 SLURM_LOCALID=0 " + TaskCommand(req, s, 0) + " &\npids+=($!)\n";
+}
+
 }  // namespace
 
 std::string BatchScript(const LaunchRequest& req, const BatchSettings& s) {
@@ -108,9 +117,13 @@ std::string BatchScript(const LaunchRequest& req, const BatchSettings& s) {
       "CNET_RUN_DIR=" + d + "\n" + Functions(s.gres, generic) +
       "pids=()\n";
   int offset = 0;
-  for (size_t i = 0; i < req.nodes.size(); ++i) {
-    script += StepLine(req, s, i, offset);
-    offset += req.nodes[i].workers;
+  if (req.nodes.size() == 1 && req.nodes[0].workers == 1) {
+    script += SoleWorkerLine(req, s, generic);
+  } else {
+    for (size_t i = 0; i < req.nodes.size(); ++i) {
+      script += StepLine(req, s, i, offset);
+      offset += req.nodes[i].workers;
+    }
   }
   // A gang fails together: the first step to fail stops the others.
   script +=

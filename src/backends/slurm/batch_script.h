@@ -9,6 +9,7 @@
 // w_0 + w_1 + ... tasks, worker ranks are node by node (CNET_WORKER_INDEX = the step's
 // SLURM_PROCID + the share's offset) and CNET_WORLD_SIZE is the total. (A node Slurm has that
 // site_nodes lacks cannot be excluded; if Slurm chose it, share i runs on the allocation's i-th.)
+// A job of one worker on one node runs in the batch step itself (no srun step: one launch less).
 //
 // Devices: TaskPlugin=task/none binds nothing per task, so each task computes its own: the slice
 // [SLURM_LOCALID * a, (SLURM_LOCALID + 1) * a) of its step's device list, where the list is
