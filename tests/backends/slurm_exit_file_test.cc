@@ -181,8 +181,9 @@ TEST_F(SlurmExitFileTest, KilledScriptsExitFileIsReportedAsAKill) {
 }
 
 // Slurm restarted from state saved before a job's completion reached it: it lists the job RUNNING
-// (holding its node) although its script has ended. Once lost_end_cancel_s has passed since the exit
-// file was read, the job is cancelled there; one Slurm lists ended meanwhile is left alone.
+// (holding its node) although its script has ended, and later requeues it (PENDING). A job Slurm
+// lists active for lost_end_cancel_s after its exit file was read is cancelled there; one it lists
+// ended is left alone, until it comes back active.
 TEST_F(SlurmExitFileTest, EndedRunThatSlurmKeepsListingActiveIsCancelledThere) {
   b_.reset();
   opts_.lost_end_cancel_s = 0.5;
@@ -197,6 +198,9 @@ TEST_F(SlurmExitFileTest, EndedRunThatSlurmKeepsListingActiveIsCancelledThere) {
   for (int i = 0; i < 250 && !fake_.Cancelled(1); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   EXPECT_TRUE(fake_.Cancelled(1)) << "Slurm still lists job 1 RUNNING after its end";
   EXPECT_FALSE(fake_.Cancelled(2)) << "Slurm listed job 2 ended: nothing to cancel";
+  fake_.SetState(2, "PENDING");  // restarted from older state, then requeued
+  for (int i = 0; i < 250 && !fake_.Cancelled(2); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_TRUE(fake_.Cancelled(2)) << "Slurm lists the ended job 2 PENDING again";
 }
 
 // Kill that comes when the command has already succeeded: its end is a success, not a kill.

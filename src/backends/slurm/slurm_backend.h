@@ -45,8 +45,9 @@ struct SlurmOptions {
   std::string output_dir;           // run directories; "" = <data_dir>/slurm; must be shared with the nodes
   double timeout_s = 3;             // per slurmrestd call
   bool cpu_jobs_on_accelerator_nodes = true;  // SiteNode::cpu_jobs for nodes with a mapped GRES
-  // An attempt that ended (its exit file) but that Slurm still lists active this long after is
-  // cancelled there: Slurm lost its end (a controller restart) and would hold its nodes.
+  // An attempt that ended (its exit file) but that Slurm lists pending or running for this long
+  // (watched for 10 minutes after its end) is cancelled there: Slurm lost its end (a controller
+  // restart) and would hold its node, or requeue it.
   double lost_end_cancel_s = 15;
 };
 

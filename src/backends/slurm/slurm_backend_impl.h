@@ -103,18 +103,20 @@ class SlurmBackend final : public SiteBackend {
     std::vector<SiteEvent> events;
   };
   using Cancel = std::pair<int64_t, std::string>;  // a withdrawn attempt to cancel: id or name
-  struct Ended {              // an attempt whose exit file was read, until Slurm lists it ended
+  struct Ended {              // an attempt whose exit file was read (watched kEndedWatchS)
     int64_t slurm_id = 0;
     std::string name;
     double at = 0;             // MonotonicSeconds when the exit file was read
+    double active_since = 0;   // since when Slurm lists it pending or running (0: it does not)
   };
 
   // A started job Slurm no longer knows and that wrote no exit code is lost after this long.
   static constexpr double kLostAfterS = 60;
   // After an outage exit files are checked for this long (nodes re-register late).
   static constexpr double kRecoveryWindowS = 600;
-  // Ended attempts watched until Slurm lists them ended (SlurmOptions::lost_end_cancel_s): at
-  // most this many (the oldest are dropped).
+  // Ended attempts are watched this long for Slurm listing them active (SlurmOptions::
+  // lost_end_cancel_s), at most kMaxEndedWatched of them (the oldest are dropped).
+  static constexpr double kEndedWatchS = 600;
   static constexpr size_t kMaxEndedWatched = 100000;
   // Between job reads, started runs' exit files are looked at this often, so a completion is
   // noticed within this, not at the next poll: one small file read per running job, at most
@@ -141,8 +143,8 @@ class SlurmBackend final : public SiteBackend {
   size_t CheckExitFiles();  // returns how many files it looked at
   void WithdrawKilledWhileUnreachable(const std::map<int64_t, Run>& runs);
   std::vector<Cancel> DeliverWithdrawnCancels(std::vector<Cancel> pending, const JobIndex& idx);
-  // Ended attempts Slurm still lists active lost_end_cancel_s after their end (to cancel); forgets
-  // those it lists ended or not at all.
+  // Ended attempts Slurm has listed active for lost_end_cancel_s (to cancel); forgets those
+  // watched kEndedWatchS.
   std::vector<Cancel> DueLingering(const JobIndex& idx, double now);
   Decision Decide(int64_t job_id, Run run, const JobIndex& idx, double fetched, double now, bool recovering);
   bool DecideGone(Decision& d, double fetched, double now);
@@ -163,7 +165,7 @@ class SlurmBackend final : public SiteBackend {
   mutable std::mutex mu_;
   std::map<int64_t, Run> tracked_;  // computenet job -> Slurm job
   std::vector<Cancel> to_cancel_;   // withdrawn attempts to cancel when Slurm answers
-  std::vector<Ended> ended_;        // ended by their exit file; watched until Slurm agrees
+  std::vector<Ended> ended_;        // ended by their exit file; watched kEndedWatchS
   std::vector<SiteEvent> events_;   // reported by the next Poll
   SiteInventory inventory_;         // the last one read (or the cache, marked unusable)
   double fail_fast_until_ = 0;      // MonotonicSeconds: Launch refuses at once until then

@@ -28,7 +28,7 @@ size_t SlurmBackend::CheckExitFiles() {
     std::optional<int64_t> rc = RecordedExit(id, run.attempt);
     if (!rc) continue;
     {
-      // Watched until Slurm lists it ended too (see DueLingering).
+      // Watched in case Slurm keeps or brings it back active (see DueLingering).
       std::lock_guard<std::mutex> l(mu_);
       if (ended_.size() >= kMaxEndedWatched) ended_.erase(ended_.begin());
       ended_.push_back(Ended{run.slurm_id, run.name, MonotonicSeconds()});
@@ -49,18 +49,27 @@ size_t SlurmBackend::CheckExitFiles() {
 }
 
 // An attempt whose exit file was read has nothing left to run. Slurm normally lists it ended within
-// a second; one it still lists active lost_end_cancel_s later lost the end (its controller restarted from
-// state saved before the completion arrived, and only purges such a job minutes later), so it is
-// cancelled there to free its nodes. Entries Slurm lists ended, or not at all, are dropped.
+// a second. One it lists active (pending or running) for lost_end_cancel_s has lost the end: a
+// controller restarted from state saved before the completion arrived keeps the job "running",
+// holding its node, and a minute later requeues it as missing from its node (whatever the job's
+// requeue flag), to sit PENDING (BeginTime). It is cancelled there. Each end is watched for
+// kEndedWatchS, through restarts: Slurm may list it ended and then, restarted, active again.
 std::vector<SlurmBackend::Cancel> SlurmBackend::DueLingering(const JobIndex& idx, double now) {
   std::vector<Cancel> due;
   std::lock_guard<std::mutex> l(mu_);
   std::vector<Ended> keep;
   for (Ended& e : ended_) {
+    if (now - e.at > kEndedWatchS) continue;
     const SlurmJob* j = idx.Find(e.slurm_id, e.name);
-    if (!j || j->Terminal()) continue;
-    if (now - e.at >= opts_.lost_end_cancel_s) due.emplace_back(j->job_id, e.name);
-    else keep.push_back(std::move(e));
+    if (!j || j->Terminal() || j->state == "COMPLETING") {
+      e.active_since = 0;
+    } else if (e.active_since <= 0) {
+      e.active_since = now;
+    } else if (now - e.active_since >= opts_.lost_end_cancel_s) {
+      due.emplace_back(j->job_id, e.name);
+      e.active_since = now;  // asked again only if it stays active that long again
+    }
+    keep.push_back(std::move(e));
   }
   ended_.swap(keep);
   return due;
