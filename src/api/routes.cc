@@ -209,26 +209,33 @@ Result<bool> WholeArray(const Req& req) {
   return true;
 }
 
+// The job the path names, and whether the whole array is meant (WholeArray).
+struct JobTarget {
+  int64_t id = 0;
+  bool whole_array = true;
+};
+Result<JobTarget> TargetOf(const Req& req) {
+  CNET_ASSIGN_OR_RETURN(int64_t id, PathId(req));
+  CNET_ASSIGN_OR_RETURN(bool whole, WholeArray(req));
+  return JobTarget{id, whole};
+}
+
 void CancelJob(Service& svc, const Caller& c, const Req& req, Res& res) {
-  auto id = PathId(req);
-  if (!id.ok()) return SendError(res, id.status());
-  auto whole = WholeArray(req);
-  if (!whole.ok()) return SendError(res, whole.status());
-  auto r = svc.Cancel(c, *id, *whole);
+  auto t = TargetOf(req);
+  if (!t.ok()) return SendError(res, t.status());
+  auto r = svc.Cancel(c, t->id, t->whole_array);
   if (!r.ok()) return SendError(res, r.status());
-  json j{{"id", *id}, {"state", store::StateName(r->state)}};
+  json j{{"id", t->id}, {"state", store::StateName(r->state)}};
   if (!r->message.empty()) j["message"] = r->message;
   SendJson(res, 202, j);
 }
 
 void ActOnJob(service::UserAction what, Service& svc, const Caller& c, const Req& req, Res& res) {
-  auto id = PathId(req);
-  if (!id.ok()) return SendError(res, id.status());
-  auto whole = WholeArray(req);
-  if (!whole.ok()) return SendError(res, whole.status());
-  auto r = svc.Act(c, what, *id, *whole);
+  auto t = TargetOf(req);
+  if (!t.ok()) return SendError(res, t.status());
+  auto r = svc.Act(c, what, t->id, t->whole_array);
   if (!r.ok()) return SendError(res, r.status());
-  json j{{"id", *id}, {"state", store::StateName(r->state)}, {"jobs", r->done}, {"skipped", r->skipped}};
+  json j{{"id", t->id}, {"state", store::StateName(r->state)}, {"jobs", r->done}, {"skipped", r->skipped}};
   SendJson(res, 200, j);
 }
 void HoldJob(Service& s, const Caller& c, const Req& q, Res& r) { ActOnJob(service::UserAction::kHold, s, c, q, r); }
@@ -350,9 +357,12 @@ void RevokeToken(Service& svc, const Caller& c, const Req& req, Res& res) {
   SendJson(res, 200, TokenJson(*r));
 }
 
+// Prometheus text exposition, here and on the metrics_listen address.
+void SendMetrics(Service& svc, Res& res) { res.set_content(svc.metrics().Render(), "text/plain; version=0.0.4"); }
+
 void GetMetrics(Service& svc, const Caller& c, const Req&, Res& res) {
   if (!c.admin) return SendError(res, PermissionDenied("admin role required (or scrape the metrics_listen address)"));
-  res.set_content(svc.metrics().Render(), "text/plain; version=0.0.4");
+  SendMetrics(svc, res);
 }
 
 struct Route {
@@ -429,9 +439,7 @@ httplib::Server::Handler HostChecked(std::shared_ptr<const HostAllowList> hosts,
 }  // namespace
 
 void RegisterMetricsRoute(httplib::Server& srv, Service& svc, std::shared_ptr<const HostAllowList> hosts) {
-  srv.Get("/metrics", HostChecked(hosts, [&svc](const Req&, Res& res) {
-            res.set_content(svc.metrics().Render(), "text/plain; version=0.0.4");
-          }));
+  srv.Get("/metrics", HostChecked(hosts, [&svc](const Req&, Res& res) { SendMetrics(svc, res); }));
   srv.Get("/healthz", HostChecked(hosts, [&svc](const Req&, Res& res) { SendHealth(svc, res); }));
 }
 

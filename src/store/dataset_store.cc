@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "store/sqlite_stmt.h"
+
 namespace cnet::store {
 namespace {
 
@@ -59,46 +61,14 @@ Status SqlErr(sqlite3* db, const std::string& what) {
   return Unavailable("dataset store: " + what + ": " + (db ? sqlite3_errmsg(db) : "no connection"));
 }
 
-// A prepared statement, finalized on scope exit. Bind indexes are 1-based.
-class Q {
- public:
-  Q(sqlite3* db, const char* sql) : db_(db) { rc_ = sqlite3_prepare_v2(db, sql, -1, &s_, nullptr); }
-  ~Q() { sqlite3_finalize(s_); }
-  bool ok() const { return rc_ == SQLITE_OK; }
-  Q& Bind(int i, const std::string& v) {
-    sqlite3_bind_text(s_, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  Q& Bind(int i, int64_t v) {
-    sqlite3_bind_int64(s_, i, v);
-    return *this;
-  }
-  Q& Bind(int i, double v) {
-    sqlite3_bind_double(s_, i, v);
-    return *this;
-  }
-  // SQLITE_ROW, SQLITE_DONE or an error code.
-  int Step() { return sqlite3_step(s_); }
-  std::string Text(int c) const {
-    auto* p = sqlite3_column_text(s_, c);
-    return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(s_, c)) : "";
-  }
-  int64_t Int(int c) const { return sqlite3_column_int64(s_, c); }
-  double Real(int c) const { return sqlite3_column_double(s_, c); }
+// The dataset store's wording of SQLite's errors (see SqlErr).
+Status DatasetSqlError(sqlite3* db, int /*rc*/, const std::string& what) { return SqlErr(db, what); }
 
- private:
-  sqlite3* db_;
-  sqlite3_stmt* s_ = nullptr;
-  int rc_;
-};
-
-Status Run(sqlite3* db, Q& q, const std::string& what) {
-  if (!q.ok()) return SqlErr(db, what);
-  int rc = q.Step();
-  return rc == SQLITE_DONE || rc == SQLITE_ROW ? Status::Ok() : SqlErr(db, what);
+Result<Stmt> Prepare(sqlite3* db, const std::string& sql, const std::string& what) {
+  return Stmt::Prepare(db, sql, what, DatasetSqlError);
 }
 
-AuditRecord ReadAudit(const Q& q) {
+AuditRecord ReadAudit(const Stmt& q) {
   AuditRecord r;
   r.seq = q.Int(0);
   r.time = q.Real(1);
@@ -147,10 +117,11 @@ Result<std::unique_ptr<DatasetStore>> DatasetStore::Open(const std::string& path
   if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", nullptr, nullptr, nullptr) != SQLITE_OK ||
       sqlite3_exec(db, kSchema, nullptr, nullptr, nullptr) != SQLITE_OK)
     return SqlErr(db, "schema of " + path);
-  Q q(db, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
-  if (!q.ok()) return SqlErr(db, "read the audit head");
+  CNET_ASSIGN_OR_RETURN(Stmt q, Prepare(db, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+                                       "read the audit head"));
   s->head_ = kGenesis;
-  if (q.Step() == SQLITE_ROW) {
+  CNET_ASSIGN_OR_RETURN(bool row, q.Step("read the audit head"));
+  if (row) {
     s->head_seq_ = q.Int(0);
     s->head_ = q.Text(1);
   }
@@ -177,11 +148,12 @@ Status DatasetStore::AppendLocked(AuditRecord& r) {
   r.seq = head_seq_ + 1;
   r.prev_hash = head_;
   r.hash = AuditHash(r);
-  Q q(db_, "INSERT INTO audit_log VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+  CNET_ASSIGN_OR_RETURN(Stmt q, Prepare(db_, "INSERT INTO audit_log VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                                       "append audit record"));
   q.Bind(1, r.seq).Bind(2, r.time).Bind(3, r.actor).Bind(4, r.action).Bind(5, r.job).Bind(6, r.dataset);
   q.Bind(7, r.site).Bind(8, r.policy_version).Bind(9, r.decision).Bind(10, r.reason).Bind(11, r.prev_hash);
   q.Bind(12, r.hash);
-  CNET_RETURN_IF_ERROR(Run(db_, q, "append audit record"));
+  CNET_RETURN_IF_ERROR(q.Run("append audit record"));
   head_seq_ = r.seq;
   head_ = r.hash;
   return Status::Ok();
@@ -189,12 +161,14 @@ Status DatasetStore::AppendLocked(AuditRecord& r) {
 
 Result<std::vector<DatasetRow>> DatasetStore::ListDatasets() {
   std::lock_guard<std::mutex> l(mu_);
-  Q q(db_, "SELECT name, owner, size_bytes, replicas_json, policy, policy_version, purposes_json, expires, created, "
-           "updated FROM datasets ORDER BY name");
-  if (!q.ok()) return SqlErr(db_, "list datasets");
+  CNET_ASSIGN_OR_RETURN(Stmt q, Prepare(db_,
+                                       "SELECT name, owner, size_bytes, replicas_json, policy, policy_version, "
+                                       "purposes_json, expires, created, updated FROM datasets ORDER BY name",
+                                       "list datasets"));
   std::vector<DatasetRow> out;
-  int rc;
-  while ((rc = q.Step()) == SQLITE_ROW) {
+  for (;;) {
+    CNET_ASSIGN_OR_RETURN(bool row, q.Step("list datasets"));
+    if (!row) return out;
     DatasetRow d;
     d.name = q.Text(0);
     d.owner = q.Text(1);
@@ -213,34 +187,34 @@ Result<std::vector<DatasetRow>> DatasetStore::ListDatasets() {
     d.updated = q.Real(9);
     out.push_back(std::move(d));
   }
-  if (rc != SQLITE_DONE) return SqlErr(db_, "list datasets");
-  return out;
 }
 
 Result<std::vector<GrantRow>> DatasetStore::ListGrants() {
   std::lock_guard<std::mutex> l(mu_);
-  Q q(db_, "SELECT dataset, tenant, policy, created FROM dataset_grants ORDER BY dataset, tenant");
-  if (!q.ok()) return SqlErr(db_, "list grants");
+  CNET_ASSIGN_OR_RETURN(Stmt q, Prepare(db_, "SELECT dataset, tenant, policy, created FROM dataset_grants ORDER BY "
+                                       "dataset, tenant", "list grants"));
   std::vector<GrantRow> out;
-  int rc;
-  while ((rc = q.Step()) == SQLITE_ROW) out.push_back({q.Text(0), q.Text(1), q.Text(2), q.Real(3)});
-  if (rc != SQLITE_DONE) return SqlErr(db_, "list grants");
-  return out;
+  for (;;) {
+    CNET_ASSIGN_OR_RETURN(bool row, q.Step("list grants"));
+    if (!row) return out;
+    out.push_back({q.Text(0), q.Text(1), q.Text(2), q.Real(3)});
+  }
 }
 
 Status DatasetStore::PutDataset(const DatasetRow& d, bool create, AuditRecord audit) {
   std::lock_guard<std::mutex> l(mu_);
   return InTransaction([&]() -> Status {
-    Q exists(db_, "SELECT 1 FROM datasets WHERE name = ?");
+    CNET_ASSIGN_OR_RETURN(Stmt exists, Prepare(db_, "SELECT 1 FROM datasets WHERE name = ?", "find dataset"));
     exists.Bind(1, d.name);
-    const bool there = exists.Step() == SQLITE_ROW;
+    CNET_ASSIGN_OR_RETURN(const bool there, exists.Step("find dataset"));
     if (create && there) return Status(Code::kAlreadyExists, "dataset '" + d.name + "' already exists");
     if (!create && !there) return NotFound("no dataset '" + d.name + "'");
     json rep = d.replicas, pur = d.purposes;
-    Q q(db_, "INSERT OR REPLACE INTO datasets VALUES (?,?,?,?,?,?,?,?,?,?)");
+    CNET_ASSIGN_OR_RETURN(Stmt q, Prepare(db_, "INSERT OR REPLACE INTO datasets VALUES (?,?,?,?,?,?,?,?,?,?)",
+                                         "write dataset"));
     q.Bind(1, d.name).Bind(2, d.owner).Bind(3, d.size_bytes).Bind(4, rep.dump()).Bind(5, d.policy);
     q.Bind(6, d.policy_version).Bind(7, pur.dump()).Bind(8, d.expires).Bind(9, d.created).Bind(10, d.updated);
-    CNET_RETURN_IF_ERROR(Run(db_, q, "write dataset"));
+    CNET_RETURN_IF_ERROR(q.Run("write dataset"));
     return AppendLocked(audit);
   });
 }
@@ -248,13 +222,13 @@ Status DatasetStore::PutDataset(const DatasetRow& d, bool create, AuditRecord au
 Status DatasetStore::DeleteDataset(const std::string& name, AuditRecord audit) {
   std::lock_guard<std::mutex> l(mu_);
   return InTransaction([&]() -> Status {
-    Q q(db_, "DELETE FROM datasets WHERE name = ?");
+    CNET_ASSIGN_OR_RETURN(Stmt q, Prepare(db_, "DELETE FROM datasets WHERE name = ?", "delete dataset"));
     q.Bind(1, name);
-    CNET_RETURN_IF_ERROR(Run(db_, q, "delete dataset"));
+    CNET_RETURN_IF_ERROR(q.Run("delete dataset"));
     if (sqlite3_changes(db_) == 0) return NotFound("no dataset '" + name + "'");
-    Q g(db_, "DELETE FROM dataset_grants WHERE dataset = ?");
+    CNET_ASSIGN_OR_RETURN(Stmt g, Prepare(db_, "DELETE FROM dataset_grants WHERE dataset = ?", "delete grants"));
     g.Bind(1, name);
-    CNET_RETURN_IF_ERROR(Run(db_, g, "delete grants"));
+    CNET_RETURN_IF_ERROR(g.Run("delete grants"));
     return AppendLocked(audit);
   });
 }
@@ -262,9 +236,9 @@ Status DatasetStore::DeleteDataset(const std::string& name, AuditRecord audit) {
 Status DatasetStore::PutGrant(const GrantRow& g, AuditRecord audit) {
   std::lock_guard<std::mutex> l(mu_);
   return InTransaction([&]() -> Status {
-    Q q(db_, "INSERT OR REPLACE INTO dataset_grants VALUES (?,?,?,?)");
+    CNET_ASSIGN_OR_RETURN(Stmt q, Prepare(db_, "INSERT OR REPLACE INTO dataset_grants VALUES (?,?,?,?)", "write grant"));
     q.Bind(1, g.dataset).Bind(2, g.tenant).Bind(3, g.policy).Bind(4, g.created);
-    CNET_RETURN_IF_ERROR(Run(db_, q, "write grant"));
+    CNET_RETURN_IF_ERROR(q.Run("write grant"));
     return AppendLocked(audit);
   });
 }
@@ -272,9 +246,10 @@ Status DatasetStore::PutGrant(const GrantRow& g, AuditRecord audit) {
 Status DatasetStore::DeleteGrant(const std::string& dataset, const std::string& tenant, AuditRecord audit) {
   std::lock_guard<std::mutex> l(mu_);
   return InTransaction([&]() -> Status {
-    Q q(db_, "DELETE FROM dataset_grants WHERE dataset = ? AND tenant = ?");
+    CNET_ASSIGN_OR_RETURN(Stmt q, Prepare(db_, "DELETE FROM dataset_grants WHERE dataset = ? AND tenant = ?",
+                                         "delete grant"));
     q.Bind(1, dataset).Bind(2, tenant);
-    CNET_RETURN_IF_ERROR(Run(db_, q, "delete grant"));
+    CNET_RETURN_IF_ERROR(q.Run("delete grant"));
     if (sqlite3_changes(db_) == 0) return NotFound("dataset '" + dataset + "' has no grant to '" + tenant + "'");
     return AppendLocked(audit);
   });
@@ -293,17 +268,17 @@ Result<std::vector<AuditRecord>> DatasetStore::ListAudit(const AuditFilter& f) {
   std::lock_guard<std::mutex> l(mu_);
   const std::string sql = std::string("SELECT ") + kAuditColumns + " FROM audit_log WHERE seq > ?" +
                           (f.dataset.empty() ? "" : " AND dataset = ?") + " ORDER BY seq LIMIT ?";
-  Q q(db_, sql.c_str());
-  if (!q.ok()) return SqlErr(db_, "list audit");
+  CNET_ASSIGN_OR_RETURN(Stmt q, Prepare(db_, sql, "list audit"));
   int i = 1;
   q.Bind(i++, f.after_seq);
   if (!f.dataset.empty()) q.Bind(i++, f.dataset);
   q.Bind(i, static_cast<int64_t>(std::clamp(f.limit, 1, 1000)));
   std::vector<AuditRecord> out;
-  int rc;
-  while ((rc = q.Step()) == SQLITE_ROW) out.push_back(ReadAudit(q));
-  if (rc != SQLITE_DONE) return SqlErr(db_, "list audit");
-  return out;
+  for (;;) {
+    CNET_ASSIGN_OR_RETURN(bool row, q.Step("list audit"));
+    if (!row) return out;
+    out.push_back(ReadAudit(q));
+  }
 }
 
 Result<AuditVerdict> VerifyAuditChain(const std::string& path) {
@@ -315,13 +290,17 @@ Result<AuditVerdict> VerifyAuditChain(const std::string& path) {
     return st;
   }
   std::unique_ptr<sqlite3, int (*)(sqlite3*)> guard(db, sqlite3_close_v2);
-  Q q(db, (std::string("SELECT ") + kAuditColumns + " FROM audit_log ORDER BY seq").c_str());
+  auto q = Prepare(db, std::string("SELECT ") + kAuditColumns + " FROM audit_log ORDER BY seq", "verify");
   if (!q.ok()) return NotFound(path + ": no audit log (" + sqlite3_errmsg(db) + ")");
   AuditVerdict v;
   std::string prev = kGenesis;
-  int rc;
-  while ((rc = q.Step()) == SQLITE_ROW) {
-    AuditRecord r = ReadAudit(q);
+  for (;;) {
+    Result<bool> row = q->Step("verify");
+    if (!row.ok())
+      return InvalidArgument(path + ": unreadable after record " + std::to_string(v.records) + ": " + sqlite3_errmsg(db) +
+                             " (record " + std::to_string(v.records + 1) + " or the file's structure is damaged)");
+    if (!*row) return v;
+    AuditRecord r = ReadAudit(*q);
     ++v.records;
     std::string why;
     if (r.seq != v.records) why = "numbered " + std::to_string(r.seq) + ", expected " + std::to_string(v.records) + " (a record is missing)";
@@ -335,10 +314,6 @@ Result<AuditVerdict> VerifyAuditChain(const std::string& path) {
     }
     prev = r.hash;
   }
-  if (rc != SQLITE_DONE)
-    return InvalidArgument(path + ": unreadable after record " + std::to_string(v.records) + ": " + sqlite3_errmsg(db) +
-                           " (record " + std::to_string(v.records + 1) + " or the file's structure is damaged)");
-  return v;
 }
 
 }  // namespace cnet::store

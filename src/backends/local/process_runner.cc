@@ -22,7 +22,6 @@
 // inventory (what the machine offers). This file keeps ProcessRunner's state and its methods.
 #include "backends/local/process_runner.h"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
