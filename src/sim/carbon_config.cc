@@ -47,8 +47,8 @@ Result<Tariff> ParseTariff(const YamlCtx& c, const YAML::Node& n, const std::str
   return std::move(t).value();
 }
 
-Result<CarbonSignal> ParseSiteSignal(const YamlCtx& c, const YAML::Node& n, const std::string& path, Seconds origin,
-                                     const std::string& dir) {
+// The site's signal on its own clock (the caller moves it to simulated time).
+Result<CarbonSignal> ParseSiteSignal(const YamlCtx& c, const YAML::Node& n, const std::string& path, const std::string& dir) {
   CNET_RETURN_IF_ERROR(YamlOnlyKeys(c, n, {"constant", "series", "shift_h", "note", "tariff"}, path));
   if (!n["constant"] == !n["series"]) return YamlErrorAt(c, n, path, "give exactly one of constant or series");
   if (n["constant"]) {
@@ -63,7 +63,7 @@ Result<CarbonSignal> ParseSiteSignal(const YamlCtx& c, const YAML::Node& n, cons
     return YamlErrorAt(c, n["shift_h"], path + ".shift_h", "a shifted series must say why (note: ...)");
   CNET_ASSIGN_OR_RETURN(CarbonSignal s, CarbonSignal::ReadCsv(file.front() == '/' ? file : dir + file));
   if (shift_h != 0) s = s.Shifted(shift_h * 3600, note);
-  return s.Shifted(origin, "simulated t=0 at the origin");
+  return s;
 }
 
 }  // namespace
@@ -79,6 +79,7 @@ Result<CarbonSetup> LoadCarbonFile(const std::string& path, const std::vector<st
     if (!o) return YamlErrorAt(c, root["origin"], "origin", "expected YYYY-MM-DD HH:MM:SS (UTC)");
     origin = *o;
   }
+  const std::string origin_text = root["origin"] ? root["origin"].Scalar() + " UTC" : "1970-01-01 00:00:00 UTC";
   CarbonSetup out;
   out.carbon = std::make_shared<SiteCarbon>();
   if (const YAML::Node f = root["forecast"]) {
@@ -99,14 +100,15 @@ Result<CarbonSetup> LoadCarbonFile(const std::string& path, const std::vector<st
     if (std::find(sites.begin(), sites.end(), site) == sites.end())
       return YamlErrorAt(c, it->first, p, "unknown site '" + site + "'");
     if (!it->second.IsMap()) return YamlErrorAt(c, it->second, p, "expected a mapping (constant or series)");
-    CNET_ASSIGN_OR_RETURN(CarbonSignal s, ParseSiteSignal(c, it->second, p, origin, DirOf(path)));
+    CNET_ASSIGN_OR_RETURN(CarbonSignal s, ParseSiteSignal(c, it->second, p, DirOf(path)));
     out.labels.push_back(site + ": " + s.label());
-    out.carbon->SetSignal(site, std::move(s));
+    out.carbon->SetSignal(site, s.Shifted(origin, "simulated t=0"));
     if (it->second["tariff"]) {
       CNET_ASSIGN_OR_RETURN(Tariff t, ParseTariff(c, it->second["tariff"], p + ".tariff"));
       out.carbon->SetTariff(site, std::move(t));
     }
   }
+  out.labels.push_back("simulated t=0 is " + origin_text);
   for (const std::string& s : sites)
     if (!out.carbon->signal(s)) return YamlErrorAt(c, ss, "sites", "site '" + s + "' has no signal");
   if (const YAML::Node sh = root["shift"]) {
