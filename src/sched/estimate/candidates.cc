@@ -124,13 +124,13 @@ void EstimateOne(const EstimateInput& in, const JobRecord& j, Candidate& c, cons
   c.egress_usd = s.egress_usd;
   c.cost_usd = price * job.workers * c.run_s / 3600 + s.egress_usd;
   c.energy_kwh = RunEnergyKwh(in.catalogue->Get(c.accel), job.workers, c.run_s);
-  if (const SiteCarbon* carbon = in.economics->carbon()) {
-    const Seconds run0 = c.start_s + c.stage_in_s;
-    c.g_per_kwh = carbon->ForecastAverage(c.site_name, run0, c.finish_s, in.now);
-    c.carbon_g = c.energy_kwh * c.g_per_kwh;
-    if (const Tariff* t = carbon->tariff(c.site_name)) c.energy_usd = c.energy_kwh * t->Average(run0, c.finish_s);
-    c.cost_usd += c.energy_usd;
-  }
+  const SiteCarbon* carbon = in.economics->carbon();
+  const Seconds run0 = c.start_s + c.stage_in_s;
+  // Without signals every site counts at the default, as in the scorers: greenest then saves energy.
+  c.g_per_kwh = carbon ? carbon->ForecastAverage(c.site_name, run0, c.finish_s, in.now) : kDefaultGPerKwh;
+  c.carbon_g = c.energy_kwh * c.g_per_kwh;
+  if (const Tariff* t = carbon ? carbon->tariff(c.site_name) : nullptr) c.energy_usd = c.energy_kwh * t->Average(run0, c.finish_s);
+  c.cost_usd += c.energy_usd;
 }
 
 }  // namespace

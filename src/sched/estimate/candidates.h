@@ -72,7 +72,7 @@ struct Candidate {
   double stage_in_bytes = 0;
   double cost_usd = 0, egress_usd = 0, energy_kwh = 0;
   double energy_usd = 0;             // the tariff's part of cost_usd (0 without a tariff)
-  double g_per_kwh = 0, carbon_g = 0;  // forecast intensity over the run and emissions (0: no signals)
+  double g_per_kwh = 0, carbon_g = 0;  // forecast intensity over the run (no signals: kDefaultGPerKwh), emissions
   bool feasible() const { return rejected.empty(); }
 };
 
