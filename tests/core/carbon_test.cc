@@ -344,6 +344,40 @@ TEST(GreenestScorers, TakeTheCleanerSiteAndHonourTheSlowdownBound) {
   EXPECT_EQ(PlaceGreenest(cl, e, 20.0).accel, Accel("V100")) << "same intensity everywhere: the type using less energy";
 }
 
+// The node scorer reads the time from the capacity: a cycle and a preview at a later time both see
+// the signal then (east is clean for the first hour, west after it).
+TEST(GreenestScorers, NodeChoiceFollowsTheSignalOverTimeInCyclesAndPreviews) {
+  Cluster cl = TwoSites();
+  auto c = std::make_shared<SiteCarbon>();
+  c->SetSignal("east", Hourly({50, 500, 500, 500}).Shifted(kT0));
+  c->SetSignal("west", Hourly({500, 50, 50, 50}).Shifted(kT0));
+  auto e = std::make_shared<SiteEconomics>();
+  e->SetCarbon(c);
+  PerfModel perf(TestCatalogue(), testing::GavelMatrix());
+  PolicyRegistry reg;
+  RegisterBuiltinPolicies(reg);
+  SchedulerOptions so;
+  auto rules = std::make_shared<PlacementRules>();
+  InstallObjectiveScorers(*rules, e, TestCatalogue(), nullptr);
+  so.rules = rules;
+  Scheduler s(cl, perf, std::move(reg.Create("backfill")).value(), so);
+  JobSpec j;
+  j.id = JobId(1);
+  j.job_type = kResNet;
+  j.total_steps = 1e3;
+  j.objective = Objective::kGreenest;
+  ASSERT_TRUE(s.Admit(j).ok());
+  Rng rng(1);
+  for (const auto& [t, want] : {std::pair<Seconds, const char*>{0, "east"}, {2 * kH, "west"}}) {
+    auto ds = s.Preview(t, s.capacity(), rng);
+    ASSERT_EQ(ds.size(), 1u);
+    EXPECT_EQ(SiteOf(cl, ds[0].placement), want) << "preview at " << t;
+  }
+  CycleResult r = s.RunCycle(2 * kH, false, rng);
+  ASSERT_EQ(r.applied.size(), 1u);
+  EXPECT_EQ(SiteOf(cl, r.applied[0].placement), "west");
+}
+
 // --- temporal shifting ---------------------------------------------------------------------------
 
 TEST(TemporalShift, WaitsForTheCleanWindowButNeverPastTheLatestSafeStart) {
