@@ -29,6 +29,8 @@ json CandidateJson(const Candidate& c, bool chosen, const service::ExplainView& 
   j["cost_usd"] = c.cost_usd;
   j["egress_usd"] = c.egress_usd;
   j["energy_kwh"] = c.energy_kwh;
+  j["carbon_g"] = c.carbon_g;  // 0 without carbon signals (docs/energy.md)
+  j["g_per_kwh"] = c.g_per_kwh;
   j["predicted_rate"] = c.predicted_rate;
   return j;
 }
@@ -65,6 +67,7 @@ json ExplainJson(const service::ExplainView& v) {
   }
   if (v.objective == "budget") j["budget_usd"] = v.budget_usd;
   if (!v.note.empty()) j["note"] = v.note;
+  if (!v.reason.empty()) j["reason"] = v.reason;
   for (size_t i = 0; i < v.candidates.size(); ++i)
     j["candidates"].push_back(CandidateJson(v.candidates[i], static_cast<int>(i) == v.chosen, v));
   return j;

@@ -343,8 +343,9 @@ Result<JobRequest> JobRequestFromJson(const json& doc, const Limits& L) {
   if (has("max_retries")) { CNET_ASSIGN_OR_RETURN(int64_t v, GetInt(doc["max_retries"], "max_retries", 0, 10)); r.max_retries = static_cast<int>(v); }
   if (has("objective")) {
     CNET_ASSIGN_OR_RETURN(r.objective, GetString(doc["objective"], "objective", 16));
-    if (!r.objective.empty() && r.objective != "fastest" && r.objective != "cheapest" && r.objective != "budget")
-      return FieldError("objective", "expected fastest, cheapest or budget (\"\" = the tenant's default)");
+    if (!r.objective.empty() && r.objective != "fastest" && r.objective != "cheapest" && r.objective != "budget" &&
+        r.objective != "greenest")
+      return FieldError("objective", "expected fastest, cheapest, budget or greenest (\"\" = the tenant's default)");
   }
   if (has("budget_usd")) { CNET_ASSIGN_OR_RETURN(r.budget_usd, GetNumber(doc["budget_usd"], "budget_usd", 0, 1e9)); }
   if (has("deadline_s")) { CNET_ASSIGN_OR_RETURN(r.deadline_s, GetNumber(doc["deadline_s"], "deadline_s", 0, 365 * 86400.0)); }

@@ -52,9 +52,10 @@ std::string FormatExplain(const json& doc) {
   if (doc.contains("budget_usd")) o << "  budget $" << Fixed(Num(doc, "budget_usd"), 2);
   o << "\n";
   if (doc.contains("note")) o << "note: " << Str(doc["note"]) << "\n";
+  if (doc.contains("reason")) o << "pick: " << Str(doc["reason"]) << "\n";
   char line[256];
-  std::snprintf(line, sizeof line, "  %-14s %-10s %5s %8s %8s %8s %8s %10s %8s\n", "SITE", "TYPE", "NODES", "START", "STAGE-IN",
-                "RUN", "FINISH", "COST $", "KWH");
+  std::snprintf(line, sizeof line, "  %-14s %-10s %5s %8s %8s %8s %8s %10s %8s %9s\n", "SITE", "TYPE", "NODES", "START", "STAGE-IN",
+                "RUN", "FINISH", "COST $", "KWH", "GCO2EQ");
   o << line;
   for (const json& c : doc["candidates"]) {
     const char* mark = c.value("dispatched", false) ? ">" : c.value("chosen", false) ? "*" : " ";
@@ -63,10 +64,11 @@ std::string FormatExplain(const json& doc) {
       o << line << Str(c["rejected"]) << "\n";
       continue;
     }
-    std::snprintf(line, sizeof line, "%s %-14.14s %-10.10s %5d %8s %8s %8s %8s %10s %8s%s\n", mark, Str(c["site"]).c_str(),
+    std::snprintf(line, sizeof line, "%s %-14.14s %-10.10s %5d %8s %8s %8s %8s %10s %8s %9s%s\n", mark, Str(c["site"]).c_str(),
                   Str(c["accelerator"]).c_str(), c.value("nodes", 0), ("+" + Dur(Num(c, "start_in_s"))).c_str(),
                   Dur(Num(c, "stage_in_s")).c_str(), Dur(Num(c, "run_s")).c_str(), ("+" + Dur(Num(c, "finish_in_s"))).c_str(),
                   Fixed(Num(c, "cost_usd"), 2).c_str(), Fixed(Num(c, "energy_kwh"), 2).c_str(),
+                  c.contains("carbon_g") ? Fixed(Num(c, "carbon_g"), 0).c_str() : "-",
                   c.value("predicted_rate", false) ? "  (predicted speed)" : "");
     o << line;
   }

@@ -8,6 +8,7 @@
 #include "cli/data_paths.h"
 #include "common/csv.h"
 #include "sched/policy_registry.h"
+#include "sim/carbon_config.h"
 #include "sim/elastic_variant.h"
 #include "sim/generator.h"
 #include "sim/multi_run.h"
@@ -22,7 +23,7 @@ struct SimArgs {
   std::string cluster, throughputs, spread, catalogue, trace, trace_format = "csv", generate;
   std::string policies = "las,las-hetero", measure, json, reference = "V100";
   std::vector<std::string> catalogue_extensions;
-  std::string jobs_out, util_out, restore_costs, elastic, economics, objectives;
+  std::string jobs_out, util_out, restore_costs, elastic, economics, objectives, carbon;
   double util_interval = 0, restore_gbs = 0;
   double rate = 0, round = 360, penalty = 0;
   size_t jobs = 0, limit = 0;
@@ -97,12 +98,23 @@ Status RunSimulate(const SimArgs& a, const char* argv0) {
     CNET_ASSIGN_OR_RETURN(SiteEconomics e, LoadEconomicsFile(a.economics, sites, cat));
     opts.economics = std::make_shared<const SiteEconomics>(std::move(e));
   }
+  if (!a.carbon.empty()) {
+    std::vector<std::string> sites;
+    for (const Site& s : cluster.sites()) sites.push_back(s.name);
+    CNET_ASSIGN_OR_RETURN(CarbonSetup cs, LoadCarbonFile(a.carbon, sites));
+    SiteEconomics e = opts.economics ? *opts.economics : SiteEconomics();
+    e.SetCarbon(cs.carbon);
+    opts.economics = std::make_shared<const SiteEconomics>(std::move(e));
+    opts.shift = cs.shift;
+    opts.deadlines = cs.deadlines;
+    for (const auto& l : cs.labels) std::cout << "carbon " << l << "\n";
+  }
   // Each policy runs once per objective (none given: once, with the policy's own type order).
   std::vector<std::optional<Objective>> objectives;
   for (const auto& o : SplitList(a.objectives)) {
     auto obj = ParseObjective(o);
     if (!obj || *obj == Objective::kBudget)
-      return InvalidArgument("--objective: expected fastest or cheapest (comma-separated), got '" + o + "'");
+      return InvalidArgument("--objective: expected fastest, cheapest or greenest (comma-separated), got '" + o + "'");
     objectives.push_back(obj);
   }
   if (objectives.empty()) objectives.push_back(std::nullopt);
@@ -216,7 +228,8 @@ void AddSimulateCommand(CLI::App& app, int* rc, const char* argv0) {
   s->add_option("--json", a->json, "write results as JSON to this file");
   s->add_option("--economics", a->economics, "site prices and network between sites (YAML; docs/dispatch.md)");
   s->add_option("--objective", a->objectives,
-                "fastest and/or cheapest (comma-separated): every job's objective; each policy runs once per objective");
+                "fastest, cheapest and/or greenest (comma-separated): every job's objective; each policy runs once per objective");
+  s->add_option("--carbon", a->carbon, "per-site carbon signals, forecast error, temporal shifting, deadlines (YAML; docs/energy.md)");
   s->add_flag("--quiet", a->quiet, "no progress bar");
   s->callback([a, rc, argv0] { *rc = ReportError(RunSimulate(*a, argv0)); });
 }

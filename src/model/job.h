@@ -15,17 +15,26 @@ namespace cnet {
 struct DataResidency;  // model/data_residency.h
 // What a job's placement optimises among the candidates (site, type, gang shape) that can run it
 // (docs/dispatch.md): the earliest predicted finish, the lowest cost (within the deadline if
-// any), or the earliest finish within a budget.
-enum class Objective { kFastest, kCheapest, kBudget };
+// any), the earliest finish within a budget, or the least predicted gCO2eq within the deadline or
+// a slowdown bound versus fastest (docs/energy.md).
+enum class Objective { kFastest, kCheapest, kBudget, kGreenest };
 inline const char* ObjectiveName(Objective o) {
-  return o == Objective::kCheapest ? "cheapest" : o == Objective::kBudget ? "budget" : "fastest";
+  return o == Objective::kCheapest   ? "cheapest"
+         : o == Objective::kBudget   ? "budget"
+         : o == Objective::kGreenest ? "greenest"
+                                     : "fastest";
 }
 inline std::optional<Objective> ParseObjective(const std::string& s) {
   if (s == "fastest") return Objective::kFastest;
   if (s == "cheapest") return Objective::kCheapest;
   if (s == "budget") return Objective::kBudget;
+  if (s == "greenest") return Objective::kGreenest;
   return std::nullopt;
 }
+
+// greenest's slowdown bound when a job states neither a deadline nor max_slowdown: at most 25%
+// longer than fastest's predicted time to finish.
+constexpr double kDefaultGreenestSlowdown = 1.25;
 
 struct JobSpec {
   JobId id;
@@ -53,6 +62,9 @@ struct JobSpec {
   std::optional<Seconds> deadline_s;   // absolute time
   Objective objective = Objective::kFastest;
   double budget_usd = 0;               // kBudget: the most the job may cost, in USD
+  // kGreenest without a deadline: the predicted time to finish may be at most this multiple of the
+  // fastest candidate's (unset: kDefaultGreenestSlowdown).
+  std::optional<double> max_slowdown;
   // Optional per-worker host resources (0: not constrained).
   int cpus_per_worker = 0;
   double memory_gib_per_worker = 0;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "model/cluster.h"
+#include "common/units.h"
 #include "sched/placement_types.h"
 
 namespace cnet {
@@ -45,6 +46,10 @@ class Capacity {
   void Give(const Placement& p);
 
   const Cluster& cluster() const { return *cluster_; }
+  // The time this free state describes (the Scheduler sets it each cycle; copies keep it), for
+  // node scorers whose answer depends on time (carbon intensity).
+  Seconds at_s() const { return at_s_; }
+  void SetTime(Seconds t) { at_s_ = t; }
 
  private:
   const Cluster* cluster_;
@@ -56,6 +61,7 @@ class Capacity {
   std::vector<double> rack_cap_w_;
   std::vector<double> busy_delta_w_;
   std::vector<int> twin_;         // node -> its CPU twin's index, -1: none
+  Seconds at_s_ = 0;
 
   // CPUs slot s of p takes from its node's twin (0 without a twin).
   int TwinCpus(const Placement& p, const Slot& s) const;

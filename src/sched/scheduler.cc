@@ -239,6 +239,7 @@ Snapshot Scheduler::MakeSnapshot(Seconds now, const Capacity& cap, bool round_bo
 }
 
 CycleResult Scheduler::RunCycle(Seconds now, bool round_boundary, Rng& rng) {
+  capacity_.SetTime(now);
   Snapshot s = MakeSnapshot(now, capacity_, round_boundary, opts_.explain_waiting);
 
   CycleResult out;

@@ -4,7 +4,9 @@
 namespace cnet {
 
 std::vector<Decision> Scheduler::Preview(Seconds now, const Capacity& cap, Rng& rng) {
-  Snapshot s = MakeSnapshot(now, cap, true, false);
+  Capacity at = cap;  // node scorers that depend on time (carbon) read it from the capacity
+  at.SetTime(now);
+  Snapshot s = MakeSnapshot(now, at, true, false);
   return policy_->Decide(s, rng);
 }
 

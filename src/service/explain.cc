@@ -44,7 +44,8 @@ Result<ExplainView> Explain(const ExplainInputs& in, const JobSpec& spec) {
   const int workers = spec.workers;
   ei.quota = [tenant, cat, workers](AccelId a) { return QuotaReason(tenant, *cat, a, workers); };
   v.candidates = EstimateCandidates(ei, rec);
-  v.chosen = ChooseCandidate(v.candidates, spec);
+  v.chosen = ChooseCandidate(v.candidates, spec, in.now);
+  v.reason = ChoiceReason(v.candidates, spec, v.chosen, in.now);
   return v;
 }
 

@@ -37,6 +37,7 @@ struct ExplainView {
   std::vector<Candidate> candidates;
   int chosen = -1;                 // the objective's pick among the candidates, -1 if none
   std::string note;                // e.g. why starts are not known yet
+  std::string reason;              // why the objective picks `chosen` (ChoiceReason)
 };
 
 // The quota rejection of type `a` for a job of `workers` packages under `tenant`'s limits: "" when

@@ -26,6 +26,12 @@ nlohmann::json ToJson(const SimResult& r) {
   j["preemptions"] = r.preemptions;
   j["wall_seconds"] = r.wall_seconds;
   j["predicted_throughputs"] = r.predicted;
+  j["carbon_kg"] = r.carbon_g / 1000;
+  j["busy_energy_kwh"] = r.busy_energy_kwh;
+  j["deadline_jobs"] = r.deadline_jobs;
+  j["deadline_misses"] = r.deadline_misses;
+  j["shifted"] = r.shifted;
+  j["shift_wait_hours"] = r.shift_wait_hours;
   return j;
 }
 
@@ -53,6 +59,21 @@ std::string FormatTable(const std::vector<SimResult>& rs) {
         out += b;
       }
       out += "\n";
+    }
+    bool carbon = false, deadlines = false;
+    for (const auto& r : rs) carbon = carbon || r.busy_energy_kwh > 0, deadlines = deadlines || r.deadline_jobs > 0;
+    if (carbon || deadlines) {
+      out += "carbon and deadlines (busy packages; true intensity at each site):\n";
+      std::snprintf(b, sizeof b, "  %-24s %12s %10s %8s %9s %9s %9s %8s %12s\n", "policy", "tCO2eq", "busy MWh", "g/kWh",
+                    "avg JCT h", "deadlines", "missed", "shifted", "avg wait h");
+      out += b;
+      for (const auto& r : rs) {
+        std::snprintf(b, sizeof b, "  %-24s %12.3f %10.3f %8.1f %9.2f %9zu %9zu %8zu %12.2f\n", r.policy.c_str(),
+                      r.carbon_g / 1e6, r.busy_energy_kwh / 1000,
+                      r.busy_energy_kwh > 0 ? r.carbon_g / r.busy_energy_kwh : 0.0, r.avg_jct_hours, r.deadline_jobs,
+                      r.deadline_misses, r.shifted, r.shifted ? r.shift_wait_hours / r.shifted : 0.0);
+        out += b;
+      }
     }
     std::set<std::string> pred;
     for (const auto& r : rs) pred.insert(r.predicted.begin(), r.predicted.end());

@@ -8,6 +8,7 @@
 
 #include "common/clock.h"
 #include "sched/placement.h"
+#include "sched/estimate/site_carbon.h"
 #include "sched/placement/scorers/objective.h"
 
 namespace cnet {
@@ -94,6 +95,12 @@ class Run {
     if (it == started_.end()) return;
     const Placement& p = it->second.second;
     busy_s_[p.accel.value()] += p.Workers() * (t - it->second.first);
+    if (const SiteCarbon* carbon = opts_.economics ? opts_.economics->carbon() : nullptr) {
+      const std::string& site = cluster_.site(cluster_.node(p.slots.front().node).site).name;
+      const double kwh = RunEnergyKwh(perf_.catalogue().Get(p.accel), p.Workers(), t - it->second.first);
+      res_.busy_energy_kwh += kwh;
+      res_.carbon_g += kwh * carbon->TrueAverage(site, it->second.first, t);
+    }
     if (opts_.economics) {
       const std::string& site = cluster_.site(cluster_.node(p.slots.front().node).site).name;
       site_cost_usd_ += opts_.economics->PriceUsdPerHour(perf_.catalogue(), site, p.accel) * p.Workers() *
@@ -103,13 +110,46 @@ class Run {
   }
 
   Status AdmitArrivals() {
+    while (!held_.empty() && held_.begin()->first <= t_ + 1e-9) {
+      CNET_RETURN_IF_ERROR(sched_.Admit(std::move(held_.begin()->second)));
+      held_.erase(held_.begin());
+    }
     while (next_ < wl_.jobs.size() && wl_.jobs[next_].submit_time_s <= t_ + 1e-9) {
       JobSpec spec = wl_.jobs[next_];
       if (opts_.objective) spec.objective = *opts_.objective;
-      CNET_RETURN_IF_ERROR(sched_.Admit(std::move(spec)));
       ++next_;
+      CNET_RETURN_IF_ERROR(SetDeadline(spec));
+      CNET_ASSIGN_OR_RETURN(Seconds start, PlannedStart(spec));
+      if (start > t_) {
+        ++res_.shifted;
+        res_.shift_wait_hours += (start - t_) / 3600;
+        held_.emplace(start, std::move(spec));
+        continue;
+      }
+      CNET_RETURN_IF_ERROR(sched_.Admit(std::move(spec)));
     }
     return Status::Ok();
+  }
+  // opts_.deadlines: submit + slack x the job's time alone on its fastest type.
+  Status SetDeadline(JobSpec& spec) const {
+    const auto& d = opts_.deadlines;
+    if (d.fraction <= 0) return Status::Ok();
+    uint64_t h = static_cast<uint64_t>(spec.id.value()) * 0x9e3779b97f4a7c15ULL ^ d.seed;  // splitmix64 finaliser
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    if (static_cast<double>(h >> 11) / 9007199254740992.0 >= d.fraction) return Status::Ok();
+    CNET_ASSIGN_OR_RETURN(JobRecord r, sched_.Prepare(spec));
+    spec.deadline_s = spec.submit_time_s + d.slack * spec.total_steps / r.BestRate();
+    return Status::Ok();
+  }
+  // When a greenest job with a deadline should start (temporal shifting); t_ when not shifted.
+  Result<Seconds> PlannedStart(const JobSpec& spec) const {
+    const SiteCarbon* carbon = opts_.economics ? opts_.economics->carbon() : nullptr;
+    if (!opts_.shift || !carbon || spec.objective != Objective::kGreenest || !spec.deadline_s) return t_;
+    CNET_ASSIGN_OR_RETURN(JobRecord r, sched_.Prepare(spec));
+    const auto options = ShiftOptionsFor(r, cluster_, perf_.catalogue(), sched_.rules(), t_);
+    return PlanStart(*carbon, options, spec, t_, *opts_.shift).start_s;
   }
 
   // A cycle when one is due; books starts, preemptions and predicted figures.
@@ -150,6 +190,7 @@ class Run {
   Status Advance() {
     constexpr double kInf = std::numeric_limits<double>::infinity();
     Seconds t_arr = next_ < wl_.jobs.size() ? wl_.jobs[next_].submit_time_s : kInf;
+    if (!held_.empty()) t_arr = std::min(t_arr, held_.begin()->first);
     Seconds t_done = kInf;
     for (JobId id : sched_.running()) t_done = std::min(t_done, sched_.Find(id)->ExpectedFinish());
     Seconds t_next = std::min(t_arr, t_done);
@@ -157,7 +198,7 @@ class Run {
       if (sched_.active() > 0) t_next = std::min(t_done, next_round_);
       else next_round_ = t_arr;  // idle: the next round starts with the next arrival
     }
-    idle_rounds_ = (sched_.running().empty() && !sched_.pending().empty() && next_ >= wl_.jobs.size())
+    idle_rounds_ = (sched_.running().empty() && !sched_.pending().empty() && next_ >= wl_.jobs.size() && held_.empty())
                        ? idle_rounds_ + 1 : 0;
     if (!std::isfinite(t_next) || idle_rounds_ > 3) {
       return FailedPrecondition("simulation stalled at t=" + std::to_string(t_) + " s: " +
@@ -177,6 +218,10 @@ class Run {
       JobRecord r = sched_.Complete(id, t_);
       ++res_.jobs_completed;
       RecordJob(r);
+      if (r.spec.deadline_s) {
+        ++res_.deadline_jobs;
+        res_.deadline_misses += t_ > *r.spec.deadline_s + 1e-6;
+      }
       last_finish_ = std::max(last_finish_, t_);
       if (!Measured(r.spec.id)) continue;
       double j = t_ - r.spec.submit_time_s;
@@ -295,6 +340,7 @@ class Run {
     bool predicted = false;
   };
   std::unordered_map<JobId, Track> track_;  // per job, since its first start
+  std::multimap<Seconds, JobSpec> held_;    // jobs shifted in time, by planned start
   std::vector<double> solve_ms_, ftf_;
   std::vector<std::pair<int64_t, double>> measured_jct_;
   size_t to_measure_ = 0, next_ = 0, done_measured_ = 0;

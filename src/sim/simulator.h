@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "sched/estimate/economics.h"
+#include "sched/estimate/temporal_shift.h"
 #include "sched/scheduler.h"
 #include "sim/trace.h"
 
@@ -34,6 +35,16 @@ struct SimOptions {
   // With the scorers: keep the policy's own type order (only the node scorer), as the service
   // does for cost-hetero.
   bool keep_policy_type_order = false;
+  // Temporal shifting (estimate/temporal_shift.h; needs economics with carbon signals): a greenest
+  // job with a deadline is held until the start its plan picks, then admitted. JCT still counts
+  // from its submission.
+  std::optional<ShiftOptions> shift;
+  // Gives a deadline to `fraction` of the jobs (chosen by a hash of the job id and seed):
+  // submit + slack x its run time alone on its fastest type. fraction 0: jobs keep their own.
+  struct Deadlines {
+    double fraction = 0, slack = 3;
+    uint64_t seed = 0;
+  } deadlines;
   // Called now and then with (fraction done, simulated seconds, jobs finished).
   std::function<void(double, Seconds, size_t)> progress;
 };
@@ -73,6 +84,12 @@ struct SimResult {
   double wall_seconds = 0;
   std::vector<std::string> predicted;  // "job type on accelerator" figures that were predicted
   std::vector<double> jct_hours;        // measured jobs, by id
+  // With carbon signals (economics->carbon()): emissions of the busy packages (board power x busy
+  // time x the site's true intensity over each stint), and that busy energy.
+  double carbon_g = 0, busy_energy_kwh = 0;
+  size_t deadline_jobs = 0, deadline_misses = 0;  // completed jobs with a deadline; finished after it
+  size_t shifted = 0;                             // jobs held for a lower-carbon window
+  double shift_wait_hours = 0;                    // their total hold time
   std::vector<JobOutcome> jobs;         // completed jobs in completion order (opts.record_jobs)
   std::vector<UtilSample> util;         // opts.util_interval_s > 0
 };

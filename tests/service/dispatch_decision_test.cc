@@ -3,8 +3,12 @@
 // config's site economics parse strictly; accounting per job and per tenant.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 
+#include "model/carbon_signal.h"
+#include "sched/estimate/site_carbon.h"
+#include "service/config.h"
 #include "service/loop_harness.h"
 
 namespace cnet::testing {
@@ -59,6 +63,34 @@ const Candidate* Find(const service::ExplainView& v, const std::string& site, co
   for (const auto& c : v.candidates)
     if (c.site_name == site && c.accel_name == type) return &c;
   return nullptr;
+}
+
+// Issue 13 part A: greenest in the service follows each site's `carbon` signal (the same scorers),
+// and explain shows gCO2eq per candidate and the reason for the pick.
+TEST(DispatchObjective, GreenestGoesToTheCleanerSiteAndExplainSaysWhy) {
+  for (const bool dear_is_clean : {false, true}) {
+    LoopHarness h;
+    TwoPricedSites(h);
+    auto carbon = std::make_shared<SiteCarbon>();
+    carbon->SetSignal("dear", CarbonSignal::Constant(dear_is_clean ? 30 : 400));
+    carbon->SetSignal("cheap", CarbonSignal::Constant(dear_is_clean ? 400 : 30));
+    h.config().economics->SetCarbon(carbon);
+    h.AddTenant("t");
+    ASSERT_TRUE(h.Start().ok());
+    auto id = h.Submit("t", Job(2, "greenest"));
+    ASSERT_TRUE(id.ok()) << id.status().ToString();
+    h.Tick(2);
+    const std::string clean = dear_is_clean ? "dear" : "cheap";
+    EXPECT_EQ(SiteOfLaunch(h), clean);
+    auto v = h.svc().Explain(kT, *id);
+    ASSERT_TRUE(v.ok()) << v.status().ToString();
+    ASSERT_GE(v->chosen, 0);
+    EXPECT_EQ(v->candidates[static_cast<size_t>(v->chosen)].site_name, clean);
+    const Candidate* c = Find(*v, clean, kH100);
+    ASSERT_TRUE(c);
+    EXPECT_NEAR(c->carbon_g, c->energy_kwh * 30, 1e-9);
+    EXPECT_NE(v->reason.find("least predicted emissions"), std::string::npos) << v->reason;
+  }
 }
 
 TEST(Explain, EveryCandidateBeforeAndAfterDispatch) {
@@ -193,6 +225,8 @@ TEST(EconomicsConfig, ParsesAndRefusesWithLineAndColumn) {
       {"sites:\n  - {name: a, type: fake, price_per_hour_usd: -3}\n", ":2:47: field 'sites[0].price_per_hour_usd': must be between"},
       {"sites:\n  - {name: a, type: fake}\nnetwork:\n  links: [{from: a, to: z}]\n", ":4:25: field 'network.links[0].to': unknown site 'z'"},
       {"sites:\n  - {name: a, type: fake}\ntenants:\n  - {name: t, objective: budget}\n", "tenants[0].objective"},
+      {"sites:\n  - {name: a, type: fake, carbon: -1}\n", ":2:35: field 'sites[0].carbon': must be between 0 and 5000"},
+      {"sites:\n  - {name: a, type: fake, carbon: nowhere.csv}\n", "field 'sites[0].carbon': "},
   };
   for (const Case& c : bad) {
     auto r = load(c.text);
@@ -203,3 +237,29 @@ TEST(EconomicsConfig, ParsesAndRefusesWithLineAndColumn) {
 
 }  // namespace
 }  // namespace cnet::testing
+
+namespace cnet {
+namespace {
+
+// Issue 13 part A, service side: a site's `carbon:` (constant or CSV) reaches the economics the
+// estimates and scorers read, so `explain` shows gCO2eq per candidate.
+TEST(CarbonConfig, ConstantAndSeriesPerSite) {
+  const auto dir = std::filesystem::temp_directory_path();
+  std::ofstream(dir / "cnet_carbon_site.csv") << "Time,Carbon Intensity\n2020-01-01 00:00:00,300\n2020-01-01 01:00:00,100\n";
+  const std::string path = dir / "cnet_carbon_service.yaml";
+  std::ofstream(path) << "sites:\n"
+                         "  - {name: a, type: fake, carbon: 56}\n"
+                         "  - {name: b, type: fake, carbon: cnet_carbon_site.csv}\n"
+                         "  - {name: c, type: fake}\n";
+  auto cfg = service::LoadConfig(path);
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  const SiteCarbon* carbon = cfg->economics->carbon();
+  ASSERT_TRUE(carbon);
+  EXPECT_DOUBLE_EQ(carbon->TrueAverage("a", 0, 1), 56);
+  const Seconds t0 = *ParseUtcTimestamp("2020-01-01 00:00:00");
+  EXPECT_DOUBLE_EQ(carbon->TrueAverage("b", t0, t0 + 7200), 200) << "the CSV, relative to the config's directory";
+  EXPECT_DOUBLE_EQ(carbon->TrueAverage("c", 0, 1), kDefaultGPerKwh) << "no signal: the documented default";
+}
+
+}  // namespace
+}  // namespace cnet

@@ -1,9 +1,12 @@
 #include "sched/estimate/candidates.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <optional>
 
+#include "common/strings.h"
+#include "sched/estimate/site_carbon.h"
 #include "sched/placement.h"
 #include "sched/scheduler.h"
 
@@ -120,7 +123,14 @@ void EstimateOne(const EstimateInput& in, const JobRecord& j, Candidate& c, cons
   const double price = in.economics->PriceUsdPerHour(*in.catalogue, c.site_name, c.accel);
   c.egress_usd = s.egress_usd;
   c.cost_usd = price * job.workers * c.run_s / 3600 + s.egress_usd;
-  c.energy_kwh = in.catalogue->Get(c.accel).board_power_w * job.workers * c.run_s / 3.6e6;
+  c.energy_kwh = RunEnergyKwh(in.catalogue->Get(c.accel), job.workers, c.run_s);
+  const SiteCarbon* carbon = in.economics->carbon();
+  const Seconds run0 = c.start_s + c.stage_in_s;
+  // Without signals every site counts at the default, as in the scorers: greenest then saves energy.
+  c.g_per_kwh = carbon ? carbon->ForecastAverage(c.site_name, run0, c.finish_s, in.now) : kDefaultGPerKwh;
+  c.carbon_g = c.energy_kwh * c.g_per_kwh;
+  if (const Tariff* t = carbon ? carbon->tariff(c.site_name) : nullptr) c.energy_usd = c.energy_kwh * t->Average(run0, c.finish_s);
+  c.cost_usd += c.energy_usd;
 }
 
 }  // namespace
@@ -148,7 +158,28 @@ std::vector<Candidate> EstimateCandidates(const EstimateInput& in, const JobReco
   return out;
 }
 
-int ChooseCandidate(const std::vector<Candidate>& cands, const JobSpec& job) {
+namespace {
+
+Seconds EarliestStart(const std::vector<Candidate>& cands) {
+  Seconds t = std::numeric_limits<double>::infinity();
+  for (const Candidate& c : cands)
+    if (c.feasible()) t = std::min(t, c.start_s);
+  return std::isfinite(t) ? t : 0;
+}
+
+// The latest finish greenest accepts: the deadline, else now + slowdown x the fastest's time.
+Seconds GreenestLimit(const std::vector<Candidate>& cands, const JobSpec& job, Seconds now) {
+  if (job.deadline_s) return *job.deadline_s;
+  Seconds fastest = std::numeric_limits<double>::infinity();
+  for (const Candidate& c : cands)
+    if (c.feasible()) fastest = std::min(fastest, c.finish_s);
+  return now + job.max_slowdown.value_or(kDefaultGreenestSlowdown) * (fastest - now);
+}
+
+}  // namespace
+
+int ChooseCandidate(const std::vector<Candidate>& cands, const JobSpec& job, std::optional<Seconds> now_opt) {
+  const Seconds now = now_opt ? *now_opt : EarliestStart(cands);
   auto best = [&](auto within, auto better) {
     int b = -1;
     for (size_t i = 0; i < cands.size(); ++i)
@@ -176,8 +207,52 @@ int ChooseCandidate(const std::vector<Candidate>& cands, const JobSpec& job) {
       int b = best([budget](const Candidate& c) { return c.cost_usd <= budget; }, earlier);
       return b >= 0 ? b : best(any, cheaper);
     }
+    case Objective::kGreenest: {
+      const Seconds limit = GreenestLimit(cands, job, now);
+      auto greener = [](const Candidate& x, const Candidate& y) {
+        return x.carbon_g < y.carbon_g || (x.carbon_g == y.carbon_g && x.finish_s < y.finish_s);
+      };
+      int b = best([limit](const Candidate& c) { return c.finish_s <= limit + 1e-6; }, greener);
+      return b >= 0 ? b : best(any, earlier);
+    }
   }
   return -1;
+}
+
+std::string ChoiceReason(const std::vector<Candidate>& cands, const JobSpec& job, int chosen,
+                         std::optional<Seconds> now_opt) {
+  if (chosen < 0) return "";
+  const Seconds now = now_opt ? *now_opt : EarliestStart(cands);
+  const Candidate& c = cands[static_cast<size_t>(chosen)];
+  const std::string at = c.site_name + "/" + c.accel_name;
+  auto kg = [](double g) { return FormatNumber("%.3g", g / 1000) + " kgCO2eq"; };
+  switch (job.objective) {
+    case Objective::kFastest:
+      return "earliest predicted finish: " + at + " at +" + FormatNumber("%.0f", c.finish_s - now) + " s";
+    case Objective::kCheapest:
+      return "lowest cost" + std::string(job.deadline_s ? " finishing by the deadline" : "") + ": " + at + " $" +
+             FormatNumber("%.2f", c.cost_usd);
+    case Objective::kBudget:
+      return "earliest finish within $" + FormatNumber("%.2f", job.budget_usd) + ": " + at;
+    case Objective::kGreenest: {
+      const Seconds limit = GreenestLimit(cands, job, now);
+      if (c.finish_s > limit + 1e-6)
+        return "no candidate finishes by +" + FormatNumber("%.0f", limit - now) + " s: earliest finish " + at;
+      const std::string bound = job.deadline_s ? "the deadline"
+                                               : FormatNumber("%g", job.max_slowdown.value_or(kDefaultGreenestSlowdown)) +
+                                                     "x fastest's time (+" + FormatNumber("%.0f", limit - now) + " s)";
+      std::string r = "least predicted emissions finishing within " + bound + ": " + at + " " + kg(c.carbon_g) + " (" +
+                      FormatNumber("%.3g", c.energy_kwh) + " kWh at " + FormatNumber("%.0f", c.g_per_kwh) + " g/kWh)";
+      int f = -1;
+      for (size_t i = 0; i < cands.size(); ++i)
+        if (cands[i].feasible() && (f < 0 || cands[i].finish_s < cands[static_cast<size_t>(f)].finish_s)) f = static_cast<int>(i);
+      if (f >= 0 && f != chosen)
+        r += "; fastest " + cands[static_cast<size_t>(f)].site_name + "/" + cands[static_cast<size_t>(f)].accel_name + " " +
+             kg(cands[static_cast<size_t>(f)].carbon_g);
+      return r;
+    }
+  }
+  return "";
 }
 
 }  // namespace cnet

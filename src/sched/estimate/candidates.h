@@ -10,11 +10,15 @@
 // type and shape (the perf model's steps/s; for jobs without a type, 1 step/s = its own estimate).
 // Finish = start + stage-in + run (stage-in runs as part of the job, before its command).
 // Cost = price(site, type) x packages x run hours + egress of the stage-in. Energy = board power
-// x packages x run time (kWh; an estimate until measured energy exists).
+// x packages x run time (kWh; an estimate until measured energy exists). With carbon signals
+// (SiteEconomics::carbon, docs/energy.md): gCO2eq = energy x the site's forecast intensity over
+// [start + stage-in, finish), issued now; with a tariff, cost also includes energy x the mean
+// tariff over the run.
 // Pure functions of their arguments; thread-safe over const inputs. No HTTP, no clock.
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -67,6 +71,8 @@ struct Candidate {
   Seconds start_s = 0, stage_in_s = 0, run_s = 0, finish_s = 0;  // absolute times; durations
   double stage_in_bytes = 0;
   double cost_usd = 0, egress_usd = 0, energy_kwh = 0;
+  double energy_usd = 0;             // the tariff's part of cost_usd (0 without a tariff)
+  double g_per_kwh = 0, carbon_g = 0;  // forecast intensity over the run (no signals: kDefaultGPerKwh), emissions
   bool feasible() const { return rejected.empty(); }
 };
 
@@ -92,6 +98,13 @@ std::vector<Candidate> EstimateCandidates(const EstimateInput& in, const JobReco
 //   cheapest: lowest cost among those finishing by the deadline (all if none is set); none meets
 //             it: earliest finish. Ties: earlier finish, then list order.
 //   budget:   earliest finish among those costing at most budget_usd; none: the cheapest.
-int ChooseCandidate(const std::vector<Candidate>& cands, const JobSpec& job);
+//   greenest: least carbon_g among those finishing by the deadline, or without one, those whose
+//             finish - now is at most max_slowdown (default kDefaultGreenestSlowdown) x the
+//             earliest finish's; none meets it: earliest finish. Ties: earlier finish, list order.
+// `now`: the estimate's time; unset: the earliest start among feasible candidates.
+int ChooseCandidate(const std::vector<Candidate>& cands, const JobSpec& job, std::optional<Seconds> now = std::nullopt);
+// Why the objective chose cands[chosen] (one line, for explain); "" when chosen < 0.
+std::string ChoiceReason(const std::vector<Candidate>& cands, const JobSpec& job, int chosen,
+                         std::optional<Seconds> now = std::nullopt);
 
 }  // namespace cnet

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,6 +23,8 @@
 #include "model/yaml_util.h"
 
 namespace cnet {
+
+class SiteCarbon;  // estimate/site_carbon.h
 
 struct Link {
   double bandwidth_gbps = 10;
@@ -48,6 +51,10 @@ class SiteEconomics {
   void SetLink(const std::string& from, const std::string& to, const Link& l) { links_[{from, to}] = l; }
   // Turns type names into catalogue ids; InvalidArgument naming the entry for an unknown type.
   Status Resolve(const Catalogue& cat);
+  // Carbon signals and tariffs per site (docs/energy.md); null: none (greenest then sees every site
+  // at the default intensity, and cost has no energy term).
+  void SetCarbon(std::shared_ptr<const SiteCarbon> c) { carbon_ = std::move(c); }
+  const SiteCarbon* carbon() const { return carbon_.get(); }
 
  private:
   struct PriceEntry {
@@ -58,6 +65,7 @@ class SiteEconomics {
   std::map<std::pair<std::string, int>, double> price_;  // (site, AccelId value or -1 for '*')
   std::map<std::pair<std::string, std::string>, Link> links_;
   Link default_link_;
+  std::shared_ptr<const SiteCarbon> carbon_;
 };
 
 // "file:line:col: field 'path': msg" at node n (1-based line and column).

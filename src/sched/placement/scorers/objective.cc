@@ -3,6 +3,8 @@
 #include <cmath>
 #include <limits>
 
+#include "sched/estimate/site_carbon.h"
+
 namespace cnet {
 
 namespace {
@@ -13,7 +15,11 @@ constexpr double kMiss = 1e15;
 struct Best {
   Seconds time = std::numeric_limits<double>::infinity();  // stage-in + run, best site
   double cost = std::numeric_limits<double>::infinity();   // best site
+  double grams = std::numeric_limits<double>::infinity();  // best site
 };
+
+// Greenest's horizon for ranking sites in the node scorer.
+constexpr Seconds kNodeCarbonHorizon = 3600;
 
 }  // namespace
 
@@ -30,7 +36,15 @@ double ObjectiveTypeScorer::Score(const JobRecord& j, AccelId a, const TypeConte
     last = s;
     const std::string& site = cl.site(s).name;
     const StageIn in = StageInAt(stage_in_, *econ_, job, site);
-    const double cost = econ_->PriceUsdPerHour(*ctx.catalogue, site, a) * job.workers * run / 3600 + in.egress_usd;
+    double cost = econ_->PriceUsdPerHour(*ctx.catalogue, site, a) * job.workers * run / 3600 + in.egress_usd;
+    const double kwh = RunEnergyKwh(ctx.catalogue->Get(a), job.workers, run);
+    const Seconds run0 = ctx.now + in.seconds;
+    if (const SiteCarbon* carbon = econ_->carbon()) {
+      if (const Tariff* t = carbon->tariff(site)) cost += kwh * t->Average(run0, run0 + run);
+      b.grams = std::min(b.grams, kwh * carbon->ForecastAverage(site, run0, run0 + run, ctx.now));
+    } else {
+      b.grams = std::min(b.grams, kwh * kDefaultGPerKwh);
+    }
     b.time = std::min(b.time, in.seconds + run);
     b.cost = std::min(b.cost, cost);
   }
@@ -44,6 +58,13 @@ double ObjectiveTypeScorer::Score(const JobRecord& j, AccelId a, const TypeConte
       return -b.cost;
     case Objective::kBudget:
       return b.cost <= job.budget_usd ? -b.time : -kMiss - b.cost;
+    case Objective::kGreenest: {
+      if (!std::isfinite(b.grams)) b.grams = RunEnergyKwh(ctx.catalogue->Get(a), job.workers, run) * kDefaultGPerKwh;
+      const bool late = job.deadline_s ? ctx.now + b.time > *job.deadline_s
+                                       : b.time > job.max_slowdown.value_or(kDefaultGreenestSlowdown) *
+                                                      j.Remaining(ctx.now) / j.BestRate() + 1e-6;
+      return late ? -kMiss - b.time : -b.grams;
+    }
   }
   return -b.time;
 }
@@ -51,10 +72,17 @@ double ObjectiveTypeScorer::Score(const JobRecord& j, AccelId a, const TypeConte
 double ObjectiveNodeScorer::Score(const Capacity& cap, const JobSpec& job, const Node& n) const {
   const std::string& site = cap.cluster().site(n.site).name;
   double primary = 0;
-  if (job.objective == Objective::kFastest)
+  const SiteCarbon* carbon = econ_->carbon();
+  if (job.objective == Objective::kFastest) {
     primary = -StageInAt(stage_in_, *econ_, job, site).seconds;
-  else
+  } else if (job.objective == Objective::kGreenest) {
+    const Seconds t = cap.at_s();
+    primary = carbon ? -carbon->ForecastAverage(site, t, t + kNodeCarbonHorizon, t) : 0;
+  } else {
     primary = -econ_->PriceUsdPerHour(*cat_, site, n.accel);
+    if (const Tariff* tariff = carbon ? carbon->tariff(site) : nullptr)
+      primary -= cat_->Get(n.accel).board_power_w / 1000 * tariff->At(cap.at_s());
+  }
   // Lexicographic: the objective first (prices to the tenth of a cent, seconds to the
   // millisecond), then best fit (a node holds at most a few thousand packages).
   return std::round(primary * 1000) * 1e4 - static_cast<double>(cap.Free(n.id));

@@ -8,10 +8,17 @@
 //   cheapest  -(min cost), cost = price x packages x run hours + egress; types whose finish misses
 //             the job's deadline come after every type that meets it, earliest finish first;
 //   budget    -(stage-in + run) among types whose cheapest site is within budget_usd; the others
-//             after them, cheapest first.
+//             after them, cheapest first;
+//   greenest  -(min gCO2eq), gCO2eq = board power x packages x run x the site's forecast intensity
+//             over [now + stage-in, + run) (estimate/site_carbon.h); types that miss the deadline,
+//             or without one take longer than max_slowdown x the job's time on its fastest type,
+//             come after, earliest finish first.
+// With a tariff at a site, cheapest's cost includes energy x the tariff's mean over the run.
 // Ties keep catalogue order (PlacementRules::RankTypes).
 // Node order (ObjectiveNodeScorer), one-node placements only: fastest prefers the site with the
-// least stage-in, cheapest and budget the site with the lowest price for the node's type; then
+// least stage-in, cheapest and budget the site with the lowest price for the node's type (plus
+// board power x the tariff now), greenest the site with the lowest forecast intensity over the
+// next hour from Capacity::at_s (the node scorer does not know the run time); then
 // best fit (fewest free packages left). Multi-node gangs use the spreading strategies, which do
 // not consult node scorers (docs/ARCHITECTURE.md "Placement").
 // Immutable; thread-safe; pure (the economics and stage-in source are fixed at construction).
