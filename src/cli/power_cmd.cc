@@ -1,6 +1,7 @@
 // cnet admin power (every site's cap, budget windows, override and the budget in force) and
 // cnet admin power-budget SITE KW|--clear (docs/energy.md, "Power caps and budgets").
 #include <cstdio>
+#include <ctime>
 #include <iostream>
 #include <memory>
 
@@ -15,12 +16,23 @@ namespace {
 
 using nlohmann::json;
 
+// A window's end: "HH:MM:SS UTC" as given for a daily one, a dated one's epoch seconds as UTC.
+std::string End(const json& t) {
+  if (!t.is_number()) return Str(t);
+  const std::time_t v = static_cast<std::time_t>(t.get<double>());
+  std::tm tm{};
+  gmtime_r(&v, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S UTC", &tm);
+  return buf;
+}
+
 void PrintSite(const json& s) {
   const json& f = s["in_force"];
   std::printf("%-16s cap %8s kW  %s\n", Str(s["site"]).c_str(), FormatNumber("%g", s.value("cap_kw", 0.0)).c_str(),
               f.is_object() ? Str(f["why"]).c_str() : "no budget in force: its cap rules");
   for (const json& w : s["windows"])
-    std::printf("  window %s .. %s%s: %s kW%s\n", w["from"].dump().c_str(), w["to"].dump().c_str(),
+    std::printf("  window %s .. %s%s: %s kW%s\n", End(w["from"]).c_str(), End(w["to"]).c_str(),
                 w.value("daily", false) ? " daily" : "", FormatNumber("%g", w.value("kw", 0.0)).c_str(),
                 Str(w["reason"]).empty() || Str(w["reason"]) == "-" ? "" : (" (" + Str(w["reason"]) + ")").c_str());
   if (s["override_kw"].is_number())

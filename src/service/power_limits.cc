@@ -38,13 +38,13 @@ std::vector<std::pair<std::string, SiteOutage>> LimitedSites(const LoopState& st
   std::vector<std::pair<std::string, SiteOutage>> out;
   const Capacity& cap = st.sched->capacity();
   const double now = st.clock.Now();
+  std::vector<double> least_delta(st.cluster->racks().size(), HUGE_VAL);  // the cheapest package to start there
+  for (const Node& n : st.cluster->nodes())
+    if (n.accel.valid()) least_delta[n.rack.value()] = std::min(least_delta[n.rack.value()], cap.BusyDeltaW(n.accel));
   for (const Rack& r : st.cluster->racks()) {
     const std::string& site = st.cluster->site(r.site).name;
-    double least_delta = HUGE_VAL;  // the cheapest package to start there
-    for (const Node& n : st.cluster->nodes())
-      if (n.rack == r.id && n.accel.valid()) least_delta = std::min(least_delta, cap.BusyDeltaW(n.accel));
     const std::optional<BudgetInForce> b = st.power.InForce(site, now);
-    const bool full = cap.RackHeadroomW(r.id) < least_delta;
+    const bool full = cap.RackHeadroomW(r.id) < least_delta[r.id.value()];
     if (!b && !full) continue;
     std::string text = "site " + site + ": " + (b ? b->why : "power cap " + Kw(cap.RackCapW(r.id)) + " reached") +
                        ", drawing " + Kw(cap.RackDrawW(r.id));
