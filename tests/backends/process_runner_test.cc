@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "backends/local/inventory.h"
 #include "common/clock.h"
 
 namespace cnet::backends::local {

@@ -401,6 +401,7 @@ TEST(SlurmParseTest, SubmitBodyAndHeldJob) {
   EXPECT_EQ(job["standard_output"], "/tmp/o.txt");
   EXPECT_EQ(job["standard_error"], "/tmp/e.txt");
   EXPECT_EQ(job["hold"], true);
+  EXPECT_EQ(job["requeue"], false);  // computenet owns retries: Slurm never requeues an attempt
 
   // Defaults are left out; PATH is always set (slurmrestd refuses a job without environment).
   SlurmJobSpec small;
@@ -413,6 +414,7 @@ TEST(SlurmParseTest, SubmitBodyAndHeldJob) {
                         "standard_error"})
     EXPECT_FALSE(b2.contains(k)) << k;
   EXPECT_TRUE(b2["environment"].contains("PATH"));
+  EXPECT_EQ(b2["requeue"], false);
 
   small.working_dir = "";
   auto bad = client.Submit(small);
@@ -438,6 +440,15 @@ TEST(SlurmParseTest, SubmitRejections) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
   EXPECT_NE(r.status().message().find("Unknown key \"gres_per_node\""), std::string::npos) << r.status().message();
+  // A connection to slurmctld that broke mid-request (seen during a controller restart) is not a
+  // rejection: the job may have been taken, so the caller must look it up, not fail it.
+  fake.answer = [](const std::string&, const std::string&) {
+    return std::make_pair(500, std::string(R"({"errors":[{"error_number":104,"error":"Connection reset by peer"}]})"));
+  };
+  r = client.Submit(spec);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status().message();
+  EXPECT_NE(r.status().message().find("Connection reset by peer"), std::string::npos) << r.status().message();
 }
 
 TEST(SlurmParseTest, AuthenticationFailures) {

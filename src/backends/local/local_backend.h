@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "backends/local/device_ledger.h"
+#include "backends/local/inventory.h"
 #include "backends/local/power_sampler.h"
 #include "backends/local/process_runner.h"
 #include "backends/registry.h"

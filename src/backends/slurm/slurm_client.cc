@@ -323,8 +323,18 @@ std::string JoinErrors(const std::vector<SlurmError>& errs) {
 // Slurm errno ranges (slurm_errno.h): 1000s communication, 2000s ESLURM_*, 5000s socket/protocol,
 // 9000s REST (data parsing). -1: "Unspecified error", which slurmrestd reports when slurmctld
 // refused (authentication) or could not be reached.
+// Slurm's communication errors (1000s: slurm_comm, 5000s: socket), and the system errno values
+// Slurm passes through when a connection to slurmctld breaks (slurmrestd answers a submit during a
+// controller restart with "Connection reset by peer"): the request may or may not have been taken,
+// so it is "unavailable", never a rejection of the job.
 bool CommunicationError(int64_t n) {
-  return n == -1 || (n >= 1000 && n < 2000) || (n >= 5000 && n < 6000);
+  switch (n) {
+    case EPIPE: case ECONNRESET: case ECONNREFUSED: case ECONNABORTED: case ETIMEDOUT:
+    case EHOSTUNREACH: case ENETUNREACH: case ENETDOWN: case EHOSTDOWN: case EAGAIN:
+      return true;
+    default:
+      return n == -1 || (n >= 1000 && n < 2000) || (n >= 5000 && n < 6000);
+  }
 }
 
 std::string Excerpt(const std::string& body) {
@@ -711,6 +721,7 @@ Result<int64_t> SlurmClient::Submit(const SlurmJobSpec& spec) {
       {"cpus_per_task", spec.cpus_per_task},
       {"current_working_directory", spec.working_dir},
       {"hold", spec.hold},
+      {"requeue", spec.requeue},  // always sent: Slurm's default (JobRequeue=1) allows it
   };
   if (!spec.partition.empty()) job["partition"] = spec.partition;
   if (!spec.account.empty()) job["account"] = spec.account;

@@ -64,6 +64,10 @@ struct SlurmJobSpec {
   std::string stdout_path, stderr_path;
   std::string script;               // "#!/bin/sh\n..." (the batch script)
   bool hold = false;                // submit held (benchmarks)
+  // Whether Slurm may requeue the job itself (node failure, a job vanished across a controller
+  // restart). Off for computenet's attempts: computenet owns retries and fences each attempt, and a
+  // job Slurm requeues is held PENDING (BeginTime) for minutes only to find its claim taken.
+  bool requeue = false;
 };
 
 struct SlurmJob {
