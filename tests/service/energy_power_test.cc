@@ -32,7 +32,7 @@ TEST_F(EnergyServiceTest, MeasuredEnergyIsStoredAccountedAndCounted) {
   auto measured = h_.Submit("t", LoopHarness::Job(2, 1));
   auto estimated = h_.Submit("t", LoopHarness::Job(1, 1));
   ASSERT_TRUE(measured.ok() && estimated.ok());
-  h_.Tick();
+  h_.Tick(2);  // dispatched, then running
   ASSERT_EQ(h_.State(*measured), JobState::kRunning);
   ASSERT_EQ(h_.State(*estimated), JobState::kRunning);
   h_.clock().Advance(100);
@@ -73,7 +73,7 @@ TEST_F(EnergyServiceTest, MalformedEnergyFromASiteIsEstimatedNotStored) {
   ASSERT_TRUE(h_.Start().ok());
   auto id = h_.Submit("t", LoopHarness::Job(1, 1));
   ASSERT_TRUE(id.ok());
-  h_.Tick();
+  h_.Tick(2);
   h_.fake("a").End(*id, 0, "", Measured("-5", "rapl"));
   h_.Tick();
   EXPECT_EQ(h_.State(*id), JobState::kSucceeded);
@@ -84,7 +84,7 @@ TEST_F(EnergyServiceTest, ABudgetDropMakesNewJobsWaitAndRaisingItLetsThemRun) {
   ASSERT_TRUE(h_.Start().ok());
   auto first = h_.Submit("t", LoopHarness::Job(4, 1));  // 800 W idle + 4 x 600 W = 3.2 kW
   ASSERT_TRUE(first.ok());
-  h_.Tick();
+  h_.Tick(2);
   ASSERT_EQ(h_.State(*first), JobState::kRunning);
 
   auto set = h_.svc().SetPowerBudget(kAdmin, "a", 2, "grid demand response");
@@ -102,7 +102,7 @@ TEST_F(EnergyServiceTest, ABudgetDropMakesNewJobsWaitAndRaisingItLetsThemRun) {
   EXPECT_NE(view->live_reason.find("drawing 3.2 kW"), std::string::npos) << view->live_reason;
 
   ASSERT_TRUE(h_.svc().SetPowerBudget(kAdmin, "a", 3.8, "").ok());  // room for exactly one more
-  h_.Tick();
+  h_.Tick(2);
   EXPECT_EQ(h_.State(*second), JobState::kRunning);
 
   auto third = h_.Submit("t", LoopHarness::Job(1, 1));
@@ -110,7 +110,7 @@ TEST_F(EnergyServiceTest, ABudgetDropMakesNewJobsWaitAndRaisingItLetsThemRun) {
   h_.Tick(2);
   EXPECT_EQ(h_.State(*third), JobState::kPending);
   ASSERT_TRUE(h_.svc().SetPowerBudget(kAdmin, "a", std::nullopt, "").ok());  // cleared: the cap rules
-  h_.Tick();
+  h_.Tick(2);
   EXPECT_EQ(h_.State(*third), JobState::kRunning);
 }
 
@@ -142,7 +142,7 @@ TEST_F(EnergyServiceTest, AConfigWindowHoldsNewWorkWhileItIsOpen) {
             std::string::npos)
       << view->live_reason;
   h_.clock().Advance(3600 - 1000);  // past 01:00 UTC: the window closed
-  h_.Tick();
+  h_.Tick(2);
   EXPECT_EQ(h_.State(*id), JobState::kRunning);
 }
 
