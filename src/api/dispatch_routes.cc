@@ -88,7 +88,9 @@ json AcctJson(const service::AcctRow& r) {
               {"accel_hours", r.accel_hours},
               {"cost_usd", r.cost_usd},
               {"energy_kwh", r.energy_kwh},
-              {"energy_estimated", true},
+              {"energy_j", r.energy_j},
+              {"energy_source", r.energy_source.empty() ? json(nullptr) : json(r.energy_source)},
+              {"energy_estimated", r.energy_source == "estimated"},
               {"stage_in_bytes", r.stage_in_bytes},
               {"stage_in_s", r.stage_in_s},
               {"predicted_run_s", OrNull(r.predicted_run_s)},
@@ -139,6 +141,7 @@ void GetAcctUsage(service::Service& svc, const service::Caller& c, const httplib
   json j{{"since", q->since}, {"until", until}, {"tenants", json::array()}, {"truncated", truncated}};
   for (const service::UsageRow& u : service::Usage(*rows, q->since, until)) {
     json t{{"jobs", u.jobs}, {"accel_hours", u.accel_hours}, {"cost_usd", u.cost_usd}, {"energy_kwh", u.energy_kwh},
+           {"energy_measured_kwh", u.energy_measured_kwh}, {"energy_estimated_kwh", u.energy_estimated_kwh},
            {"accel_hours_by_type", u.accel_hours_by_type}};
     if (u.tenant.empty()) {
       j["total"] = t;

@@ -38,6 +38,8 @@ json JobJson(const service::JobView& v, bool with_events) {
          {"array_id", r.array_id > 0 ? json(r.array_id) : json(nullptr)},
          {"array_index", r.array_id > 0 ? json(r.array_index) : json(nullptr)},
          {"held_by", r.held_by.empty() ? json(nullptr) : json(r.held_by)}};
+  // Measured energy (docs/energy.md); null when the site measured none (`cnet acct` estimates it).
+  j["energy"] = r.energy_source.empty() ? json(nullptr) : json{{"joules", r.energy_j}, {"source", r.energy_source}};
   if (v.estimated_start >= 0) j["estimated_start"] = v.estimated_start;  // absent when unknown
   if (with_events) {
     json ev = json::array();

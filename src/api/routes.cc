@@ -7,6 +7,7 @@
 
 #include "api/bounded_server.h"
 #include "api/dataset_routes.h"
+#include "api/power_routes.h"
 #include "api/dispatch_routes.h"
 #include "api/error_mapping.h"
 #include "api/host_check.h"
@@ -394,6 +395,10 @@ const Route kRoutes[] = {
     {"GET", "/v1/tokens", "/v1/tokens", ListTokens},
     {"DELETE", R"(/v1/tokens/([^/]*))", "/v1/tokens/{id}", RevokeToken},
     {"GET", "/metrics", "/metrics", GetMetrics},
+    // Power budgets (power_routes.h, docs/energy.md).
+    {"GET", "/v1/admin/power", "/v1/admin/power", GetPower},
+    {"PUT", R"(/v1/admin/sites/([A-Za-z0-9._-]+)/power-budget)", "/v1/admin/sites/{site}/power-budget", PutPowerBudget},
+    {"DELETE", R"(/v1/admin/sites/([A-Za-z0-9._-]+)/power-budget)", "/v1/admin/sites/{site}/power-budget", DeletePowerBudget},
     // Datasets (dataset_routes.h, docs/data.md).
     {"POST", "/v1/datasets", "/v1/datasets", PostDataset},
     {"GET", "/v1/datasets", "/v1/datasets", ListDatasets},

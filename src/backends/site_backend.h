@@ -130,6 +130,12 @@ struct SiteEvent {
   std::map<std::string, std::string> fields;  // e.g. {"slurm_job_id": "17"}
 };
 
+// kEnded fields for the energy the site measured for the run (docs/energy.md, "Measured energy"):
+// joules as a decimal number, and the source ("rapl", "nvidia-smi", "rapl+nvidia-smi", "slurm").
+// Absent: not measured; the service then estimates it from the model.
+inline constexpr const char* kEnergyJoulesField = "energy_j";
+inline constexpr const char* kEnergySourceField = "energy_source";
+
 enum class WithdrawOutcome {
   kWithdrawn,     // it had not started and never will; the backend forgot it
   kMayRun,        // it started, or the backend cannot promise it will not (local runs start at Launch)

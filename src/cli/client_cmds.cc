@@ -95,6 +95,16 @@ void AddSubmit(CLI::App& app, int* rc) {
 
 }
 
+// "energy   ..." for cnet show: what the site measured, or that `cnet acct` has the estimate.
+std::string ShowEnergy(const json& j) {
+  if (j.contains("energy") && j["energy"].is_object())
+    return "energy   " + FormatNumber("%.1f", j["energy"].value("joules", 0.0)) + " J (" +
+           FormatNumber("%.4f", j["energy"].value("joules", 0.0) / 3.6e6) + " kWh), measured by " +
+           j["energy"].value("source", std::string()) + "\n";
+  if (j["start_time"].is_null()) return "";
+  return std::string("energy   not measured by its site: `cnet acct` gives the model's estimate\n");
+}
+
 // cnet show
 void AddShow(CLI::App& app, int* rc) {
   auto c = std::make_shared<Conn>();
@@ -119,6 +129,7 @@ void AddShow(CLI::App& app, int* rc) {
                             j["site_job"].value("id", std::string()) +
                             (j["site_job"].contains("cluster") ? " on cluster " + j["site_job"].value("cluster", std::string()) : "") + "\n"
                       : std::string())
+              << ShowEnergy(j)
               << "command  " << j["spec"]["command"].dump() << "\n"
               << "gang     " << j["spec"]["workers"] << " worker(s) x " << j["spec"]["accelerators_per_worker"] << " accelerator(s)"
               << "  types " << (j["spec"]["accelerator_types"].empty() ? std::string("any") : j["spec"]["accelerator_types"].dump()) << "\n"
@@ -346,6 +357,7 @@ void AddAdmin(CLI::App& app, int* rc) {
   CLI::App* ad = app.add_subcommand("admin", "tenants and tokens (admin token required)");
   ad->require_subcommand(1);
   AddTokenCommands(ad, rc);
+  AddPowerCommands(ad, rc);
   auto c2 = std::make_shared<Conn>();
   auto name = std::make_shared<std::string>();
   auto max_q = std::make_shared<int>(0);

@@ -15,6 +15,7 @@ void AddLsCommand(CLI::App& app, int* rc);
 void AddConfigCommand(CLI::App& app, int* rc);
 void AddDataCommands(CLI::App& app, int* rc);  // cnet data ..., cnet audit ...
 void AddJobActionCommands(CLI::App& app, int* rc);  // hold, release, requeue
+void AddPowerCommands(CLI::App* admin, int* rc);    // admin power, admin power-budget
 
 // Exit code for a Status: 0 ok, 2 bad input, 1 otherwise; prints the error to stderr.
 class Status;

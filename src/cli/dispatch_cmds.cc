@@ -109,13 +109,15 @@ Status PrintWindowUsage(const Conn& c, const std::string& tenant, const std::str
     return Status::Ok();
   }
   std::printf("usage from %s to %s\n", Time(r.doc["since"]).c_str(), Time(r.doc["until"]).c_str());
-  std::printf("%-20s %6s %12s %12s %10s  %s\n", "TENANT", "JOBS", "ACCEL-H", "COST $", "KWH", "ACCEL-H BY TYPE");
+  std::printf("%-20s %6s %12s %12s %10s %10s %10s  %s\n", "TENANT", "JOBS", "ACCEL-H", "COST $", "KWH", "MEASURED",
+              "ESTIMATED", "ACCEL-H BY TYPE");
   auto row = [](const std::string& name, const json& t) {
     std::string by;
     for (auto it = t["accel_hours_by_type"].begin(); it != t["accel_hours_by_type"].end(); ++it)
       by += (by.empty() ? "" : ", ") + it.key() + " " + Fixed(it.value().get<double>(), 2);
-    std::printf("%-20.20s %6d %12.2f %12.2f %10.2f  %s\n", name.c_str(), t.value("jobs", 0), Num(t, "accel_hours"),
-                Num(t, "cost_usd"), Num(t, "energy_kwh"), by.c_str());
+    std::printf("%-20.20s %6d %12.2f %12.2f %10.3f %10.3f %10.3f  %s\n", name.c_str(), t.value("jobs", 0),
+                Num(t, "accel_hours"), Num(t, "cost_usd"), Num(t, "energy_kwh"), Num(t, "energy_measured_kwh"),
+                Num(t, "energy_estimated_kwh"), by.c_str());
   };
   for (const json& t : r.doc["tenants"]) row(Str(t["tenant"]), t);
   row("TOTAL", r.doc["total"]);
@@ -128,7 +130,9 @@ namespace {
 struct AcctArgs {
   Conn c;
   std::string tenant, state, since, until;
-  std::string format = "id,tenant,name,state,site,accelerator,packages,elapsed_s,accel_hours,cost_usd,energy_kwh,predicted_run_s,run_error";
+  std::string format =
+      "id,tenant,name,state,site,accelerator,packages,elapsed_s,accel_hours,cost_usd,energy_kwh,energy_source,predicted_run_s,"
+      "run_error";
   bool parsable = false;
 };
 
@@ -165,7 +169,7 @@ Status RunAcct(const AcctArgs& a) {
   const json known = r.doc["jobs"].empty() ? json::object() : r.doc["jobs"][0];
   static const std::vector<std::string> kFields{"id", "tenant", "name", "state", "site", "accelerator", "packages", "submit",
                                                 "start", "end", "elapsed_s", "accel_hours", "cost_usd", "energy_kwh",
-                                                "energy_estimated", "stage_in_bytes", "stage_in_s", "predicted_run_s",
+                                                "energy_j", "energy_source", "energy_estimated", "stage_in_bytes", "stage_in_s", "predicted_run_s",
                                                 "run_error"};
   for (const auto& col : cols)
     if (std::find(kFields.begin(), kFields.end(), col) == kFields.end()) {

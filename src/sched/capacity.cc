@@ -21,6 +21,7 @@ Capacity::Capacity(const Cluster& cluster, const Catalogue& cat) : cluster_(&clu
   offline_.assign(cluster.nodes().size(), 0);
   twin_.assign(cluster.nodes().size(), -1);
   rack_cap_w_.resize(cluster.racks().size());
+  rack_budget_w_.assign(cluster.racks().size(), HUGE_VAL);
   busy_delta_w_.resize(cat.size());
   for (size_t a = 0; a < cat.size(); ++a) {
     const auto& s = cat.Get(AccelId(static_cast<int32_t>(a)));
@@ -37,7 +38,7 @@ Capacity::Capacity(const Cluster& cluster, const Catalogue& cat) : cluster_(&clu
 }
 
 double Capacity::RackHeadroomW(RackId r) const {
-  return rack_cap_w_[r.value()] - rack_draw_w_[r.value()];
+  return std::min(rack_cap_w_[r.value()], rack_budget_w_[r.value()]) - rack_draw_w_[r.value()];
 }
 
 void Capacity::SetCpuTwin(NodeId node, NodeId twin) {

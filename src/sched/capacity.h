@@ -27,6 +27,11 @@ class Capacity {
   double RackDrawW(RackId r) const { return rack_draw_w_[r.value()]; }
   double RackHeadroomW(RackId r) const;
   double RackCapW(RackId r) const { return rack_cap_w_[r.value()]; }
+  // A temporary limit below the cap (a site power budget, watts; +inf = none): new placements keep
+  // the rack's draw under min(cap, budget), running work keeps its packages even when the draw is
+  // above it. What can ever run (Scheduler admission) still counts the cap only.
+  void SetRackBudgetW(RackId r, double w) { rack_budget_w_[r.value()] = w; }
+  double RackBudgetW(RackId r) const { return rack_budget_w_[r.value()]; }
   // Extra watts one busy package of type a adds to its rack.
   double BusyDeltaW(AccelId a) const { return busy_delta_w_[a.value()]; }
 
@@ -59,6 +64,7 @@ class Capacity {
   std::vector<int> free_by_type_;
   std::vector<double> rack_draw_w_;
   std::vector<double> rack_cap_w_;
+  std::vector<double> rack_budget_w_;
   std::vector<double> busy_delta_w_;
   std::vector<int> twin_;         // node -> its CPU twin's index, -1: none
   Seconds at_s_ = 0;

@@ -61,6 +61,8 @@ class Scheduler {
   void SetNodeUsable(NodeId n, bool usable) { capacity_.SetUsable(n, usable); }
   // `twin` models the CPUs of accelerator node `node` (Capacity::SetCpuTwin). Before any job runs.
   void SetCpuTwin(NodeId node, NodeId twin) { capacity_.SetCpuTwin(node, twin); }
+  // A rack's power budget in watts (+inf = none): Capacity::SetRackBudgetW.
+  void SetRackBudgetW(RackId r, double w) { capacity_.SetRackBudgetW(r, w); }
   // What the policy would decide if `cap` were the free capacity (the running and pending jobs as
   // they are); nothing is applied and no reasons are asked for. For looking ahead of free capacity
   // (service/queue_ahead.h); meaningful for the non-preemptive policies, which keep no memory.

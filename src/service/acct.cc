@@ -21,6 +21,10 @@ double Quantile(std::vector<double> v, double q) {
 
 }  // namespace
 
+double EstimatedEnergyJ(const AcceleratorSpec& type, int packages, double elapsed_s) {
+  return type.board_power_w * packages * elapsed_s;
+}
+
 AcctRow Account(const store::JobRow& row, const api::JobRequest& req, const Catalogue& cat, const SiteEconomics& econ,
                 const Prediction& pred, double now) {
   AcctRow r;
@@ -41,8 +45,14 @@ AcctRow Account(const store::JobRow& row, const api::JobRequest& req, const Cata
   r.accel_hours = r.packages * r.elapsed_s / 3600;
   if (std::optional<AccelId> a = r.type.empty() ? std::nullopt : cat.Find(r.type)) {
     r.cost_usd = econ.PriceUsdPerHour(cat, r.site, *a) * r.accel_hours;
-    r.energy_kwh = cat.Get(*a).board_power_w * r.packages * r.elapsed_s / 3.6e6;
+    r.energy_j = EstimatedEnergyJ(cat.Get(*a), r.packages, r.elapsed_s);
+    r.energy_source = "estimated";
   }
+  if (!row.energy_source.empty()) {
+    r.energy_j = row.energy_j;
+    r.energy_source = row.energy_source;
+  }
+  r.energy_kwh = r.energy_j / 3.6e6;
   if (pred.has_estimate && pred.rate > 0 && pred.total_steps > 0) {
     r.predicted_run_s = pred.total_steps / pred.rate;
     if (row.state == store::JobState::kSucceeded && r.elapsed_s > 0)
@@ -59,6 +69,7 @@ AcctRow ClipToWindow(const AcctRow& r, double since, double until) {
   c.accel_hours *= f;
   c.cost_usd *= f;
   c.energy_kwh *= f;
+  c.energy_j *= f;
   return c;
 }
 
@@ -72,6 +83,7 @@ std::vector<UsageRow> Usage(const std::vector<AcctRow>& rows, double since, doub
       u->accel_hours += r.accel_hours;
       u->cost_usd += r.cost_usd;
       u->energy_kwh += r.energy_kwh;
+      (r.energy_source == "estimated" ? u->energy_estimated_kwh : u->energy_measured_kwh) += r.energy_kwh;
       if (!r.type.empty()) u->accel_hours_by_type[r.type] += r.accel_hours;
     }
   }

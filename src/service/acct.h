@@ -1,6 +1,7 @@
 // Accounting (`cnet acct`, `cnet usage --since/--until`; docs/dispatch.md "Accounting"): per job
-// its accelerator-hours by type, cost at its site's price, energy (board power x time: an
-// estimate until measured energy exists), stage-in, and the predicted vs the actual run time;
+// its accelerator-hours by type, cost at its site's price, energy (measured by its site where it
+// can, else the model's estimate, each figure with its source), stage-in, and the predicted vs the
+// actual run time;
 // per tenant the totals over a time window. Pure functions over stored rows; thread-safe.
 #pragma once
 
@@ -24,7 +25,11 @@ struct AcctRow {
   double elapsed_s = 0;                // end (or now, while running) - start
   double accel_hours = 0;              // packages x elapsed
   double cost_usd = 0;                 // site price x accel_hours
-  double energy_kwh = 0;               // board power x packages x elapsed (estimated)
+  double energy_kwh = 0;               // energy_j in kWh
+  double energy_j = 0;                 // measured (JobRow::energy_j), else EstimatedEnergyJ
+  // Where energy_j comes from: the site's measuring source ("rapl", "nvidia-smi", "slurm", ...),
+  // "estimated", or "" (it never ran on a known type).
+  std::string energy_source;
   double stage_in_bytes = 0, stage_in_s = 0;  // 0 until jobs have inputs
   std::optional<double> predicted_run_s;  // the model's run time on the type and shape it ran on
   std::optional<double> run_error;        // (predicted - actual) / actual, SUCCEEDED jobs only
@@ -38,6 +43,10 @@ struct Prediction {
   bool has_estimate = false;  // the request gave a job type or a duration estimate
 };
 
+// The model's estimate of a run's energy (docs/energy.md, "Measured energy"): board power x packages
+// x elapsed seconds, in joules. The idle draw of packages no job holds is the site's, not a job's.
+double EstimatedEnergyJ(const AcceleratorSpec& type, int packages, double elapsed_s);
+
 // One row. `now` closes a running job's elapsed time.
 AcctRow Account(const store::JobRow& row, const api::JobRequest& req, const Catalogue& cat, const SiteEconomics& econ,
                 const Prediction& pred, double now);
@@ -49,6 +58,7 @@ struct UsageRow {
   std::string tenant;  // "" for the total
   int jobs = 0;
   double accel_hours = 0, cost_usd = 0, energy_kwh = 0;
+  double energy_measured_kwh = 0, energy_estimated_kwh = 0;  // the two parts of energy_kwh
   std::map<std::string, double> accel_hours_by_type;
 };
 // Per tenant (sorted by name) and the total last; each job clipped to [since, until].

@@ -11,7 +11,7 @@ const std::set<std::string>& SharedSiteKeys() {
   static const std::set<std::string> keys{"name", "type", "region", "power_cap_kw", "device_env",
                                           "inventory_interval_s", "redispatch_after_s",
                                           "redispatch_unconfirmed_after_s", "queue_ahead", "attributes",
-                                          "price_per_hour_usd", "carbon"};
+                                          "price_per_hour_usd", "carbon", "power_budget"};
   return keys;
 }
 
@@ -41,6 +41,7 @@ Result<SiteConfig> ParseSite(const YamlCtx& c, const YAML::Node& n, const std::s
   CNET_ASSIGN_OR_RETURN(s.region, YamlString(c, n, "region", p, &s.region));
   CNET_ASSIGN_OR_RETURN(s.power_cap_kw, YamlDouble(c, n, "power_cap_kw", p, &s.power_cap_kw));
   if (s.power_cap_kw <= 0) return c.Error(n["power_cap_kw"], p + ".power_cap_kw", "must be > 0");
+  CNET_ASSIGN_OR_RETURN(s.power_budget, ParsePowerBudget(c, n, p));
   CNET_ASSIGN_OR_RETURN(s.device_env, YamlString(c, n, "device_env", p, &empty));
   if (!s.device_env.empty() && s.device_env != "CUDA_VISIBLE_DEVICES" && s.device_env != "ASCEND_RT_VISIBLE_DEVICES" &&
       s.device_env != "ROCR_VISIBLE_DEVICES")

@@ -18,6 +18,7 @@
 #include "common/status.h"
 #include "model/job.h"
 #include "sched/estimate/economics.h"
+#include "service/power_budget.h"
 
 namespace cnet::service {
 
@@ -26,6 +27,7 @@ struct SiteConfig {
   std::string type = "local";       // a type of the backend registry: local, slurm, fake
   std::string region = "local";
   double power_cap_kw = 1000;
+  std::vector<BudgetWindow> power_budget;  // demand-response windows (service/power_budget.h)
   // The variable through which workers see their devices; "" = by the accelerator's kind
   // (CUDA_VISIBLE_DEVICES for GPUs, ASCEND_RT_VISIBLE_DEVICES for NPUs).
   std::string device_env;

@@ -2,6 +2,7 @@
 #include "service/residency.h"
 
 #include "service/explain.h"
+#include "service/power_limits.h"
 
 #include <algorithm>
 
@@ -253,16 +254,17 @@ void ControlLoop::PublishReasons() {
   order.reserve(pending.size());
   for (JobId id : pending) order.push_back(id.value());
   const OutageBook outages = Outages();
+  const PowerBook power(st_);
   for (size_t i = 0; i < pending.size() && i < kExplainLimit; ++i) {
     const JobRecord& j = *st_.sched->Find(pending[i]);
     if (j.estimated_start >= 0) (*est)[order[i]] = j.estimated_start;
-    if (!outages.any()) {
+    if (!outages.any() && !power.any()) {
       (*r)[order[i]] = j.reason;
       continue;
     }
     bool all_down = false;
     const std::vector<const SiteOutage*> down = outages.For(j.spec, &all_down);
-    (*r)[order[i]] = WithOutages(j.reason, down, all_down);
+    (*r)[order[i]] = power.With(WithOutages(j.reason, down, all_down), j.spec);
   }
   for (const auto& [id, note] : st_.notes) (*r)[id] = note;
   for (int64_t id : gates_.gated())
@@ -355,6 +357,7 @@ void ControlLoop::Tick() {
   if (gates_.Evaluate()) reasons_dirty_ = true;
   ReleaseHeld();
   ahead_.Book();
+  if (ApplyPowerBudgets(st_)) st_.dirty = reasons_dirty_ = true;  // a raised budget may start work
   RunCycle();
   Publish();
 }

@@ -1,5 +1,6 @@
 #include "service/loop_state.h"
 
+#include "service/energy_metrics.h"
 #include "sched/placement/scorers/objective.h"
 #include "service/control_loop.h"
 
@@ -97,16 +98,21 @@ Status LoopState::Requeue(Active& a, const std::string& reason) {
 }
 
 Status LoopState::Finish(Active& a, JobState to, const std::string& reason, std::optional<int> exit_code,
-                         std::optional<double> end) {
+                         std::optional<double> end, std::optional<std::pair<double, std::string>> energy) {
   const int64_t id = a.id;
   Transition t{id, to, reason, clock.Now(), {}};
   t.update.end_time = end ? *end : t.time;
   t.update.exit_code = exit_code;
+  if (energy) {
+    t.update.energy_j = energy->first;
+    t.update.energy_source = energy->second;
+  }
   Status st = jobs.Apply(t);
   if (!st.ok()) {  // nothing moved; the caller retries
     log->error("job {}: {} not recorded: {}", id, store::StateName(to), st.message());
     return st;
   }
+  CountJobEnergy(*this, a, *t.update.end_time, energy);
   LeaveScheduler(a);
   // A held job leaves its tenant's queue lazily: ReleaseHeld skips ids no longer active.
   jobs.Erase(id);

@@ -23,6 +23,7 @@
 #include "service/config.h"
 #include "service/job_table.h"
 #include "service/metrics.h"
+#include "service/power_budget.h"
 #include "service/tenant_ledger.h"
 #include "store/store.h"
 
@@ -68,6 +69,7 @@ struct LoopState {
   bool dirty = true;                                // something changed: run a scheduling cycle
   uint64_t finished = 0;                            // jobs Finish ended (service/gates.h reads it)
   Rng rng{0};
+  PowerBudgets power;  // each site's power budget over time (thread-safe: admins set overrides)
 
   // The admission model; HTTP threads read it through Model().
   void PublishModel();
@@ -82,9 +84,10 @@ struct LoopState {
   // Back to PENDING after a run was lost or withdrawn unstarted. A store failure leaves the job as
   // it was (and is logged); the caller sees the Status.
   Status Requeue(Active& a, const std::string& reason);
-  // To a terminal state; leaves the scheduler first.
+  // To a terminal state; leaves the scheduler first. `energy`: joules and source the site measured.
   Status Finish(Active& a, store::JobState to, const std::string& reason, std::optional<int> exit_code,
-                std::optional<double> end = std::nullopt);
+                std::optional<double> end = std::nullopt,
+                std::optional<std::pair<double, std::string>> energy = std::nullopt);
   // Rebuilds the scheduler over the grown cluster, carrying its jobs and node states.
   Status RebuildModel();
   // The variable through which a job's workers see their devices on `site`.

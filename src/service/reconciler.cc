@@ -1,12 +1,28 @@
 #include "service/reconciler.h"
 
 #include <algorithm>
+#include <cmath>
 #include <set>
+
+#include "common/strings.h"
 
 namespace cnet::service {
 
 using backends::SiteEvent;
 using store::JobState;
+
+namespace {
+
+// The energy a kEnded event carries, if any and well formed.
+std::optional<std::pair<double, std::string>> MeasuredEnergy(const SiteEvent& e) {
+  auto j = e.fields.find(backends::kEnergyJoulesField), src = e.fields.find(backends::kEnergySourceField);
+  if (j == e.fields.end() || src == e.fields.end() || src->second.empty()) return std::nullopt;
+  std::optional<double> v = ParseDouble(j->second);
+  if (!v || !std::isfinite(*v) || *v < 0) return std::nullopt;
+  return std::make_pair(*v, src->second);
+}
+
+}  // namespace
 
 void Reconciler::ApplySiteEvents() {
   std::vector<std::pair<int, SiteEvent>> retry;
@@ -62,7 +78,11 @@ bool Reconciler::ApplyOne(int site, const SiteEvent& e) {
       std::string why = a->cancel_requested ? "cancelled: " + e.reason
                         : e.success         ? (e.reason.empty() ? "exit code 0" : e.reason)
                                             : e.reason;
-      return st_.Finish(*a, to, why, e.exit_code).ok();
+      auto energy = MeasuredEnergy(e);
+      if (!energy && e.fields.count(backends::kEnergyJoulesField))
+        st_.log->warn("job {}: site {} reported energy '{}', not a number of joules: estimated instead", a->id, name,
+                      e.fields.at(backends::kEnergyJoulesField));
+      return st_.Finish(*a, to, why, e.exit_code, std::nullopt, energy).ok();
     }
   }
   return true;

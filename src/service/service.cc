@@ -135,6 +135,7 @@ Status Service::BuildSites(const backends::BackendRegistry& reg) {
       if (!a.ok()) return InvalidArgument(sc.where + ": " + a.message());
     }
     st.site_index[sc.name] = static_cast<int>(i);
+    st.power.AddSite(sc.name, sc.power_cap_kw, sc.power_budget);
     st.sites.push_back(std::move(rt));
   }
   return st.RebuildModel();

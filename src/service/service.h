@@ -135,6 +135,14 @@ class Service {
   // Effective for the next request on every thread. Audited in the log.
   Result<store::TokenRow> RevokeToken(const Caller& c, const std::string& id);
 
+  // Site power budgets (docs/energy.md): each site's cap, windows, override and the budget in
+  // force now. Admins only. service_power.cc.
+  Result<std::vector<PowerBudgets::SiteView>> PowerBudgetView(const Caller& c);
+  // Admins: sets (kw) or clears (nullopt) a site's budget override, effective at the next tick;
+  // running work is never stopped. Audited in the log.
+  Result<PowerBudgets::SiteView> SetPowerBudget(const Caller& c, const std::string& site, std::optional<double> kw,
+                                                const std::string& reason);
+
   // Whether writes commit (the store's record of its last write). While they do not, each call
   // probes the store with a small write at most once a second, so the answer turns healthy by
   // itself when space returns. reason: the last storage fault, "" when healthy.

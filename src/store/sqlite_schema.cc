@@ -71,6 +71,11 @@ ALTER TABLE jobs ADD COLUMN array_index INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE jobs ADD COLUMN held_by TEXT NOT NULL DEFAULT '';
 CREATE INDEX jobs_array ON jobs(array_id, id) WHERE array_id <> 0;
 )sql",
+    // 4: the energy a job's site measured (joules) and its source ("" = not measured).
+    R"sql(
+ALTER TABLE jobs ADD COLUMN energy_j REAL NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN energy_source TEXT NOT NULL DEFAULT '';
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 

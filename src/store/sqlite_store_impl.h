@@ -28,7 +28,8 @@ namespace cnet::store {
 // The columns ReadJob reads, in its order.
 inline constexpr const char* kJobCols =
     "id, tenant, name, spec_json, state, reason, submit_time, start_time, end_time, exit_code, "
-    "site, placement_json, runtime_json, attempts, idempotency_key, array_id, array_index, held_by";
+    "site, placement_json, runtime_json, attempts, idempotency_key, array_id, array_index, held_by, energy_j, "
+    "energy_source";
 
 // The current row of a statement that selected kJobCols; kInternal for an unknown state.
 Result<JobRow> ReadJob(const Stmt& s);

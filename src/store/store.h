@@ -45,6 +45,10 @@ struct JobRow {
   int64_t array_id = 0;
   int array_index = 0;            // the task's index (CNET_ARRAY_TASK_ID)
   std::string held_by;            // a user hold: who placed it ("" = not held)
+  // Energy its site measured for its run (joules) and where the figure comes from ("rapl",
+  // "nvidia-smi", "rapl+nvidia-smi", "slurm"); "" = not measured (the service estimates it).
+  double energy_j = 0;
+  std::string energy_source;
 };
 
 struct EventRow {
@@ -129,6 +133,8 @@ class Store {
     std::optional<std::string> site, placement_json, runtime_json;
     bool increment_attempts = false;
     std::optional<std::string> held_by;  // sets the user hold ("" releases it)
+    std::optional<double> energy_j;               // measured energy (JobRow::energy_j)
+    std::optional<std::string> energy_source;     // and its source
   };
   virtual Status Transition(int64_t id, JobState to, const std::string& reason, double time,
                             const Update& u) = 0;

@@ -191,7 +191,9 @@ void FakeBackend::Note(int64_t job_id, std::string note) {
   events_.push_back(std::move(e));
 }
 
-void FakeBackend::End(int64_t job_id, int exit_code, std::string reason) {
+void FakeBackend::End(int64_t job_id, int exit_code, std::string reason) { End(job_id, exit_code, std::move(reason), {}); }
+
+void FakeBackend::End(int64_t job_id, int exit_code, std::string reason, std::map<std::string, std::string> fields) {
   std::lock_guard<std::mutex> l(mu_);
   auto it = runs_.find(job_id);
   if (it == runs_.end()) return;
@@ -199,6 +201,7 @@ void FakeBackend::End(int64_t job_id, int exit_code, std::string reason) {
   e.success = exit_code == 0;
   e.exit_code = exit_code;
   e.reason = reason.empty() ? "exit code " + std::to_string(exit_code) : std::move(reason);
+  e.fields = std::move(fields);
   events_.push_back(std::move(e));
   runs_.erase(it);
 }

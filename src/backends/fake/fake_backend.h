@@ -52,6 +52,8 @@ class FakeBackend final : public SiteBackend {
   void Note(int64_t job_id, std::string note);
   // A run ends with `exit_code` (0 = success): the next Poll reports kEnded.
   void End(int64_t job_id, int exit_code, std::string reason = "");
+  // The same, the event carrying `fields` (e.g. measured energy: kEnergyJoulesField, kEnergySourceField).
+  void End(int64_t job_id, int exit_code, std::string reason, std::map<std::string, std::string> fields);
   // The site stops answering (Launch: kUnavailable; Inventory: unhealthy with `reason`) or answers again.
   void SetReachable(bool reachable, std::string reason = "unreachable (scripted)");
   // The next launch fails with this status (nothing started).

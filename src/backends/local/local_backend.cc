@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -118,7 +119,17 @@ SiteInventory WithCgroupNote(SiteInventory inv, const LocalOptions& o, const Cgr
 LocalBackend::LocalBackend(std::string name, LocalOptions opts, const LocalInventory& detected, CgroupHost cgroups)
     : name_(std::move(name)), opts_(std::move(opts)),
       inventory_(WithCgroupNote(BuildInventory(opts_, detected), opts_, cgroups)),
-      runner_(opts_.data_dir, MakeRunnerOptions(opts_, cgroups)), ledger_(DeviceCounts(inventory_)) {}
+      runner_(opts_.data_dir, MakeRunnerOptions(opts_, cgroups)), ledger_(DeviceCounts(inventory_)) {
+  if (opts_.power_sample_s > 0) {
+    SamplerOptions so;
+    so.powercap_root = opts_.powercap_root;
+    so.nvidia_smi = !opts_.nvidia_smi.empty() ? opts_.nvidia_smi : detected.device_names.empty() ? "" : "nvidia-smi";
+    so.interval_s = opts_.power_sample_s;
+    so.machine_cpus = inventory_.nodes.back().cpus;  // the "cpu" node: the machine's CPUs
+    power_ = std::make_unique<PowerSampler>(so);
+    power_->StartThread();
+  }
+}
 
 Result<std::optional<RunAs>> LocalBackend::ResolveAccount(const LaunchRequest& req) const {
   const uid_t self = ::geteuid();
@@ -254,6 +265,11 @@ Result<LaunchResult> LocalBackend::Launch(const LaunchRequest& req) {
     std::lock_guard<std::mutex> l(mu_);
     held_[req.job_id] = held;
   }
+  if (power_) {
+    std::vector<int> ids;
+    for (const auto& [node, d] : held) ids.insert(ids.end(), d.begin(), d.end());
+    power_->JobStarted(req.job_id, static_cast<int>(std::ceil(ls.limits.cpus)), std::move(ids), WallNow());
+  }
   LaunchResult r;
   r.handle = handle.dump();
   r.started = true;
@@ -279,6 +295,12 @@ std::vector<SiteEvent> LocalBackend::Poll(double now) {
     ev.timed_out = e.timed_out;
     ev.oom_killed = e.oom_killed;
     ev.reason = e.success ? "exit code 0" : e.reason;
+    if (power_) {
+      if (JobEnergy en = power_->JobEnded(e.job_id, WallNow()); !en.source.empty()) {
+        ev.fields[kEnergyJoulesField] = FormatNumber("%.3f", en.joules);
+        ev.fields[kEnergySourceField] = en.source;
+      }
+    }
     out.push_back(std::move(ev));
   }
   return out;
@@ -376,7 +398,8 @@ Result<std::unique_ptr<SiteBackend>> MakeLocalBackend(const std::string& name, c
                                                       const BackendEnv& env) {
   ConfigBlock b(block, env);
   CNET_RETURN_IF_ERROR(b.OnlyKeys({"accelerator", "accelerators", "cpus", "memory_gib", "run_root", "allow_root_jobs",
-                                   "log_cap_mib", "pids_per_job", "cgroups", "require_cgroups", "cgroup_parent"}));
+                                   "log_cap_mib", "pids_per_job", "cgroups", "require_cgroups", "cgroup_parent",
+                                   "power_sample_s", "powercap_root", "nvidia_smi"}));
   LocalOptions o;
   o.data_dir = env.data_dir;
   o.allow_root_jobs = env.allow_root_jobs;
@@ -397,6 +420,11 @@ Result<std::unique_ptr<SiteBackend>> MakeLocalBackend(const std::string& name, c
   if (!o.accelerator.empty() && o.accelerators < 0) return b.Error("accelerators", "required when 'accelerator' is declared");
   CNET_RETURN_IF_ERROR(b.Int("cpus", 0, 100000, &o.cpus));
   CNET_RETURN_IF_ERROR(b.Double("memory_gib", 0, 1e7, &o.memory_gib));
+  CNET_RETURN_IF_ERROR(b.Double("power_sample_s", 0, kMaxPowerSampleS, &o.power_sample_s));
+  if (o.power_sample_s > 0 && o.power_sample_s < kMinPowerSampleS)
+    return b.Error("power_sample_s", "0 (off) or at least " + FormatNumber("%g", kMinPowerSampleS) + " s");
+  CNET_RETURN_IF_ERROR(b.String("powercap_root", &o.powercap_root));
+  CNET_RETURN_IF_ERROR(b.String("nvidia_smi", &o.nvidia_smi));
   CgroupHost host = o.cgroups ? DetectCgroups() : CgroupHost{};
   if (o.require_cgroups && host.version == CgroupVersion::kNone)
     return b.Error("require_cgroups", "this host has no usable cgroups: " + (o.cgroups ? host.why_none : "cgroups: false"));

@@ -20,6 +20,8 @@
 // limits. Where the host has no usable cgroups the site says so in its inventory's reason and runs
 // jobs in process groups only (no limits; setsid escapes), unless require_cgroups is set: then the
 // site cannot be built.
+// Energy: a PowerSampler (power_sampler.h) measures each run's energy from RAPL and nvidia-smi
+// where readable; a run's kEnded event carries it (kEnergyJoulesField, kEnergySourceField).
 // Capabilities: starts_at_launch, no withdraw, static inventory, one launch at a time.
 // Thread-safe; nothing here touches the network.
 #pragma once
@@ -32,6 +34,7 @@
 
 #include "backends/local/device_ledger.h"
 #include "backends/local/inventory.h"
+#include "backends/local/power_sampler.h"
 #include "backends/local/process_runner.h"
 #include "backends/registry.h"
 #include "backends/site_backend.h"
@@ -51,6 +54,11 @@ struct LocalOptions {
   bool cgroups = true;           // use cgroups where the host has them
   bool require_cgroups = false;  // refuse to run without them
   std::string cgroup_parent;     // "" = cnet-<hash of data_dir>, so services do not share groups
+  // Measured energy: seconds between power samples (0 = measure nothing), the powercap tree, and
+  // the nvidia-smi command ("" = nvidia-smi when it found this machine's GPUs).
+  double power_sample_s = 1;
+  std::string powercap_root = "/sys/class/powercap";
+  std::string nvidia_smi;
 };
 
 class LocalBackend final : public SiteBackend {
@@ -79,6 +87,8 @@ class LocalBackend final : public SiteBackend {
 
   // Busy device ids of a node (tests, display).
   std::vector<int> BusyDevices(const std::string& node) const { return ledger_.Busy(node); }
+  // What the power sampler reads ("rapl (1 zone(s))", or why nothing), "" when measuring is off.
+  std::string PowerSources() const { return power_ ? power_->description() : ""; }
 
  private:
   // Device ids a run holds, by node.
@@ -98,12 +108,14 @@ class LocalBackend final : public SiteBackend {
   std::mutex mu_;
   std::map<int64_t, Held> held_;   // guarded by mu_: devices of runs not yet reported ended
   std::vector<SiteEvent> ended_;   // guarded by mu_: adopted runs that had already ended
+  std::unique_ptr<PowerSampler> power_;  // null: not measuring
 };
 
 // The registry's factory for `type: local`. Keys: accelerator, accelerators, cpus, memory_gib
 // (each declared, else detected), run_root, allow_root_jobs (or env.allow_root_jobs),
 // log_cap_mib (default 1024), pids_per_job (default 4096), cgroups (default true),
-// require_cgroups (default false), cgroup_parent; any other key not in env.shared_keys is an
+// require_cgroups (default false), cgroup_parent, power_sample_s (default 1, 0 = off, else 0.2..60),
+// powercap_root, nvidia_smi; any other key not in env.shared_keys is an
 // error naming it.
 Result<std::unique_ptr<SiteBackend>> MakeLocalBackend(const std::string& name, const YAML::Node& block,
                                                       const BackendEnv& env);
