@@ -163,8 +163,9 @@ TEST_F(CliGaps, GangOutputIsPrefixedByRank) {
             (std::vector<std::string>{"[0] err-0", "[0] out-0", "[0] second-0", "[1] err-1", "[1] out-1", "[1] second-1"}))
       << merged.out;
 
-  // Followed from PENDING: a blocker holds every CPU while `logs -f` starts.
-  const int64_t blocker = Submit(Job("gangblocker", "sleep 2", "cpus_per_worker: 4\n"));
+  // Followed from PENDING: a blocker holds every CPU while `logs -f` starts (long enough that the
+  // PENDING check below holds on a loaded machine, where each CLI call may take a second).
+  const int64_t blocker = Submit(Job("gangblocker", "sleep 6", "cpus_per_worker: 4\n"));
   const int64_t later = Submit(Job("ganglater", gang, "workers: 2\n"));
   EXPECT_EQ(Show(later).value("state", ""), "PENDING");
   CmdResult lf = Tenant("logs -f --no-rank-prefix " + std::to_string(later));
