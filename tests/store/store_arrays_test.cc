@@ -8,29 +8,15 @@
 #include <random>
 
 #include "store/store.h"
+#include "testing/temp_store.h"
 
 namespace cnet::store {
 namespace {
 
 namespace fs = std::filesystem;
 
-class StoreArrays : public ::testing::Test {
+class StoreArrays : public testing::TempStoreTest {
  protected:
-  void SetUp() override {
-    std::random_device rd;
-    dir_ = fs::temp_directory_path() / ("cnet_store_arrays_" + std::to_string(::getpid()) + "_" + std::to_string(rd()));
-    fs::create_directories(dir_);
-    path_ = (dir_ / "state.db").string();
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  std::unique_ptr<Store> Open() {
-    auto r = Store::Open(path_);
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    return r.ok() ? std::move(r).value() : nullptr;
-  }
   static JobRow Row(const std::string& key = "") {
     JobRow j;
     j.tenant = "t";
@@ -40,8 +26,6 @@ class StoreArrays : public ::testing::Test {
     j.idempotency_key = key;
     return j;
   }
-  fs::path dir_;
-  std::string path_;
 };
 
 TEST_F(StoreArrays, AnArrayIsOneCommitOfConsecutiveTasksKeyedByItsFirstId) {

@@ -8,29 +8,15 @@
 #include <random>
 
 #include "store/store.h"
+#include "testing/temp_store.h"
 
 namespace cnet::store {
 namespace {
 
 namespace fs = std::filesystem;
 
-class StoreEnergy : public ::testing::Test {
+class StoreEnergy : public testing::TempStoreTest {
  protected:
-  void SetUp() override {
-    std::random_device rd;
-    dir_ = fs::temp_directory_path() / ("cnet_store_energy_" + std::to_string(::getpid()) + "_" + std::to_string(rd()));
-    fs::create_directories(dir_);
-    path_ = (dir_ / "state.db").string();
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  std::unique_ptr<Store> Open() {
-    auto r = Store::Open(path_);
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    return r.ok() ? std::move(r).value() : nullptr;
-  }
   static JobRow Row() {
     JobRow j;
     j.tenant = "t";
@@ -52,8 +38,6 @@ class StoreEnergy : public ::testing::Test {
     }
     ASSERT_TRUE(s.Transition(id, JobState::kSucceeded, "exit code 0", 1101, end).ok());
   }
-  fs::path dir_;
-  std::string path_;
 };
 
 TEST_F(StoreEnergy, EnergyAndSourceAreWrittenWithTheEndAndReadBack) {

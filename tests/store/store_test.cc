@@ -1,5 +1,6 @@
 // Store: SQLite-backed durable state (real files in a fresh temp directory per test).
 #include "store/store.h"
+#include "testing/temp_store.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -34,32 +35,14 @@ JobRow MakeJob(const std::string& tenant, const std::string& name, const std::st
   return j;
 }
 
-class StoreTest : public ::testing::Test {
+class StoreTest : public testing::TempStoreTest {
  protected:
-  void SetUp() override {
-    std::random_device rd;
-    dir_ = fs::temp_directory_path() /
-           ("cnet_store_test_" + std::to_string(::getpid()) + "_" + std::to_string(rd()));
-    fs::create_directories(dir_);
-    path_ = (dir_ / "state.db").string();
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  std::unique_ptr<Store> Open() {
-    auto r = Store::Open(path_);
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    return r.ok() ? std::move(r).value() : nullptr;
-  }
   int64_t Insert(Store& s, JobRow row) {
     auto r = s.InsertJob(std::move(row));
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? r->job.id : -1;
   }
 
-  fs::path dir_;
-  std::string path_;
 };
 
 TEST_F(StoreTest, OpenCreatesPrivateFileAndFailsWithPath) {
