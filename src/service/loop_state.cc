@@ -82,6 +82,10 @@ void LoopState::LeaveScheduler(Active& a) {
 Status LoopState::Requeue(Active& a, const std::string& reason) {
   if (a.cancel_requested) return Finish(a, JobState::kCancelled, "cancelled (" + reason + ")", std::nullopt);
   Transition t{a.id, JobState::kPending, reason, clock.Now(), {}};
+  // The old attempt's site handle no longer describes the job: kept, a restart between the next
+  // dispatch (SCHEDULED) and its launch being recorded would adopt the new attempt by the old
+  // handle, find it gone and fail the job "lost".
+  t.update.runtime_json = "";
   Status st = jobs.Apply(t);
   if (!st.ok()) {
     log->warn("job {}: requeue not recorded ({}): {}", a.id, reason, st.message());

@@ -304,6 +304,13 @@ TEST(HoldReleaseRequeue, AnAdminsHoldIsReleasedOnlyByAnAdmin) {
   h.AddSite("a", {CpuNode("c0", 16)});
   h.AddTenant("t");
   ASSERT_TRUE(h.Start().ok());
+  // A blocker holds every CPU, so the job is still pending when the hold (driven by ticks) comes.
+  api::JobRequest big = CpuJob();
+  big.cpus_per_worker = 16;
+  auto blocker = h.Submit("t", big);
+  ASSERT_TRUE(blocker.ok());
+  h.Tick(3);
+  ASSERT_EQ(h.State(*blocker), JobState::kRunning);
   auto id = h.Submit("t", CpuJob());
   ASSERT_TRUE(id.ok());
   ASSERT_TRUE(Act(h, kAdmin, UserAction::kHold, *id).ok());
@@ -343,4 +350,34 @@ TEST(HoldReleaseRequeue, HoldsAndDependenciesSurviveARestart) {
 }
 
 }  // namespace
+// A requeue of a running job is acknowledged and the service restarts right after the tick that
+// took it in: by then the old attempt has ended and the new one is SCHEDULED, its launch not yet
+// recorded. The restart must launch the new attempt once, not adopt it by the old attempt's
+// handle (which failed the job "lost: its run ended while the service was down").
+TEST(HoldReleaseRequeue, ARestartBeforeTheRequeuedAttemptsLaunchIsRecordedRunsItOnce) {
+  LoopHarness h;
+  auto& site = h.AddSite("a", {CpuNode("c0", 16)});
+  h.AddTenant("t");
+  ASSERT_TRUE(h.Start().ok());
+  auto a = h.Submit("t", CpuJob());
+  ASSERT_TRUE(a.ok());
+  h.Tick(3);
+  ASSERT_EQ(h.State(*a), JobState::kRunning);
+  auto rq = h.svc().loop().Act(UserAction::kRequeue, *a, "user t");
+  h.svc().loop().Tick();
+  ASSERT_TRUE(rq.get().ok());
+  ASSERT_EQ(site.kills(), std::vector<int64_t>{*a});
+  ASSERT_EQ(h.State(*a), JobState::kScheduled) << h.Row(*a).reason;  // the window under test
+  ASSERT_TRUE(h.Start().ok());  // restart: a second Service on the same data dir
+  h.Tick(5);
+  EXPECT_EQ(h.State(*a), JobState::kRunning) << h.Row(*a).reason;
+  EXPECT_EQ(h.Row(*a).attempts, 2);
+  ASSERT_GE(site.launches().size(), 2u);
+  EXPECT_EQ(site.launches().back().attempt, 2);
+  EXPECT_EQ(site.launches().size(), 2u) << "the new attempt launched once";
+  site.End(*a, 0);
+  h.Tick(3);
+  EXPECT_EQ(h.State(*a), JobState::kSucceeded);
+}
+
 }  // namespace cnet::testing
