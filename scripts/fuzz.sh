@@ -52,6 +52,8 @@ fi
 echo "fuzz: running $fuzzer $([ "$seconds" -gt 0 ] && echo "for ${seconds}s" || echo "once over the corpus")" \
      "on $seeds seed inputs (log: $log)"
 rc=0
+# Leaks inside libfyaml itself are suppressed (tests/sanitizers/lsan.supp says which and why).
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/sanitizers/lsan.supp}
 "$build/$fuzzer" "${args[@]}" "$work/corpus" >"$log" 2>&1 || rc=$?
 end=$(date +%s)
 

@@ -76,9 +76,10 @@ else
   # Stop at the first report; leaks count (LeakSanitizer is part of ASan on Linux).
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:abort_on_error=0:strict_init_order=1:detect_stack_use_after_return=1}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+  export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/sanitizers/lsan.supp}
   stage asan-build sanitizer_build build-asan address "${asan_tests[@]}"
   stage asan-tests sanitizer_tests build-asan "${asan_tests[@]}"
-  unset ASAN_OPTIONS UBSAN_OPTIONS
+  unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
   export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/sanitizers/tsan.supp}
   stage tsan-build sanitizer_build build-tsan thread "${tsan_tests[@]}"
   stage tsan-tests sanitizer_tests build-tsan "${tsan_tests[@]}"
