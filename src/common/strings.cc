@@ -1,5 +1,8 @@
 #include "common/strings.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -65,6 +68,20 @@ std::vector<std::string> SplitList(const std::string& s) {
     pos = c + 1;
   }
   return out;
+}
+
+bool AllDigits(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::string ToUpper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string ToLower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
 }
 
 }  // namespace cnet

@@ -21,6 +21,11 @@ Result<std::string> ReadWholeFile(const std::string& path);
 // One number through a printf format with a single double conversion, e.g. ("%.2f", 1.5);
 // output longer than 63 characters is cut.
 std::string FormatNumber(const char* printf_format, double v);
+// Whether s is non-empty and all ASCII digits.
+bool AllDigits(const std::string& s);
+// s with ASCII letters upper-/lower-cased (other bytes unchanged).
+std::string ToUpper(std::string s);
+std::string ToLower(std::string s);
 // The comma-separated items of s, each trimmed; empty items are dropped ("a, ,b" -> {a, b}).
 std::vector<std::string> SplitList(const std::string& s);
 

@@ -2,6 +2,8 @@
 // 22.05.8 (served by a local fake), transport failures, and integration tests against a real Slurm
 // started with scripts/slurm/{setup,start,stop}.sh (skipped when Slurm is not installed).
 #include "backends/slurm/slurm_client.h"
+#include "backends/slurm/hostlist.h"
+#include "backends/slurm/slurm_parse.h"
 
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -13,6 +15,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <map>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -94,6 +98,62 @@ TEST(HostListTest, MalformedKeptLiterally) {
   EXPECT_EQ(ExpandHostList("a[1-"), (std::vector<std::string>{"a[1-"}));
   EXPECT_EQ(ExpandHostList("a[3-1]"), (std::vector<std::string>{"a[3-1]"}));
   EXPECT_EQ(ExpandHostList("a[x]"), (std::vector<std::string>{"a[x]"}));
+}
+
+TEST(HostListTest, SplitTopLevelIgnoresSeparatorsInsideBrackets) {
+  EXPECT_EQ(SplitTopLevel("a[1,2],b(c,d),{e,f}", ','),
+            (std::vector<std::string>{"a[1,2]", "b(c,d)", "{e,f}"}));
+  EXPECT_EQ(SplitTopLevel("", ','), (std::vector<std::string>{""}));
+}
+
+// ------------------------------------------------------------------------------------------------
+// The pure parsers of slurm_parse.h, on single values (the recorded responses below drive them
+// through the client).
+
+TEST(SlurmValueParseTest, GresCountsMultipliersAndSuffixes) {
+  EXPECT_EQ(ParseGres("gpu:h100:8(S:0-1),gpu:a100:2,shard:4"),
+            (std::map<std::string, int>{{"gpu:h100", 8}, {"gpu:a100", 2}, {"shard", 4}}));
+  EXPECT_EQ(ParseGres("bw:2K"), (std::map<std::string, int>{{"bw", 2048}}));
+  EXPECT_EQ(ParseGres("npu"), (std::map<std::string, int>{{"npu", 1}}));
+  EXPECT_TRUE(ParseGres("(null)").empty());
+  EXPECT_TRUE(ParseGres(" N/A ").empty());
+}
+
+TEST(SlurmValueParseTest, ExitCodeFromWaitStatusOrObject) {
+  using nlohmann::json;
+  EXPECT_EQ(ExitCode(json{{"exit_code", 768}}), 3);   // exit 3
+  EXPECT_EQ(ExitCode(json{{"exit_code", 15}}), 143);  // SIGTERM
+  EXPECT_EQ(ExitCode(json{{"exit_code", nullptr}}), 0);
+  EXPECT_EQ(ExitCode(json{{"exit_code", {{"return_code", 2}}}}), 2);
+  EXPECT_EQ(ExitCode(json{{"exit_code", {{"return_code", 0}, {"signal", {{"signal_id", 9}}}}}}), 137);
+}
+
+TEST(SlurmValueParseTest, OutputPathPatterns) {
+  const nlohmann::json job = {{"job_id", 42}, {"name", "cnet-7-1"}, {"user_name", "u"},
+                              {"batch_host", "node2"}, {"array_task_id", 3}};
+  EXPECT_EQ(ExpandOutputPath("/o/%x-%j.out", job), "/o/cnet-7-1-42.out");
+  EXPECT_EQ(ExpandOutputPath("/o/%4j_%a_%u_%N_%%_%q", job), "/o/0042_3_u_node2_%_%q");
+  EXPECT_EQ(ExpandOutputPath("/o/%A", job), "/o/42");  // no array: the job id
+  EXPECT_EQ(ExpandOutputPath("/o/plain", job), "/o/plain");
+}
+
+TEST(SlurmValueParseTest, ErrorsReadEveryNumberKey) {
+  const auto body = nlohmann::json::parse(R"({"errors":[
+      {"error_code":2014,"error":"Requested node configuration is not available"},
+      {"error_number":2017,"error":"Invalid job id specified","description":"Unable to find JobId=9","source":"slurm_load_job"},
+      {"errno":-1,"error":"Unspecified error"},
+      {"description":"Unknown key","source":"hsearch_r"}]})");
+  std::vector<SlurmError> e = Errors(body);
+  ASSERT_EQ(e.size(), 4u);
+  EXPECT_EQ(e[0].number, 2014);
+  EXPECT_EQ(e[1].text, "Invalid job id specified: Unable to find JobId=9 (error 2017, slurm_load_job)");
+  EXPECT_EQ(e[2].number, -1);
+  EXPECT_FALSE(e[3].has_number);
+  EXPECT_EQ(e[3].text, "Unknown key (hsearch_r)");
+  EXPECT_TRUE(CommunicationError(-1));
+  EXPECT_TRUE(CommunicationError(ECONNRESET));
+  EXPECT_TRUE(CommunicationError(5005));
+  EXPECT_FALSE(CommunicationError(2014));
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -61,281 +61,14 @@
 #include <set>
 #include <sstream>
 
+#include "backends/slurm/slurm_parse.h"
+#include "common/strings.h"
+
 namespace cnet::backends::slurm {
 namespace {
 
 using json = nlohmann::json;
 constexpr const char* kApi = "/slurm/v0.0.38";
-// Expanding a host list beyond this many names is refused (the item is kept literally).
-constexpr size_t kMaxHosts = 1 << 20;
-
-std::string Upper(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return s;
-}
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-std::string Trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  size_t e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
-}
-bool AllDigits(const std::string& s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-// Splits on `sep` outside (), [] and {}.
-std::vector<std::string> SplitTopLevel(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::string cur;
-  int depth = 0;
-  for (char c : s) {
-    if (c == '[' || c == '(' || c == '{') ++depth;
-    if ((c == ']' || c == ')' || c == '}') && depth > 0) --depth;
-    if (c == sep && depth == 0) {
-      out.push_back(cur);
-      cur.clear();
-    } else {
-      cur += c;
-    }
-  }
-  out.push_back(cur);
-  return out;
-}
-
-// --- tolerant JSON accessors (null or a wrong type reads as the default) ---
-
-std::string Str(const json& o, const char* key) {
-  auto it = o.find(key);
-  if (it == o.end() || !it->is_string()) return "";
-  return it->get<std::string>();
-}
-int64_t Int(const json& o, const char* key) {
-  auto it = o.find(key);
-  if (it == o.end()) return 0;
-  if (it->is_number_integer() || it->is_number_unsigned()) return it->get<int64_t>();
-  if (it->is_number_float()) return static_cast<int64_t>(it->get<double>());
-  if (it->is_string() && AllDigits(it->get<std::string>())) return std::stoll(it->get<std::string>());
-  return 0;
-}
-std::vector<std::string> StrList(const json& o, const char* key) {
-  std::vector<std::string> out;
-  auto it = o.find(key);
-  if (it == o.end() || !it->is_array()) return out;
-  for (const auto& v : *it)
-    if (v.is_string()) out.push_back(v.get<std::string>());
-  return out;
-}
-
-// "gpu:h100:8(S:0-1),gpu:a100:2,shard:4" -> {"gpu:h100": 8, "gpu:a100": 2, "shard": 4}.
-std::map<std::string, int> ParseGres(const std::string& s) {
-  std::map<std::string, int> out;
-  std::string t = Trim(s);
-  if (t.empty() || t == "(null)" || t == "N/A") return out;
-  for (std::string item : SplitTopLevel(t, ',')) {
-    item = Trim(item);
-    if (size_t p = item.find('('); p != std::string::npos) item.resize(p);  // "(S:0-1)", "(IDX:0-7)"
-    if (item.empty()) continue;
-    std::string name = item;
-    int64_t count = 1;
-    if (size_t c = item.rfind(':'); c != std::string::npos) {
-      std::string num = item.substr(c + 1);
-      int64_t mult = 1;
-      if (!num.empty()) {
-        switch (std::toupper(static_cast<unsigned char>(num.back()))) {
-          case 'K': mult = 1024; break;
-          case 'M': mult = 1024 * 1024; break;
-          case 'G': mult = 1024LL * 1024 * 1024; break;
-        }
-        if (mult != 1) num.pop_back();
-      }
-      if (AllDigits(num) && num.size() < 12) {
-        name = item.substr(0, c);
-        count = std::stoll(num) * mult;
-      }
-    }
-    if (name.empty()) continue;
-    out[name] += static_cast<int>(std::min<int64_t>(count, 1 << 30));
-  }
-  return out;
-}
-
-// The batch script's exit code from v0.0.38's exit_code (a raw wait status in 22.05; an object
-// {"status", "return_code", "signal"} in later API versions).
-int ExitCode(const json& job) {
-  auto it = job.find("exit_code");
-  if (it == job.end() || it->is_null()) return 0;
-  if (it->is_object()) {
-    const json& sig = it->contains("signal") ? (*it)["signal"] : json();
-    if (sig.is_object()) {
-      int64_t id = Int(sig, "signal_id");
-      if (id > 0 && id < 128) return 128 + static_cast<int>(id);
-    }
-    return static_cast<int>(Int(*it, "return_code"));
-  }
-  if (!it->is_number()) return 0;
-  int64_t w = it->get<int64_t>();
-  if (w < 0) return static_cast<int>(w);
-  if ((w & 0x7f) == 0) return static_cast<int>((w >> 8) & 0xff);  // WIFEXITED
-  return 128 + static_cast<int>(w & 0x7f);                         // WIFSIGNALED
-}
-
-// Expands the filename patterns Slurm applies to standard_output/standard_error paths (the API
-// reports them unexpanded): %j %J %A %a %x %u %N %%. Others are left as they are.
-std::string ExpandOutputPath(const std::string& path, const json& job) {
-  if (path.find('%') == std::string::npos) return path;
-  std::string out;
-  for (size_t i = 0; i < path.size(); ++i) {
-    if (path[i] != '%' || i + 1 >= path.size()) {
-      out += path[i];
-      continue;
-    }
-    // Optional zero-padding width, e.g. %4j.
-    size_t k = i + 1;
-    int width = 0;
-    while (k < path.size() && std::isdigit(static_cast<unsigned char>(path[k])) && width < 10)
-      width = width * 10 + (path[k++] - '0');
-    if (k >= path.size()) {
-      out += path.substr(i);
-      break;
-    }
-    auto pad = [&](int64_t v) {
-      std::string s = std::to_string(v);
-      if (static_cast<int>(s.size()) < width) s.insert(0, width - s.size(), '0');
-      return s;
-    };
-    switch (path[k]) {
-      case 'j': case 'J': out += pad(Int(job, "job_id")); break;
-      case 'A': out += pad(Int(job, "array_job_id") ? Int(job, "array_job_id") : Int(job, "job_id")); break;
-      case 'a': out += pad(Int(job, "array_task_id")); break;
-      case 'x': out += Str(job, "name"); break;
-      case 'u': out += Str(job, "user_name"); break;
-      case 'N': out += Str(job, "batch_host"); break;
-      case '%': out += '%'; break;
-      default: out += path.substr(i, k - i + 1); break;
-    }
-    i = k;
-  }
-  return out;
-}
-
-SlurmNode ParseNode(const json& n) {
-  SlurmNode node;
-  node.name = Str(n, "name");
-  // Base state: lower case in 22.05 ("idle", "down"); tolerate sinfo-style suffixes ("down*").
-  std::string base = Trim(Str(n, "state"));
-  bool not_responding = false;
-  while (!base.empty() && std::strchr("*~#!%$@^-+", base.back())) {
-    if (base.back() == '*') not_responding = true;
-    base.pop_back();
-  }
-  auto add = [&node](const std::string& s) {
-    if (!s.empty() && std::find(node.state.begin(), node.state.end(), s) == node.state.end())
-      node.state.push_back(s);
-  };
-  add(Upper(base));
-  for (const auto& f : StrList(n, "state_flags")) add(Upper(f));
-  if (not_responding) add("NOT_RESPONDING");
-  node.cpus = static_cast<int>(Int(n, "cpus"));
-  node.real_memory_mb = Int(n, "real_memory");
-  node.gres = ParseGres(Str(n, "gres"));
-  node.partitions = StrList(n, "partitions");
-  node.reason = Str(n, "reason");
-  return node;
-}
-
-SlurmPartition ParsePartition(const json& p) {
-  SlurmPartition part;
-  part.name = Str(p, "name");
-  part.nodes = ExpandHostList(Str(p, "nodes"));
-  part.state = Upper(Str(p, "state"));
-  return part;
-}
-
-SlurmJob ParseJob(const json& j) {
-  SlurmJob job;
-  job.job_id = Int(j, "job_id");
-  job.name = Str(j, "name");
-  job.state = Upper(Str(j, "job_state"));
-  job.reason = Str(j, "state_reason");
-  job.exit_code = ExitCode(j);
-  job.nodes = ExpandHostList(Str(j, "nodes"));
-  job.cluster = Str(j, "cluster");
-  job.submit_time = static_cast<double>(Int(j, "submit_time"));
-  job.start_time = static_cast<double>(Int(j, "start_time"));
-  job.end_time = static_cast<double>(Int(j, "end_time"));
-  std::string out = Str(j, "standard_output"), err = Str(j, "standard_error");
-  if (out.empty() && j.contains("batch_flag") && j["batch_flag"].is_boolean() &&
-      j["batch_flag"].get<bool>()) {
-    std::string cwd = Str(j, "current_working_directory");  // Slurm's default: <cwd>/slurm-%j.out
-    if (!cwd.empty()) out = cwd + (cwd.back() == '/' ? "" : "/") + "slurm-%j.out";
-  }
-  if (err.empty()) err = out;  // Slurm sends stderr to the stdout file unless told otherwise
-  job.stdout_path = ExpandOutputPath(out, j);
-  job.stderr_path = ExpandOutputPath(err, j);
-  return job;
-}
-
-// One entry of errors[], and what it says.
-struct SlurmError {
-  int64_t number = 0;  // 0 when the entry has none
-  bool has_number = false;
-  std::string text;
-};
-
-std::vector<SlurmError> Errors(const json& body) {
-  std::vector<SlurmError> out;
-  auto it = body.find("errors");
-  if (it == body.end() || !it->is_array()) return out;
-  for (const auto& e : *it) {
-    if (!e.is_object()) continue;
-    SlurmError se;
-    for (const char* k : {"error_code", "error_number", "errno"}) {
-      if (e.contains(k) && e[k].is_number()) {
-        se.number = e[k].get<int64_t>();
-        se.has_number = true;
-        break;
-      }
-    }
-    std::string err = Str(e, "error"), desc = Str(e, "description"), src = Str(e, "source");
-    se.text = err;
-    if (!desc.empty() && desc != err) se.text += (se.text.empty() ? "" : ": ") + desc;
-    if (se.has_number || !src.empty()) {
-      se.text += " (";
-      if (se.has_number) se.text += "error " + std::to_string(se.number);
-      if (!src.empty()) se.text += std::string(se.has_number ? ", " : "") + src;
-      se.text += ")";
-    }
-    out.push_back(std::move(se));
-  }
-  return out;
-}
-
-std::string JoinErrors(const std::vector<SlurmError>& errs) {
-  std::string s;
-  for (const auto& e : errs) s += (s.empty() ? "" : "; ") + e.text;
-  return s;
-}
-
-// Slurm errno ranges (slurm_errno.h): 1000s communication, 2000s ESLURM_*, 5000s socket/protocol,
-// 9000s REST (data parsing). -1: "Unspecified error", which slurmrestd reports when slurmctld
-// refused (authentication) or could not be reached.
-// Slurm's communication errors (1000s: slurm_comm, 5000s: socket), and the system errno values
-// Slurm passes through when a connection to slurmctld breaks (slurmrestd answers a submit during a
-// controller restart with "Connection reset by peer"): the request may or may not have been taken,
-// so it is "unavailable", never a rejection of the job.
-bool CommunicationError(int64_t n) {
-  switch (n) {
-    case EPIPE: case ECONNRESET: case ECONNREFUSED: case ECONNABORTED: case ETIMEDOUT:
-    case EHOSTUNREACH: case ENETUNREACH: case ENETDOWN: case EHOSTDOWN: case EAGAIN:
-      return true;
-    default:
-      return n == -1 || (n >= 1000 && n < 2000) || (n >= 5000 && n < 6000);
-  }
-}
 
 std::string Excerpt(const std::string& body) {
   std::string s = Trim(body);
@@ -352,82 +85,6 @@ std::string FormatSeconds(double s) {
 }
 
 }  // namespace
-
-// --- host lists ---
-
-namespace {
-
-// Expands one host-list item (no top-level commas), appending to `out`. false: malformed.
-bool ExpandItem(const std::string& item, std::vector<std::string>& out) {
-  size_t lb = item.find('[');
-  if (lb == std::string::npos) {
-    if (item.find(']') != std::string::npos) return false;
-    out.push_back(item);
-    return true;
-  }
-  size_t rb = item.find(']', lb);
-  if (rb == std::string::npos) return false;
-  std::string prefix = item.substr(0, lb);
-  if (prefix.find(']') != std::string::npos) return false;
-  std::vector<std::string> suffixes;
-  if (!ExpandItem(item.substr(rb + 1), suffixes)) return false;
-  std::vector<std::string> mids;
-  for (const std::string& raw : SplitTopLevel(item.substr(lb + 1, rb - lb - 1), ',')) {
-    std::string r = Trim(raw);
-    size_t dash = r.find('-');
-    std::string lo = r.substr(0, dash), hi = dash == std::string::npos ? lo : r.substr(dash + 1);
-    if (!AllDigits(lo) || !AllDigits(hi) || lo.size() > 18 || hi.size() > 18) return false;
-    int64_t a = std::stoll(lo), b = std::stoll(hi);
-    if (b < a) return false;
-    if (static_cast<uint64_t>(b - a) >= kMaxHosts) return false;
-    for (int64_t v = a; v <= b; ++v) {
-      std::string s = std::to_string(v);
-      if (s.size() < lo.size()) s.insert(0, lo.size() - s.size(), '0');  // "n[01-10]" keeps width 2
-      mids.push_back(std::move(s));
-    }
-  }
-  if (mids.size() * suffixes.size() > kMaxHosts) return false;
-  for (const auto& m : mids)
-    for (const auto& s : suffixes) out.push_back(prefix + m + s);
-  return true;
-}
-
-}  // namespace
-
-std::vector<std::string> ExpandHostList(const std::string& list) {
-  std::vector<std::string> out;
-  for (const std::string& raw : SplitTopLevel(list, ',')) {
-    std::string item = Trim(raw);
-    if (item.empty() || item == "(null)") continue;
-    std::vector<std::string> names;
-    if (ExpandItem(item, names)) {
-      out.insert(out.end(), std::make_move_iterator(names.begin()), std::make_move_iterator(names.end()));
-    } else {
-      out.push_back(item);  // not a host-list expression we understand: keep it as one name
-    }
-  }
-  return out;
-}
-
-// --- SlurmNode / SlurmJob ---
-
-bool SlurmNode::Usable() const {
-  static const std::set<std::string> kBad = {
-      "DOWN", "DRAIN", "DRAINED", "DRAINING", "FAIL", "FAILING", "FUTURE", "NOT_RESPONDING",
-      "MAINT", "INVAL",  // INVAL: the node's configuration is invalid (e.g. GRES count mismatch)
-  };
-  for (const auto& s : state)
-    if (kBad.count(s)) return false;
-  return true;
-}
-
-bool SlurmJob::Terminal() const {
-  static const std::set<std::string> kTerminal = {
-      "COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "PREEMPTED",
-      "BOOT_FAIL", "DEADLINE", "OUT_OF_MEMORY", "REVOKED", "SPECIAL_EXIT",
-  };
-  return kTerminal.count(state) > 0;
-}
 
 // --- the client ---
 
@@ -447,7 +104,7 @@ struct SlurmClient::Impl {
     // url: http[s]://host[:port][/prefix]
     std::string u = Trim(cfg.url);
     size_t sep = u.find("://");
-    scheme = sep == std::string::npos ? "" : Lower(u.substr(0, sep));
+    scheme = sep == std::string::npos ? "" : ToLower(u.substr(0, sep));
     if (scheme != "http" && scheme != "https") {
       bad_config = InvalidArgument("slurm url '" + cfg.url + "': expected http://host:port");
       return;
@@ -604,7 +261,7 @@ struct SlurmClient::Impl {
       }
       // slurmrestd answers errors with "Connection: Close"; drop our end too, so the next call
       // does not write into a closed connection.
-      if (Lower(r->get_header_value("Connection")) == "close") {
+      if (ToLower(r->get_header_value("Connection")) == "close") {
         http->stop();
         conn_reused = false;
       } else {
@@ -677,10 +334,10 @@ Status SlurmClient::Ping() {
   const std::string path = std::string(kApi) + "/ping";
   CNET_ASSIGN_OR_RETURN(json body, impl_->Call("GET", path, "pings"));
   for (const auto& p : body["pings"]) {
-    std::string state = Upper(Str(p, "ping"));
+    std::string state = ToUpper(JsonStr(p, "ping"));
     if (state != "UP")
       return Status(Code::kUnavailable, impl_->Endpoint("GET", path) + ": slurmctld " +
-                                            Str(p, "hostname") + " is " + Str(p, "ping"));
+                                            JsonStr(p, "hostname") + " is " + JsonStr(p, "ping"));
   }
   return Status::Ok();
 }
@@ -744,7 +401,7 @@ Result<int64_t> SlurmClient::Submit(const SlurmJobSpec& spec) {
   CNET_ASSIGN_OR_RETURN(Impl::Response r, impl_->Do("POST", path, body.dump()));
   // Success is a job_id, whatever errors[] says (2042 "held" comes with an accepted job).
   if (r.body.is_object()) {
-    int64_t id = Int(r.body, "job_id");
+    int64_t id = JsonInt(r.body, "job_id");
     if (id > 0) return id;
   }
   return impl_->Fail("POST", path, r, /*submit=*/true);
@@ -764,7 +421,7 @@ Result<SlurmJob> SlurmClient::Job(int64_t id) {
   const std::string path = std::string(kApi) + "/job/" + std::to_string(id);
   CNET_ASSIGN_OR_RETURN(json body, impl_->Call("GET", path, "jobs"));
   for (const auto& j : body["jobs"])
-    if (j.is_object() && Int(j, "job_id") == id) return ParseJob(j);
+    if (j.is_object() && JsonInt(j, "job_id") == id) return ParseJob(j);
   return NotFound(impl_->Endpoint("GET", path) + ": job " + std::to_string(id) + " is not in the response");
 }
 

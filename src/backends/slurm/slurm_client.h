@@ -105,7 +105,4 @@ class SlurmClient {
   std::unique_ptr<Impl> impl_;
 };
 
-// Expands Slurm host lists: "node[1-3,5],gpu01" -> node1 node2 node3 node5 gpu01.
-std::vector<std::string> ExpandHostList(const std::string& list);
-
 }  // namespace cnet::backends::slurm
