@@ -8,6 +8,7 @@
 
 #include "common/csv.h"
 #include "common/strings.h"
+#include "common/utc_time.h"
 
 namespace cnet {
 
@@ -31,21 +32,9 @@ double Unit(uint64_t x) { return (static_cast<double>(Mix(x) >> 11) + 0.5) / 900
 }  // namespace
 
 std::optional<Seconds> ParseUtcTimestamp(const std::string& s) {
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
-  char sep = 0;
-  int n = std::sscanf(s.c_str(), "%4d-%2d-%2d%c%2d:%2d:%2d", &y, &mo, &d, &sep, &h, &mi, &sec);
-  if (n == 3 && s.size() == 10) sep = 'T', n = 7;
-  if (n < 6 || (sep != ' ' && sep != 'T')) return std::nullopt;
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 || h < 0 || mi < 0 || sec < 0)
-    return std::nullopt;
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = sec;
-  return static_cast<Seconds>(timegm(&tm));
+  std::optional<int64_t> at = ParseUtcDateTime(s);
+  if (!at) return std::nullopt;
+  return static_cast<Seconds>(*at);
 }
 
 CarbonSignal CarbonSignal::Constant(double g_per_kwh, std::string label) {

@@ -54,7 +54,8 @@ class CarbonSignal {
   std::string label_;
 };
 
-// "YYYY-MM-DD HH:MM:SS" or "YYYY-MM-DDTHH:MM[:SS]" (UTC) -> epoch seconds; nullopt if malformed.
+// A series' time stamp -> epoch seconds: ParseUtcDateTime (common/utc_time.h: "YYYY-MM-DD HH:MM:SS",
+// "...THH:MM[:SS][.f]", optional zone "Z"/"+HH:MM", applied); nullopt if malformed.
 std::optional<Seconds> ParseUtcTimestamp(const std::string& s);
 
 // The forecast's error model (docs/energy.md): forecast(t | issued at τ) = truth(t) x max(0.05, 1 + e),

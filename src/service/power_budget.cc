@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "common/strings.h"
+#include "common/utc_time.h"
 #include "service/wait_reasons.h"
 
 namespace cnet::service {
@@ -13,36 +14,12 @@ namespace {
 
 constexpr double kDay = 86400;
 
-// "HH:MM[:SS]" -> seconds after midnight; "YYYY-MM-DDTHH:MM[:SS][Z]" -> epoch seconds (UTC).
+// "HH:MM[:SS][Z]" -> {daily, seconds after midnight}; a date-time (common/utc_time.h) ->
+// {dated, epoch seconds}.
 std::optional<std::pair<bool, double>> ParseWhen(std::string s) {
+  if (std::optional<int64_t> at = ParseUtcDateTime(s)) return std::make_pair(false, static_cast<double>(*at));
   if (!s.empty() && s.back() == 'Z') s.pop_back();
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0, n = 0, m = 0;
-  // Optional ":SS" after position n, then the end of the text.
-  auto rest = [&]() {
-    if (s.size() > static_cast<size_t>(n)) {
-      if (std::sscanf(s.c_str() + n, ":%2d%n", &sec, &m) != 1) return false;
-      n += m;
-    }
-    return s.size() == static_cast<size_t>(n) && sec >= 0 && sec <= 59 && mi >= 0 && mi <= 59 && h >= 0;
-  };
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d%n", &y, &mo, &d, &h, &mi, &n) == 5) {
-    if (!rest() || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23) return std::nullopt;
-    std::tm tm{};
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = sec;
-    return std::make_pair(false, static_cast<double>(timegm(&tm)));
-  }
-  n = 0;
-  if (std::sscanf(s.c_str(), "%2d:%2d%n", &h, &mi, &n) == 2 && s.find('-') == std::string::npos) {
-    if (!rest() || h > 24) return std::nullopt;
-    const double t = h * 3600.0 + mi * 60.0 + sec;
-    if (t > kDay) return std::nullopt;
-    return std::make_pair(true, t);
-  }
+  if (std::optional<int> t = ParseTimeOfDay(s)) return std::make_pair(true, static_cast<double>(*t));
   return std::nullopt;
 }
 
