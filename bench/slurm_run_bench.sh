@@ -6,6 +6,8 @@
 #     - with sbatch to cluster A,                       (sbatch, 1 cluster)
 #     - through `cnet serve` to cluster A,              (cnet, 1 cluster)
 #     - through `cnet serve` to clusters A and B        (cnet, 2 clusters; TWO=1)
+#     - with sbatch to A and B at once, N/2 each        (sbatch, 2 clusters; TWO=1: the sum of
+#       both clusters' rates, the peer of cnet -> A + B)
 #     jobs/s end to end = N / (first submit .. the last job's end, as the job itself records it).
 #  B. Paced: PACED_N jobs (`sleep 1`), one every PACED_GAP_S, to cluster A with room to spare:
 #     submit-to-RUNNING latency = the job's own first timestamp - the client's time before the
@@ -21,7 +23,8 @@
 #   TWO (1), PACED_N (30; 0 skips), PACED_GAP_S (1.5), POLL_S (unset: the site's poll_interval_s
 #   default), KEEP (set: keep the work dir), SBATCH_SRUN (1: sbatch runs the command in an srun step,
 #   as computenet's batch script does), QUEUE_AHEAD (unset: the site's queue_ahead default, 0 = off), ports: cluster A 9817/19300/9820, cluster B 9917/19400/9920, CNET_PORT (19080),
-#   OUT (CSV; default beside cnet, slurm_run_bench-DATE.csv).
+#   OUT (CSV; default beside cnet, slurm_run_bench-DATE.csv), PATHS ("sbatch cnet": the burst paths to
+#   run; with TWO=1 each runs to one and to both clusters).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,6 +36,8 @@ NGPUS=${NGPUS:-8}
 TWO=${TWO:-1}
 PACED_N=${PACED_N:-30}
 PACED_GAP_S=${PACED_GAP_S:-1.5}
+PATHS=${PATHS:-sbatch cnet}
+want() { [[ " $PATHS " == *" $1 "* ]]; }
 CNET_PORT=${CNET_PORT:-19080}
 OUT=${OUT:-$(dirname "$CNET")/slurm_run_bench-$(date +%Y%m%d-%H%M%S).csv}
 
@@ -137,7 +142,7 @@ sys.exit(0 if all(x['healthy'] and x.get('free',{}).get('H100-SXM',0) > 0 for x 
 cat >"$WORK/driver.py" <<'PY'
 # driver.py MODE KIND N OUTDIR [GAP_S]: MODE sbatch|cnet, KIND burst|paced. Each job writes
 # "<start> <end>" (epoch seconds, its own clock) to OUTDIR/<i>; the client's submit times go to
-# OUTDIR/submits.tsv. Prints nothing; exits non-zero on a failed submit.
+# OUTDIR/submits<IDX0>.tsv. Prints nothing; exits non-zero on a failed submit.
 import http.client, json, os, shlex, subprocess, sys, time
 mode, kind, n, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 gap = float(sys.argv[5]) if len(sys.argv) > 5 else 0
@@ -151,9 +156,10 @@ def wrap(c):  # SBATCH_SRUN=1: the command in an srun step, as computenet's batc
 conn = None
 if mode == "cnet":
     conn = http.client.HTTPConnection("127.0.0.1", int(os.environ["CNET_PORT"]), timeout=30)
-subs = open(f"{out}/submits.tsv", "w")
+i0 = int(os.environ.get("IDX0", "0"))  # first job index (two drivers into one OUTDIR)
+subs = open(f"{out}/submits{i0}.tsv", "w")
 t_next = time.time()
-for i in range(n):
+for i in range(i0, i0 + n):
     if gap: 
         time.sleep(max(0, t_next - time.time())); t_next += gap
     t = time.time()
@@ -180,7 +186,8 @@ deadline = time.time() + timeout
 def done(): return [f for f in os.listdir(out) if f.isdigit()]
 while len(done()) < n and time.time() < deadline: time.sleep(0.2)
 if len(done()) < n: sys.exit(f"only {len(done())} of {n} jobs ended within {timeout} s")
-subs = {int(l.split()[0]): float(l.split()[1]) for l in open(f"{out}/submits.tsv")}
+subs = {int(l.split()[0]): float(l.split()[1])
+        for f in os.listdir(out) if f.startswith("submits") for l in open(f"{out}/{f}")}
 rec = {int(f): tuple(map(float, open(f"{out}/{f}").read().split())) for f in done()}
 first = min(subs.values()); last = max(e for _, e in rec.values())
 lat = sorted(1000 * (rec[i][0] - subs[i]) for i in rec)
@@ -188,12 +195,16 @@ def pct(p): return lat[max(0, min(len(lat) - 1, -(-len(lat) * p // 100) - 1))]
 print(f"{last - first:.2f} {n / (last - first):.2f} {pct(50):.0f} {pct(99):.0f}")
 PY
 
-echo "kind,path,clusters,n,wall_s,jobs_per_s,start_p50_ms,start_p99_ms,load1" >"$OUT"
+echo "kind,path,clusters,n,wall_s,jobs_per_s,start_p50_ms,start_p99_ms,load1,cnet_cpu_s" >"$OUT"
+server_cpu() {  # CPU seconds (user + system) cnet serve has used so far; "" when none runs
+  [ -n "$SERVER_PID" ] && [ -r "/proc/$SERVER_PID/stat" ] || return 0
+  awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.1f", ($12 + $13) / hz }' "/proc/$SERVER_PID/stat"
+}
 row() {  # row KIND PATH CLUSTERS N OUTDIR TIMEOUT
   local r
   r=$(python3 "$WORK/analyse.py" "$1" "$4" "$5" "$6") || { log "$2 $1 N=$4: $r"; return 1; }
   read -r wall rate p50 p99 <<<"$r"
-  echo "$1,$2,$3,$4,$wall,$rate,$p50,$p99,$(cut -d' ' -f1 /proc/loadavg)" | tee -a "$OUT" >&2
+  echo "$1,$2,$3,$4,$wall,$rate,$p50,$p99,$(cut -d' ' -f1 /proc/loadavg),$(server_cpu)" | tee -a "$OUT" >&2
 }
 
 log "clusters up ($NNODES nodes x $NGPUS GPUs each)"
@@ -203,24 +214,39 @@ export CNET_PORT
 
 for n in $N_LIST; do
   timeout=$((n * 3 + 120))
-  log "burst of $n: sbatch -> A"
-  cluster_env A
-  python3 "$WORK/driver.py" sbatch burst "$n" "$WORK/sb-$n"
-  row burst sbatch 1 "$n" "$WORK/sb-$n" $timeout
-  cluster_clear A
+  if want sbatch; then
+    log "burst of $n: sbatch -> A"
+    cluster_env A
+    python3 "$WORK/driver.py" sbatch burst "$n" "$WORK/sb-$n"
+    row burst sbatch 1 "$n" "$WORK/sb-$n" $timeout
+    cluster_clear A
+  fi
 
-  log "burst of $n: cnet -> A"
-  start_server A
-  TOKEN=$TOKEN python3 "$WORK/driver.py" cnet burst "$n" "$WORK/cn1-$n"
-  row burst cnet 1 "$n" "$WORK/cn1-$n" $timeout
-  stop_server; cluster_clear A
+  if want cnet; then
+    log "burst of $n: cnet -> A"
+    start_server A
+    TOKEN=$TOKEN python3 "$WORK/driver.py" cnet burst "$n" "$WORK/cn1-$n"
+    row burst cnet 1 "$n" "$WORK/cn1-$n" $timeout
+    stop_server; cluster_clear A
+  fi
 
-  if [ "$TWO" = 1 ]; then
+  if [ "$TWO" = 1 ] && want cnet; then
     log "burst of $n: cnet -> A + B"
     start_server A B
     TOKEN=$TOKEN python3 "$WORK/driver.py" cnet burst "$n" "$WORK/cn2-$n"
     row burst cnet 2 "$n" "$WORK/cn2-$n" $timeout
     stop_server; cluster_clear A; cluster_clear B
+  fi
+  if [ "$TWO" = 1 ] && want sbatch; then
+    log "burst of $n: sbatch -> A + B (N/2 each, at once)"
+    half=$((n / 2))
+    (cluster_env A; python3 "$WORK/driver.py" sbatch burst "$half" "$WORK/sb2-$n") &
+    pa=$!
+    (cluster_env B; IDX0=$half python3 "$WORK/driver.py" sbatch burst "$((n - half))" "$WORK/sb2-$n") &
+    pb=$!
+    wait $pa && wait $pb || die "sbatch -> A + B failed"
+    row burst sbatch 2 "$n" "$WORK/sb2-$n" $timeout
+    cluster_clear A; cluster_clear B
   fi
 done
 
