@@ -11,7 +11,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$here/build}
 out=${2:-/tmp/cnet-sharing-sim}
-hours=${3:-6}
+hours=${3:-3}
 loads=${4:-0.5 0.8 1.0}
 mkdir -p "$out"
 for load in $loads; do
