@@ -24,6 +24,8 @@ struct SimArgs {
   std::string policies = "las,las-hetero", measure, json, reference = "V100";
   std::vector<std::string> catalogue_extensions;
   std::string jobs_out, util_out, restore_costs, elastic, economics, objectives, carbon;
+  std::string share_scorers = "best-fit", share_mix;
+  bool check_invariants = false;
   double util_interval = 0, restore_gbs = 0;
   double rate = 0, round = 360, penalty = 0;
   size_t jobs = 0, limit = 0;
@@ -41,6 +43,31 @@ Status ParseMeasure(const std::string& m, SimOptions* o) {
   o->measure_first = *a;
   o->measure_last = *b;
   return Status::Ok();
+}
+
+// --share-scorer (a list: each policy runs once per scorer), --share-mix, --check-invariants.
+Result<std::vector<ShareScorer>> ParseShareOptions(const SimArgs& a, const Workload& wl, SimOptions* o) {
+  std::vector<ShareScorer> out;
+  for (const auto& n : SplitList(a.share_scorers)) {
+    auto s = ParseShareScorer(n);
+    if (!s.ok()) return InvalidArgument("--share-scorer: " + s.status().message());
+    out.push_back(*s);
+  }
+  if (out.empty()) return InvalidArgument("--share-scorer: no scorer named");
+  if (!a.share_mix.empty()) {
+    auto mix = DemandMix::Parse(a.share_mix);
+    if (!mix.ok()) {
+      std::string m = mix.status().message();
+      if (m.rfind("--mix: ", 0) == 0) m = m.substr(7);
+      return InvalidArgument("--share-mix: " + m);
+    }
+    o->share_mix = std::move(mix).value();
+    for (const GpuDemand& d : o->share_mix.demand)
+      if (d.cpus > 0) return InvalidArgument("--share-mix: the simulator does not model CPU cores of a share ('x')");
+  }
+  o->check_invariants = a.check_invariants;
+  if (!wl.HasShares()) out.resize(1);  // no fractional jobs: the scorer changes nothing
+  return out;
 }
 
 Status RunSimulate(const SimArgs& a, const char* argv0) {
@@ -118,6 +145,7 @@ Status RunSimulate(const SimArgs& a, const char* argv0) {
     objectives.push_back(obj);
   }
   if (objectives.empty()) objectives.push_back(std::nullopt);
+  CNET_ASSIGN_OR_RETURN(std::vector<ShareScorer> scorers, ParseShareOptions(a, wl, &opts));
   PolicyRegistry reg;
   RegisterBuiltinPolicies(reg);
   std::vector<std::string> names = SplitList(a.policies);
@@ -126,9 +154,13 @@ Status RunSimulate(const SimArgs& a, const char* argv0) {
   const bool tty = !a.quiet && isatty(STDERR_FILENO);
   std::vector<SimResult> results;
   std::vector<std::pair<std::string, Status>> failures;  // policy, why
-  for (const auto& objective : objectives) {
+  std::vector<std::pair<std::optional<Objective>, ShareScorer>> variants;
+  for (const auto& objective : objectives)
+    for (ShareScorer scorer : scorers) variants.push_back({objective, scorer});
+  for (const auto& [objective, scorer] : variants) {
     SimOptions oo = opts;
     oo.objective = objective;
+    oo.share_scorer = scorer;
     // One policy's failure does not lose the others' results: it is reported after them.
     MultiRunResult runs = SimulatePolicies(cluster, perf, reg, names, wl, oo, [tty](const std::string& n, SimOptions& o) {
       o.keep_policy_type_order = n == "cost-hetero";  // as the service runs it
@@ -143,6 +175,7 @@ Status RunSimulate(const SimArgs& a, const char* argv0) {
     if (tty) std::fprintf(stderr, "\r%80s\r", "");
     for (SimResult& r : runs.results) {
       if (objective) r.policy += std::string("/") + ObjectiveName(*objective);
+      if (wl.HasShares()) r.policy += std::string("/") + ShareScorerName(scorer);
       results.push_back(std::move(r));
     }
     for (auto& f : runs.failures) failures.push_back(std::move(f));
@@ -230,6 +263,13 @@ void AddSimulateCommand(CLI::App& app, int* rc, const char* argv0) {
   s->add_option("--objective", a->objectives,
                 "fastest, cheapest and/or greenest (comma-separated): every job's objective; each policy runs once per objective");
   s->add_option("--carbon", a->carbon, "per-site carbon signals, forecast error, temporal shifting, deadlines (YAML; docs/energy.md)");
+  s->add_option("--share-scorer", a->share_scorers,
+                "best-fit, best-fit-gpu and/or fgd (comma-separated): places fractional jobs; each policy runs once per scorer (docs/sharing.md)")
+      ->capture_default_str();
+  s->add_option("--share-mix", a->share_mix,
+                "D:W,... demand mix that fragmentation of shared accelerators is measured against (default: the workload's)");
+  s->add_flag("--check-invariants", a->check_invariants,
+              "check after every event that no accelerator is over-committed (slower)");
   s->add_flag("--quiet", a->quiet, "no progress bar");
   s->callback([a, rc, argv0] { *rc = ReportError(RunSimulate(*a, argv0)); });
 }

@@ -61,6 +61,15 @@ class Scheduler {
   void SetNodeUsable(NodeId n, bool usable) { capacity_.SetUsable(n, usable); }
   // `twin` models the CPUs of accelerator node `node` (Capacity::SetCpuTwin). Before any job runs.
   void SetCpuTwin(NodeId node, NodeId twin) { capacity_.SetCpuTwin(node, twin); }
+  // Packages held by work this scheduler does not place (in the simulator, accelerators shared by
+  // fractional jobs, sim/share_lane.h): no placement lands on them until released. Returns false,
+  // taking nothing, when `p` does not fit the free capacity (packages or rack power) now.
+  [[nodiscard]] bool HoldOutside(const Placement& p) {
+    if (!capacity_.CanTake(p)) return false;
+    capacity_.Take(p);
+    return true;
+  }
+  void ReleaseOutside(const Placement& p) { capacity_.Give(p); }
   // A rack's power budget in watts (+inf = none): Capacity::SetRackBudgetW.
   void SetRackBudgetW(RackId r, double w) { capacity_.SetRackBudgetW(r, w); }
   // What the policy would decide if `cap` were the free capacity (the running and pending jobs as

@@ -26,8 +26,9 @@ Result<ElasticRange> ParseElasticRange(const std::string& text) {
 }
 
 void MakeElastic(Workload* w, const ElasticRange& range) {
-  for (JobSpec& j : w->jobs) {
-    if (j.Elastic()) continue;
+  for (size_t i = 0; i < w->jobs.size(); ++i) {
+    JobSpec& j = w->jobs[i];
+    if (j.Elastic() || w->ShareMilli(i) > 0) continue;  // a fractional job stays one worker
     const int unit = std::max(1, j.unit);
     j.min_workers = std::min(range.min_workers * unit, j.workers);
     const int workers = j.workers / unit;

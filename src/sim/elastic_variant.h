@@ -19,7 +19,7 @@ Result<ElasticRange> ParseElasticRange(const std::string& text);
 
 // Gives every rigid job of `w` the range: min_workers = min(MIN x unit, workers), max_workers =
 // FACTOR x workers rounded down to whole workers (never below workers). Jobs that already declare
-// a range keep theirs.
+// a range keep theirs; fractional jobs (Workload::share_milli) stay one rigid worker.
 void MakeElastic(Workload* w, const ElasticRange& range);
 
 }  // namespace cnet

@@ -1,5 +1,6 @@
 #include "sim/outputs.h"
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 
@@ -9,6 +10,11 @@ namespace cnet {
 
 namespace {
 std::string Num(double v) { return FormatNumber("%.3f", v); }
+// Whole counts as integers, shares of accelerators with 3 decimals.
+std::string Count(double v) {
+  const double r = std::round(v);
+  return std::fabs(v - r) < 5e-4 ? std::to_string(static_cast<int64_t>(r)) : Num(v);
+}
 }  // namespace
 
 std::string JobsCsv(const std::vector<SimResult>& runs) {
@@ -28,8 +34,8 @@ std::string UtilCsv(const std::vector<SimResult>& runs) {
   std::string s = "policy,time_s,type,total,allocated,idle,fragmented\n";
   for (const auto& r : runs)
     for (const auto& u : r.util)
-      s += r.policy + "," + Num(u.t) + "," + u.type + "," + std::to_string(u.total) + "," +
-           std::to_string(u.allocated) + "," + std::to_string(u.idle) + "," + std::to_string(u.fragmented) + "\n";
+      s += r.policy + "," + Num(u.t) + "," + u.type + "," + std::to_string(u.total) + "," + Count(u.allocated) +
+           "," + Count(u.idle) + "," + Count(u.fragmented) + "\n";
   return s;
 }
 

@@ -10,6 +10,7 @@
 #include "sched/placement.h"
 #include "sched/estimate/site_carbon.h"
 #include "sched/placement/scorers/objective.h"
+#include "sim/share_lane.h"
 
 namespace cnet {
 
@@ -51,11 +52,15 @@ class Run {
     res_.policy = std::string(sched_.policy().name());
     res_.workload = wl.source;
     res_.jobs_total = wl.jobs.size();
+    if (wl.HasShares())
+      lane_ = std::make_unique<ShareLane>(cluster, opts.share_scorer,
+                                          opts.share_mix.demand.empty() ? WorkloadMix(wl) : opts.share_mix);
   }
 
   Result<SimResult> Go() {
     const double wall0 = MonotonicSeconds();
     CNET_RETURN_IF_ERROR(CheckRunnable(sched_, wl_));
+    CNET_RETURN_IF_ERROR(CheckShares());
     for (const auto& j : wl_.jobs) to_measure_ += Measured(j.id);
     if (to_measure_ == 0) return InvalidArgument("--measure: no job ids in the window");
     first_submit_ = wl_.jobs.empty() ? 0 : wl_.jobs.front().submit_time_s;
@@ -63,6 +68,11 @@ class Run {
     while (done_measured_ < to_measure_) {
       CNET_RETURN_IF_ERROR(AdmitArrivals());
       CNET_RETURN_IF_ERROR(Decide());
+      PlaceShares();
+      if (lane_ && opts_.check_invariants) {
+        if (Status st = lane_->Check(sched_.capacity()); !st.ok())
+          return Internal("at t=" + std::to_string(t_) + " s: " + st.message());
+      }
       SampleUtil();
       CNET_RETURN_IF_ERROR(Advance());
       CompleteAt();
@@ -94,19 +104,49 @@ class Run {
     auto it = started_.find(id);
     if (it == started_.end()) return;
     const Placement& p = it->second.second;
-    busy_s_[p.accel.value()] += p.Workers() * (t - it->second.first);
+    AccountBusy(p.accel, p.slots.front().node, p.Workers(), it->second.first, t);
+    started_.erase(it);
+    if (lane_) lane_->GiveWhole(id);
+  }
+  // Books `packages` accelerators of type a (on node's site) busy over [from, to].
+  void AccountBusy(AccelId a, NodeId node, double packages, Seconds from, Seconds to) {
+    busy_s_[a.value()] += packages * (to - from);
     if (const SiteCarbon* carbon = opts_.economics ? opts_.economics->carbon() : nullptr) {
-      const std::string& site = cluster_.site(cluster_.node(p.slots.front().node).site).name;
-      const double kwh = RunEnergyKwh(perf_.catalogue().Get(p.accel), p.Workers(), t - it->second.first);
+      const std::string& site = cluster_.site(cluster_.node(node).site).name;
+      const double kwh = perf_.catalogue().Get(a).board_power_w * packages * (to - from) / kJoulesPerKwh;
       res_.busy_energy_kwh += kwh;
-      res_.carbon_g += kwh * carbon->TrueAverage(site, it->second.first, t);
+      res_.carbon_g += kwh * carbon->TrueAverage(site, from, to);
     }
     if (opts_.economics) {
-      const std::string& site = cluster_.site(cluster_.node(p.slots.front().node).site).name;
-      site_cost_usd_ += opts_.economics->PriceUsdPerHour(perf_.catalogue(), site, p.accel) * p.Workers() *
-                        (t - it->second.first) / 3600;
+      const std::string& site = cluster_.site(cluster_.node(node).site).name;
+      site_cost_usd_ += opts_.economics->PriceUsdPerHour(perf_.catalogue(), site, a) * packages * (to - from) / 3600;
     }
-    started_.erase(it);
+  }
+
+  // A fractional job must be one rigid worker (a trace cannot say otherwise; a Workload built in
+  // code might).
+  Status CheckShares() const {
+    for (size_t i = 0; lane_ && i < wl_.jobs.size(); ++i) {
+      const JobSpec& j = wl_.jobs[i];
+      const int m = wl_.ShareMilli(i);
+      if (m <= 0) continue;
+      if (m >= kMilliPerGpu || j.workers != 1 || j.unit != 1 || j.Elastic())
+        return InvalidArgument(Where(wl_.source, wl_.lines[i], "accelerators_per_worker") +
+                               ": a fraction of an accelerator is for a one-worker, rigid job");
+    }
+    return Status::Ok();
+  }
+  // Starts the fractional jobs that fit now (after the policy's cycle).
+  void PlaceShares() {
+    if (!lane_) return;
+    for (size_t k : lane_->Place(sched_, t_)) {
+      const ShareLane::Running& r = lane_->running()[k];
+      Track& tr = track_[r.rec.spec.id];
+      tr.types = {perf_.catalogue().Get(r.accel).name};
+      tr.max_nodes = 1;
+      tr.predicted = r.rec.predicted[r.accel.value()];
+      if (tr.predicted) predicted_.insert({r.rec.spec.type_id.value(), r.accel.value()});
+    }
   }
 
   Status AdmitArrivals() {
@@ -117,8 +157,14 @@ class Run {
     while (next_ < wl_.jobs.size() && wl_.jobs[next_].submit_time_s <= t_ + 1e-9) {
       JobSpec spec = wl_.jobs[next_];
       if (opts_.objective) spec.objective = *opts_.objective;
+      const int milli = wl_.ShareMilli(next_);
       ++next_;
       CNET_RETURN_IF_ERROR(SetDeadline(spec));
+      if (milli > 0) {  // the lane's, never shifted in time
+        CNET_ASSIGN_OR_RETURN(JobRecord rec, sched_.Prepare(std::move(spec)));
+        lane_->Enqueue(std::move(rec), milli);
+        continue;
+      }
       CNET_ASSIGN_OR_RETURN(Seconds start, PlannedStart(spec));
       if (start > t_) {
         ++res_.shifted;
@@ -172,6 +218,7 @@ class Run {
       ++res_.preemptions;
     } else if (d.action == Action::kPlace) {
       started_[d.job] = {t_, d.placement};
+      if (lane_) lane_->TakeWhole(d.job, d.placement);
       const JobRecord* r = sched_.Find(d.job);
       Track& tr = track_[d.job];
       const std::string& type = perf_.catalogue().Get(d.placement.accel).name;
@@ -193,16 +240,17 @@ class Run {
     if (!held_.empty()) t_arr = std::min(t_arr, held_.begin()->first);
     Seconds t_done = kInf;
     for (JobId id : sched_.running()) t_done = std::min(t_done, sched_.Find(id)->ExpectedFinish());
+    if (lane_) t_done = std::min(t_done, lane_->NextFinish());
     Seconds t_next = std::min(t_arr, t_done);
     if (ts_) {
       if (sched_.active() > 0) t_next = std::min(t_done, next_round_);
       else next_round_ = t_arr;  // idle: the next round starts with the next arrival
     }
-    idle_rounds_ = (sched_.running().empty() && !sched_.pending().empty() && next_ >= wl_.jobs.size() && held_.empty())
-                       ? idle_rounds_ + 1 : 0;
+    const bool runs = !sched_.running().empty() || (lane_ && !lane_->running().empty());
+    const size_t waits = sched_.pending().size() + (lane_ ? lane_->waiting() : 0);
+    idle_rounds_ = (!runs && waits > 0 && next_ >= wl_.jobs.size() && held_.empty()) ? idle_rounds_ + 1 : 0;
     if (!std::isfinite(t_next) || idle_rounds_ > 3) {
-      return FailedPrecondition("simulation stalled at t=" + std::to_string(t_) + " s: " +
-                                std::to_string(sched_.pending().size()) +
+      return FailedPrecondition("simulation stalled at t=" + std::to_string(t_) + " s: " + std::to_string(waits) +
                                 " jobs wait and nothing runs (rack power caps too tight?)");
     }
     t_ = std::max(t_, t_next);
@@ -216,20 +264,28 @@ class Run {
     for (JobId id : finished) {
       StopBusy(id, t_);
       JobRecord r = sched_.Complete(id, t_);
-      ++res_.jobs_completed;
-      RecordJob(r);
-      if (r.spec.deadline_s) {
-        ++res_.deadline_jobs;
-        res_.deadline_misses += t_ > *r.spec.deadline_s + 1e-6;
-      }
-      last_finish_ = std::max(last_finish_, t_);
-      if (!Measured(r.spec.id)) continue;
-      double j = t_ - r.spec.submit_time_s;
-      measured_jct_.push_back({r.spec.id.value(), j / 3600});
-      double alone = r.spec.total_steps / r.BestRate();
-      ftf_.push_back(j / alone);
-      ++done_measured_;
+      Finished(r, r.spec.total_steps / r.BestRate());
     }
+    if (!lane_) return;
+    for (const ShareLane::Running& s : lane_->Complete(sched_, t_)) {
+      AccountBusy(s.accel, s.where.node, s.Share(), s.rec.first_start_s, t_);
+      Finished(s.rec, s.rec.spec.total_steps / (s.Share() * s.rec.BestRate()));  // alone: at its share
+    }
+  }
+  // Books a job that ended at t_; alone_s: its run time alone on its fastest type.
+  void Finished(const JobRecord& r, Seconds alone_s) {
+    ++res_.jobs_completed;
+    RecordJob(r);
+    if (r.spec.deadline_s) {
+      ++res_.deadline_jobs;
+      res_.deadline_misses += t_ > *r.spec.deadline_s + 1e-6;
+    }
+    last_finish_ = std::max(last_finish_, t_);
+    if (!Measured(r.spec.id)) return;
+    double j = t_ - r.spec.submit_time_s;
+    measured_jct_.push_back({r.spec.id.value(), j / 3600});
+    ftf_.push_back(j / alone_s);
+    ++done_measured_;
   }
 
   void RecordJob(const JobRecord& r) {
@@ -252,6 +308,7 @@ class Run {
   void SampleUtil() {
     if (opts_.util_interval_s <= 0 || t_ < next_sample_ - 1e-9) return;
     next_sample_ = t_ + opts_.util_interval_s;
+    if (lane_) return SampleShared();
     const Capacity& cap = sched_.capacity();
     std::vector<int> alloc(perf_.catalogue().size(), 0);
     for (const auto& [id, sp] : started_) alloc[sp.second.accel.value()] += sp.second.Workers();
@@ -263,6 +320,19 @@ class Run {
       u.allocated = alloc[a.value()];
       u.idle = cap.FreeOfType(a);
       u.fragmented = WaitingWorkBlocked(a) ? u.idle : 0;
+      res_.util.push_back(std::move(u));
+    }
+  }
+  // With fractional jobs: capacity in accelerators with shares, fragmentation by FGD's measure.
+  void SampleShared() {
+    for (AccelId a : cluster_.accel_types()) {
+      UtilSample u;
+      u.t = t_;
+      u.type = perf_.catalogue().Get(a).name;
+      u.total = cluster_.AccelCount(a);
+      u.idle = lane_->FreeOf(a);
+      u.allocated = u.total - u.idle;
+      u.fragmented = lane_->FragmentedOf(a);
       res_.util.push_back(std::move(u));
     }
   }
@@ -292,6 +362,9 @@ class Run {
     const Catalogue& cat = perf_.catalogue();
     // Close the books on jobs still running (measured window reached before they ended).
     for (JobId id : sched_.running()) StopBusy(id, t_);
+    if (lane_)
+      for (const ShareLane::Running& s : lane_->running())
+        AccountBusy(s.accel, s.where.node, s.Share(), s.rec.first_start_s, t_);
     const double span = std::max(1e-9, last_finish_ - first_submit_);
     for (AccelId a : cluster_.accel_types()) {
       const auto& s = cat.Get(a);
@@ -346,6 +419,7 @@ class Run {
   size_t to_measure_ = 0, next_ = 0, done_measured_ = 0;
   Seconds first_submit_ = 0, last_finish_ = 0, t_ = 0, next_round_ = 0, next_sample_ = 0;
   double last_progress_ = 0;
+  std::unique_ptr<ShareLane> lane_;  // only when the workload has fractional jobs
   int idle_rounds_ = 0;  // rounds in a row with work queued, nothing running and nothing arriving
 };
 

@@ -14,6 +14,7 @@
 #include "sched/estimate/economics.h"
 #include "sched/estimate/temporal_shift.h"
 #include "sched/scheduler.h"
+#include "sched/placement/gpu_share.h"
 #include "sim/trace.h"
 
 namespace cnet {
@@ -45,6 +46,14 @@ struct SimOptions {
     double fraction = 0, slack = 3;
     uint64_t seed = 0;
   } deadlines;
+  // Fractional jobs (Workload::share_milli; sim/share_lane.h, docs/sharing.md): the scorer that
+  // places them, and the demand mix their fragmentation is measured against (empty: the
+  // workload's own, WorkloadMix).
+  ShareScorer share_scorer = ShareScorer::kBestFit;
+  DemandMix share_mix;
+  // After every event, check that no accelerator is over-committed (ShareLane::Check); a
+  // violation fails the run. For tests: it costs a pass over every accelerator.
+  bool check_invariants = false;
   // Called now and then with (fraction done, simulated seconds, jobs finished).
   std::function<void(double, Seconds, size_t)> progress;
 };
@@ -62,11 +71,14 @@ struct JobOutcome {
 // Accelerators of one type at one time, for `--util-out`. idle = free and usable; fragmented:
 // the part of idle that the waiting work cannot use (jobs wait that accept the type, and none of
 // them fits in the free packages of that type: scattered over nodes, or power-capped); 0 when no
-// waiting job accepts the type.
+// waiting job accepts the type. With fractional jobs in the workload, counts are in accelerators
+// with shares (allocated: the sum of shares; idle: free capacity, partly used accelerators
+// included) and fragmented is FGD's measure against the demand mix (SimOptions::share_mix).
 struct UtilSample {
   Seconds t = 0;
   std::string type;
-  int total = 0, allocated = 0, idle = 0, fragmented = 0;
+  int total = 0;
+  double allocated = 0, idle = 0, fragmented = 0;
 };
 
 struct SimResult {

@@ -7,8 +7,13 @@
 
 #include "common/csv.h"
 #include "sched/elastic_sizes.h"
+#include "sched/placement/gpu_share.h"
 
 namespace cnet {
+
+bool Workload::HasShares() const {
+  return std::any_of(share_milli.begin(), share_milli.end(), [](int m) { return m > 0; });
+}
 
 namespace {
 
@@ -22,9 +27,11 @@ void SortWorkload(Workload& w) {
   });
   Workload out;
   out.source = w.source;
+  out.size_field = w.size_field;
   for (size_t i : idx) {
     out.jobs.push_back(std::move(w.jobs[i]));
     out.lines.push_back(w.lines[i]);
+    if (!w.share_milli.empty()) out.share_milli.push_back(w.share_milli[i]);
   }
   w = std::move(out);
 }
@@ -39,17 +46,29 @@ bool ParseTimestamp(const std::string& s, double* out) {
 }
 
 // accelerators_per_worker: a worker's packages share one node (JobSpec::unit); the gang is
-// workers x that many packages. Fractions of an accelerator are for the pod packer, not here.
+// workers x that many packages. A fraction in (0, 1) (at most 3 decimals, as ParseGpuDemand) is
+// a share of one accelerator for a one-worker job: *milli gets its thousandths.
 Status ReadPerWorker(const CsvTable& t, const CsvTable::Row& r, std::optional<size_t> c, const std::string& file,
-                     JobSpec* j) {
+                     JobSpec* j, int* milli) {
+  *milli = 0;
   if (!c || r.cells[*c].empty()) return Status::Ok();
   CNET_ASSIGN_OR_RETURN(double per, t.Double(r, *c));
-  if (per > 0 && per < 1)
-    return InputError(file, r.line, "accelerators_per_worker",
-                      "fractional accelerators (" + r.cells[*c] + ") are packed by `cnet pack` (docs/sharing.md); "
-                      "the gang simulator schedules whole accelerators");
+  if (per > 0 && per < 1) {
+    auto d = ParseGpuDemand(r.cells[*c]);
+    if (!d.ok() || r.cells[*c].find('x') != std::string::npos)
+      return InputError(file, r.line, "accelerators_per_worker",
+                        "a fraction of an accelerator must be in (0, 1) with at most 3 decimals, not " + r.cells[*c]);
+    if (j->workers != 1)
+      return InputError(file, r.line, "accelerators_per_worker",
+                        "a fraction of an accelerator (" + r.cells[*c] + ") is for one-worker jobs; this one has " +
+                            std::to_string(j->workers) + " workers");
+    *milli = d->milli;
+    return Status::Ok();
+  }
   if (per < 1 || per > 1024 || per != static_cast<int>(per))
-    return InputError(file, r.line, "accelerators_per_worker", "must be a whole number from 1 to 1024, not " + r.cells[*c]);
+    return InputError(file, r.line, "accelerators_per_worker",
+                      "must be a whole number from 1 to 1024, or a fraction in (0, 1) for a one-worker job, not " +
+                          r.cells[*c]);
   const int64_t total = static_cast<int64_t>(j->workers) * static_cast<int>(per);
   if (total > 1000000) return InputError(file, r.line, "accelerators_per_worker", "workers x accelerators_per_worker exceeds 1000000");
   j->unit = static_cast<int>(per);
@@ -135,8 +154,12 @@ Result<Workload> ParseCsvTrace(const std::string& text, const std::string& file,
     if (workers <= 0 || workers > 1000000)
       return InputError(file, r.line, "workers", "must be between 1 and 1000000, not " + std::to_string(workers));
     j.workers = static_cast<int>(workers);
-    CNET_RETURN_IF_ERROR(ReadPerWorker(t, r, col("accelerators_per_worker"), file, &j));
+    int milli = 0;
+    CNET_RETURN_IF_ERROR(ReadPerWorker(t, r, col("accelerators_per_worker"), file, &j, &milli));
     CNET_RETURN_IF_ERROR(ReadElastic(t, r, col("min_workers"), col("max_workers"), file, &j));
+    if (milli > 0 && j.Elastic())
+      return InputError(file, r.line, j.min_workers != j.workers ? "min_workers" : "max_workers",
+                        "a job with a fraction of an accelerator cannot be elastic");
     CNET_RETURN_IF_ERROR(ReadRestore(t, r, col("restore_s"), col("first_start_cost_s"), file, &j));
     CNET_ASSIGN_OR_RETURN(j.total_steps, t.Double(r, *col("total_steps")));
     if (j.total_steps <= 0 || j.total_steps > 1e15)
@@ -167,8 +190,10 @@ Result<Workload> ParseCsvTrace(const std::string& text, const std::string& file,
     }
     w.jobs.push_back(std::move(j));
     w.lines.push_back(r.line);
+    w.share_milli.push_back(milli);
   }
   if (w.jobs.empty()) return InputError(file, 0, "", "trace has no jobs");
+  if (!w.HasShares()) w.share_milli.clear();
   SortWorkload(w);
   return w;
 }

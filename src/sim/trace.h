@@ -17,12 +17,19 @@ struct Workload {
   std::vector<JobSpec> jobs;     // sorted by submit time, then id
   std::vector<int> lines;        // input line of each job (0 when generated)
   std::string size_field = "workers";  // the input column holding the gang size
+  // Per job (empty: none): 1..999 for a fractional job, one worker asking that many thousandths
+  // of one accelerator (docs/sharing.md); 0 for a job of whole accelerators.
+  std::vector<int> share_milli;
+
+  int ShareMilli(size_t i) const { return i < share_milli.size() ? share_milli[i] : 0; }
+  bool HasShares() const;
 };
 
 // CSV: job_id,submit_time_s,job_type,workers,total_steps[,tenant][,priority][,deadline_s]
 // [,accelerators][,accelerators_per_worker][,restore_s][,first_start_cost_s][,min_workers]
 // [,max_workers] (accelerators: types separated by '|', empty = any; accelerators_per_worker:
-// whole packages per worker, on one node;
+// whole packages per worker, on one node, or for a one-worker job a fraction in (0, 1) with at
+// most 3 decimals (Workload::share_milli);
 // restore_s / first_start_cost_s: seconds without progress after each restart / at the first
 // start; min_workers / max_workers: an elastic job's range of workers, docs/elastic.md). The order
 // of columns is free.

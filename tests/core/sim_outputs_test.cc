@@ -177,7 +177,7 @@ TEST(TraceColumns, BadValuesNameLineAndField) {
   struct Case {
     std::string row, want;
   };
-  for (const auto& c : std::vector<Case>{{"0,0,ResNet-18 (batch size 64),1,100,0.25,", "t.csv:2: field 'accelerators_per_worker'"},
+  for (const auto& c : std::vector<Case>{{"0,0,ResNet-18 (batch size 64),1,100,0.2501,", "t.csv:2: field 'accelerators_per_worker'"},
                                          {"0,0,ResNet-18 (batch size 64),1,100,1.5,", "whole number"},
                                          {"0,0,ResNet-18 (batch size 64),1,100,0,", "whole number"},
                                          {"0,0,ResNet-18 (batch size 64),1,100,1,-3", "t.csv:2: field 'restore_s'"}}) {

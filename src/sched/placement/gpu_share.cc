@@ -103,12 +103,12 @@ const char* ShareScorerName(ShareScorer s) {
   return "?";
 }
 
-GpuShareState::GpuShareState(const Cluster& cluster) {
+GpuShareState::GpuShareState(const Cluster& cluster, AccelId only) {
   free_.resize(cluster.nodes().size());
   cpus_.assign(cluster.nodes().size(), 0);
   cpus_free_.assign(cluster.nodes().size(), 0);
   for (const Node& n : cluster.nodes()) {
-    if (!n.accel.valid() || n.accel_count <= 0) continue;
+    if (!n.accel.valid() || n.accel_count <= 0 || (only.valid() && n.accel != only)) continue;
     free_[n.id.value()] = GpuFree(static_cast<size_t>(n.accel_count), kMilliPerGpu);
     cpus_[n.id.value()] = cpus_free_[n.id.value()] = n.cpus;
     groups_[KeyOf(n.id)].push_back(n.id.value());

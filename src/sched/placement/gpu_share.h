@@ -69,7 +69,9 @@ struct SharePlacement {
 // state grouped so that a decision scores each distinct state once.
 class GpuShareState {
  public:
-  explicit GpuShareState(const Cluster& cluster);
+  // `only` valid: the nodes carrying that accelerator type alone (one state per type, so that a
+  // job can be kept to the types it accepts).
+  explicit GpuShareState(const Cluster& cluster, AccelId only = AccelId());
 
   // The best spot for `d` by `scorer` (the mix is used by kFgd), or nullopt when no node can hold
   // it. Ties go to the lower node id.
