@@ -42,13 +42,7 @@ Status RunPack(const PackArgs& a, const char* argv0) {
     if (end != l.c_str() + l.size()) return InvalidArgument("--loads: '" + l + "' is not a number");
     base.loads.push_back(v);
   }
-  std::vector<ShareScorer> scorers;
-  for (const auto& s : SplitList(a.scorers)) {
-    auto sc = ParseShareScorer(s);
-    if (!sc.ok()) return InvalidArgument("--scorer: " + sc.status().message());
-    scorers.push_back(*sc);
-  }
-  if (scorers.empty()) return InvalidArgument("--scorer: none named");
+  CNET_ASSIGN_OR_RETURN(std::vector<ShareScorer> scorers, ParseShareScorers(a.scorers, "--scorer"));
   const int seeds = a.pods.empty() ? a.seeds : 1;  // a trace is one fixed sequence
   // mean[scorer][load point]
   std::vector<std::vector<PackPoint>> mean(scorers.size(), std::vector<PackPoint>(base.loads.size()));

@@ -47,13 +47,7 @@ Status ParseMeasure(const std::string& m, SimOptions* o) {
 
 // --share-scorer (a list: each policy runs once per scorer), --share-mix, --check-invariants.
 Result<std::vector<ShareScorer>> ParseShareOptions(const SimArgs& a, const Workload& wl, SimOptions* o) {
-  std::vector<ShareScorer> out;
-  for (const auto& n : SplitList(a.share_scorers)) {
-    auto s = ParseShareScorer(n);
-    if (!s.ok()) return InvalidArgument("--share-scorer: " + s.status().message());
-    out.push_back(*s);
-  }
-  if (out.empty()) return InvalidArgument("--share-scorer: no scorer named");
+  CNET_ASSIGN_OR_RETURN(std::vector<ShareScorer> out, ParseShareScorers(a.share_scorers, "--share-scorer"));
   if (!a.share_mix.empty()) {
     auto mix = DemandMix::Parse(a.share_mix);
     if (!mix.ok()) {

@@ -10,6 +10,7 @@
 #include "sim/elastic_variant.h"
 #include "sim/simulator.h"
 #include "sim/trace.h"
+#include "testing/policy_util.h"
 #include "testing/test_util.h"
 
 namespace cnet {
@@ -51,11 +52,7 @@ Cluster OneNode(bool k80 = false) {
   if (k80) g.push_back({"s", "r", "k", 1e9, "k", 1, Accel("K80"), 8});
   return std::move(Cluster::Build("one", g, TestCatalogue())).value();
 }
-std::unique_ptr<Policy> Pol(const std::string& n) {
-  PolicyRegistry r;
-  RegisterBuiltinPolicies(r);
-  return std::move(r.Create(n)).value();
-}
+std::unique_ptr<Policy> Pol(const std::string& n) { return testing::BuiltinPolicy(n); }
 JobSpec Elastic(int64_t id, int lo, int w, int hi, const std::string& type = "J") {
   JobSpec j;
   j.id = JobId(id);

@@ -7,6 +7,7 @@
 #include "sched/policy_registry.h"
 #include "sim/outputs.h"
 #include "sim/simulator.h"
+#include "testing/policy_util.h"
 #include "testing/test_util.h"
 
 namespace cnet {
@@ -16,15 +17,10 @@ using testing::Accel;
 using testing::GavelMatrix;
 using testing::TestCatalogue;
 
-const PerfModel& Perf() {
-  static const PerfModel p(TestCatalogue(), GavelMatrix());
-  return p;
-}
+const PerfModel& Perf() { return testing::GavelPerf(); }
 
 SimResult RunSimulation(const Cluster& cl, const std::string& policy, const Workload& w, SimOptions o = {}) {
-  PolicyRegistry r;
-  RegisterBuiltinPolicies(r);
-  auto res = Simulate(cl, Perf(), std::move(r.Create(policy)).value(), w, o);
+  auto res = Simulate(cl, Perf(), testing::BuiltinPolicy(policy), w, o);
   EXPECT_TRUE(res.ok()) << res.status().ToString();
   return res.ok() ? std::move(res).value() : SimResult{};
 }

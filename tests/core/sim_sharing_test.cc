@@ -8,6 +8,7 @@
 #include "sim/outputs.h"
 #include "sim/share_lane.h"
 #include "sim/simulator.h"
+#include "testing/policy_util.h"
 #include "testing/test_util.h"
 
 namespace cnet {
@@ -17,15 +18,10 @@ using testing::Accel;
 using testing::GavelMatrix;
 using testing::TestCatalogue;
 
-const PerfModel& Perf() {
-  static const PerfModel p(TestCatalogue(), GavelMatrix());
-  return p;
-}
+const PerfModel& Perf() { return testing::GavelPerf(); }
 
 Result<SimResult> Sim(const Cluster& cl, const std::string& policy, const Workload& w, SimOptions o) {
-  PolicyRegistry r;
-  RegisterBuiltinPolicies(r);
-  return Simulate(cl, Perf(), std::move(r.Create(policy)).value(), w, o);
+  return Simulate(cl, Perf(), testing::BuiltinPolicy(policy), w, o);
 }
 
 const char* kHead = "job_id,submit_time_s,job_type,workers,total_steps,accelerators_per_worker";

@@ -8,6 +8,7 @@
 #include "sim/generator.h"
 #include "sim/report.h"
 #include "sim/simulator.h"
+#include "testing/policy_util.h"
 #include "testing/test_util.h"
 
 namespace cnet {
@@ -18,16 +19,9 @@ using testing::DataPath;
 using testing::GavelMatrix;
 using testing::TestCatalogue;
 
-const PerfModel& Perf() {
-  static const PerfModel p(TestCatalogue(), GavelMatrix());
-  return p;
-}
+const PerfModel& Perf() { return testing::GavelPerf(); }
 
-std::unique_ptr<Policy> Pol(const std::string& n) {
-  PolicyRegistry r;
-  RegisterBuiltinPolicies(r);
-  return std::move(r.Create(n)).value();
-}
+std::unique_ptr<Policy> Pol(const std::string& n) { return testing::BuiltinPolicy(n); }
 
 Cluster Load(const std::string& path) {
   auto c = Cluster::LoadYaml(path, TestCatalogue());

@@ -94,6 +94,17 @@ Result<ShareScorer> ParseShareScorer(const std::string& name) {
   return InvalidArgument("scorer: expected best-fit, best-fit-gpu or fgd, got '" + name + "'");
 }
 
+Result<std::vector<ShareScorer>> ParseShareScorers(const std::string& list, const std::string& flag) {
+  std::vector<ShareScorer> out;
+  for (const auto& n : SplitList(list)) {
+    auto s = ParseShareScorer(n);
+    if (!s.ok()) return InvalidArgument(flag + ": " + s.status().message());
+    out.push_back(*s);
+  }
+  if (out.empty()) return InvalidArgument(flag + ": no scorer named");
+  return out;
+}
+
 const char* ShareScorerName(ShareScorer s) {
   switch (s) {
     case ShareScorer::kBestFit: return "best-fit";

@@ -56,6 +56,9 @@ double NodeFragmentation(const GpuFree& free, const DemandMix& mix, int cpus_fre
 
 enum class ShareScorer { kBestFit, kBestFitGpu, kFgd };
 Result<ShareScorer> ParseShareScorer(const std::string& name);  // "best-fit", "best-fit-gpu", "fgd"
+// A comma-separated list of scorer names, in order; errors are prefixed with `flag` (e.g.
+// "--scorer: ..."), and an empty list is an error.
+Result<std::vector<ShareScorer>> ParseShareScorers(const std::string& list, const std::string& flag);
 const char* ShareScorerName(ShareScorer s);
 
 // Where a pod went: its node and, per GPU index on that node, the milli-GPUs it took.
