@@ -144,6 +144,7 @@ enum class WithdrawOutcome {
 enum class AdoptOutcome {
   kAdopted,       // its run is tracked again (running, or ended and reported by the next Poll)
   kGone,          // no trace of it: it ran and ended without leaving an outcome, or never existed
+  kNeverStarted,  // its run was set up but provably never began and never will: safe to start again
 };
 
 // After a restart, for a dispatch the crash interrupted (no handle recorded).

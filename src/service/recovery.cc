@@ -56,6 +56,8 @@ Status RecoverDispatched(LoopState& st, std::unique_ptr<Active> owned, const sto
     handle = found.handle;
   }
   auto adopted = s.backend->Adopt(row.id, row.attempts, handle);
+  if (adopted.ok() && *adopted == backends::AdoptOutcome::kNeverStarted)
+    return st.Requeue(a, "requeued: the service stopped before its run began");
   if (adopted.ok() && *adopted == backends::AdoptOutcome::kGone) {
     if (row.attempts <= a.req.max_retries || a.cancel_requested || a.requeue_requested)  // Requeue ends a cancelled job
       return st.Requeue(a, "requeued: its run was gone after a restart");

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -20,6 +21,8 @@
 #include <vector>
 
 #include "backends/local/inventory.h"
+#include "backends/local/launch_prep.h"
+#include "backends/local/spawn.h"
 #include "common/clock.h"
 
 namespace cnet::backends::local {
@@ -454,6 +457,127 @@ TEST_F(ProcessRunnerTest, AdoptJobOfAnotherProcess) {
   EXPECT_EQ(e->reason, "exit code 4 (worker 0)");
   int st;
   ASSERT_EQ(::waitpid(keeper, &st, 0), keeper);
+}
+
+// A service that dies between recording a run's handle and opening its start gate (the window a
+// SIGKILL during a burst of submits hit): the job must never run, and a restarted service must be
+// able to tell, so that it starts it again exactly once. With the gate opened just before the
+// death, the job runs once and is adopted. The dying service is a forked child; a keeper process
+// (a child subreaper) takes its orphans, as init would, so adoption uses the /proc path.
+void DieAtTheGate(const std::string& dir, const LaunchSpec& spec, bool open_gate, int out_fd) {
+  const std::string run_dir = dir + "/runs/" + std::to_string(spec.job_id) + "/1";
+  if (!MakePrivateDir(dir, run_dir).ok()) ::_exit(3);
+  std::map<std::string, std::string> env = BaseEnv(spec, dir);
+  std::vector<WorkerPlan> plans = BuildPlans(spec, env, run_dir, {"/bin/sh"});
+  const std::string out = run_dir + "/stdout.log", err = run_dir + "/stderr.log";
+  ChildCommon common = MakeChildCommon(out, err, dir);
+  StartGate gate;
+  if (!gate.Open()) ::_exit(4);
+  common.go_fd = gate.read_fd;
+  auto pids = SpawnWorkers(plans, common);
+  gate.CloseReadEnd();
+  if (!pids.ok()) ::_exit(5);
+  RunHandle h;
+  h.job_id = spec.job_id;
+  h.pgid = (*pids)[0];
+  h.pids = *pids;
+  for (int pid : h.pids) {
+    std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+    std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+    std::string f;
+    for (int i = 0; i < 20 && rest >> f; ++i) {
+    }
+    h.start_ticks.push_back(std::stoll(f));
+  }
+  h.run_dir = run_dir;
+  h.gated = true;
+  if (!WriteHandleFile(h).ok()) ::_exit(6);
+  if (open_gate) gate.Release(static_cast<int>(h.pids.size()));
+  const std::string json = h.ToJson();
+  (void)!::write(out_fd, json.data(), json.size());
+  ::_exit(0);  // no destructors: the gate's write end closes with the process
+}
+
+// Runs DieAtTheGate in a service process under a keeper; returns the handle it recorded and the
+// keeper's pid (the caller waits for it).
+std::optional<RunHandle> LaunchAndDie(const std::string& dir, const LaunchSpec& spec, bool open_gate, pid_t* keeper) {
+  int fds[2];
+  if (::pipe(fds) != 0) return std::nullopt;
+  *keeper = ::fork();
+  if (*keeper < 0) return std::nullopt;
+  if (*keeper == 0) {
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+    ::close(fds[0]);
+    if (::fork() == 0) DieAtTheGate(dir, spec, open_gate, fds[1]);
+    ::close(fds[1]);
+    while (::wait(nullptr) > 0 || errno == EINTR) {
+    }
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  std::string json;
+  char buf[512];
+  ssize_t n;
+  while ((n = ::read(fds[0], buf, sizeof buf)) > 0) json.append(buf, static_cast<size_t>(n));
+  ::close(fds[0]);
+  auto h = RunHandle::FromJson(json);
+  if (!h.ok()) return std::nullopt;
+  return *h;
+}
+
+TEST_F(ProcessRunnerTest, ServiceDeathBeforeTheGateOpensMeansTheJobNeverRan) {
+  const std::string marker = dir_ + "/ran";
+  for (int workers : {1, 3}) {
+    SCOPED_TRACE("workers " + std::to_string(workers));
+    fs::remove(marker);
+    LaunchSpec spec = Spec(30 + workers, {"sh", "-c", "echo ran >> " + marker});
+    spec.workers = workers;
+    pid_t keeper = -1;
+    auto h = LaunchAndDie(dir_, spec, false, &keeper);
+    ASSERT_TRUE(h.has_value());
+    ASSERT_TRUE(h->gated);
+    ProcessRunner site(dir_);
+    EXPECT_FALSE(site.Adopt(*h));  // waits for the supervisors at the gate to give up
+    EXPECT_TRUE(ProcessRunner::NeverBegan(*h));
+    int st;
+    ASSERT_EQ(::waitpid(keeper, &st, 0), keeper);
+    EXPECT_FALSE(fs::exists(marker)) << "the job ran although its gate never opened";
+    for (int k = 0; k < workers; ++k) EXPECT_FALSE(fs::exists(h->run_dir + "/began." + std::to_string(k)));
+  }
+}
+
+TEST_F(ProcessRunnerTest, ServiceDeathJustAfterTheGateOpensLeavesOneRunToAdopt) {
+  const std::string marker = dir_ + "/ran";
+  LaunchSpec spec = Spec(40, {"sh", "-c", "sleep 0.3; echo ran >> " + marker});
+  spec.workers = 2;
+  pid_t keeper = -1;
+  auto h = LaunchAndDie(dir_, spec, true, &keeper);
+  ASSERT_TRUE(h.has_value());
+  ProcessRunner site(dir_);
+  EXPECT_TRUE(site.Adopt(*h));
+  EXPECT_FALSE(ProcessRunner::NeverBegan(*h));
+  auto e = WaitFor(site, 40, 5);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_TRUE(e->success) << e->reason;
+  int st;
+  ASSERT_EQ(::waitpid(keeper, &st, 0), keeper);
+  EXPECT_EQ(ReadFile(marker), "ran\nran\n");  // each of the two workers once
+}
+
+// A handle from before the gate (no "gated") is never taken for a run that did not begin.
+TEST_F(ProcessRunnerTest, UngatedHandlesAreNeverCalledUnstarted) {
+  RunHandle h;
+  h.job_id = 41;
+  h.pgid = 999999;
+  h.pids = {999999};
+  h.start_ticks = {1};
+  h.run_dir = dir_ + "/runs/41/1";
+  EXPECT_FALSE(ProcessRunner::NeverBegan(h));
+  h.gated = true;
+  EXPECT_TRUE(ProcessRunner::NeverBegan(h));
+  fs::create_directories(h.run_dir);
+  std::ofstream(h.run_dir + "/exit.0") << "0\n";
+  EXPECT_FALSE(ProcessRunner::NeverBegan(h));
 }
 
 TEST_F(ProcessRunnerTest, AdoptFinishedJobFromItsExitFiles) {

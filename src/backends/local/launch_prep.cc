@@ -85,6 +85,7 @@ std::vector<WorkerPlan> BuildPlans(const LaunchSpec& spec, const std::map<std::s
     p.candidates = candidates;
     p.exit_file = private_dir + "/exit." + std::to_string(k);
     p.exit_tmp = p.exit_file + ".tmp";
+    p.began_file = private_dir + "/began." + std::to_string(k);
     if (spec.workers > 1) p.label = "[" + std::to_string(k) + "] ";
     p.arg_store = spec.argv;
     std::map<std::string, std::string> wenv = env;
@@ -147,10 +148,16 @@ Status MakeWorkDir(const std::string& run_root, const std::string& dir, const st
   return Status::Ok();
 }
 
-void WriteHandleFile(const RunHandle& h) {
-  std::string tmp = h.run_dir + "/handle.json.tmp";
-  std::ofstream(tmp) << h.ToJson();
-  ::rename(tmp.c_str(), (h.run_dir + "/handle.json").c_str());
+Status WriteHandleFile(const RunHandle& h) {
+  const std::string tmp = h.run_dir + "/handle.json.tmp", path = h.run_dir + "/handle.json";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    f << h.ToJson();
+    f.flush();
+    if (!f) return Internal("cannot write " + tmp);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return Internal("cannot rename " + tmp + " to " + path + ": " + std::strerror(errno));
+  return Status::Ok();
 }
 
 }  // namespace cnet::backends::local

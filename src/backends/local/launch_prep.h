@@ -36,8 +36,9 @@ Status MakePrivateDir(const std::string& data_dir, const std::string& dir);
 // write to or that job accounts cannot reach; kInternal for a run directory that is not a
 // directory (e.g. a symbolic link) or cannot be made.
 Status MakeWorkDir(const std::string& run_root, const std::string& dir, const std::optional<RunAs>& run_as);
-// Writes <h.run_dir>/handle.json at once (tmp + rename): a service that dies before it has
-// recorded the launch finds it there on restart, even if the workers have ended meanwhile.
-void WriteHandleFile(const RunHandle& h);
+// Writes <h.run_dir>/handle.json (tmp + rename) before the run's start gate opens: a service
+// that dies before it has recorded the launch finds it there on restart, even if the workers
+// have ended meanwhile. An error names the file.
+[[nodiscard]] Status WriteHandleFile(const RunHandle& h);
 
 }  // namespace cnet::backends::local

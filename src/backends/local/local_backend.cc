@@ -322,7 +322,7 @@ Result<AdoptOutcome> LocalBackend::Adopt(int64_t job_id, int attempt, const std:
   if (h.job_id != job_id) {
     return InvalidArgument("adopt: the handle names job " + std::to_string(h.job_id) + ", not " + std::to_string(job_id));
   }
-  if (!runner_.Adopt(h)) return AdoptOutcome::kGone;
+  if (!runner_.Adopt(h)) return ProcessRunner::NeverBegan(h) ? AdoptOutcome::kNeverStarted : AdoptOutcome::kGone;
   Held held = HeldFromJson(f.value("devices", json::object()));
   Status shared;
   for (const auto& [node, ids] : held) {

@@ -24,6 +24,8 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -64,6 +66,7 @@ std::string RunHandle::ToJson() const {
   j["work_dir"] = work_dir;
   j["cgroup"] = cgroup;
   j["memory_limit_bytes"] = memory_limit_bytes;
+  j["gated"] = gated;
   return j.dump();
 }
 
@@ -83,6 +86,7 @@ Result<RunHandle> RunHandle::FromJson(const std::string& s) {
     h.work_dir = j.value("work_dir", std::string());
     h.cgroup = j.value("cgroup", std::string());
     h.memory_limit_bytes = j.value("memory_limit_bytes", int64_t{0});
+    h.gated = j.value("gated", false);
     return h;
   } catch (const std::exception& e) {
     return InvalidArgument(std::string("run handle: ") + e.what());
@@ -104,8 +108,8 @@ struct ProcessRunner::Impl {
   struct LaunchGuard;
   // Marks `job_id` as being launched; kAlreadyExists if it runs or is being launched here.
   Status Reserve(int64_t job_id);
-  // Starts tracking a just-spawned run: fills h.start_ticks, writes its handle file.
-  void Track(RunHandle& h, std::optional<JobCgroup> cg);
+  // Starts tracking a just-spawned run whose h.start_ticks are filled in (StartTicksOf).
+  void Track(const RunHandle& h, std::optional<JobCgroup> cg);
 
   std::string RunDir(int64_t job_id, int attempt) const {
     return data_dir + "/runs/" + std::to_string(job_id) + "/" + std::to_string(attempt);
@@ -168,20 +172,27 @@ Status ProcessRunner::Impl::Reserve(int64_t job_id) {
   return Status::Ok();
 }
 
-void ProcessRunner::Impl::Track(RunHandle& h, std::optional<JobCgroup> cg) {
+// Each worker's start time in clock ticks (unreaped children: present even if already exited).
+std::vector<long long> StartTicksOf(const std::vector<int>& pids) {
+  std::vector<long long> ticks;
+  for (int pid : pids) {
+    auto st = ReadProcStat(pid);
+    ticks.push_back(st ? st->start_ticks : 0);
+  }
+  return ticks;
+}
+
+void ProcessRunner::Impl::Track(const RunHandle& h, std::optional<JobCgroup> cg) {
   TrackedJob job;
   job.cg = std::move(cg);
   for (size_t k = 0; k < h.pids.size(); ++k) {
-    auto st = ReadProcStat(h.pids[k]);  // unreaped, so present even if it has already exited
-    h.start_ticks.push_back(st ? st->start_ticks : 0);
     TrackedWorker w;
     w.pid = h.pids[k];
-    w.start_ticks = h.start_ticks.back();
+    w.start_ticks = h.start_ticks[k];
     w.own = true;
     job.workers.push_back(w);
   }
   job.h = h;
-  WriteHandleFile(h);
   std::lock_guard<std::mutex> lock(mu);
   jobs.emplace(job.h.job_id, std::move(job));
 }
@@ -204,7 +215,9 @@ Result<RunHandle> ProcessRunner::Launch(const LaunchSpec& spec) {
   CNET_RETURN_IF_ERROR(CheckProgram(spec.argv[0], env["PATH"], cwd));
   // A relaunch of the same attempt must not see the previous exit files.
   std::error_code ec;
+  fs::remove(private_dir + "/handle.json", ec);
   for (int k = 0; k < spec.workers; ++k) {
+    fs::remove(private_dir + "/began." + std::to_string(k), ec);
     fs::remove(private_dir + "/exit." + std::to_string(k), ec);
     fs::remove(private_dir + "/exit." + std::to_string(k) + ".tmp", ec);
   }
@@ -231,7 +244,17 @@ Result<RunHandle> ProcessRunner::Launch(const LaunchSpec& spec) {
     for (const std::string& f : cg->procs_files()) common.cgroup_procs.push_back(f.c_str());
     common.reap_all = true;
   }
+  // The start gate (supervisor.h): no job process runs before its handle is on disk, so that a
+  // service killed in between finds, after a restart, either the handle or a run that never began.
+  StartGate gate;
+  if (!gate.Open()) {
+    const std::string why = std::strerror(errno);
+    Status rm = cg ? cg->Remove() : Status::Ok();  // nothing runs in it
+    return Internal("launch: socketpair: " + why + (rm.ok() ? "" : "; " + rm.message()));
+  }
+  common.go_fd = gate.read_fd;
   auto pids = SpawnWorkers(plans, common);
+  gate.CloseReadEnd();
   if (!pids.ok()) {
     Status rm = cg ? cg->Remove() : Status::Ok();  // nothing runs in it
     if (rm.ok()) return pids.status();
@@ -249,12 +272,60 @@ Result<RunHandle> ProcessRunner::Launch(const LaunchSpec& spec) {
   h.work_dir = work_dir;
   h.cgroup = cg ? cg->name() : "";
   h.memory_limit_bytes = spec.limits.memory_bytes;
+  h.start_ticks = StartTicksOf(h.pids);
+  h.gated = true;
+  Status written = WriteHandleFile(h);  // before the gate opens: a restart must find this run
+  if (!written.ok()) {
+    gate.CloseWriteEnd();  // the supervisors exit at the gate: nothing ran
+    std::vector<int> started = *pids;
+    AbortSpawn(h.pgid, started);
+    Status rm = cg ? cg->Remove() : Status::Ok();
+    return Internal("launch: " + written.message() + (rm.ok() ? "" : "; " + rm.message()));
+  }
   impl_->Track(h, std::move(cg));
+  gate.Release(static_cast<int>(h.pids.size()));
   return h;
+}
+
+namespace {
+
+bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+
+// Whether worker k may have started the job's process: it passed the gate or left an exit code.
+bool WorkerBegan(const RunHandle& h, size_t k) {
+  return Exists(h.run_dir + "/began." + std::to_string(k)) || ReadExitFile(h.run_dir, static_cast<int>(k)).has_value();
+}
+
+// A gated run whose service died before opening its gate: its supervisors see end of file and
+// exit unrun, or (released just before the death) mark began.<k>, within moments. Waits, at most
+// `limit_s`, until each worker has done one or the other, so that Adopt and NeverBegan see a
+// settled run.
+void SettleGate(const RunHandle& h, double limit_s) {
+  const double until = MonotonicSeconds() + limit_s;
+  for (;;) {
+    bool waiting = false;
+    for (size_t k = 0; k < h.pids.size() && !waiting; ++k) {
+      auto st = ReadProcStat(h.pids[k]);
+      const bool alive = st && st->start_ticks == h.start_ticks[k] && !IsDeadState(st->state);
+      waiting = alive && !WorkerBegan(h, k);
+    }
+    if (!waiting || MonotonicSeconds() >= until) return;
+    ::usleep(5000);
+  }
+}
+
+}  // namespace
+
+bool ProcessRunner::NeverBegan(const RunHandle& h) {
+  if (!h.gated) return false;
+  for (size_t k = 0; k < h.pids.size(); ++k)
+    if (WorkerBegan(h, k)) return false;
+  return true;
 }
 
 bool ProcessRunner::Adopt(const RunHandle& h) {
   if (h.pids.empty() || h.pgid <= 1 || h.start_ticks.size() != h.pids.size()) return false;
+  if (h.gated) SettleGate(h, 3.0);
   TrackedJob job;
   job.h = h;
   bool any_alive = false;

@@ -93,6 +93,7 @@ struct RunHandle {
   std::string work_dir;                   // the job's run directory (<run_root>/<job_id>-<attempt>)
   std::string cgroup;                     // the run's cgroup name; "" = none
   int64_t memory_limit_bytes = 0;         // its memory limit, for the report of an OOM kill
+  bool gated = false;  // started behind a start gate: each worker leaves began.<k> once it may run
   std::string ToJson() const;
   static Result<RunHandle> FromJson(const std::string& s);
 };
@@ -132,8 +133,14 @@ class ProcessRunner {
   Result<RunHandle> Launch(const LaunchSpec& spec);
   // Re-adopts a job from a previous service process: true if its processes still run (or have
   // finished since and left their exit files, which the next Poll reports), false if they are gone
-  // without a trace.
+  // without a trace. A gated run's supervisors still at the gate are first given up to 3 s to
+  // settle (exit unrun, or pass it), which they do at once when the service that launched them
+  // is dead.
   bool Adopt(const RunHandle& h);
+  // After Adopt returned false: whether no worker of this gated run ever passed its gate, i.e.
+  // nothing of the job ran (the service died between writing the handle and opening the gate).
+  // Always false for runs started without a gate (handles written by older versions).
+  static bool NeverBegan(const RunHandle& h);
   // Reaps finished jobs and enforces time limits; returns jobs that ended since the last call.
   // `now` is epoch seconds (SystemClock), compared with RunHandle::started_at. Never blocks.
   // A job ends when all its workers have exited and no live process remains in its group:

@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 namespace cnet::backends::local {
 namespace {
@@ -40,7 +42,8 @@ void ReapBlocking(int pid) {
   }
 }
 
-// Kills and reaps what a failed spawn started.
+}  // namespace
+
 void AbortSpawn(int pgid, std::vector<int>& pids) {
   if (pgid > 0) ::kill(-pgid, SIGKILL);
   for (int pid : pids) {
@@ -49,6 +52,8 @@ void AbortSpawn(int pgid, std::vector<int>& pids) {
   }
   pids.clear();
 }
+
+namespace {
 
 // Reads one (index, value) record from worker 0's pipe; false at EOF or error.
 bool ReadRecord(int fd, int32_t rec[2]) {
@@ -164,6 +169,42 @@ Result<std::vector<int>> SpawnWorkers(const std::vector<WorkerPlan>& plans, cons
     if (pids.ok() || pids.status().code() != Code::kUnavailable) return pids;
   }
   return SpawnGroup(plans, common);
+}
+
+StartGate::~StartGate() {
+  CloseReadEnd();
+  CloseWriteEnd();
+}
+
+bool StartGate::Open() {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return false;
+  read_fd = fds[0];
+  write_fd = fds[1];
+  ::shutdown(read_fd, SHUT_WR);  // one way: the supervisors only read
+  return true;
+}
+
+void StartGate::CloseReadEnd() {
+  if (read_fd >= 0) ::close(read_fd);
+  read_fd = -1;
+}
+
+void StartGate::CloseWriteEnd() {
+  if (write_fd >= 0) ::close(write_fd);
+  write_fd = -1;
+}
+
+void StartGate::Release(int n) {
+  const std::string bytes(static_cast<size_t>(std::max(0, n)), 'g');
+  size_t sent = 0;
+  while (write_fd >= 0 && sent < bytes.size()) {
+    ssize_t w = ::send(write_fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) break;  // every supervisor is gone already: nothing waits
+    sent += static_cast<size_t>(w);
+  }
+  CloseWriteEnd();
 }
 
 ChildCommon MakeChildCommon(const std::string& out_path, const std::string& err_path, const std::string& cwd) {

@@ -76,6 +76,38 @@ void CloseFrom3(int max_fd) {
   for (int fd = 3; fd < max_fd; ++fd) ::close(fd);
 }
 
+// Closes every descriptor from 3 up except `keep` (when >= 3). Other launches' gate pipes, forked
+// into this process by accident of timing, must not stay open here: two supervisors waiting at
+// their gates while holding each other's write ends would never see end of file.
+void CloseFrom3Except(int keep, int max_fd) {
+  if (keep < 3) return CloseFrom3(max_fd);
+#ifdef SYS_close_range
+  if (::syscall(SYS_close_range, 3U, static_cast<unsigned>(keep - 1), 0U) == 0 &&
+      ::syscall(SYS_close_range, static_cast<unsigned>(keep + 1), ~0U, 0U) == 0)
+    return;
+#endif
+  for (int fd = 3; fd < max_fd; ++fd)
+    if (fd != keep) ::close(fd);
+}
+
+// Blocks until the service opens the gate (one byte) or dies (end of file: exits 125, no exit
+// file, nothing ran), then records that this worker began (w.began_file) before anything of the
+// job runs: a restarted service that finds neither that file nor this process knows the job never
+// ran. No gate: returns at once.
+void WaitAtGate(int go_fd, const WorkerPlan& w) {
+  if (go_fd < 0) return;
+  char b;
+  ssize_t n;
+  do {
+    n = ::read(go_fd, &b, 1);
+  } while (n < 0 && errno == EINTR);
+  ::close(go_fd);
+  if (n != 1) ::_exit(125);
+  int fd = ::open(w.began_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) ::_exit(125);  // unrecorded, so it must not run
+  ::close(fd);
+}
+
 }  // namespace
 
 // Exec keeps ignored dispositions and the signal mask; the service may ignore some (SIGPIPE) or
@@ -281,8 +313,9 @@ int PumpAndWait(const WorkerPlan& w, const ChildCommon& c, pid_t job, LogPump (&
 
 // A supervisor (never returns): runs as the service's user, outside the job's cgroup.
 [[noreturn]] void Supervise(const WorkerPlan& w, const ChildCommon& c) {
-  CloseFrom3(c.max_fd);
+  CloseFrom3Except(c.go_fd, c.max_fd);
   ::prctl(PR_SET_NAME, "cnet-supervise", 0, 0, 0);  // in ps, not mistaken for the service
+  WaitAtGate(c.go_fd, w);
   // With 0-2 open, the pipes and log files below are never given the job's stdio numbers.
   for (int fd = 0; fd <= 2; ++fd) {
     if (::fcntl(fd, F_GETFD) < 0) ::open("/dev/null", O_RDWR);

@@ -23,6 +23,7 @@ struct WorkerPlan {
   std::vector<std::string> candidates;
   std::string exit_file;  // private: where the supervisor records the exit code
   std::string exit_tmp;
+  std::string began_file;  // private: created once the gate opened, before the job's process forks
   std::string label;      // "[k] " before each line this worker writes (a gang), "" for one worker
 };
 
@@ -40,10 +41,15 @@ struct ChildCommon {
   std::vector<const char*> cgroup_procs;  // cgroup.procs files the job's process joins
   int64_t log_cap = 0;                    // bytes per log file; 0 = none
   bool reap_all = false;                  // cgroup mode: the supervisor waits for every descendant
+  // The start gate: the read end of a pipe on which the service writes one byte per supervisor
+  // once the run's handle is on disk. A supervisor forks the job's process only after reading its
+  // byte; at end of file (the service died or gave up first) it exits 125 and the job never ran,
+  // so that a restarted service may start it again. -1: no gate.
+  int go_fd = -1;
 };
 
 // A supervisor (never returns; call only in a freshly forked child): runs as the service's user,
-// outside the job's cgroup. Forks the job's process (which joins the cgroup, drops privileges and
+// outside the job's cgroup. Waits at the start gate (c.go_fd), then forks the job's process (which joins the cgroup, drops privileges and
 // execs one of w.candidates), pumps its stdout/stderr into the capped log files, records its exit
 // code in w.exit_file (tmp + rename; 128+signal when killed) and exits with it. In reap_all mode
 // it is a child subreaper and exits only once no descendant is left.
