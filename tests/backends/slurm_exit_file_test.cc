@@ -203,6 +203,24 @@ TEST_F(SlurmExitFileTest, EndedRunThatSlurmKeepsListingActiveIsCancelledThere) {
   EXPECT_TRUE(fake_.Cancelled(2)) << "Slurm lists the ended job 2 PENDING again";
 }
 
+// The same after an end Slurm itself reported (no exit file read): a controller killed before it
+// saved that completion restarts with the job RUNNING again (seen in the loopback suite, where it
+// then held node1 for a minute and was requeued). cnet forgot the run when it reported the end;
+// it still cancels the resurrected one.
+TEST_F(SlurmExitFileTest, EndSlurmReportedThenLostInARestartIsCancelledThere) {
+  b_.reset();
+  opts_.lost_end_cancel_s = 0.5;
+  b_ = NewSlurmBackend("hpc", opts_, dir_);
+  ASSERT_NO_FATAL_FAILURE(LaunchAndStart(1));
+  fake_.SetState(1, "COMPLETED");
+  EXPECT_EQ(Next(1).kind, SiteEvent::kEnded);
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  EXPECT_FALSE(fake_.Cancelled(1)) << "Slurm listed job 1 ended: nothing to cancel";
+  fake_.SetState(1, "RUNNING");  // restarted from state saved before the completion
+  for (int i = 0; i < 250 && !fake_.Cancelled(1); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_TRUE(fake_.Cancelled(1)) << "Slurm lists the ended job 1 RUNNING again";
+}
+
 // Kill that comes when the command has already succeeded: its end is a success, not a kill.
 TEST_F(SlurmExitFileTest, SuccessBeforeTheKillStaysASuccess) {
   ASSERT_NO_FATAL_FAILURE(LaunchAndStart(1));

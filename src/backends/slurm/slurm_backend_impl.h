@@ -103,7 +103,7 @@ class SlurmBackend final : public SiteBackend {
     std::vector<SiteEvent> events;
   };
   using Cancel = std::pair<int64_t, std::string>;  // a withdrawn attempt to cancel: id or name
-  struct Ended {              // an attempt whose exit file was read (watched kEndedWatchS)
+  struct Ended {              // an attempt reported ended and forgotten (watched kEndedWatchS)
     int64_t slurm_id = 0;
     std::string name;
     double at = 0;             // MonotonicSeconds when the exit file was read
@@ -165,7 +165,7 @@ class SlurmBackend final : public SiteBackend {
   mutable std::mutex mu_;
   std::map<int64_t, Run> tracked_;  // computenet job -> Slurm job
   std::vector<Cancel> to_cancel_;   // withdrawn attempts to cancel when Slurm answers
-  std::vector<Ended> ended_;        // ended by their exit file; watched kEndedWatchS
+  std::vector<Ended> ended_;        // reported ended and forgotten; watched kEndedWatchS
   std::vector<SiteEvent> events_;   // reported by the next Poll
   SiteInventory inventory_;         // the last one read (or the cache, marked unusable)
   double fail_fast_until_ = 0;      // MonotonicSeconds: Launch refuses at once until then

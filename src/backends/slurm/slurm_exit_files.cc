@@ -27,12 +27,6 @@ size_t SlurmBackend::CheckExitFiles() {
   for (const auto& [id, run] : runs) {
     std::optional<int64_t> rc = RecordedExit(id, run.attempt);
     if (!rc) continue;
-    {
-      // Watched in case Slurm keeps or brings it back active (see DueLingering).
-      std::lock_guard<std::mutex> l(mu_);
-      if (ended_.size() >= kMaxEndedWatched) ended_.erase(ended_.begin());
-      ended_.push_back(Ended{run.slurm_id, run.name, MonotonicSeconds()});
-    }
     Decision d;
     d.job_id = id;
     d.name = run.name;
@@ -48,12 +42,13 @@ size_t SlurmBackend::CheckExitFiles() {
   return runs.size();
 }
 
-// An attempt whose exit file was read has nothing left to run. Slurm normally lists it ended within
-// a second. One it lists active (pending or running) for lost_end_cancel_s has lost the end: a
+// An attempt reported ended (its exit file read, or Slurm listing it ended or gone) has nothing
+// left to run. Slurm normally lists it ended within a second. One it lists active (pending or running) for lost_end_cancel_s has lost the end: a
 // controller restarted from state saved before the completion arrived keeps the job "running",
 // holding its node, and a minute later requeues it as missing from its node (whatever the job's
 // requeue flag), to sit PENDING (BeginTime). It is cancelled there. Each end is watched for
-// kEndedWatchS, through restarts: Slurm may list it ended and then, restarted, active again.
+// kEndedWatchS, through restarts: Slurm may list it ended and then, restarted, active again (an end
+// Slurm itself reported before a crash that lost it, too: Apply watches every attempt it forgets).
 std::vector<SlurmBackend::Cancel> SlurmBackend::DueLingering(const JobIndex& idx, double now) {
   std::vector<Cancel> due;
   std::lock_guard<std::mutex> l(mu_);

@@ -249,6 +249,9 @@ void SlurmBackend::Apply(std::vector<Decision> decisions) {
       events_.push_back(std::move(e));
     }
     if (d.erase) {
+      // Watched in case Slurm keeps or brings it back active (see DueLingering).
+      if (ended_.size() >= kMaxEndedWatched) ended_.erase(ended_.begin());
+      ended_.push_back(Ended{it->second.slurm_id, it->second.name, MonotonicSeconds()});
       tracked_.erase(it);
       continue;
     }
