@@ -9,6 +9,7 @@ pkgs=(build-essential cmake ninja-build pkg-config python3
       libssl-dev zlib1g-dev openssl  # TLS (src/api/tls_context.cc); tests: gzip bodies, a test CA made with openssl
       libgtest-dev libgmock-dev libbenchmark-dev time
       groff-base  # tests: the generated man page (build/cnet.1) renders without warnings
+      zsh  # tests: scripts/completion/_cnet loads in zsh's compinit and offers the program's words
       python3-jsonschema openapi-specification  # tests/tools/validate_openapi.py: docs/openapi.json against OpenAPI's own 3.0 schema
       clang-14 libclang-rt-14-dev  # scripts/fuzz.sh: clang's libFuzzer, ASan and UBSan runtimes
       slurm-wlm slurmrestd slurm-wlm-jwt-plugin munge curl)  # scripts/slurm, bench/submit_bench.sh: a real Slurm on loopback

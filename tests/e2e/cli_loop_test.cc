@@ -292,6 +292,34 @@ TEST(CliCompletion, BashCompletesCommandsAndFlags) {
   EXPECT_EQ(complete("cnet config s", 2), "show set\n");
 }
 
+// scripts/completion/_cnet: registered for cnet by compinit (#compdef), and offers the same words
+// (compadd and _files stubbed to print what they are given: compsys itself needs a terminal).
+TEST(CliCompletion, ZshCompletesCommandsAndFlags) {
+  if (std::system("command -v zsh >/dev/null 2>&1") != 0) GTEST_SKIP() << "no zsh (scripts/install-deps.sh installs it)";
+  const std::string bin = fs::path(CNET_BINARY).parent_path().string(), dir = std::string(CNET_SOURCE_DIR) + "/scripts/completion";
+  const std::string out = (fs::temp_directory_path() / ("cnet-zcompl-" + std::to_string(getpid()))).string();
+  auto run = [&](const std::string& script) {
+    const std::string cmd = "PATH=" + bin + ":$PATH zsh -fc '" + script + "' > " + out + " 2>&1";
+    EXPECT_EQ(std::system(cmd.c_str()), 0) << Slurp(out);
+    std::string text = Slurp(out);
+    fs::remove(out);
+    return text;
+  };
+  EXPECT_EQ(run("fpath=(" + dir + " $fpath); autoload -U compinit; compinit -u -D; print -- ${_comps[cnet]}"), "_cnet\n");
+  auto complete = [&](const std::string& words, int current) {
+    return run("source " + dir + "/_cnet; compadd() { [[ $1 == -a ]] && print -l -- ${(P)2} }; _files() { print FILES }; "
+               "words=(" + words + "); CURRENT=" + std::to_string(current) + "; _cnet");
+  };
+  const std::string top = complete("cnet su", 2);
+  EXPECT_NE(top.find("submit\n"), std::string::npos) << top;
+  EXPECT_NE(top.find("--version\n"), std::string::npos) << top;
+  EXPECT_NE(complete("cnet ls --fo", 3).find("--format\n"), std::string::npos);
+  const std::string config = complete("cnet config s", 3);
+  EXPECT_NE(config.find("show\n"), std::string::npos) << config;
+  EXPECT_NE(config.find("set\n"), std::string::npos) << config;
+  EXPECT_EQ(complete("cnet submit x", 3), "FILES\n");  // a leaf command's argument: a file
+}
+
 }  // namespace
 
 namespace {
