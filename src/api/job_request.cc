@@ -203,8 +203,9 @@ std::string ScrubUtf8(const std::string& s) {
 }
 
 // `budget`: values still allowed. Aliases share nodes, so a few hundred bytes of anchors
-// ("billion laughs") would otherwise expand into billions of values.
-Result<json> YamlNodeToJson(const YAML::Node& n, int depth, size_t& budget) {
+// ("billion laughs") would otherwise expand into billions of values. `path` names `n` as field
+// errors do ("env.FOO", "command[2]"); `marks`, when given, gets where each key or item starts.
+Result<json> YamlNodeToJson(const YAML::Node& n, int depth, size_t& budget, const std::string& path, YamlMarks* marks) {
   if (depth > 32) return InvalidArgument("line " + std::to_string(n.Mark().line + 1) + ": nested too deeply");
   if (budget == 0) return InvalidArgument("line " + std::to_string(n.Mark().line + 1) + ": too many values (aliases expand too far)");
   --budget;
@@ -229,7 +230,9 @@ Result<json> YamlNodeToJson(const YAML::Node& n, int depth, size_t& budget) {
     case YAML::NodeType::Sequence: {
       json a = json::array();
       for (const auto& e : n) {
-        CNET_ASSIGN_OR_RETURN(json v, YamlNodeToJson(e, depth + 1, budget));
+        const std::string item = path + "[" + std::to_string(a.size()) + "]";
+        if (marks) marks->emplace(item, std::make_pair(e.Mark().line + 1, e.Mark().column + 1));
+        CNET_ASSIGN_OR_RETURN(json v, YamlNodeToJson(e, depth + 1, budget, item, marks));
         a.push_back(std::move(v));
       }
       return a;
@@ -241,7 +244,9 @@ Result<json> YamlNodeToJson(const YAML::Node& n, int depth, size_t& budget) {
           return InvalidArgument("line " + std::to_string(it->first.Mark().line + 1) + ": a key must be a plain name");
         if (!IsValidUtf8(it->first.Scalar()))
           return InvalidArgument("line " + std::to_string(it->first.Mark().line + 1) + ": not valid UTF-8");
-        CNET_ASSIGN_OR_RETURN(json v, YamlNodeToJson(it->second, depth + 1, budget));
+        const std::string key = path.empty() ? it->first.Scalar() : path + "." + it->first.Scalar();
+        if (marks) marks->emplace(key, std::make_pair(it->first.Mark().line + 1, it->first.Mark().column + 1));
+        CNET_ASSIGN_OR_RETURN(json v, YamlNodeToJson(it->second, depth + 1, budget, key, marks));
         o[it->first.Scalar()] = std::move(v);
       }
       return o;
@@ -252,7 +257,7 @@ Result<json> YamlNodeToJson(const YAML::Node& n, int depth, size_t& budget) {
 
 }  // namespace
 
-Result<json> YamlToJson(std::string_view text) {
+Result<json> YamlToJson(std::string_view text, YamlMarks* marks) {
   // yaml-cpp accepts some malformed YAML (an unclosed quote runs on into the next lines).
   if (auto pr = FindYamlProblem(text)) {
     const std::string at = "line " + std::to_string(pr->line) + ", column " + std::to_string(pr->column);
@@ -261,7 +266,7 @@ Result<json> YamlToJson(std::string_view text) {
   try {
     YAML::Node n = YAML::Load(std::string(text));
     size_t budget = 2 * text.size() + 1024;  // without aliases a value takes at least a byte or two
-    return YamlNodeToJson(n, 0, budget);
+    return YamlNodeToJson(n, 0, budget, "", marks);
   } catch (const YAML::Exception& e) {
     return InvalidArgument("body: YAML syntax error at line " + std::to_string(e.mark.line + 1) + ": " + ScrubUtf8(e.msg));
   } catch (const std::exception& e) {
@@ -386,21 +391,21 @@ Result<JobRequest> JobRequestFromJson(const json& doc, const Limits& L) {
 
 namespace {
 
-// "line N: " before a field error of a YAML body, N being the line where the top-level field
-// the message names (its text up to ':', '.' or '[') starts a line of the body.
-Status WithYamlLine(std::string_view body, const Status& st) {
+// "line L, column C: " before a field error of a YAML body: where the field the message names
+// (its text up to ": ", e.g. "env.FOO" or "command[2]") starts, else its nearest enclosing field
+// that the body has. Unchanged when none is in the body (a required field left out).
+Status WithYamlMark(const YamlMarks& marks, const Status& st) {
   const std::string& m = st.message();
-  const std::string field = m.substr(0, m.find_first_of(":.["));
-  if (field.empty() || field == "body") return st;
-  int line = 1;
-  for (size_t at = 0; at < body.size(); ++line) {
-    size_t end = body.find('\n', at);
-    std::string_view l = body.substr(at, end == std::string_view::npos ? std::string_view::npos : end - at);
-    if (l.substr(0, field.size()) == field && l.substr(field.size()).find_first_not_of(" \t") != std::string_view::npos &&
-        l[l.find_first_not_of(" \t", field.size())] == ':')
-      return Status(st.code(), "line " + std::to_string(line) + ": " + m);
-    if (end == std::string_view::npos) break;
-    at = end + 1;
+  const size_t colon = m.find(": ");
+  if (colon == std::string::npos) return st;
+  std::string field = m.substr(0, colon);
+  while (!field.empty() && field != "body") {
+    if (auto it = marks.find(field); it != marks.end())
+      return Status(st.code(), "line " + std::to_string(it->second.first) + ", column " + std::to_string(it->second.second) +
+                                   ": " + m);
+    const size_t up = field.find_last_of(".[");
+    if (up == std::string::npos) break;
+    field.resize(up);
   }
   return st;
 }
@@ -429,9 +434,10 @@ Result<JobRequest> ParseJobRequest(std::string_view body, BodyFormat format, con
       return FieldError("body", "JSON " + ScrubUtf8(p == std::string::npos ? what : what.substr(p + 2)));
     }
   } else {
-    CNET_ASSIGN_OR_RETURN(doc, YamlToJson(body));
+    YamlMarks marks;
+    CNET_ASSIGN_OR_RETURN(doc, YamlToJson(body, &marks));
     auto r = JobRequestFromJson(doc, L);
-    if (!r.ok()) return WithYamlLine(body, r.status());
+    if (!r.ok()) return WithYamlMark(marks, r.status());
     return r;
   }
   return JobRequestFromJson(doc, L);

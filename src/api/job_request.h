@@ -6,6 +6,7 @@
 
 #include <map>
 #include <optional>
+#include <utility>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -75,8 +76,11 @@ Result<JobRequest> JobRequestFromJson(const nlohmann::json& doc, const Limits& l
 nlohmann::json ToJson(const JobRequest& r);
 
 bool IsValidUtf8(std::string_view s);
+// Where each field of a YAML document starts, by the path field errors use ("workers",
+// "env.FOO", "command[2]"): 1-based line and column.
+using YamlMarks = std::map<std::string, std::pair<int, int>>;
 // A YAML document as JSON: plain scalars become numbers/bools/null where they read as such,
-// quoted scalars stay strings. Errors name the line.
-Result<nlohmann::json> YamlToJson(std::string_view text);
+// quoted scalars stay strings. Errors name the line. `marks`, when given, gets every field's place.
+Result<nlohmann::json> YamlToJson(std::string_view text, YamlMarks* marks = nullptr);
 
 }  // namespace cnet::api

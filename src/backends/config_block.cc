@@ -19,13 +19,14 @@ std::string Num(double v) {
 
 Status ConfigBlock::Error(const std::string& key, const std::string& msg) const {
   YAML::Node at = Has(key) ? block_[key] : block_;
-  return ErrorAt(key, at.Mark().line, msg);
+  return ErrorAt(key, at.Mark(), msg);
 }
 
-Status ConfigBlock::ErrorAt(const std::string& key, int line0, const std::string& msg) const {
+Status ConfigBlock::ErrorAt(const std::string& key, const YAML::Mark& mark, const std::string& msg) const {
+  const int line0 = mark.line;
   if (!env_.file.empty() && line0 >= 0)
-    return InvalidArgument(env_.file + ":" + std::to_string(line0 + 1) + ": field '" + env_.path +
-                           (key.empty() ? "" : "." + key) + "': " + msg);
+    return InvalidArgument(env_.file + ":" + std::to_string(line0 + 1) + ":" + std::to_string(mark.column + 1) + ": field '" +
+                           env_.path + (key.empty() ? "" : "." + key) + "': " + msg);
   std::string where = env_.where.empty() ? key : env_.where + "." + key;
   if (line0 >= 0) where += " (line " + std::to_string(line0 + 1) + ")";
   return InvalidArgument(where + ": " + msg);
@@ -41,7 +42,7 @@ Status ConfigBlock::OnlyKeys(const std::set<std::string>& known) const {
       std::string list;
       for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
       names.insert(names.end(), env_.shared_keys.begin(), env_.shared_keys.end());
-      return ErrorAt(k, it->first.Mark().line, "unknown field" + DidYouMean(k, names) + " (allowed: " + list + ", and the service's own site keys)");
+      return ErrorAt(k, it->first.Mark(), "unknown field" + DidYouMean(k, names) + " (allowed: " + list + ", and the service's own site keys)");
     }
   }
   return Status::Ok();

@@ -28,8 +28,8 @@ class ConfigBlock {
   Status StringMap(const std::string& key, std::map<std::string, std::string>* out) const;
   // "<where>.<key>: <msg>" (with the line of the key, or of the block, when known).
   Status Error(const std::string& key, const std::string& msg) const;
-  // The same at a given 0-based line (-1: unknown).
-  Status ErrorAt(const std::string& key, int line0, const std::string& msg) const;
+  // The same at a given place of the file (mark.line -1: unknown).
+  Status ErrorAt(const std::string& key, const YAML::Mark& mark, const std::string& msg) const;
   const YAML::Node& node() const { return block_; }
 
  private:

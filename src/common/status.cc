@@ -24,9 +24,12 @@ std::string Status::ToString() const {
   return std::string(CodeName(code_)) + ": " + message_;
 }
 
-std::string Where(const std::string& file, int line, const std::string& field) {
+std::string Where(const std::string& file, int line, const std::string& field) { return Where(file, line, 0, field); }
+
+std::string Where(const std::string& file, int line, int column, const std::string& field) {
   std::string w = file;
   if (line > 0) w += ":" + std::to_string(line);
+  if (line > 0 && column > 0) w += ":" + std::to_string(column);
   if (!field.empty()) w += ": field '" + field + "'";
   return w;
 }
@@ -34,6 +37,11 @@ std::string Where(const std::string& file, int line, const std::string& field) {
 Status InputError(const std::string& file, int line, const std::string& field,
                   const std::string& message) {
   return InvalidArgument(Where(file, line, field) + ": " + message);
+}
+
+Status InputError(const std::string& file, int line, int column, const std::string& field,
+                  const std::string& message) {
+  return InvalidArgument(Where(file, line, column, field) + ": " + message);
 }
 
 }  // namespace cnet

@@ -51,10 +51,15 @@ inline Status Unavailable(std::string m) { return {Code::kUnavailable, std::move
 inline Status PermissionDenied(std::string m) { return {Code::kPermissionDenied, std::move(m)}; }
 inline Status Infeasible(std::string m) { return {Code::kInfeasible, std::move(m)}; }
 
-// Where in an input a problem is: file, 1-based line (0 = unknown) and field name.
-// Formats as "file:line: field 'name': message".
+// Where in an input a problem is: file, 1-based line (0 = unknown), 1-based column (0 = unknown:
+// a line-oriented file such as a CSV) and field name. Formats as "file:line:column: field 'name'"
+// (the column left out when unknown).
 std::string Where(const std::string& file, int line, const std::string& field);
+std::string Where(const std::string& file, int line, int column, const std::string& field);
+// InvalidArgument "Where(...): message".
 Status InputError(const std::string& file, int line, const std::string& field,
+                  const std::string& message);
+Status InputError(const std::string& file, int line, int column, const std::string& field,
                   const std::string& message);
 
 // A value or a non-ok Status.

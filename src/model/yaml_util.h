@@ -14,8 +14,10 @@ struct YamlCtx {
   std::string file;
   // 1-based line of a node (yaml-cpp marks are 0-based).
   static int Line(const YAML::Node& n) { return n.Mark().line + 1; }
+  static int Column(const YAML::Node& n) { return n.Mark().column + 1; }
+  // "file:line:column: field 'field': msg", at node `n` (a key, for an unknown field).
   Status Error(const YAML::Node& n, const std::string& field, const std::string& msg) const {
-    return InputError(file, Line(n), field, msg);
+    return InputError(file, Line(n), Column(n), field, msg);
   }
 };
 

@@ -64,11 +64,26 @@ TEST(StrictYaml, WellFormedSpecsStillParse) {
 
 TEST(StrictYaml, UnknownFieldSuggestsAndListsWithTheLine) {
   const std::string m = YamlError("name: t\ncommand: echo\nworkres: 2\n");
-  EXPECT_NE(m.find("line 3: workres: unknown field (did you mean 'workers'?)"), std::string::npos) << m;
+  EXPECT_NE(m.find("line 3, column 1: workres: unknown field (did you mean 'workers'?)"), std::string::npos) << m;
   EXPECT_NE(m.find("accelerators_per_worker"), std::string::npos) << m;  // the list of fields
   auto j = ParseJobRequest(R"({"name": "t", "command": "echo", "cpus_per_workr": 1})", BodyFormat::kJson);
   ASSERT_FALSE(j.ok());
   EXPECT_NE(j.status().message().find("did you mean 'cpus_per_worker'?"), std::string::npos) << j.status().message();
+}
+
+// A field error points at the field itself, nested ones included: its line and column in the
+// body (the key of a mapping entry, the start of a list item), else its nearest enclosing field.
+TEST(StrictYaml, FieldErrorsNameTheLineAndColumnOfTheField) {
+  EXPECT_EQ(YamlError("name: t\ncommand: echo\nenv:\n  OK: 1\n  1BAD: x\n"),
+            "line 5, column 3: env.1BAD: not a valid environment variable name");
+  EXPECT_EQ(YamlError("name: t\ncommand: echo\naccelerators_per_worker: 1\naccelerator_types:\n  - H100-SXM\n  -   'b@d'\n"),
+            "line 6, column 7: accelerator_types[1]: may contain only letters, digits, '-', '_' and '.'");
+  EXPECT_EQ(YamlError("name: t\ncommand: echo\n  # indented comment\nworkers: -3\n"),
+            "line 4, column 1: workers: must be between 1 and " + std::to_string(Limits{}.max_workers) + ", not -3");
+  // A flow mapping: the key's own column.
+  EXPECT_EQ(YamlError("name: t\ncommand: echo\nlabels: {a: b, 'x y': c}\n").rfind("line 3, column 16: labels.x y: ", 0), 0u);
+  // Nothing to point at: a required field left out.
+  EXPECT_EQ(YamlError("command: echo\n"), "name: required");
 }
 
 TEST(StrictYaml, CheckerNamesTheFileForConfigFiles) {

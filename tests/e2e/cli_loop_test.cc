@@ -338,14 +338,14 @@ TEST(ServeConfigStrict, TyposAndMalformedYamlAreNamedWithALine) {
   };
   auto [rc1, top] = serve("polcy: backfill\n");
   EXPECT_EQ(rc1, 2) << top;
-  EXPECT_NE(top.find("cnet.yaml:3: field 'polcy': unknown field (did you mean 'policy'?)"), std::string::npos) << top;
+  EXPECT_NE(top.find("cnet.yaml:3:1: field 'polcy': unknown field (did you mean 'policy'?)"), std::string::npos) << top;
   auto [rc2, site] = serve("sites:\n  - {name: local, type: local, cpu: 4}\n");
   EXPECT_NE(rc2, 0) << site;
-  EXPECT_NE(site.find("cnet.yaml:4: field 'sites[0].cpu': unknown field (did you mean 'cpus'?) (allowed: "), std::string::npos) << site;
-  // A site's key on a line of its own is named with that line, not the site's (issue 11).
+  EXPECT_NE(site.find("cnet.yaml:4:32: field 'sites[0].cpu': unknown field (did you mean 'cpus'?) (allowed: "), std::string::npos) << site;
+  // A site's key on a line of its own is named with that line and column, not the site's (issue 11).
   auto [rc5, deep] = serve("sites:\n  - name: local\n    type: local\n    cpus: 4\n    log_cap_mb: 8\n");
   EXPECT_NE(rc5, 0) << deep;
-  EXPECT_NE(deep.find("cnet.yaml:7: field 'sites[0].log_cap_mb': unknown field (did you mean 'log_cap_mib'?)"), std::string::npos)
+  EXPECT_NE(deep.find("cnet.yaml:7:5: field 'sites[0].log_cap_mb': unknown field (did you mean 'log_cap_mib'?)"), std::string::npos)
       << deep;
   auto [rc3, dup] = serve("policy: fifo\npolicy: backfill\n");
   EXPECT_NE(rc3, 0);

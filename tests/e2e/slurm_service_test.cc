@@ -505,8 +505,10 @@ TEST_F(SlurmService, ReasonsDuringAndAfterAControllerKill) {
   ASSERT_GT(id, 0) << last_error_.message();
   EXPECT_TRUE(WaitFor([&] { return JobJson(id)["reason"].get<std::string>().find("reserved 2 x H100-SXM") != std::string::npos; }, 10))
       << JobJson(id).dump(1);
-  // After Slurm's lazy job-state save (see SlurmctldKilledAndRestartedWhileJobsRunAndQueue).
+  // After Slurm's lazy job-state save (see SlurmctldKilledAndRestartedWhileJobsRunAndQueue),
+  // which comes only after a change: a job's comment is one.
   const double all_running = clock_.Now();
+  ASSERT_EQ(Slurm("scontrol update JobId=$(squeue -h -o %i | head -1) Comment=cnet-test-save"), 0);
   ASSERT_TRUE(WaitFor([&] {
     struct stat st;
     return stat((g_base + "/state/job_state").c_str(), &st) == 0 && st.st_mtim.tv_sec + st.st_mtim.tv_nsec * 1e-9 > all_running;
