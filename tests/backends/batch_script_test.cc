@@ -58,7 +58,7 @@ std::vector<std::pair<int, int>> Steps(const std::string& script) {
 struct ScriptRun {
   int rc = -1;
   std::vector<std::string> tasks;  // sorted
-  std::string exit_file, stderr_text;
+  std::string exit_file, stderr_text, stdout_text;
 };
 
 void WriteExe(const std::filesystem::path& p, const std::string& text) {
@@ -93,7 +93,7 @@ ScriptRun RunWithFakeSlurm(const std::string& script, const std::string& nodelis
                     " SLURMD_NODENAME=" + ShQuote(nodelist.substr(0, nodelist.find(','))) +
                     " SLURM_LOCALID=0 SLURM_PROCID=0 CUDA_VISIBLE_DEVICES=" + ShQuote(step_cvd) +
                     " FAKE_STEP_CVD=" + ShQuote(step_cvd) + " FAKE_JOB_D=" + ShQuote(job_d) +
-                    " TASKS=" + ShQuote((dir / "tasks").string()) + " bash job.sh 2>stderr.txt";
+                    " TASKS=" + ShQuote((dir / "tasks").string()) + " bash job.sh >stdout.txt 2>stderr.txt";
   ScriptRun r;
   int st = std::system(cmd.c_str());
   r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
@@ -108,6 +108,7 @@ ScriptRun RunWithFakeSlurm(const std::string& script, const std::string& nodelis
   std::sort(r.tasks.begin(), r.tasks.end());
   r.exit_file = slurp(dir / "exit");
   r.stderr_text = slurp(dir / "stderr.txt");
+  r.stdout_text = slurp(dir / "stdout.txt");
   return r;
 }
 
@@ -228,6 +229,35 @@ TEST(BatchScriptTest, NpuWorkersGetAscendVariableFromTheJobsIndicesPerNode) {
   r = RunWithFakeSlurm(script, "node2", "", "     Nodes=node[1-2] CPU_IDs=0 Mem=1 GRES=npu:910b:3(IDX:2-4)\n", bs.run_dir);
   EXPECT_EQ(r.rc, 0) << r.stderr_text;
   EXPECT_EQ(r.tasks, (std::vector<std::string>{"0 node2 - 2,3,4"}));
+  std::filesystem::remove_all(bs.run_dir);
+}
+
+// Issue 11: a gang's workers share the log files; each line goes there after its worker's rank,
+// numbered across the job's steps (node2's worker is 2), stdout and stderr kept apart; a worker's
+// exit code is still the job's. A lone worker's lines stay as they are.
+TEST(BatchScriptTest, GangLinesCarryTheWorkersRank) {
+  BatchSettings bs = Settings();
+  bs.run_dir = TempRunDir("cnet-bs-label");
+  ASSERT_FALSE(bs.run_dir.empty());
+  LaunchRequest gang = Req({{"node1", 2}, {"node2", 1}});
+  gang.argv = {"sh", "-c", "echo out $CNET_WORKER_INDEX; echo err $CNET_WORKER_INDEX >&2; printf 'no newline'; "
+                           "[ $CNET_WORKER_INDEX = 2 ] && { sleep 0.5; exit 3; }; exit 0"};
+  ScriptRun r = RunWithFakeSlurm(BatchScript(gang, bs), "node1,node2", "", "", bs.run_dir);
+  EXPECT_EQ(r.rc, 3) << r.stderr_text;
+  EXPECT_EQ(r.exit_file, "3\n");
+  for (int k = 0; k < 3; ++k) {
+    const std::string rank = "[" + std::to_string(k) + "] ";
+    EXPECT_NE(r.stdout_text.find(rank + "out " + std::to_string(k) + "\n"), std::string::npos) << r.stdout_text;
+    EXPECT_NE(r.stdout_text.find(rank + "no newline"), std::string::npos) << r.stdout_text;
+    EXPECT_NE(r.stderr_text.find(rank + "err " + std::to_string(k) + "\n"), std::string::npos) << r.stderr_text;
+  }
+  EXPECT_EQ(r.stdout_text.find("err "), std::string::npos) << r.stdout_text;
+  std::filesystem::remove_all(bs.run_dir);
+  bs.run_dir = TempRunDir("cnet-bs-label1");
+  LaunchRequest one = Req({{"node1", 1}});
+  one.argv = {"sh", "-c", "echo plain"};
+  r = RunWithFakeSlurm(BatchScript(one, bs), "node1", "", "", bs.run_dir);
+  EXPECT_EQ(r.stdout_text, "plain\n");
   std::filesystem::remove_all(bs.run_dir);
 }
 

@@ -211,7 +211,12 @@ class TwoClusterSlurm : public ::testing::Test {
     ASSERT_EQ(PlacedNodes(j).size(), 1u) << j.dump(1);
     std::vector<std::set<std::string>> lists;
     std::set<std::string> nodes;
-    for (const std::string& line : Split(Log(id), '\n')) {
+    for (std::string line : Split(Log(id), '\n')) {
+      // A gang's lines carry their worker's rank: "[1] dev w=1 ...".
+      if (line.size() > 4 && line[0] == '[' && line.find("] ") != std::string::npos) {
+        EXPECT_EQ(line.substr(0, line.find("] ") + 2), "[" + line.substr(line.find("w=") + 2, 1) + "] ") << line;
+        line = line.substr(line.find("] ") + 2);
+      }
       if (line.rfind("dev ", 0) != 0) continue;
       std::map<std::string, std::string> kv;
       for (const std::string& w : Split(line.substr(4), ' ')) kv[w.substr(0, w.find('='))] = w.substr(w.find('=') + 1);

@@ -77,7 +77,18 @@ std::string TaskCommand(const LaunchRequest& req, const BatchSettings& s, int of
              " ASCEND_RT_VISIBLE_DEVICES CNET_STEP_DEVICES;"
              " " + var + "=$d; export " + var + ";";
   }
-  std::string cmd = "sh -c " + ShQuote(setup + " exec \"$@\"") + " cnet";
+  std::string cmd;
+  if (req.workers() > 1) {
+    // A gang's workers share the job's log files: each line goes there after its worker's rank
+    // ("[k] ", as on the local site, and as srun --label would with the step-local id). Both
+    // labellers are waited for, so no line is lost at the end; the command's exit code is kept.
+    const std::string label =
+        " l=\"[$CNET_WORKER_INDEX] \"; exec 4> >(sed -u \"s/^/$l/\" >&2); e=$!; exec 5> >(sed -u \"s/^/$l/\"); o=$!;"
+        " \"$@\" >&5 2>&4; rc=$?; exec 4>&- 5>&-; wait $o $e; exit $rc";
+    cmd = "bash -c " + ShQuote(setup + label) + " cnet";
+  } else {
+    cmd = "sh -c " + ShQuote(setup + " exec \"$@\"") + " cnet";
+  }
   for (const std::string& arg : req.argv) cmd += " " + ShQuote(arg);
   return cmd;
 }
