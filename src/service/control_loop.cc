@@ -59,8 +59,8 @@ void ControlLoop::DatasetChanged(const std::string& name) {
   Wake();
 }
 
-std::future<Result<CancelOutcome>> ControlLoop::Cancel(int64_t id, std::string by) {
-  CancelCmd c{id, std::move(by), {}};
+std::future<std::vector<Result<CancelOutcome>>> ControlLoop::Cancel(std::vector<int64_t> ids, std::string by) {
+  CancelCmd c{std::move(ids), std::move(by), {}};
   auto f = c.done.get_future();
   {
     std::lock_guard l(mu_);
@@ -71,8 +71,9 @@ std::future<Result<CancelOutcome>> ControlLoop::Cancel(int64_t id, std::string b
   return f;
 }
 
-std::future<Result<store::JobState>> ControlLoop::Act(UserAction what, int64_t id, std::string by) {
-  ActCmd c{what, id, std::move(by), {}};
+std::future<std::vector<Result<store::JobState>>> ControlLoop::Act(UserAction what, std::vector<int64_t> ids,
+                                                                   std::string by) {
+  ActCmd c{what, std::move(ids), std::move(by), {}};
   auto f = c.done.get_future();
   {
     std::lock_guard l(mu_);
@@ -133,39 +134,13 @@ void ControlLoop::TakeCommands() {
     in.spec = std::move(spec).value();
     Enqueue(in);
   }
-  for (CancelCmd& c : cancels) c.done.set_value(DoCancel(c.id, c.by));
-  for (ActCmd& c : acts) c.done.set_value(DoAct(c.what, c.id, c.by));
+  for (CancelCmd& c : cancels) c.done.set_value(DoCancel(c.ids, c.by));
+  for (ActCmd& c : acts) c.done.set_value(DoAct(c.what, c.ids, c.by));
 }
 
 void ControlLoop::Enqueue(Active& a) {
   if (Gates::HasGate(a)) gates_.Gate(a);
   else st_.Hold(a, "queued", false);
-}
-
-Result<CancelOutcome> ControlLoop::DoCancel(int64_t id, const std::string& by) {
-  Active* a = st_.jobs.Find(id);
-  if (!a) {
-    auto row = st_.store.GetJob(id);
-    if (!row.ok()) return row.status();
-    return FailedPrecondition("job " + std::to_string(id) + " is already " + store::StateName(row->state));
-  }
-  if (a->state == JobState::kPending || a->state == JobState::kPreempted) {
-    Status s = st_.Finish(*a, JobState::kCancelled, "cancelled by " + by + " before it started", std::nullopt);
-    if (!s.ok()) return Unavailable("store: the cancel could not be recorded: " + s.message());
-    return CancelOutcome{JobState::kCancelled, ""};
-  }
-  // Recorded before the 202: if the service restarts before the run's end is recorded, recovery
-  // reads the mark and still ends the job CANCELLED (never requeued, never FAILED).
-  Status mark = st_.store.SetReason(id, std::string(kCancelMark) + by);
-  if (!mark.ok()) return Unavailable("store: the cancel could not be recorded: " + mark.message());
-  a->cancel_requested = true;
-  a->cancelled_by = by;
-  if (!a->launching) {
-    Status k = st_.sites[a->site].backend->Kill(id, "cancelled by " + by);
-    if (!k.ok() && k.code() != Code::kNotFound)
-      return Unavailable("site " + st_.sites[a->site].cfg.name + ": " + k.message());
-  }
-  return CancelOutcome{a->state, "cancelling: its run is being stopped"};
 }
 
 void ControlLoop::TakeLaunchOutcomes() {

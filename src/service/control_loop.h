@@ -59,7 +59,9 @@ class ControlLoop {
   // request is committed (the row's reason becomes kCancelMark + by) and its run is being
   // stopped. kNotFound / kFailedPrecondition (already ended) / kUnavailable (the store failed:
   // nothing changed, nothing killed).
-  std::future<Result<CancelOutcome>> Cancel(int64_t id, std::string by);
+  // Several jobs (an array's tasks) are one command: every write they need is one store commit.
+  // One result per id, in order.
+  std::future<std::vector<Result<CancelOutcome>>> Cancel(std::vector<int64_t> ids, std::string by);
   // A dataset's policy or grants changed (service/datasets.h): the next tick re-checks the jobs
   // that read it (service/residency.h).
   void DatasetChanged(const std::string& name);
@@ -67,7 +69,8 @@ class ControlLoop {
   // job's run is stopped as a cancel stops it, then it is PENDING again; a job that ended is PENDING
   // again) for `by`. Returns the job's state after the action. kNotFound / kFailedPrecondition
   // (wrong state; the message says why) / kUnavailable (the store failed: nothing changed).
-  std::future<Result<store::JobState>> Act(UserAction what, int64_t id, std::string by);
+  // Several ids are one command and one store commit, as for Cancel.
+  std::future<std::vector<Result<store::JobState>>> Act(UserAction what, std::vector<int64_t> ids, std::string by);
   std::shared_ptr<const ReadModel> Read() const;
   void Wake();
   // One iteration now (tests drive the loop with this and a manual clock).
@@ -77,22 +80,28 @@ class ControlLoop {
 
  private:
   struct CancelCmd {
-    int64_t id;
+    std::vector<int64_t> ids;
     std::string by;
-    std::promise<Result<CancelOutcome>> done;
+    std::promise<std::vector<Result<CancelOutcome>>> done;
   };
   struct ActCmd {
     UserAction what;
-    int64_t id;
+    std::vector<int64_t> ids;
     std::string by;
-    std::promise<Result<store::JobState>> done;
+    std::promise<std::vector<Result<store::JobState>>> done;
   };
   void TakeCommands();
-  Result<CancelOutcome> DoCancel(int64_t id, const std::string& by);
-  Result<store::JobState> DoAct(UserAction what, int64_t id, const std::string& by);
-  Result<store::JobState> DoHold(Active& a, const std::string& by);
-  Result<store::JobState> DoRelease(Active& a, const std::string& by);
-  Result<store::JobState> DoRequeue(Active* a, int64_t id, const std::string& by);
+  // A user's action over several jobs (service/user_actions.cc): each job's write is planned
+  // (an error answers that job at once), all writes commit together, then each committed one
+  // takes effect in memory and at its site.
+  std::vector<Result<CancelOutcome>> DoCancel(const std::vector<int64_t>& ids, const std::string& by);
+  Result<Transition> PlanCancel(int64_t id, const std::string& by);
+  Result<CancelOutcome> AfterCancel(const Transition& committed, const std::string& by);
+  std::vector<Result<store::JobState>> DoAct(UserAction what, const std::vector<int64_t>& ids, const std::string& by);
+  // nullopt: nothing to write (a requeue asked before); the answer is the job's state.
+  Result<std::optional<Transition>> PlanAct(UserAction what, int64_t id, const std::string& by);
+  Result<store::JobState> AfterAct(UserAction what, const Transition& committed, const std::string& by);
+  Result<store::JobState> AfterReopen(int64_t id);
   // A job taken in (submitted, reopened): behind its gates, or queued for the scheduler.
   void Enqueue(Active& a);
   void TakeLaunchOutcomes();

@@ -50,13 +50,15 @@ std::vector<Status> JobTable::ApplyAll(const std::vector<Transition>& ts) {
   std::vector<Status> out(ts.size());
   std::vector<size_t> idx;
   for (size_t i = 0; i < ts.size(); ++i) {
-    Active* a = Find(ts[i].id);
-    if (!a) {
-      out[i] = NotFound("job " + std::to_string(ts[i].id) + " is not active");
-      continue;
+    store::Store::TransitionOp op{ts[i].id, ts[i].to, ts[i].reason, ts[i].time, ts[i].update, ts[i].kind};
+    if (op.kind == Transition::Kind::kTransition) {
+      Active* a = Find(ts[i].id);
+      if (!a) {
+        out[i] = NotFound("job " + std::to_string(ts[i].id) + " is not active");
+        continue;
+      }
+      op.update.expected_from = a->state;
     }
-    store::Store::TransitionOp op{ts[i].id, ts[i].to, ts[i].reason, ts[i].time, ts[i].update};
-    op.update.expected_from = a->state;
     ops.push_back(std::move(op));
     idx.push_back(i);
   }
@@ -65,6 +67,7 @@ std::vector<Status> JobTable::ApplyAll(const std::vector<Transition>& ts) {
   for (size_t k = 0; k < idx.size(); ++k) {
     out[idx[k]] = st[k];
     const Transition& t = ts[idx[k]];
+    if (t.kind != Transition::Kind::kTransition) continue;
     Active* a = Find(t.id);
     if (!st[k].ok()) {
       log_->warn("job {}: {} -> {} not committed: {}", t.id, a ? store::StateName(a->state) : "?", store::StateName(t.to),

@@ -67,6 +67,10 @@ struct Transition {
   std::string reason;
   double time = 0;
   store::Store::Update update;  // expected_from is set by the table (the state it holds)
+  using Kind = store::Store::TransitionOp::Kind;
+  // kReason and kReopen write the row only (store.h: TransitionOp); the table holds no job to move
+  // for them (a reopened job is taken in afterwards, a reason is not a state).
+  Kind kind = Kind::kTransition;
 };
 
 class JobTable {
@@ -84,7 +88,8 @@ class JobTable {
   // One transition: store first, then memory. A job that reached a terminal state stays in the
   // table (standing: none) until the caller, having released what it held, Erases it.
   [[nodiscard]] Status Apply(const Transition& t);
-  // Several transitions in one store commit; one Status per transition, in order.
+  // Several transitions (and reason or reopen writes) in one store commit; one Status per
+  // transition, in order.
   [[nodiscard]] std::vector<Status> ApplyAll(const std::vector<Transition>& ts);
   // Re-reports a job's standing after a change that is not a state change (held, placed).
   void Restand(Active& a);

@@ -101,29 +101,42 @@ Status LoopState::Requeue(Active& a, const std::string& reason) {
   return Status::Ok();
 }
 
-Status LoopState::Finish(Active& a, JobState to, const std::string& reason, std::optional<int> exit_code,
-                         std::optional<double> end, std::optional<std::pair<double, std::string>> energy) {
-  const int64_t id = a.id;
-  Transition t{id, to, reason, clock.Now(), {}};
+Transition LoopState::FinishTransition(const Active& a, JobState to, const std::string& reason,
+                                       std::optional<int> exit_code, std::optional<double> end,
+                                       std::optional<std::pair<double, std::string>> energy) const {
+  Transition t{a.id, to, reason, clock.Now(), {}};
   t.update.end_time = end ? *end : t.time;
   t.update.exit_code = exit_code;
   if (energy) {
     t.update.energy_j = energy->first;
     t.update.energy_source = energy->second;
   }
-  Status st = jobs.Apply(t);
-  if (!st.ok()) {  // nothing moved; the caller retries
-    log->error("job {}: {} not recorded: {}", id, store::StateName(to), st.message());
-    return st;
-  }
+  return t;
+}
+
+void LoopState::Finished(Active& a, const Transition& t) {
+  std::optional<std::pair<double, std::string>> energy;
+  if (t.update.energy_j) energy.emplace(*t.update.energy_j, t.update.energy_source.value_or(""));
   CountJobEnergy(*this, a, *t.update.end_time, energy);
   LeaveScheduler(a);
+  const int64_t id = a.id;
   // A held job leaves its tenant's queue lazily: ReleaseHeld skips ids no longer active.
   jobs.Erase(id);
   ++finished;
   if (notes.erase(id)) notes_changed = true;
-  metrics.Inc("cnet_jobs_finished_total", std::string("state=\"") + store::StateName(to) + "\"");
-  log->debug("job {}: {}: {}", id, store::StateName(to), reason);
+  metrics.Inc("cnet_jobs_finished_total", std::string("state=\"") + store::StateName(t.to) + "\"");
+  log->debug("job {}: {}: {}", id, store::StateName(t.to), t.reason);
+}
+
+Status LoopState::Finish(Active& a, JobState to, const std::string& reason, std::optional<int> exit_code,
+                         std::optional<double> end, std::optional<std::pair<double, std::string>> energy) {
+  const Transition t = FinishTransition(a, to, reason, exit_code, end, std::move(energy));
+  Status st = jobs.Apply(t);
+  if (!st.ok()) {  // nothing moved; the caller retries
+    log->error("job {}: {} not recorded: {}", a.id, store::StateName(to), st.message());
+    return st;
+  }
+  Finished(a, t);
   return Status::Ok();
 }
 

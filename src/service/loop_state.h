@@ -88,6 +88,12 @@ struct LoopState {
   Status Finish(Active& a, store::JobState to, const std::string& reason, std::optional<int> exit_code,
                 std::optional<double> end = std::nullopt,
                 std::optional<std::pair<double, std::string>> energy = std::nullopt);
+  // Finish in two parts, for a caller that commits several jobs' transitions at once: the
+  // transition to commit, and what follows its commit (the job leaves the scheduler and the table).
+  Transition FinishTransition(const Active& a, store::JobState to, const std::string& reason,
+                              std::optional<int> exit_code, std::optional<double> end = std::nullopt,
+                              std::optional<std::pair<double, std::string>> energy = std::nullopt) const;
+  void Finished(Active& a, const Transition& committed);
   // Rebuilds the scheduler over the grown cluster, carrying its jobs and node states.
   Status RebuildModel();
   // The variable through which a job's workers see their devices on `site`.

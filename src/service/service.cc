@@ -347,16 +347,15 @@ Result<CancelOutcome> Service::Cancel(const Caller& c, int64_t id, bool whole_ar
   CNET_ASSIGN_OR_RETURN(std::vector<int64_t> ids, Targets(row, whole_array));
   if (ids.size() == 1 && store::IsTerminal(row.state))
     return FailedPrecondition(JobWord(id) + " is already " + store::StateName(row.state));
-  std::vector<std::future<Result<CancelOutcome>>> fs;
-  for (int64_t t : ids) fs.push_back(loop_->Cancel(t, c.admin ? std::string(kAdminActor) : c.tenant));
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30 + ids.size() / 100);
+  auto f = loop_->Cancel(ids, c.admin ? std::string(kAdminActor) : c.tenant);
+  if (f.wait_for(std::chrono::seconds(30 + ids.size() / 100)) != std::future_status::ready)
+    return Unavailable("the service is busy; the cancel may still take effect");
+  std::vector<Result<CancelOutcome>> rs = f.get();
+  if (ids.size() == 1) return rs.front();
   std::optional<CancelOutcome> first;
   int cancelled = 0, ended = 0;
-  for (auto& f : fs) {
-    if (f.wait_until(until) != std::future_status::ready)
-      return Unavailable("the service is busy; the cancel may still take effect");
-    Result<CancelOutcome> r = f.get();
-    if (!r.ok() && (ids.size() == 1 || r.status().code() != Code::kFailedPrecondition)) return r.status();
+  for (Result<CancelOutcome>& r : rs) {
+    if (!r.ok() && r.status().code() != Code::kFailedPrecondition) return r.status();
     if (!r.ok()) {
       ++ended;
       continue;
@@ -364,7 +363,6 @@ Result<CancelOutcome> Service::Cancel(const Caller& c, int64_t id, bool whole_ar
     ++cancelled;
     if (!first) first = *r;
   }
-  if (ids.size() == 1) return *first;
   if (!first) return FailedPrecondition("array " + std::to_string(id) + ": every task has already ended");
   first->message = "array " + std::to_string(id) + ": " + std::to_string(cancelled) + " task(s) cancelled or being cancelled" +
                    (ended ? ", " + std::to_string(ended) + " had already ended" : "");
@@ -374,16 +372,13 @@ Result<CancelOutcome> Service::Cancel(const Caller& c, int64_t id, bool whole_ar
 Result<Service::ActOutcome> Service::Act(const Caller& c, UserAction what, int64_t id, bool whole_array) {
   CNET_ASSIGN_OR_RETURN(store::JobRow row, OwnedJob(c, id));
   CNET_ASSIGN_OR_RETURN(std::vector<int64_t> ids, Targets(row, whole_array));
-  const std::string by = c.admin ? std::string(kAdminActor) : "user " + c.tenant;
-  std::vector<std::future<Result<JobState>>> fs;
-  for (int64_t t : ids) fs.push_back(loop_->Act(what, t, by));
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30 + ids.size() / 100);
+  auto f = loop_->Act(what, ids, c.admin ? std::string(kAdminActor) : "user " + c.tenant);
+  if (f.wait_for(std::chrono::seconds(30 + ids.size() / 100)) != std::future_status::ready)
+    return Unavailable("the service is busy; the action may still take effect");
+  std::vector<Result<JobState>> rs = f.get();
   ActOutcome out;
   Status first_error;
-  for (size_t i = 0; i < fs.size(); ++i) {
-    if (fs[i].wait_until(until) != std::future_status::ready)
-      return Unavailable("the service is busy; the action may still take effect");
-    Result<JobState> r = fs[i].get();
+  for (Result<JobState>& r : rs) {
     if (!r.ok() && (ids.size() == 1 || r.status().code() == Code::kUnavailable)) return r.status();
     if (!r.ok()) {
       if (first_error.ok()) first_error = r.status();

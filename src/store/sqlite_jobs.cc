@@ -81,7 +81,7 @@ std::vector<Status> SqliteStore::TransitionMany(const std::vector<TransitionOp>&
       out[i] = sp;
       continue;
     }
-    out[i] = TransitionLocked(ops[i].id, ops[i].to, ops[i].reason, ops[i].time, ops[i].update);
+    out[i] = OpLocked(ops[i]);
     if (!out[i].ok()) (void)w_.Exec("ROLLBACK TO op");
     (void)w_.Exec("RELEASE op");
   }
@@ -94,19 +94,30 @@ std::vector<Status> SqliteStore::TransitionMany(const std::vector<TransitionOp>&
   return out;
 }
 
-Status SqliteStore::SetReason(int64_t id, const std::string& reason) {
-  std::lock_guard l(write_mu_);
-  Status st = [&] {  // the statement is reset before a fault handler may close the connection
+Status SqliteStore::OpLocked(const TransitionOp& op) {
+  switch (op.kind) {
+    case TransitionOp::Kind::kReason: return SetReasonLocked(op.id, op.reason);
+    case TransitionOp::Kind::kReopen: return ReopenLocked(op.id, op.reason, op.time);
+    case TransitionOp::Kind::kTransition: break;
+  }
+  return TransitionLocked(op.id, op.to, op.reason, op.time, op.update);
+}
+
+Status SqliteStore::SetReasonLocked(int64_t id, const std::string& reason) {
+  {  // the statement is reset before a fault handler may close the connection
     CNET_ASSIGN_OR_RETURN(Stmt s, w_.Prepare("UPDATE jobs SET reason = ? WHERE id = ?"));
     s.Bind(1, reason).BindInt(2, id);
-    return s.Run("set reason");
-  }();
-  if (!st.ok()) {
-    AfterWriteFault(st);
-    return st;
+    CNET_RETURN_IF_ERROR(s.Run("set reason"));
   }
   if (sqlite3_changes(w_.db()) == 0) return JobNotFound(id);
   return Status::Ok();
+}
+
+Status SqliteStore::SetReason(int64_t id, const std::string& reason) {
+  std::lock_guard l(write_mu_);
+  Status st = SetReasonLocked(id, reason);
+  if (!st.ok() && st.code() != Code::kNotFound) AfterWriteFault(st);
+  return st;
 }
 
 Result<Store::Inserted> SqliteStore::InsertArray(std::vector<JobRow> rows) {
@@ -148,31 +159,33 @@ Result<Store::Inserted> SqliteStore::InsertArray(std::vector<JobRow> rows) {
   return r;
 }
 
+Status SqliteStore::ReopenLocked(int64_t id, const std::string& reason, double time) {
+  std::string from;
+  {
+    CNET_ASSIGN_OR_RETURN(Stmt s, w_.Prepare("SELECT state FROM jobs WHERE id = ?"));
+    s.BindInt(1, id);
+    CNET_ASSIGN_OR_RETURN(bool row, s.Step("reopen"));
+    if (!row) return JobNotFound(id);
+    from = s.Text(0);
+  }
+  auto state = ParseState(from);
+  if (!state || !IsTerminal(*state))
+    return FailedPrecondition("job " + std::to_string(id) + " is " + from + ", not ended");
+  {
+    CNET_ASSIGN_OR_RETURN(Stmt s, w_.Prepare("UPDATE jobs SET state = 'PENDING', reason = ?, start_time = 0, "
+                                             "end_time = 0, exit_code = NULL, site = '', placement_json = '', "
+                                             "runtime_json = '', energy_j = 0, energy_source = '' WHERE id = ?"));
+    s.Bind(1, reason).BindInt(2, id);
+    CNET_RETURN_IF_ERROR(s.Run("reopen"));
+  }
+  return InsertEvent(id, time, from, StateName(JobState::kPending), reason);
+}
+
 Status SqliteStore::Reopen(int64_t id, const std::string& reason, double time) {
   std::lock_guard l(write_mu_);
-  Status st = [&]() -> Status {
-    CNET_RETURN_IF_ERROR(w_.Exec("BEGIN IMMEDIATE"));
-    std::string from;
-    {
-      CNET_ASSIGN_OR_RETURN(Stmt s, w_.Prepare("SELECT state FROM jobs WHERE id = ?"));
-      s.BindInt(1, id);
-      CNET_ASSIGN_OR_RETURN(bool row, s.Step("reopen"));
-      if (!row) return JobNotFound(id);
-      from = s.Text(0);
-    }
-    auto state = ParseState(from);
-    if (!state || !IsTerminal(*state))
-      return FailedPrecondition("job " + std::to_string(id) + " is " + from + ", not ended");
-    {
-      CNET_ASSIGN_OR_RETURN(Stmt s, w_.Prepare("UPDATE jobs SET state = 'PENDING', reason = ?, start_time = 0, "
-                                               "end_time = 0, exit_code = NULL, site = '', placement_json = '', "
-                                               "runtime_json = '', energy_j = 0, energy_source = '' WHERE id = ?"));
-      s.Bind(1, reason).BindInt(2, id);
-      CNET_RETURN_IF_ERROR(s.Run("reopen"));
-    }
-    CNET_RETURN_IF_ERROR(InsertEvent(id, time, from, StateName(JobState::kPending), reason));
-    return w_.Exec("COMMIT");
-  }();
+  Status st = w_.Exec("BEGIN IMMEDIATE");
+  if (st.ok()) st = ReopenLocked(id, reason, time);
+  if (st.ok()) st = w_.Exec("COMMIT");
   if (!st.ok()) w_.RollbackIfOpen();
   return st;
 }

@@ -109,6 +109,10 @@ class SqliteStore final : public Store {
   static Result<TenantRow> ReadTenant(const Stmt& s);
 
   // --- jobs (sqlite_jobs.cc); inside the caller's write transaction ---
+  // SetReason's and Reopen's writes inside the caller's transaction (caller holds write_mu_).
+  Status SetReasonLocked(int64_t id, const std::string& reason);
+  Status ReopenLocked(int64_t id, const std::string& reason, double time);
+  Status OpLocked(const TransitionOp& op);
   Status TransitionLocked(int64_t id, JobState to, const std::string& reason, double time,
                           const Update& u);
   Status InsertEvent(int64_t id, double time, const std::string& from, const std::string& to,

@@ -138,14 +138,17 @@ class Store {
   };
   virtual Status Transition(int64_t id, JobState to, const std::string& reason, double time,
                             const Update& u) = 0;
-  // Several transitions in one transaction (one fsync): each op is a compare-and-set as above and
-  // fails alone (its own savepoint); returns one Status per op, in order.
+  // Several writes to jobs in one transaction (one fsync): each op fails alone (its own
+  // savepoint); returns one Status per op, in order. An op is a transition (a compare-and-set as
+  // above), a reason (SetReason's write), or a reopen (Reopen's write), by `kind`.
   struct TransitionOp {
     int64_t id = 0;
     JobState to = JobState::kPending;
     std::string reason;
     double time = 0;
     Update update;
+    enum class Kind { kTransition, kReason, kReopen };
+    Kind kind = Kind::kTransition;  // kReason uses id and reason; kReopen id, reason and time
   };
   virtual std::vector<Status> TransitionMany(const std::vector<TransitionOp>& ops) = 0;
   // Durable insert of a job array: one row per task (rows[i].array_index set by the caller), in one

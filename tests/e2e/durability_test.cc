@@ -210,7 +210,7 @@ TEST_F(FaultyServiceTest, AcknowledgedCancelOfARunningJobSurvivesARestart) {
   for (int i = 0; i < 500 && Slurp(pidfile).empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   const pid_t pid = std::atoi(Slurp(pidfile).c_str());
   ASSERT_GT(pid, 0);
-  faulty_->fail_transitions = 1 << 30;  // the run's end can never be recorded by this process
+  faulty_->fail_to_terminal = true;  // the run's end can never be recorded by this process (the cancel mark can)
   Resp c = Call(port_, "POST", "/v1/jobs/" + std::to_string(id) + "/cancel", tok_);
   ASSERT_EQ(c.status, 202) << c.body.dump();
   for (int i = 0; i < 500 && Alive(pid); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));

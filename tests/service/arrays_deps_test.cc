@@ -150,6 +150,63 @@ TEST(JobArrays, CancelOfTheArrayIdEndsEveryTaskAndATaskIdOnlyItself) {
   EXPECT_TRUE(site.active().empty());
 }
 
+// An action on the array's id is one store commit: when it fails, no task changed (none held, none
+// cancelled, no run stopped); retried, it takes effect on every task it applies to.
+TEST(JobArrays, WholeArrayActionsCommitAllOrNothing) {
+  LoopHarness h;
+  auto& site = h.AddSite("a", {CpuNode("c0", 4)});
+  h.AddTenant("t");
+  ASSERT_TRUE(h.Start().ok());
+  api::JobRequest r = CpuJob();
+  r.array = "0-4%2";
+  auto id = h.Submit("t", r);
+  ASSERT_TRUE(id.ok());
+  h.Tick(3);
+  ASSERT_EQ(Dispatched(Tasks(h, *id)), 2);
+  auto held_rows = [&] {
+    int n = 0;
+    for (const auto& t : Tasks(h, *id)) n += !t.held_by.empty();
+    return n;
+  };
+
+  h.store().fail_transitions = 1;  // the next commit fails
+  auto hold = Act(h, kT, UserAction::kHold, *id);
+  ASSERT_FALSE(hold.ok());
+  EXPECT_EQ(hold.status().code(), Code::kUnavailable) << hold.status().ToString();
+  EXPECT_EQ(held_rows(), 0);
+  hold = Act(h, kT, UserAction::kHold, *id);
+  ASSERT_TRUE(hold.ok()) << hold.status().ToString();
+  EXPECT_EQ(hold->done, 3);  // the pending three; the two running are named in skipped
+  EXPECT_EQ(hold->skipped.size(), 2u);
+  EXPECT_EQ(held_rows(), 3);
+
+  h.store().fail_transitions = 1;
+  auto cancel = Cancel(h, kT, *id);
+  ASSERT_FALSE(cancel.ok());
+  EXPECT_EQ(cancel.status().code(), Code::kUnavailable) << cancel.status().ToString();
+  h.Tick(2);
+  EXPECT_EQ(site.active().size(), 2u);  // no run stopped
+  for (const auto& t : Tasks(h, *id)) {
+    EXPECT_FALSE(store::IsTerminal(t.state)) << t.id;
+    EXPECT_EQ(t.reason.find("cancel"), std::string::npos) << t.id << ": " << t.reason;
+  }
+  cancel = Cancel(h, kT, *id);
+  ASSERT_TRUE(cancel.ok()) << cancel.status().ToString();
+  h.Tick(3);
+  for (const auto& t : Tasks(h, *id)) EXPECT_EQ(t.state, JobState::kCancelled) << t.id;
+  EXPECT_TRUE(site.active().empty());
+
+  h.store().fail_transitions = 1;  // requeue of ended tasks: their reopens commit together too
+  auto requeue = Act(h, kT, UserAction::kRequeue, *id);
+  ASSERT_FALSE(requeue.ok());
+  for (const auto& t : Tasks(h, *id)) EXPECT_EQ(t.state, JobState::kCancelled) << t.id;
+  requeue = Act(h, kT, UserAction::kRequeue, *id);
+  ASSERT_TRUE(requeue.ok()) << requeue.status().ToString();
+  EXPECT_EQ(requeue->done, 5);
+  h.Tick(3);
+  EXPECT_EQ(Dispatched(Tasks(h, *id)), 2);  // the %2 limit holds again
+}
+
 TEST(Dependencies, ChainOfThreeRunsInOrderAndAFailedFirstLinkCancelsTheRestWithTheReason) {
   LoopHarness h;
   auto& site = h.AddSite("a", {CpuNode("c0", 16)});
@@ -260,9 +317,9 @@ TEST(HoldReleaseRequeue, TransitionsAndRefusals) {
   ASSERT_TRUE(h.Start().ok());
   auto id = h.Submit("t", CpuJob());
   ASSERT_TRUE(id.ok());
-  auto held = h.svc().loop().Act(UserAction::kHold, *id, "user t");  // taken in the tick that takes the job in
+  auto held = h.svc().loop().Act(UserAction::kHold, {*id}, "user t");  // taken in the tick that takes the job in
   h.Tick(3);
-  ASSERT_TRUE(held.get().ok());
+  ASSERT_TRUE(held.get().front().ok());
   EXPECT_EQ(h.State(*id), JobState::kPending);
   EXPECT_TRUE(site.launches().empty());
   EXPECT_EQ(LiveReason(h, *id).rfind("held by user t", 0), 0u) << LiveReason(h, *id);
@@ -330,9 +387,9 @@ TEST(HoldReleaseRequeue, HoldsAndDependenciesSurviveARestart) {
   auto b = h.Submit("t", rb);
   auto c = h.Submit("t", CpuJob());
   ASSERT_TRUE(b.ok() && c.ok());
-  auto hc = h.svc().loop().Act(UserAction::kHold, *c, "user t");  // taken in the tick that takes c in
+  auto hc = h.svc().loop().Act(UserAction::kHold, {*c}, "user t");  // taken in the tick that takes c in
   h.Tick(3);
-  ASSERT_TRUE(hc.get().ok());
+  ASSERT_TRUE(hc.get().front().ok());
   ASSERT_TRUE(Act(h, kT, UserAction::kRequeue, *a).ok());  // a's second attempt runs across the restart
   h.Tick(3);
   ASSERT_EQ(h.State(*a), JobState::kRunning);
@@ -363,9 +420,9 @@ TEST(HoldReleaseRequeue, ARestartBeforeTheRequeuedAttemptsLaunchIsRecordedRunsIt
   ASSERT_TRUE(a.ok());
   h.Tick(3);
   ASSERT_EQ(h.State(*a), JobState::kRunning);
-  auto rq = h.svc().loop().Act(UserAction::kRequeue, *a, "user t");
+  auto rq = h.svc().loop().Act(UserAction::kRequeue, {*a}, "user t");
   h.svc().loop().Tick();
-  ASSERT_TRUE(rq.get().ok());
+  ASSERT_TRUE(rq.get().front().ok());
   ASSERT_EQ(site.kills(), std::vector<int64_t>{*a});
   ASSERT_EQ(h.State(*a), JobState::kScheduled) << h.Row(*a).reason;  // the window under test
   ASSERT_TRUE(h.Start().ok());  // restart: a second Service on the same data dir

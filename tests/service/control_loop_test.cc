@@ -288,15 +288,15 @@ TEST(ControlLoop, CancelPendingAndRunning) {
   h.Tick();
   ASSERT_EQ(h.State(*wait), JobState::kPending);
   // The loop is not running: answer the cancel from a tick.
-  auto f = h.svc().loop().Cancel(*wait, "t");
+  auto f = h.svc().loop().Cancel({*wait}, "t");
   h.Tick();
-  auto r = f.get();
+  auto r = f.get().front();
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->state, JobState::kCancelled);
   EXPECT_EQ(h.State(*wait), JobState::kCancelled);
-  auto f2 = h.svc().loop().Cancel(*run, "t");
+  auto f2 = h.svc().loop().Cancel({*run}, "t");
   h.Tick();
-  auto r2 = f2.get();
+  auto r2 = f2.get().front();
   ASSERT_TRUE(r2.ok());
   EXPECT_EQ(r2->state, JobState::kRunning);
   EXPECT_EQ(site.kills(), std::vector<int64_t>{*run});

@@ -220,9 +220,9 @@ TEST(QueueAhead, CancelStopsAQueuedJob) {
   const int64_t next = Must(h.Submit("t", OneGpu()));
   h.Tick(3);
   ASSERT_EQ(h.State(queued), JobState::kScheduled);
-  auto f = h.svc().loop().Cancel(queued, "t");
+  auto f = h.svc().loop().Cancel({queued}, "t");
   h.Tick();
-  auto c = f.get();
+  auto c = f.get().front();
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   h.Tick(3);
   EXPECT_EQ(h.State(queued), JobState::kCancelled);

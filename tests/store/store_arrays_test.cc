@@ -100,6 +100,35 @@ TEST_F(StoreArrays, HoldsAndReopenPersistAcrossReopeningTheStore) {
   EXPECT_EQ(s->GetJob(1)->held_by, "");
 }
 
+// TransitionMany mixes transitions, reason writes and reopens in one commit, each op failing alone.
+TEST_F(StoreArrays, OneCommitMixesTransitionsReasonsAndReopens) {
+  auto s = Open();
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(s->InsertJob(Row()).ok());
+  Store::Update end;
+  end.end_time = 1001;
+  ASSERT_TRUE(s->Transition(3, JobState::kCancelled, "cancelled", 1001, end).ok());
+  using Kind = Store::TransitionOp::Kind;
+  std::vector<Store::TransitionOp> ops(5);
+  ops[0] = {1, JobState::kCancelled, "cancelled by t", 1002, end, Kind::kTransition};
+  ops[1] = {2, JobState::kPending, "cancel requested by t", 0, {}, Kind::kReason};
+  ops[2] = {3, JobState::kPending, "requeued by t", 1003, {}, Kind::kReopen};
+  ops[3] = {4, JobState::kPending, "requeued by t", 1003, {}, Kind::kReopen};  // not ended: fails alone
+  ops[4] = {99, JobState::kPending, "x", 0, {}, Kind::kReason};                 // no such job
+  std::vector<Status> st = s->TransitionMany(ops);
+  ASSERT_EQ(st.size(), 5u);
+  EXPECT_TRUE(st[0].ok() && st[1].ok() && st[2].ok()) << st[0].ToString() << st[1].ToString() << st[2].ToString();
+  EXPECT_EQ(st[3].code(), Code::kFailedPrecondition);
+  EXPECT_EQ(st[4].code(), Code::kNotFound);
+  EXPECT_EQ(s->GetJob(1)->state, JobState::kCancelled);
+  EXPECT_EQ(s->GetJob(2)->state, JobState::kPending);
+  EXPECT_EQ(s->GetJob(2)->reason, "cancel requested by t");
+  EXPECT_EQ(s->Events(2)->size(), 1u);  // a reason is no event: "submitted" only
+  EXPECT_EQ(s->GetJob(3)->state, JobState::kPending);
+  EXPECT_EQ(s->Events(3)->back().from_state, "CANCELLED");
+  EXPECT_EQ(s->GetJob(4)->state, JobState::kPending);
+  EXPECT_EQ(s->GetJob(4)->reason, "");
+}
+
 // A database written by the schema before arrays (version 2) gains the columns, keeps its jobs.
 TEST_F(StoreArrays, MigratesAVersionTwoDatabase) {
   {

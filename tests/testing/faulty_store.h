@@ -29,12 +29,13 @@ class FaultyStore final : public store::Store {
   std::vector<Status> TransitionMany(const std::vector<TransitionOp>& ops) override {
     if (Take(fail_transitions)) return std::vector<Status>(ops.size(), Injected());
     std::vector<TransitionOp> pass;
+    auto refused = [&](const TransitionOp& op) { return op.kind == TransitionOp::Kind::kTransition && Refused(op.to); };
     for (const auto& op : ops)
-      if (!Refused(op.to)) pass.push_back(op);
+      if (!refused(op)) pass.push_back(op);
     std::vector<Status> passed = pass.empty() ? std::vector<Status>{} : in_->TransitionMany(pass);
     std::vector<Status> out;
     size_t k = 0;
-    for (const auto& op : ops) out.push_back(Refused(op.to) ? Injected() : passed[k++]);
+    for (const auto& op : ops) out.push_back(refused(op) ? Injected() : passed[k++]);
     return out;
   }
   Status SetReason(int64_t id, const std::string& r) override { return in_->SetReason(id, r); }
