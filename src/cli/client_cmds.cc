@@ -4,6 +4,7 @@
 // verified against the CA file (or the system's CAs). `cnet ls` is in ls_cmd.cc.
 #include <httplib.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -27,8 +28,10 @@ namespace {
 using nlohmann::json;
 
 // A job view's gang size (1 when the view has none).
+// The largest gang the job may run as: an elastic job's attempts may differ in size.
 int Workers(const json& job) {
-  return job.contains("spec") && job["spec"].is_object() ? job["spec"].value("workers", 1) : 1;
+  if (!job.contains("spec") || !job["spec"].is_object()) return 1;
+  return std::max(job["spec"].value("workers", 1), job["spec"].value("max_workers", 0));
 }
 
 
@@ -175,10 +178,14 @@ void AddLogs(CLI::App& app, int* rc) {
   auto merge = std::make_shared<bool>(false), plain = std::make_shared<bool>(false);
   s->add_flag("--merge", *merge, "with -f: standard output and standard error both to stdout, whole lines");
   s->add_flag("--no-rank-prefix", *plain, "drop the '[k] ' rank label from a gang's lines (local site)");
+  auto attempt = std::make_shared<int>(0);
+  s->add_option("--attempt", *attempt, "an earlier attempt's output (after a requeue or a resize; default: the latest)")
+      ->check(CLI::PositiveNumber);
   AddConn(s, *c);
-  s->callback([c, id, follow, err, both, merge, plain, rc] {
+  s->callback([c, id, follow, err, both, merge, plain, attempt, rc] {
     if (Status st = Resolve(*c); !st.ok()) { *rc = ReportError(st); return; }
     if ((*merge || *both) && !*follow) { *rc = ReportError(InvalidArgument("--merge and --both need -f (--follow)")); return; }
+    if (*attempt > 0 && *follow) { *rc = ReportError(InvalidArgument("--attempt: an earlier attempt cannot be followed")); return; }
     int strip = 0;
     if (*plain) {  // the gang's size says which labels are the site's
       auto j = Call(*c, "GET", "/v1/jobs/" + std::to_string(*id));
@@ -197,7 +204,8 @@ void AddLogs(CLI::App& app, int* rc) {
     cli.set_read_timeout(3600, 0);
     httplib::Headers h;
     if (!c->token.empty()) h.emplace("Authorization", "Bearer " + c->token);
-    std::string path = "/v1/jobs/" + std::to_string(*id) + "/logs?stream=" + (*err ? "stderr" : "stdout");
+    std::string path = "/v1/jobs/" + std::to_string(*id) + "/logs?stream=" + (*err ? "stderr" : "stdout") +
+                       (*attempt > 0 ? "&attempt=" + std::to_string(*attempt) : "");
     std::string errbody;
     int status = 0;
     auto r = cli.Get(path, h,
