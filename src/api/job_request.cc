@@ -277,7 +277,7 @@ Result<json> YamlToJson(std::string_view text, YamlMarks* marks) {
 Result<JobRequest> JobRequestFromJson(const json& doc, const Limits& L) {
   if (!doc.is_object()) return FieldError("body", std::string("expected a mapping of fields, got ") + TypeName(doc));
   static const std::set<std::string> known = {
-      "name", "command", "env", "working_dir", "workers", "accelerators_per_worker", "accelerator_types",
+      "name", "command", "env", "working_dir", "workers", "min_workers", "max_workers", "accelerators_per_worker", "accelerator_types",
       "cpus_per_worker", "memory_gib_per_worker", "job_type", "estimated_duration_s", "priority",
       "time_limit_s", "labels", "sites", "max_retries", "inputs", "output", "objective", "budget_usd",
       "deadline_s", "array", "dependency"};
@@ -322,6 +322,14 @@ Result<JobRequest> JobRequestFromJson(const json& doc, const Limits& L) {
     if (!r.working_dir.empty() && r.working_dir[0] != '/') return FieldError("working_dir", "must be an absolute path");
   }
   if (has("workers")) { CNET_ASSIGN_OR_RETURN(int64_t v, GetInt(doc["workers"], "workers", 1, L.max_workers)); r.workers = static_cast<int>(v); }
+  if (has("min_workers")) {
+    CNET_ASSIGN_OR_RETURN(int64_t v, GetInt(doc["min_workers"], "min_workers", 1, r.workers));
+    r.min_workers = static_cast<int>(v);
+  }
+  if (has("max_workers")) {
+    CNET_ASSIGN_OR_RETURN(int64_t v, GetInt(doc["max_workers"], "max_workers", r.workers, L.max_workers));
+    r.max_workers = static_cast<int>(v);
+  }
   if (has("accelerators_per_worker")) {
     CNET_ASSIGN_OR_RETURN(int64_t v, GetInt(doc["accelerators_per_worker"], "accelerators_per_worker", 0, L.max_accelerators_per_worker));
     r.accelerators_per_worker = static_cast<int>(v);
@@ -465,6 +473,8 @@ json ToJson(const JobRequest& r) {
               {"deadline_s", r.deadline_s},
               {"array", r.array},
               {"dependency", DependenciesText(r.dependency)}};
+  if (r.min_workers > 0) j["min_workers"] = r.min_workers;  // absent when unused, as inputs
+  if (r.max_workers > 0) j["max_workers"] = r.max_workers;
   if (!r.inputs.empty()) j["inputs"] = r.inputs;  // absent when unused: older specs read the same
   if (!r.output.empty()) j["output"] = r.output;
   return j;

@@ -38,6 +38,10 @@ struct JobRequest {
   std::map<std::string, std::string> env;
   std::string working_dir;
   int workers = 1;                           // gang size: processes that start together or not at all
+  // Elastic jobs (docs/elastic.md): sizes elastic-hetero may run the gang at, around `workers`;
+  // 0 = that bound is `workers`. Needs a job_type (the rate of each size). Other policies run `workers`.
+  int min_workers = 0;
+  int max_workers = 0;
   int accelerators_per_worker = 1;           // 0: CPU-only job
   std::vector<std::string> accelerator_types;  // acceptable types; empty: any
   int cpus_per_worker = 1;

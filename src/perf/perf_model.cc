@@ -112,11 +112,21 @@ std::optional<double> PerfModel::OwnCommRatio(JobTypeId t, AccelId a, int n, boo
   return c0 + (c1 - c0) * (x - x0) / (x1 - x0);
 }
 
+Estimate PerfModel::CpuThroughput(JobTypeId t, AccelId a, int workers, bool spread) const {
+  if (auto v = m_.Get(t, a, workers, spread)) return {*v, false};
+  auto t1 = m_.Get(t, a, 1, false);
+  if (!t1 || *t1 <= 0) return {};  // not measured on this CPU type: it does not run there
+  if (workers == 1) return {*t1, false};
+  if (auto c = OwnCommRatio(t, a, workers, spread, *t1))
+    return {workers * *t1 / std::max(0.02, 1 + *c * (workers - 1.0) / workers), true};
+  return {};
+}
+
 Estimate PerfModel::Throughput(JobTypeId t, AccelId a, int workers, int nodes) const {
   assert(workers >= 1 && nodes >= 1);
   const auto& s = cat_.Get(a);
-  if (s.kind == AccelKind::kCpu) return {};
   bool spread = nodes > 1;
+  if (s.kind == AccelKind::kCpu) return CpuThroughput(t, a, workers, spread);
   if (auto v = m_.Get(t, a, workers, spread)) return {*v, false};
   // A measured 0 (e.g. out of memory) on one worker, or on this gang on one node, rules out
   // the type for larger or spread gangs too.

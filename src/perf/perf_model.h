@@ -41,7 +41,8 @@ class PerfModel {
   const ThroughputMatrix& matrix() const { return m_; }
 
   // Throughput of a gang of `workers` packages of type a spread over `nodes` nodes (>= 1).
-  // Zero for CPU entries.
+  // For a CPU type: only from the matrix's own rows for that type (measured, or the same type's
+  // other sizes by the scaling law), zero where it has none.
   Estimate Throughput(JobTypeId t, AccelId a, int workers, int nodes = 1) const;
   // The job type's fitted compute-boundness in [0, 1].
   double Alpha(JobTypeId t) const { return alpha_[t.value()]; }
@@ -49,6 +50,7 @@ class PerfModel {
 
  private:
   double SingleWorker(JobTypeId t, AccelId a, bool* predicted) const;
+  Estimate CpuThroughput(JobTypeId t, AccelId a, int workers, bool spread) const;
   double SingleDie(JobTypeId t, AccelId a) const;
   // Communication/compute time ratio of the reference type for a gang of n (spread or not).
   double CommRatio(JobTypeId t, int n, bool spread) const;

@@ -35,6 +35,10 @@ struct Snapshot {
   Seconds round_s = 360;          // length of a scheduling round
   Seconds default_restore_s = 0;  // restore cost of a restart for jobs with no restore_s of their own
   bool round_boundary = true;     // a new round starts now (time-sharing policies act only then)
+  // Between rounds, a policy that can may start waiting jobs on free capacity, without preempting
+  // or changing a running job (the service asks for it: a job should not wait a round on an idle
+  // cluster; elastic-hetero does it, the other time-sharing policies wait for the round).
+  bool fill_between_rounds = false;
   bool explain_waiting = false;   // emit kKeep with a reason for jobs left waiting
   // At most this many waiting jobs are explained per cycle (the first ones in queue order), so a
   // cycle over a long queue costs what it places, not what it explains.

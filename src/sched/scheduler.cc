@@ -158,13 +158,14 @@ void Scheduler::Erase(std::vector<JobId>& v, JobId id) {
   if (it != v.end()) v.erase(it);
 }
 
-void Scheduler::Stop(JobRecord& j, Seconds now) {
+void Scheduler::Stop(JobRecord& j, Seconds now, bool hold) {
   assert(j.phase == JobPhase::kRunning);
   j.steps_at_anchor = j.StepsDone(now);
   j.attained_s += j.placement.Workers() * std::max(0.0, now - j.anchor_s);
   j.anchor_s = now;
   j.rate_now = 0;
-  capacity_.Give(j.placement);
+  if (hold) stopping_[j.spec.id] = j.placement;
+  else capacity_.Give(j.placement);
   j.placement = Placement{};
   j.phase = JobPhase::kPending;
 }
@@ -182,7 +183,7 @@ Status Scheduler::Apply(const Decision& d, Seconds now) {
       return Status::Ok();
     case Action::kPreempt:
       if (j.phase != JobPhase::kRunning) return FailedPrecondition("preempt of a job not running");
-      Stop(j, now);
+      Stop(j, now, opts_.preempted_hold_until_stopped);
       ++j.preemptions;
       j.estimated_start = -1;
       Erase(running_, j.spec.id);
@@ -191,13 +192,16 @@ Status Scheduler::Apply(const Decision& d, Seconds now) {
       return Status::Ok();
     case Action::kPlace: {
       if (j.phase != JobPhase::kPending) return FailedPrecondition("place of a job not pending");
+      if (Stopping(j.spec.id)) return Unavailable("its preempted run is still stopping");
       const int w = d.placement.Workers();
       if (w != j.spec.workers && !j.TakesSize(w))
         return InvalidArgument("placement has " + std::to_string(w) + " workers, job needs " +
                                (j.spec.Elastic() ? "one of its elastic sizes" : std::to_string(j.spec.workers)));
       CNET_RETURN_IF_ERROR(rules().Check(j.spec, d.placement, cluster_));
       const Placement p = WithHostCpus(d.placement, j.spec);  // whoever built it
-      if (!capacity_.CanTake(p)) return FailedPrecondition("placement does not fit");
+      if (!capacity_.CanTake(p))
+        return stopping_.empty() ? FailedPrecondition("placement does not fit")
+                                 : Unavailable("placement does not fit until preempted runs stop");
       double rate = j.RateAt(p.accel, w, p.Nodes());
       if (rate <= 0) return InvalidArgument("job cannot run on that type");
       capacity_.Take(p);
@@ -225,6 +229,7 @@ Snapshot Scheduler::MakeSnapshot(Seconds now, const Capacity& cap, bool round_bo
   s.round_s = opts_.round_s;
   s.default_restore_s = opts_.preempt_penalty_s;
   s.round_boundary = round_boundary;
+  s.fill_between_rounds = opts_.fill_between_rounds;
   s.explain_waiting = explain;
   s.explain_limit = opts_.explain_limit;
   s.cluster = &cluster_;
@@ -232,7 +237,8 @@ Snapshot Scheduler::MakeSnapshot(Seconds now, const Capacity& cap, bool round_bo
   s.capacity = &cap;
   s.rules = opts_.rules.get();
   s.pending.reserve(pending_.size());
-  for (JobId id : pending_) s.pending.push_back(&jobs_.at(id));
+  for (JobId id : pending_)
+    if (!Stopping(id)) s.pending.push_back(&jobs_.at(id));
   s.running.reserve(running_.size());
   for (JobId id : running_) s.running.push_back(&jobs_.at(id));
   return s;
@@ -253,6 +259,8 @@ CycleResult Scheduler::RunCycle(Seconds now, bool round_boundary, Rng& rng) {
     Status st = Apply(d, now);
     if (st.ok()) {
       if (d.action != Action::kKeep) out.applied.push_back(std::move(d));
+    } else if (st.code() == Code::kUnavailable) {
+      out.deferred.push_back("place job " + std::to_string(d.job.value()) + ": " + st.message());
     } else {
       out.rejected.push_back(std::string(ActionName(d.action)) + " job " +
                              std::to_string(d.job.value()) + ": " + st.message());
@@ -302,6 +310,21 @@ Status Scheduler::SetResidency(JobId id, std::shared_ptr<const DataResidency> re
   auto it = jobs_.find(id);
   if (it == jobs_.end()) return NotFound("no active job " + std::to_string(id.value()));
   it->second.spec.residency = std::move(residency);
+  return Status::Ok();
+}
+
+Status Scheduler::ReleaseStopped(JobId id) {
+  auto it = stopping_.find(id);
+  if (it == stopping_.end()) return NotFound("no preempted run of job " + std::to_string(id.value()) + " is stopping");
+  capacity_.Give(it->second);
+  stopping_.erase(it);
+  return Status::Ok();
+}
+
+Status Scheduler::HoldStopping(JobId id, const Placement& gang) {
+  if (!capacity_.CanTake(gang)) return FailedPrecondition("its gang does not fit");
+  capacity_.Take(gang);
+  stopping_[id] = gang;
   return Status::Ok();
 }
 

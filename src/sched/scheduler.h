@@ -22,6 +22,11 @@ struct SchedulerOptions {
   size_t explain_limit = static_cast<size_t>(-1);  // ... for at most this many per cycle
   // Filters and scorers for every placement; null: the default PlacementRules.
   std::shared_ptr<const PlacementRules> rules;
+  // Where a preempted run takes time to stop (the service: real processes): a preempted job keeps
+  // holding its gang's capacity, and is not offered to the policy again, until ReleaseStopped.
+  // Placements that meet capacity still held so are deferred (CycleResult::deferred), not rejected.
+  bool preempted_hold_until_stopped = false;
+  bool fill_between_rounds = false;  // Snapshot::fill_between_rounds
 };
 
 // The JobSpec field an admission failure is about, so callers can point at their input without
@@ -31,6 +36,9 @@ enum class JobField { kNone, kWorkers, kUnit, kTotalSteps, kJobType, kPlacement 
 struct CycleResult {
   std::vector<Decision> applied;  // in application order
   std::vector<std::string> rejected;  // decisions that failed validation, with why (a policy bug)
+  // Places that wait for preempted runs to stop (preempted_hold_until_stopped), with why; the
+  // policy decides again in a later cycle.
+  std::vector<std::string> deferred;
   double solve_ms = 0;            // wall time of policy.Decide
 };
 
@@ -51,7 +59,18 @@ class Scheduler {
   CycleResult RunCycle(Seconds now, bool round_boundary, Rng& rng);
   // A running job has done all its steps at `now`: releases it and returns its final record.
   JobRecord Complete(JobId id, Seconds now);
-  // Removes a pending or running job (cancel); returns its record.
+  // preempted_hold_until_stopped: the run of preempted job `id` has stopped. Its gang's capacity
+  // is free again and the job is offered to the policy again (if still admitted). kNotFound if no
+  // preempted run of `id` holds capacity.
+  Status ReleaseStopped(JobId id);
+  // Jobs whose preempted run is still stopping (preempted_hold_until_stopped), and their gangs.
+  bool Stopping(JobId id) const { return stopping_.count(id) > 0; }
+  const std::unordered_map<JobId, Placement>& stopping() const { return stopping_; }
+  // Carries a stopping run into a new scheduler (the service's model growth): its gang's capacity
+  // is taken until ReleaseStopped. kFailedPrecondition if it does not fit.
+  Status HoldStopping(JobId id, const Placement& gang);
+  // Removes a pending or running job (cancel); returns its record. A run still stopping keeps its
+  // capacity until ReleaseStopped.
   Result<JobRecord> Remove(JobId id, Seconds now);
   // Replaces the data residency (model/data_residency.h) of an admitted job after a policy or grant
   // change: later placements, a time-sharing policy's moves of a running job included, honour the
@@ -94,7 +113,8 @@ class Scheduler {
  private:
   // The policy's view of the queue over `cap` (the pending and running jobs as they stand now).
   Snapshot MakeSnapshot(Seconds now, const Capacity& cap, bool round_boundary, bool explain) const;
-  void Stop(JobRecord& j, Seconds now);  // settle progress, release capacity
+  // Settles progress and releases capacity (`hold`: keeps it in stopping_ until ReleaseStopped).
+  void Stop(JobRecord& j, Seconds now, bool hold = false);
   Status Apply(const Decision& d, Seconds now);
   static void Erase(std::vector<JobId>& v, JobId id);
   void InsertPending(JobId id);  // keeps pending_ in (submit time, id) order
@@ -108,6 +128,7 @@ class Scheduler {
   std::unordered_map<JobId, JobRecord> jobs_;
   std::vector<JobId> pending_;  // (submit time, id) order
   std::vector<JobId> running_;
+  std::unordered_map<JobId, Placement> stopping_;  // preempted runs not yet stopped, and their gangs
 };
 
 }  // namespace cnet

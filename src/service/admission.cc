@@ -62,9 +62,18 @@ Result<JobSpec> Admission::ToSpec(const ModelSnapshot& m, int64_t id, const std:
     CNET_ASSIGN_OR_RETURN(j.residency, datasets_->Resolve(tenant, req.inputs, *m.cluster));
   }
   if (!req.job_type.empty() && matrix_->FindJobType(req.job_type)) {
-    j.job_type = req.job_type;
+    // A CPU job whose type the matrix measured on no CPU runs as a job with no type (1 step/s).
+    const bool measured = req.accelerators_per_worker > 0 || matrix_->Get(*matrix_->FindJobType(req.job_type), cpu_type_, 1, false);
+    if (measured) j.job_type = req.job_type;
   } else if (!req.job_type.empty() && matrix_->num_job_types() > 1) {
     return InvalidArgument("job_type: unknown job type '" + req.job_type + "' (not in the throughput matrix)");
+  }
+  if (req.min_workers > 0 || req.max_workers > 0) {  // elastic (docs/elastic.md), in packages as workers is
+    if (j.job_type.empty())
+      return InvalidArgument(std::string(req.min_workers > 0 ? "min_workers" : "max_workers") +
+                             ": an elastic job needs a job_type of the throughput matrix (the rate of each gang size)");
+    j.min_workers = (req.min_workers > 0 ? req.min_workers : req.workers) * j.unit;
+    j.max_workers = (req.max_workers > 0 ? req.max_workers : req.workers) * j.unit;
   }
   const double est = req.estimated_duration_s > 0 ? req.estimated_duration_s
                      : req.time_limit_s > 0       ? req.time_limit_s

@@ -72,6 +72,10 @@ struct ServiceConfig {
   std::vector<std::string> catalogue_extensions;  // files extending `catalogue`, in order
   std::string throughputs;     // optional matrix for job_type estimates
   double cycle_interval_s = 0.1;
+  // elastic-hetero: its rounds (a resize, move or rotation happens only at a round's start) and
+  // the restore cost charged for a restart of a job whose spec gives none (docs/elastic.md).
+  double round_s = 360;
+  double restore_s = 60;
   double integrity_check_s = 30;  // bound on the start-up database check (store::OpenOptions); 0 = skip
   int http_threads = 128;  // no longer used: each connection has its own thread (http.max_connections)
   api::Limits limits;

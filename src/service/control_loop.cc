@@ -21,7 +21,7 @@ constexpr size_t kBurstWork = 1;
 }
 
 ControlLoop::ControlLoop(LoopState& st, bool inline_launches)
-    : st_(st), dispatcher_(st, launcher_), reconciler_(st), ahead_(st), gates_(st), launcher_([this] { Wake(); }, inline_launches) {
+    : st_(st), dispatcher_(st, launcher_), reconciler_(st), ahead_(st), gates_(st), preemptions_(st), launcher_([this] { Wake(); }, inline_launches) {
   for (auto& s : st_.sites) launcher_.AddSite(s.backend.get(), s.caps.launch_concurrency);
   for (const auto& [id, a] : st_.jobs.jobs())  // recovered behind their gates (recovery.cc)
     if (a->gated) gates_.Gate(*a);
@@ -195,15 +195,20 @@ void ControlLoop::RunCycle() {
   last_cycle_ = now;
   const double t0 = MonotonicSeconds();
   const std::vector<NodeId> fenced = ahead_.Fence();
-  CycleResult cr = st_.sched->RunCycle(now, true, st_.rng);
+  const bool round = now - last_round_ >= st_.cfg.round_s;  // only time-sharing policies read it
+  if (round) last_round_ = now;
+  CycleResult cr = st_.sched->RunCycle(now, round, st_.rng);
   ahead_.Unfence(fenced);
   for (const std::string& why : cr.rejected) {  // a policy bug: say so, never act on it
     st_.log->error("policy {}: decision rejected: {}", st_.cfg.policy, why);
     st_.metrics.Inc("cnet_policy_rejected_decisions_total", "policy=\"" + st_.cfg.policy + "\"");
   }
   std::vector<Decision> places;
-  for (Decision& d : cr.applied)
+  for (Decision& d : cr.applied) {
     if (d.action == Action::kPlace) places.push_back(std::move(d));
+    else if (d.action == Action::kPreempt) preemptions_.Begin(d.job.value(), d.reason);
+  }
+  preemptions_.Step();
   dispatcher_.Dispatch(places);
   dispatcher_.Dispatch(ahead_.Choose());
   st_.metrics.ObserveCycle(MonotonicSeconds() - t0);
@@ -326,6 +331,7 @@ void ControlLoop::Publish() {
 void ControlLoop::Tick() {
   TakeCommands();
   TakeLaunchOutcomes();
+  preemptions_.Step();  // marks the store refused before
   reconciler_.RefreshInventories();
   reconciler_.ApplySiteEvents();
   reconciler_.RedispatchStranded();

@@ -25,6 +25,7 @@
 #include "service/launcher.h"
 #include "service/queue_ahead.h"
 #include "service/loop_state.h"
+#include "service/preemption.h"
 #include "service/read_model.h"
 #include "service/reconciler.h"
 #include "service/wait_reasons.h"
@@ -117,7 +118,9 @@ class ControlLoop {
   Reconciler reconciler_;
   QueueAhead ahead_;
   Gates gates_;
+  Preemptions preemptions_;
   double last_cycle_ = -1e18;
+  double last_round_ = -1e18;  // a time-sharing policy's last round (ServiceConfig::round_s)
   bool reasons_dirty_ = true;
   uint64_t ticks_ = 0;
   size_t work_ = 0;  // jobs and launch outcomes the current tick took in

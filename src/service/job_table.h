@@ -57,6 +57,10 @@ struct Active {
   bool gated = false;
   bool requeue_requested = false;  // a user requeue of its run: when the run ends it is PENDING again
   std::string requeued_by;
+  // The policy preempted its run (elastic-hetero: a resize, a move, a rotation; service/preemption.h):
+  // requeue_requested is set too, so the run is stopped as a requeue stops it; when it has stopped,
+  // the job is PREEMPTED and waits in the scheduler, its record (attained service) kept.
+  bool preempting = false;
   std::vector<backends::SiteEvent> early_events;  // site events that came before its launch result
   Standing standing;               // as last reported to the ledger
 };

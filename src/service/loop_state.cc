@@ -52,7 +52,9 @@ Standing LoopState::StandingOf(const Active& a) const {
   s.state = a.state;
   s.held = !a.in_sched && !a.gated && (a.state == JobState::kPending || a.state == JobState::kPreempted);
   if ((a.in_sched || a.ahead) && !admission.CpuOnly(a.spec)) {
-    s.charge = a.spec.workers;
+    int placed = 0;  // an elastic job is charged the gang it runs (its declared size while it waits)
+    for (const backends::NodeShare& n : a.shape) placed += n.workers;
+    s.charge = placed > 0 ? placed * std::max(1, a.spec.unit) : a.spec.workers;
     s.charge_type = a.accelerator.empty() ? admission.ChargeType(a.spec) : a.accelerator;
   }
   return s;
@@ -79,6 +81,41 @@ void LoopState::LeaveScheduler(Active& a) {
   jobs.Restand(a);
 }
 
+namespace {
+
+// A run preempted by the policy that ended otherwise (lost, cancelled, succeeded): its gang,
+// which the scheduler kept while it stopped, is free.
+void ReleaseStoppedRun(LoopState& st, Active& a) {
+  if (!a.preempting) return;
+  a.preempting = false;
+  if (st.sched->Stopping(JobId(a.id))) (void)st.sched->ReleaseStopped(JobId(a.id));
+  st.dirty = true;
+}
+
+}  // namespace
+
+Status LoopState::Preempted(Active& a, const std::string& site_reason) {
+  Transition t{a.id, JobState::kPreempted, "preempted by " + a.requeued_by + (site_reason.empty() ? "" : " (" + site_reason + ")"),
+               clock.Now(), {}};
+  t.update.runtime_json = "";  // as Requeue: the old attempt's handle no longer describes the job
+  Status st = jobs.Apply(t);
+  if (!st.ok()) {
+    log->warn("job {}: preemption not recorded: {}", a.id, st.message());
+    return st;
+  }
+  ReleaseStoppedRun(*this, a);
+  a.requeue_requested = false;
+  a.requeued_by.clear();
+  a.site = -1;
+  a.shape.clear();
+  a.accelerator.clear();
+  if (notes.erase(a.id)) notes_changed = true;
+  jobs.Restand(a);
+  metrics.Inc("cnet_jobs_preempted_total", "");
+  log->info("job {}: {}", a.id, t.reason);
+  return Status::Ok();
+}
+
 Status LoopState::Requeue(Active& a, const std::string& reason) {
   if (a.cancel_requested) return Finish(a, JobState::kCancelled, "cancelled (" + reason + ")", std::nullopt);
   Transition t{a.id, JobState::kPending, reason, clock.Now(), {}};
@@ -92,6 +129,7 @@ Status LoopState::Requeue(Active& a, const std::string& reason) {
     return st;
   }
   LeaveScheduler(a);
+  ReleaseStoppedRun(*this, a);
   a.requeue_requested = false;
   a.site = -1;
   if (notes.erase(a.id)) notes_changed = true;
@@ -119,6 +157,7 @@ void LoopState::Finished(Active& a, const Transition& t) {
   if (t.update.energy_j) energy.emplace(*t.update.energy_j, t.update.energy_source.value_or(""));
   CountJobEnergy(*this, a, *t.update.end_time, energy);
   LeaveScheduler(a);
+  ReleaseStoppedRun(*this, a);
   const int64_t id = a.id;
   // A held job leaves its tenant's queue lazily: ReleaseHeld skips ids no longer active.
   jobs.Erase(id);
@@ -143,10 +182,10 @@ Status LoopState::Finish(Active& a, JobState to, const std::string& reason, std:
 Status LoopState::RebuildModel() {
   CNET_ASSIGN_OR_RETURN(std::shared_ptr<const Cluster> cl, view.Build());
   CNET_ASSIGN_OR_RETURN(std::unique_ptr<Policy> pol, policies.Create(cfg.policy));
-  if (pol->time_sharing())
+  if (pol->time_sharing() && cfg.policy != "elastic-hetero")
     return InvalidArgument("policy: '" + cfg.policy +
                            "' time-shares by preempting; the service runs the non-preemptive policies fifo, "
-                           "fifo-hetero, backfill and cost-hetero");
+                           "fifo-hetero, backfill and cost-hetero, and elastic-hetero");
   if (!rules) {
     auto r = std::make_shared<PlacementRules>();
     // cost-hetero orders types by cost itself (and by deadline); the objective's order would replace it.
@@ -157,6 +196,12 @@ Status LoopState::RebuildModel() {
   so.rules = rules;
   so.explain_waiting = true;
   so.explain_limit = kExplainLimit;
+  // elastic-hetero: a preempted gang is a real run that takes time to stop (service/preemption.h);
+  // jobs start between rounds too.
+  so.round_s = cfg.round_s;
+  so.preempt_penalty_s = cfg.restore_s;
+  so.preempted_hold_until_stopped = true;
+  so.fill_between_rounds = true;
   auto next = std::make_unique<Scheduler>(*cl, perf, std::move(pol), so);
   for (const auto& [node, twin] : view.twins()) next->SetCpuTwin(node, twin);  // one node's CPUs, both views
   if (sched) {  // nodes keep their ids when the model grows, so jobs and node states carry over
@@ -169,6 +214,10 @@ Status LoopState::RebuildModel() {
     for (JobId id : sched->pending()) {
       Status st = next->Admit(sched->Find(id)->spec);
       if (!st.ok()) return Internal("model growth: pending job " + std::to_string(id.value()) + ": " + st.message());
+    }
+    for (const auto& [id, gang] : sched->stopping()) {
+      Status st = next->HoldStopping(id, gang);
+      if (!st.ok()) return Internal("model growth: stopping run of job " + std::to_string(id.value()) + ": " + st.message());
     }
     for (const Node& n : cluster->nodes()) next->SetNodeUsable(n.id, sched->capacity().Usable(n.id));
   }

@@ -84,6 +84,9 @@ struct LoopState {
   // Back to PENDING after a run was lost or withdrawn unstarted. A store failure leaves the job as
   // it was (and is logged); the caller sees the Status.
   Status Requeue(Active& a, const std::string& reason);
+  // The stopped run of a preempting job (Active::preempting): PREEMPTED, its gang's capacity free,
+  // waiting in the scheduler for the policy's next placement. A store failure leaves it as it was.
+  Status Preempted(Active& a, const std::string& site_reason);
   // To a terminal state; leaves the scheduler first. `energy`: joules and source the site measured.
   Status Finish(Active& a, store::JobState to, const std::string& reason, std::optional<int> exit_code,
                 std::optional<double> end = std::nullopt,

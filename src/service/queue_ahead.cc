@@ -10,6 +10,8 @@ using store::JobState;
 
 bool QueueAhead::Eligible(int site) const {
   const SiteRuntime& s = st_.sites[site];
+  // A time-sharing policy (elastic-hetero) re-plans every gang each round: no booking ahead.
+  if (st_.sched->policy().time_sharing()) return false;
   return s.cfg.queue_ahead > 0 && s.caps.can_withdraw && !s.caps.starts_at_launch && s.inventory.healthy;
 }
 

@@ -68,7 +68,9 @@ bool Reconciler::ApplyOne(int site, const SiteEvent& e) {
       return s.ok();
     }
     case SiteEvent::kEnded: {
-      if (a->requeue_requested && !a->cancel_requested)  // a user's requeue: it waits again
+      if (a->preempting && !a->cancel_requested && !e.success)  // the policy's resize, move or rotation
+        return st_.Preempted(*a, e.reason).ok();
+      if (a->requeue_requested && !a->cancel_requested && !a->preempting)  // a user's requeue: it waits again
         return st_.Requeue(*a, "requeued by " + a->requeued_by + (e.reason.empty() ? "" : " (" + e.reason + ")")).ok();
       JobState to = a->cancel_requested ? JobState::kCancelled
                     : e.success         ? JobState::kSucceeded

@@ -186,6 +186,64 @@ TEST(ElasticHetero, ShrinksForANewcomerAndSharesTheNode) {
   EXPECT_EQ(s.Find(JobId(1))->preemptions, 1);  // the resize is a restart
 }
 
+// As the service runs it: a preempted gang keeps its accelerators until its run has stopped
+// (ReleaseStopped); meanwhile nothing is placed on them and the resized job is not offered to the
+// policy, and the places that waited for them are deferred, not rejected as a policy's error.
+TEST(ElasticHetero, APreemptedGangIsHeldUntilItsRunStopped) {
+  Cluster cl = OneNode();
+  SchedulerOptions o;
+  o.preempted_hold_until_stopped = true;
+  Scheduler s(cl, Perf(), Pol("elastic-hetero"), o);
+  ASSERT_TRUE(s.Admit(Elastic(1, 1, 2, 8)).ok());
+  Rng rng(1);
+  s.RunCycle(0, true, rng);
+  ASSERT_EQ(SizeOf(s, 1), 8);
+  JobSpec b = Elastic(2, 1, 2, 8);
+  b.submit_time_s = 360;
+  ASSERT_TRUE(s.Admit(b).ok());
+  CycleResult c = s.RunCycle(360, true, rng);
+  EXPECT_TRUE(c.rejected.empty()) << c.rejected.front();
+  ASSERT_EQ(c.applied.size(), 1u);  // the preemption only
+  EXPECT_EQ(c.applied[0].action, Action::kPreempt);
+  EXPECT_NE(c.applied[0].reason.find("resizing from 8 to"), std::string::npos) << c.applied[0].reason;
+  EXPECT_FALSE(c.deferred.empty());
+  EXPECT_TRUE(s.Stopping(JobId(1)));
+  EXPECT_EQ(s.capacity().FreeOfType(Accel("V100")), 0);  // still held by the stopping run
+  EXPECT_EQ(SizeOf(s, 2), 0);
+  c = s.RunCycle(361, true, rng);  // stopping still: nothing moves
+  EXPECT_TRUE(c.applied.empty());
+  EXPECT_TRUE(c.rejected.empty());
+  ASSERT_TRUE(s.ReleaseStopped(JobId(1)).ok());
+  EXPECT_EQ(s.ReleaseStopped(JobId(1)).code(), Code::kNotFound);
+  c = s.RunCycle(362, true, rng);
+  EXPECT_TRUE(c.rejected.empty());
+  EXPECT_GE(SizeOf(s, 1), 1);
+  EXPECT_GE(SizeOf(s, 2), 1);
+  EXPECT_EQ(SizeOf(s, 1) + SizeOf(s, 2), 8);
+}
+
+// Between rounds, with fill_between_rounds, a job that arrives starts on free accelerators at
+// once; running gangs are not touched until the next round.
+TEST(ElasticHetero, BetweenRoundsNewJobsFillFreeCapacityOnly) {
+  Cluster cl = OneNode();
+  for (bool fill : {false, true}) {
+    SchedulerOptions o;
+    o.fill_between_rounds = fill;
+    Scheduler s(cl, Perf(), Pol("elastic-hetero"), o);
+    ASSERT_TRUE(s.Admit(Elastic(1, 0, 4, 0)).ok());  // rigid 4
+    Rng rng(1);
+    s.RunCycle(0, true, rng);
+    ASSERT_EQ(SizeOf(s, 1), 4);
+    ASSERT_TRUE(s.Admit(Elastic(2, 1, 2, 8)).ok());
+    ASSERT_TRUE(s.Admit(Elastic(3, 0, 8, 0)).ok());  // rigid 8: waits (no preemption between rounds)
+    CycleResult c = s.RunCycle(10, false, rng);
+    for (const Decision& d : c.applied) EXPECT_EQ(d.action, Action::kPlace) << d.reason;
+    EXPECT_EQ(SizeOf(s, 1), 4) << "fill " << fill;
+    EXPECT_EQ(SizeOf(s, 2), fill ? 4 : 0) << "fill " << fill;  // grows into what is free
+    EXPECT_EQ(SizeOf(s, 3), 0) << "fill " << fill;
+  }
+}
+
 // The restore cost is what a change is weighed against: a job whose restore takes longer than
 // the horizon keeps its gang when room appears; with a free restore it grows.
 TEST(ElasticHetero, ARestoreCostlierThanTheGainKeepsTheGang) {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
@@ -92,6 +93,13 @@ class LoopHarness {
     cfg_.tenants.push_back({name, std::move(max_accel), max_queued, ""});
   }
   service::ServiceConfig& config() { return cfg_; }
+  // A throughput matrix (CSV text) for the next Start: job types and their rates per gang size.
+  void SetThroughputs(const std::string& csv) {
+    std::filesystem::create_directories(dir_);
+    throughputs_ = (dir_ / "throughputs.csv").string();
+    std::ofstream(throughputs_) << csv;
+  }
+  std::filesystem::path dir() const { return dir_; }
   backends::FakeBackend& fake(const std::string& name) { return *fakes_.at(name); }
 
   // (Re)starts the service on the same data dir; the loop is driven by Tick().
@@ -109,7 +117,7 @@ class LoopHarness {
       faulty_ = f.get();
       return f;
     };
-    auto s = service::Service::Create(cfg_, deps, DataPath("accelerators.yaml"), "");
+    auto s = service::Service::Create(cfg_, deps, DataPath("accelerators.yaml"), throughputs_);
     if (!s.ok()) return s.status();
     svc_ = std::move(s).value();
     return Status::Ok();
@@ -159,6 +167,7 @@ class LoopHarness {
   backends::BackendRegistry registry_;
   std::map<std::string, std::unique_ptr<backends::FakeBackend>> fakes_;
   service::ServiceConfig cfg_;
+  std::string throughputs_;  // "" = none
   std::unique_ptr<service::Service> svc_;
   FaultyStore* faulty_ = nullptr;
   int fail_active_jobs_ = 0;

@@ -42,8 +42,9 @@ class ElasticHetero final : public Policy {
   bool time_sharing() const override { return true; }
 
   std::vector<Decision> Decide(const Snapshot& snap, Rng&) override {
-    if (!snap.round_boundary) return {};
+    if (!snap.round_boundary && !snap.fill_between_rounds) return {};
     s_ = &snap;
+    if (!snap.round_boundary) return Fill();
     std::vector<Plan> plans = MakePlans();
     Capacity base = *snap.capacity;
     for (const JobRecord* r : snap.running) base.Give(r->placement);
@@ -58,6 +59,20 @@ class ElasticHetero final : public Policy {
   }
 
  private:
+  // Between rounds: waiting jobs, in LAS order, on the capacity free now (steps 1-3 over them
+  // alone); running gangs stay as they are.
+  std::vector<Decision> Fill() {
+    std::vector<Plan> plans = MakePlans(/*running=*/false);
+    if (plans.empty()) return {};
+    left_.assign(s_->catalogue->size(), 0);
+    for (AccelId a : s_->cluster->accel_types()) left_[a.value()] = s_->capacity->FreeOfType(a);
+    std::vector<size_t> order = LasOrder(plans);
+    Floor(plans, order, /*contended=*/true);
+    Grow(plans);
+    Realize(plans, order, *s_->capacity);
+    return Decisions(plans, /*contended=*/false);  // the wording: no free nodes hold it
+  }
+
   // Steps/s of j as a gang of w on type a: one node where a node of a holds it; spread only when
   // no type holds it on one node. 0 where it cannot run.
   double Rate(const JobRecord& j, AccelId a, int w) const {
@@ -76,7 +91,7 @@ class ElasticHetero final : public Policy {
     return p.running && !same ? u * p.discount : u;
   }
 
-  std::vector<Plan> MakePlans() const {
+  std::vector<Plan> MakePlans(bool with_running = true) const {
     std::vector<Plan> out;
     auto add = [&](const JobRecord* j, bool running) {
       Plan p;
@@ -99,7 +114,8 @@ class ElasticHetero final : public Policy {
       p.las = attained / j->spec.priority;
       out.push_back(std::move(p));
     };
-    for (const JobRecord* j : s_->running) add(j, true);
+    if (with_running)
+      for (const JobRecord* j : s_->running) add(j, true);
     for (const JobRecord* j : s_->pending) add(j, false);
     return out;
   }
