@@ -94,6 +94,13 @@ void ReleaseStoppedRun(LoopState& st, Active& a) {
 
 }  // namespace
 
+Status LoopState::StopRun(Active& a, const std::string& why) {
+  if (a.launching) return Status::Ok();
+  Status k = sites[a.site].backend->Kill(a.id, why);
+  if (!k.ok() && k.code() != Code::kNotFound) return Unavailable("site " + sites[a.site].cfg.name + ": " + k.message());
+  return Status::Ok();
+}
+
 Status LoopState::Preempted(Active& a, const std::string& site_reason) {
   Transition t{a.id, JobState::kPreempted, "preempted by " + a.requeued_by + (site_reason.empty() ? "" : " (" + site_reason + ")"),
                clock.Now(), {}};

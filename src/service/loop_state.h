@@ -84,6 +84,10 @@ struct LoopState {
   // Back to PENDING after a run was lost or withdrawn unstarted. A store failure leaves the job as
   // it was (and is logged); the caller sees the Status.
   Status Requeue(Active& a, const std::string& reason);
+  // Asks a's site to stop its run for `why` (a cancel, a requeue, a preemption). Not while its
+  // launch is in flight: the dispatcher stops it once the launch result is in. A run the site no
+  // longer has counts as stopped. kUnavailable (naming the site) when the site did not take it.
+  Status StopRun(Active& a, const std::string& why);
   // The stopped run of a preempting job (Active::preempting): PREEMPTED, its gang's capacity free,
   // waiting in the scheduler for the policy's next placement. A store failure leaves it as it was.
   Status Preempted(Active& a, const std::string& site_reason);

@@ -26,9 +26,7 @@ void Preemptions::Step() {
       a->requeue_requested = true;
       a->requeued_by = by;
     }
-    if (a->launching) continue;  // stopped once its launch result is in (dispatcher.cc)
-    Status k = st_.sites[a->site].backend->Kill(id, "preempted: " + reason);
-    if (!k.ok() && k.code() != Code::kNotFound) {  // the site did not take it: asked again next tick
+    if (Status k = st_.StopRun(*a, "preempted: " + reason); !k.ok()) {  // asked again next tick
       st_.log->warn("job {}: stopping its run for a preemption: {}", id, k.message());
       unmarked_.emplace_back(id, std::move(reason));
     }

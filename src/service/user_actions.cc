@@ -97,11 +97,7 @@ Result<CancelOutcome> ControlLoop::AfterCancel(const Transition& t, const std::s
   }
   a.cancel_requested = true;
   a.cancelled_by = by;
-  if (!a.launching) {
-    Status k = st_.sites[a.site].backend->Kill(a.id, "cancelled by " + by);
-    if (!k.ok() && k.code() != Code::kNotFound)
-      return Unavailable("site " + st_.sites[a.site].cfg.name + ": " + k.message());
-  }
+  CNET_RETURN_IF_ERROR(st_.StopRun(a, "cancelled by " + by));
   return CancelOutcome{a.state, "cancelling: its run is being stopped"};
 }
 
@@ -176,11 +172,7 @@ Result<JobState> ControlLoop::AfterAct(UserAction what, const Transition& t, con
   }
   a.requeue_requested = true;
   a.requeued_by = by;
-  if (!a.launching) {
-    Status k = st_.sites[a.site].backend->Kill(a.id, "requeued by " + by);
-    if (!k.ok() && k.code() != Code::kNotFound)
-      return Unavailable("site " + st_.sites[a.site].cfg.name + ": " + k.message());
-  }
+  CNET_RETURN_IF_ERROR(st_.StopRun(a, "requeued by " + by));
   return a.state;
 }
 

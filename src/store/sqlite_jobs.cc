@@ -159,15 +159,16 @@ Result<Store::Inserted> SqliteStore::InsertArray(std::vector<JobRow> rows) {
   return r;
 }
 
+Result<std::string> SqliteStore::StateNameLocked(int64_t id, const char* what) {
+  CNET_ASSIGN_OR_RETURN(Stmt s, w_.Prepare("SELECT state FROM jobs WHERE id = ?"));
+  s.BindInt(1, id);
+  CNET_ASSIGN_OR_RETURN(bool row, s.Step(what));
+  if (!row) return JobNotFound(id);
+  return s.Text(0);
+}
+
 Status SqliteStore::ReopenLocked(int64_t id, const std::string& reason, double time) {
-  std::string from;
-  {
-    CNET_ASSIGN_OR_RETURN(Stmt s, w_.Prepare("SELECT state FROM jobs WHERE id = ?"));
-    s.BindInt(1, id);
-    CNET_ASSIGN_OR_RETURN(bool row, s.Step("reopen"));
-    if (!row) return JobNotFound(id);
-    from = s.Text(0);
-  }
+  CNET_ASSIGN_OR_RETURN(const std::string from, StateNameLocked(id, "reopen"));
   auto state = ParseState(from);
   if (!state || !IsTerminal(*state))
     return FailedPrecondition("job " + std::to_string(id) + " is " + from + ", not ended");
@@ -329,14 +330,7 @@ Result<std::map<std::string, int64_t>> SqliteStore::CountByState() {
 
 Status SqliteStore::TransitionLocked(int64_t id, JobState to, const std::string& reason, double time,
                         const Update& u) {
-  std::string from_name;
-  {
-    CNET_ASSIGN_OR_RETURN(Stmt s, w_.Prepare("SELECT state FROM jobs WHERE id = ?"));
-    s.BindInt(1, id);
-    CNET_ASSIGN_OR_RETURN(bool row, s.Step("transition"));
-    if (!row) return JobNotFound(id);
-    from_name = s.Text(0);
-  }
+  CNET_ASSIGN_OR_RETURN(const std::string from_name, StateNameLocked(id, "transition"));
   auto from = ParseState(from_name);
   if (!from) return Internal("store: job " + std::to_string(id) + " has unknown state '" + from_name + "'");
   if (IsTerminal(*from))

@@ -113,6 +113,8 @@ class SqliteStore final : public Store {
   Status SetReasonLocked(int64_t id, const std::string& reason);
   Status ReopenLocked(int64_t id, const std::string& reason, double time);
   Status OpLocked(const TransitionOp& op);
+  // A job's state column as stored (kNotFound if there is no such job).
+  Result<std::string> StateNameLocked(int64_t id, const char* what);
   Status TransitionLocked(int64_t id, JobState to, const std::string& reason, double time,
                           const Update& u);
   Status InsertEvent(int64_t id, double time, const std::string& from, const std::string& to,

@@ -68,6 +68,18 @@ int SizeOf(const Scheduler& s, int64_t id) {
   return r && r->phase == JobPhase::kRunning ? r->placement.Workers() : 0;
 }
 
+// Job 1 (elastic 1..8) alone on the node at time 0, then job 2 (the same) arrives at 360: the
+// cycle at 360 and its result.
+CycleResult NewcomerAt360(Scheduler& s, Rng& rng) {
+  EXPECT_TRUE(s.Admit(Elastic(1, 1, 2, 8)).ok());
+  s.RunCycle(0, true, rng);
+  EXPECT_EQ(SizeOf(s, 1), 8);
+  JobSpec b = Elastic(2, 1, 2, 8);
+  b.submit_time_s = 360;
+  EXPECT_TRUE(s.Admit(b).ok());
+  return s.RunCycle(360, true, rng);
+}
+
 TEST(ElasticSizes, AllMultiplesOfTheUnitInASmallRange) {
   JobSpec j = Elastic(1, 2, 4, 8);
   j.unit = 2;
@@ -171,14 +183,8 @@ TEST(ElasticHetero, AJobAloneGrowsToWhatScalesAndARigidJobKeepsItsSize) {
 TEST(ElasticHetero, ShrinksForANewcomerAndSharesTheNode) {
   Cluster cl = OneNode();
   Scheduler s(cl, Perf(), Pol("elastic-hetero"), {});
-  ASSERT_TRUE(s.Admit(Elastic(1, 1, 2, 8)).ok());
   Rng rng(1);
-  s.RunCycle(0, true, rng);
-  ASSERT_EQ(SizeOf(s, 1), 8);
-  JobSpec b = Elastic(2, 1, 2, 8);
-  b.submit_time_s = 360;
-  ASSERT_TRUE(s.Admit(b).ok());
-  CycleResult c = s.RunCycle(360, true, rng);
+  CycleResult c = NewcomerAt360(s, rng);
   EXPECT_TRUE(c.rejected.empty());
   EXPECT_GE(SizeOf(s, 1), 1);
   EXPECT_GE(SizeOf(s, 2), 1);
@@ -194,14 +200,8 @@ TEST(ElasticHetero, APreemptedGangIsHeldUntilItsRunStopped) {
   SchedulerOptions o;
   o.preempted_hold_until_stopped = true;
   Scheduler s(cl, Perf(), Pol("elastic-hetero"), o);
-  ASSERT_TRUE(s.Admit(Elastic(1, 1, 2, 8)).ok());
   Rng rng(1);
-  s.RunCycle(0, true, rng);
-  ASSERT_EQ(SizeOf(s, 1), 8);
-  JobSpec b = Elastic(2, 1, 2, 8);
-  b.submit_time_s = 360;
-  ASSERT_TRUE(s.Admit(b).ok());
-  CycleResult c = s.RunCycle(360, true, rng);
+  CycleResult c = NewcomerAt360(s, rng);
   EXPECT_TRUE(c.rejected.empty()) << c.rejected.front();
   ASSERT_EQ(c.applied.size(), 1u);  // the preemption only
   EXPECT_EQ(c.applied[0].action, Action::kPreempt);

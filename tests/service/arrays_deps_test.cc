@@ -41,6 +41,13 @@ Result<service::CancelOutcome> Cancel(LoopHarness& h, const Caller& c, int64_t i
   return Drive(h, [&] { return h.svc().Cancel(c, id, whole); });
 }
 
+// A one-CPU array of tenant t, e.g. "1,3,5-7" or "0-4%2".
+Result<int64_t> SubmitArray(LoopHarness& h, const std::string& array) {
+  api::JobRequest r = CpuJob();
+  r.array = array;
+  return h.Submit("t", r);
+}
+
 std::vector<store::JobRow> Tasks(LoopHarness& h, int64_t array) {
   store::JobFilter f;
   f.array_id = array;
@@ -125,9 +132,7 @@ TEST(JobArrays, CancelOfTheArrayIdEndsEveryTaskAndATaskIdOnlyItself) {
   auto& site = h.AddSite("a", {CpuNode("c0", 4)});
   h.AddTenant("t");
   ASSERT_TRUE(h.Start().ok());
-  api::JobRequest r = CpuJob();
-  r.array = "1,3,5-7";
-  auto id = h.Submit("t", r);
+  auto id = SubmitArray(h, "1,3,5-7");
   ASSERT_TRUE(id.ok());
   h.Tick(2);
   auto rows = Tasks(h, *id);
@@ -157,9 +162,7 @@ TEST(JobArrays, WholeArrayActionsCommitAllOrNothing) {
   auto& site = h.AddSite("a", {CpuNode("c0", 4)});
   h.AddTenant("t");
   ASSERT_TRUE(h.Start().ok());
-  api::JobRequest r = CpuJob();
-  r.array = "0-4%2";
-  auto id = h.Submit("t", r);
+  auto id = SubmitArray(h, "0-4%2");
   ASSERT_TRUE(id.ok());
   h.Tick(3);
   ASSERT_EQ(Dispatched(Tasks(h, *id)), 2);

@@ -27,14 +27,33 @@ api::JobRequest Train(int workers, int lo = 0, int hi = 0) {
   return r;
 }
 
-void StartElastic(LoopHarness& h) {
-  h.config().policy = "elastic-hetero";
-  h.config().round_s = 5;
-  h.config().restore_s = 0;
-  h.SetThroughputs(kMatrix);
-  Status st = h.Start();
-  ASSERT_TRUE(st.ok()) << st.ToString();
-}
+// One node of 4 V100 under elastic-hetero, 5-s rounds, free restarts.
+class ElasticService : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    site_ = &h_.AddSite("a", {GpuNode("g0", "V100", 4)});
+    h_.AddTenant("t");
+    h_.config().policy = "elastic-hetero";
+    h_.config().round_s = 5;
+    h_.config().restore_s = 0;
+    h_.SetThroughputs(kMatrix);
+    Status st = h_.Start();
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+  // Job a (2 workers, elastic 1..4) alone on the node: it runs as 4.
+  int64_t RunAlone() {
+    auto a = h_.Submit("t", Train(2, 1, 4));
+    EXPECT_TRUE(a.ok()) << a.status().ToString();
+    h_.Tick(3);
+    EXPECT_EQ(site_->launches().size(), 1u);
+    if (!a.ok()) return 0;
+    EXPECT_EQ(h_.State(*a), JobState::kRunning);
+    return *a;
+  }
+
+  LoopHarness h_;
+  backends::FakeBackend* site_ = nullptr;
+};
 
 // Workers of the runs the site holds now (each job's latest launch).
 int BusyWorkers(const backends::FakeBackend& site) {
@@ -45,18 +64,12 @@ int BusyWorkers(const backends::FakeBackend& site) {
   return busy;
 }
 
-TEST(ElasticService, AResizeStopsTheRunThenStartsANewAttemptAtTheNewSize) {
-  LoopHarness h;
-  auto& site = h.AddSite("a", {GpuNode("g0", "V100", 4)});
-  h.AddTenant("t");
-  StartElastic(h);
-  if (HasFatalFailure()) return;
-  auto a = h.Submit("t", Train(2, 1, 4));
-  ASSERT_TRUE(a.ok()) << a.status().ToString();
-  h.Tick(3);
-  ASSERT_EQ(site.launches().size(), 1u);
+TEST_F(ElasticService, AResizeStopsTheRunThenStartsANewAttemptAtTheNewSize) {
+  LoopHarness& h = h_;
+  auto& site = *site_;
+  const int64_t a = RunAlone();
+  ASSERT_GT(a, 0);
   EXPECT_EQ(site.launches()[0].workers(), 4);  // alone: grows to its maximum, where it scales
-  ASSERT_EQ(h.State(*a), JobState::kRunning);
 
   auto b = h.Submit("t", Train(2));  // rigid, 2 GPUs: none free
   ASSERT_TRUE(b.ok());
@@ -68,18 +81,18 @@ TEST(ElasticService, AResizeStopsTheRunThenStartsANewAttemptAtTheNewSize) {
     h.Tick();
     EXPECT_LE(BusyWorkers(site), 4) << "tick " << i << ": more GPUs in use than the node has";
   }
-  ASSERT_EQ(site.kills(), std::vector<int64_t>{*a});
+  ASSERT_EQ(site.kills(), std::vector<int64_t>{a});
   ASSERT_EQ(site.launches().size(), 3u);
   std::map<int64_t, backends::LaunchRequest> last;
   for (const auto& l : site.launches()) last[l.job_id] = l;
-  EXPECT_EQ(last[*a].workers(), 2);
-  EXPECT_EQ(last[*a].attempt, 2);
+  EXPECT_EQ(last[a].workers(), 2);
+  EXPECT_EQ(last[a].attempt, 2);
   EXPECT_EQ(last[*b].workers(), 2);
   h.Tick(2);
-  EXPECT_EQ(h.State(*a), JobState::kRunning);
+  EXPECT_EQ(h.State(a), JobState::kRunning);
   EXPECT_EQ(h.State(*b), JobState::kRunning);
-  EXPECT_EQ(h.Row(*a).attempts, 2);
-  auto v = h.svc().GetJob(service::Caller{"", true}, *a, true);
+  EXPECT_EQ(h.Row(a).attempts, 2);
+  auto v = h.svc().GetJob(service::Caller{"", true}, a, true);
   ASSERT_TRUE(v.ok());
   bool preempted = false;
   for (const auto& e : v->events)
@@ -95,44 +108,35 @@ TEST(ElasticService, AResizeStopsTheRunThenStartsANewAttemptAtTheNewSize) {
     EXPECT_LE(BusyWorkers(site), 4) << "tick " << i;
   }
   ASSERT_EQ(site.launches().size(), 4u);
-  EXPECT_EQ(site.launches().back().job_id, *a);
+  EXPECT_EQ(site.launches().back().job_id, a);
   EXPECT_EQ(site.launches().back().workers(), 4);
   EXPECT_EQ(site.launches().back().attempt, 3);
 }
 
 // A job cancelled while its resize stops its run ends CANCELLED (not PREEMPTED, never restarted);
 // the accelerators it held go to the job that waited.
-TEST(ElasticService, ACancelWhileAResizeStopsTheRunEndsTheJob) {
-  LoopHarness h;
-  auto& site = h.AddSite("a", {GpuNode("g0", "V100", 4)});
-  h.AddTenant("t");
-  StartElastic(h);
-  if (HasFatalFailure()) return;
-  auto a = h.Submit("t", Train(2, 1, 4));
-  ASSERT_TRUE(a.ok());
-  h.Tick(3);
-  ASSERT_EQ(site.launches().size(), 1u);
+TEST_F(ElasticService, ACancelWhileAResizeStopsTheRunEndsTheJob) {
+  LoopHarness& h = h_;
+  auto& site = *site_;
+  const int64_t a = RunAlone();
+  ASSERT_GT(a, 0);
   auto b = h.Submit("t", Train(4));  // rigid 4: a must shrink... to nothing, or b waits
   auto c = h.Submit("t", Train(2));
   ASSERT_TRUE(b.ok() && c.ok());
   for (int i = 0; i < 80 && site.kills().empty(); ++i) h.Tick();
-  ASSERT_EQ(site.kills(), std::vector<int64_t>{*a});  // the round preempted a; its end is not in yet
-  auto cancel = h.svc().loop().Cancel({*a}, "t");
+  ASSERT_EQ(site.kills(), std::vector<int64_t>{a});  // the round preempted a; its end is not in yet
+  auto cancel = h.svc().loop().Cancel({a}, "t");
   h.Tick();
   ASSERT_TRUE(cancel.get().front().ok());
   h.Tick(3);
-  EXPECT_EQ(h.State(*a), JobState::kCancelled);
-  for (const auto& l : site.launches()) EXPECT_FALSE(l.job_id == *a && l.attempt > 1) << "a restarted";
+  EXPECT_EQ(h.State(a), JobState::kCancelled);
+  for (const auto& l : site.launches()) EXPECT_FALSE(l.job_id == a && l.attempt > 1) << "a restarted";
   EXPECT_LE(BusyWorkers(site), 4);
   EXPECT_EQ(BusyWorkers(site), 4);  // what a held went to the waiting jobs
 }
 
-TEST(ElasticService, ARangeNeedsAJobTypeAndMustHoldTheDeclaredSize) {
-  LoopHarness h;
-  h.AddSite("a", {GpuNode("g0", "V100", 4)});
-  h.AddTenant("t");
-  StartElastic(h);
-  if (HasFatalFailure()) return;
+TEST_F(ElasticService, ARangeNeedsAJobTypeAndMustHoldTheDeclaredSize) {
+  LoopHarness& h = h_;
   api::JobRequest r = Train(2, 1, 4);
   r.job_type.clear();
   auto s = h.Submit("t", r);
