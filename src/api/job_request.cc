@@ -442,11 +442,12 @@ Result<JobRequest> ParseJobRequest(std::string_view body, BodyFormat format, con
       return FieldError("body", "JSON " + ScrubUtf8(p == std::string::npos ? what : what.substr(p + 2)));
     }
   } else {
-    YamlMarks marks;
-    CNET_ASSIGN_OR_RETURN(doc, YamlToJson(body, &marks));
+    CNET_ASSIGN_OR_RETURN(doc, YamlToJson(body, nullptr));
     auto r = JobRequestFromJson(doc, L);
-    if (!r.ok()) return WithYamlMark(marks, r.status());
-    return r;
+    if (r.ok()) return r;
+    YamlMarks marks;  // only for an error: where its field is (the body parsed once already)
+    if (!YamlToJson(body, &marks).ok()) return r.status();
+    return WithYamlMark(marks, r.status());
   }
   return JobRequestFromJson(doc, L);
 }

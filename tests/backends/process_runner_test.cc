@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -22,6 +23,7 @@
 
 #include "backends/local/inventory.h"
 #include "backends/local/launch_prep.h"
+#include "backends/local/proc_stat.h"
 #include "backends/local/spawn.h"
 #include "common/clock.h"
 
@@ -74,15 +76,38 @@ std::vector<int> GroupMembers(int pgid) {
   for (const auto& e : fs::directory_iterator("/proc")) {
     const std::string name = e.path().filename();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::string stat = ReadFile("/proc/" + name + "/stat");
-    size_t close = stat.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(stat.substr(close + 1));
-    std::string state;
-    int ppid = 0, pgrp = 0;
-    rest >> state >> ppid >> pgrp;
-    if (pgrp == pgid && state != "Z" && state != "X") out.push_back(std::stoi(name));
+    auto ps = ReadProcStat(std::stoi(name));
+    if (ps && ps->pgrp == pgid && !IsDeadState(ps->state)) out.push_back(std::stoi(name));
   }
+  return out;
+}
+
+// Runs `service(out_fd)` in a forked "service" process that then exits, under a keeper process (a
+// child subreaper) that takes its orphans as init would, so that adoption uses the /proc path.
+// Returns what the service wrote to out_fd; *keeper is the keeper's pid (the caller waits for it).
+std::string InDyingService(const std::function<void(int)>& service, pid_t* keeper) {
+  int fds[2];
+  if (::pipe(fds) != 0) return "";
+  *keeper = ::fork();
+  if (*keeper < 0) return "";
+  if (*keeper == 0) {
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+    ::close(fds[0]);
+    if (::fork() == 0) {
+      service(fds[1]);
+      ::_exit(0);
+    }
+    ::close(fds[1]);
+    while (::wait(nullptr) > 0 || errno == EINTR) {
+    }
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  std::string out;
+  char buf[512];
+  ssize_t n;
+  while ((n = ::read(fds[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  ::close(fds[0]);
   return out;
 }
 
@@ -413,43 +438,24 @@ TEST_F(ProcessRunnerTest, AdoptRunningJobAfterRestart) {
 }
 
 TEST_F(ProcessRunnerTest, AdoptJobOfAnotherProcess) {
-  // A service process S (a forked child) launches a job and exits. Its worker is then reparented,
-  // as it would be to init in production, to a keeper process K (a child subreaper that reaps
-  // it): the worker is not a child of this process, so adoption uses the /proc path.
-  int fds[2];
-  ASSERT_EQ(::pipe(fds), 0);
-  pid_t keeper = ::fork();
-  ASSERT_GE(keeper, 0);
-  if (keeper == 0) {
-    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
-    pid_t service = ::fork();
-    if (service == 0) {
-      ::close(fds[0]);
-      ProcessRunner site(dir_);
-      auto r = site.Launch(Spec(17, {"sh", "-c", "sleep 0.5; exit 4"}));
-      std::string json = r.ok() ? r->ToJson() : "";
-      (void)!::write(fds[1], json.data(), json.size());
-      ::_exit(0);
-    }
-    ::close(fds[0]);
-    ::close(fds[1]);
-    while (::wait(nullptr) > 0 || errno == EINTR) {
-    }
-    ::_exit(0);
-  }
-  ::close(fds[1]);
-  std::string json;
-  char buf[512];
-  ssize_t n;
-  while ((n = ::read(fds[0], buf, sizeof buf)) > 0) json.append(buf, static_cast<size_t>(n));
-  ::close(fds[0]);
+  // A service process launches a job and exits; the worker is not a child of this process.
+  pid_t keeper = -1;
+  const std::string json = InDyingService(
+      [&](int out) {
+        ProcessRunner site(dir_);
+        auto r = site.Launch(Spec(17, {"sh", "-c", "sleep 0.5; exit 4"}));
+        std::string text = r.ok() ? r->ToJson() : "";
+        (void)!::write(out, text.data(), text.size());
+      },
+      &keeper);
   auto h = RunHandle::FromJson(json);
   ASSERT_TRUE(h.ok()) << h.status().ToString() << " " << json;
 
   ProcessRunner site(dir_);
   EXPECT_TRUE(site.Adopt(*h));
-  std::string stat = ReadFile("/proc/" + std::to_string(h->pids[0]) + "/stat");
-  EXPECT_EQ(stat.find(") S " + std::to_string(::getpid()) + " "), std::string::npos) << stat;
+  auto ps = ReadProcStat(h->pids[0]);
+  ASSERT_TRUE(ps.has_value());
+  EXPECT_NE(ps->ppid, ::getpid());  // not our child: the /proc path
   auto e = WaitFor(site, 17, 4);
   ASSERT_TRUE(e.has_value());
   EXPECT_FALSE(e->success);
@@ -482,12 +488,9 @@ void DieAtTheGate(const std::string& dir, const LaunchSpec& spec, bool open_gate
   h.pgid = (*pids)[0];
   h.pids = *pids;
   for (int pid : h.pids) {
-    std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
-    std::istringstream rest(stat.substr(stat.rfind(')') + 2));
-    std::string f;
-    for (int i = 0; i < 20 && rest >> f; ++i) {
-    }
-    h.start_ticks.push_back(std::stoll(f));
+    auto ps = ReadProcStat(pid);
+    if (!ps) ::_exit(7);
+    h.start_ticks.push_back(ps->start_ticks);
   }
   h.run_dir = run_dir;
   h.gated = true;
@@ -498,29 +501,9 @@ void DieAtTheGate(const std::string& dir, const LaunchSpec& spec, bool open_gate
   ::_exit(0);  // no destructors: the gate's write end closes with the process
 }
 
-// Runs DieAtTheGate in a service process under a keeper; returns the handle it recorded and the
-// keeper's pid (the caller waits for it).
+// Runs DieAtTheGate in a dying service (InDyingService); returns the handle it recorded.
 std::optional<RunHandle> LaunchAndDie(const std::string& dir, const LaunchSpec& spec, bool open_gate, pid_t* keeper) {
-  int fds[2];
-  if (::pipe(fds) != 0) return std::nullopt;
-  *keeper = ::fork();
-  if (*keeper < 0) return std::nullopt;
-  if (*keeper == 0) {
-    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
-    ::close(fds[0]);
-    if (::fork() == 0) DieAtTheGate(dir, spec, open_gate, fds[1]);
-    ::close(fds[1]);
-    while (::wait(nullptr) > 0 || errno == EINTR) {
-    }
-    ::_exit(0);
-  }
-  ::close(fds[1]);
-  std::string json;
-  char buf[512];
-  ssize_t n;
-  while ((n = ::read(fds[0], buf, sizeof buf)) > 0) json.append(buf, static_cast<size_t>(n));
-  ::close(fds[0]);
-  auto h = RunHandle::FromJson(json);
+  auto h = RunHandle::FromJson(InDyingService([&](int out) { DieAtTheGate(dir, spec, open_gate, out); }, keeper));
   if (!h.ok()) return std::nullopt;
   return *h;
 }

@@ -23,6 +23,7 @@
 #include "common/csv.h"
 #include "api/json_views.h"
 #include "service/service.h"
+#include "testing/loopback_slurm.h"
 #include "testing/test_util.h"
 
 namespace cnet::service {
@@ -30,6 +31,7 @@ namespace {
 
 using nlohmann::json;
 namespace fs = std::filesystem;
+using cnet::testing::MakeSlurmSaveJobState;
 
 std::string g_base;
 bool g_up = false;
@@ -132,18 +134,9 @@ class SlurmService : public ::testing::Test {
     return {{"name", name}, {"command", "echo run >> " + RanDir() + "/$CNET_JOB_ID; sleep " + std::to_string(sleep_s)},
             {"accelerators_per_worker", gpus}, {"accelerator_types", {"H100-SXM"}}, {"time_limit_s", 300}};
   }
-  // Slurm saves its job state lazily (batched, seconds apart, and only after a change): killed
-  // before that save it forgets jobs it had accepted, reuses their ids and drains the nodes that
-  // still run them ("Duplicate jobid"), which then fail the tests after. That is Slurm's own loss,
-  // not the one under test, so a test that kills slurmctld first makes it save: a change to a job's
-  // comment, then a save newer than it. True once saved.
+  // Before a test kills slurmctld (testing/loopback_slurm.h: why). True once saved.
   bool SlurmSavedItsJobState() {
-    const double since = clock_.Now();
-    if (Slurm("scontrol update JobId=$(squeue -h -o %i | head -1) Comment=cnet-test-save") != 0) return false;
-    return WaitFor([&] {
-      struct stat st;
-      return stat((g_base + "/state/job_state").c_str(), &st) == 0 && st.st_mtim.tv_sec + st.st_mtim.tv_nsec * 1e-9 > since;
-    }, 30);
+    return MakeSlurmSaveJobState([&](const std::string& cmd) { return Slurm(cmd); }, g_base + "/state/job_state");
   }
   int Runs(int64_t id) {
     auto t = ReadWholeFile(dir_ + "-ran/" + std::to_string(id));

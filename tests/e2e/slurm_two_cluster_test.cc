@@ -28,6 +28,7 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 using cnet::testing::LoopbackSlurm;
+using cnet::testing::MakeSlurmSaveJobState;
 using cnet::testing::LoopbackSlurmOptions;
 
 LoopbackSlurm g_east, g_west;
@@ -304,17 +305,13 @@ TEST_F(TwoClusterSlurm, NodeShapesAgreeWithSlurmAlsoAfterRestarts) {
 
   // slurmctld crashes after saving its state (killed before, it forgets jobs and reuses their ids:
   // Slurm's own loss, not the one under test); the service restarts too; both come back.
-  const std::string state = g_east.base + "/state/job_state";
-  const double t0 = clock_.Now();
-  // Slurm saves only when something changed, and nothing may have since the jobs started: a
-  // change to a job's comment makes it save within seconds (CI once waited 30 s in vain).
-  int poked = 0;
-  Slurm(g_east, "scontrol update JobId=$(squeue -h -o %i | head -1) Comment=cnet-test-save", &poked);
-  ASSERT_EQ(poked, 0);
-  ASSERT_TRUE(WaitFor([&] {
-    struct stat st;
-    return ::stat(state.c_str(), &st) == 0 && st.st_mtim.tv_sec + st.st_mtim.tv_nsec * 1e-9 > t0;
-  }, 30));
+  ASSERT_TRUE(MakeSlurmSaveJobState(
+      [&](const std::string& cmd) {
+        int rc = 0;
+        Slurm(g_east, cmd, &rc);
+        return rc;
+      },
+      g_east.base + "/state/job_state"));
   int rc = 0;
   Slurm(g_east, "daemon.sh kill slurmctld", &rc);
   ASSERT_EQ(rc, 0);

@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -98,6 +99,30 @@ inline int Shell(const std::string& cmd, std::string* out = nullptr) {
 
 // The shape of a loopback site. Ports are preferences (a busy one is replaced by a free one above);
 // 0 = the CNET_SLURM_TEST_* defaults above. Several sites at once need distinct ports and names.
+// Makes slurmctld save its job state now and waits (up to `timeout_s`) for `state_file`
+// (<base>/state/job_state) to be newer than the call. Slurm saves lazily (batched, seconds apart,
+// and only after a change): killed before that save it forgets jobs it had accepted, reuses their
+// ids and drains the nodes that still run them. That is Slurm's own loss, not one a test is about,
+// so a test that kills slurmctld calls this first: a change to a job's comment is a change it saves.
+// `slurm` runs a command with the cluster's environment and returns its exit status.
+inline bool MakeSlurmSaveJobState(const std::function<int(const std::string&)>& slurm, const std::string& state_file,
+                                  double timeout_s = 30) {
+  const auto since = std::chrono::system_clock::now();
+  if (slurm("scontrol update JobId=$(squeue -h -o %i | head -1) Comment=cnet-test-save") != 0) return false;
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  while (std::chrono::steady_clock::now() < end) {
+    struct stat st;
+    if (::stat(state_file.c_str(), &st) == 0) {
+      const auto mtime = std::chrono::system_clock::time_point(
+          std::chrono::duration_cast<std::chrono::system_clock::duration>(
+              std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
+      if (mtime > since) return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
 struct LoopbackSlurmOptions {
   std::string cluster = "cnettest";
   std::string gres_name = "gpu", gres_type = "h100";  // setup.sh GRES_NAME / GRES_TYPE
