@@ -84,9 +84,15 @@ bool PowerBudgets::Has(const std::string& site) const {
   return sites_.count(site) > 0;
 }
 
+Status PowerBudgets::Check(const std::string& site, std::optional<double> kw) const {
+  if (kw && !(*kw >= 0 && std::isfinite(*kw))) return InvalidArgument("kw: a number of kilowatts >= 0");
+  if (!Has(site)) return NotFound("site '" + site + "': no such site");
+  return Status::Ok();
+}
+
 Status PowerBudgets::SetOverride(const std::string& site, std::optional<double> kw, const std::string& reason,
                                  const std::string& by, double now) {
-  if (kw && !(*kw >= 0 && std::isfinite(*kw))) return InvalidArgument("kw: a number of kilowatts >= 0");
+  CNET_RETURN_IF_ERROR(Check(site, kw));
   std::lock_guard l(mu_);
   auto it = sites_.find(site);
   if (it == sites_.end()) return NotFound("site '" + site + "': no such site");

@@ -4,7 +4,7 @@
 //   - windows from the config (`power_budget:` in a site's block), daily ("17:00".."19:00", UTC)
 //     or once ("2026-12-01T17:00".."2026-12-01T19:00", UTC), each with its kW and reason;
 //   - an admin's override (`cnet admin power-budget`, PUT /v1/admin/sites/{site}/power-budget),
-//     kept in memory until cleared or the service restarts.
+//     kept in the store until cleared (a restart keeps it).
 // The limit in force is the least of the cap, the override and every window open now. Running
 // work is never stopped: a budget below the draw only keeps new work waiting, with the reason.
 #pragma once
@@ -46,6 +46,8 @@ class PowerBudgets {
  public:
   void AddSite(const std::string& site, double cap_kw, std::vector<BudgetWindow> windows);
   bool Has(const std::string& site) const;
+  // What SetOverride would refuse: kNotFound (no such site), kInvalidArgument (kw < 0, not finite).
+  Status Check(const std::string& site, std::optional<double> kw) const;
   // kw nullopt clears the override. kNotFound: no such site; kInvalidArgument: kw < 0.
   Status SetOverride(const std::string& site, std::optional<double> kw, const std::string& reason,
                      const std::string& by, double now);

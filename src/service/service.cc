@@ -79,6 +79,7 @@ Result<std::unique_ptr<Service>> Service::Create(ServiceConfig cfg, ServiceDeps 
   s->st_ = std::make_unique<LoopState>(s->cfg_, *deps.clock, deps.log, *s->store_, s->metrics_, *s->cat_, *s->perf_,
                                        *s->admission_, s->ledger_, *deps.policies);
   CNET_RETURN_IF_ERROR(s->BuildSites(*deps.backends));
+  CNET_RETURN_IF_ERROR(s->LoadPowerOverrides());
   CNET_RETURN_IF_ERROR(s->LoadTenants());
   // Orphaned descendants of a job's workers are reparented to us and reaped by the local site,
   // not left as zombies under an init that may not reap.

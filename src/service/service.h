@@ -165,6 +165,7 @@ class Service {
   Service() = default;
   Status BuildSites(const backends::BackendRegistry& reg);
   Status LoadTenants();
+  Status LoadPowerOverrides();  // admins' overrides from the store (service_power.cc)
   Result<store::TenantRow> Canonical(store::TenantRow t) const;
   Result<std::string> UnixUserFor(const store::TenantRow& t) const;
   Result<store::JobRow> OwnedJob(const Caller& c, int64_t id);

@@ -71,6 +71,18 @@ Status HealthStore::PutTenant(const TenantRow& t) {
   return st;
 }
 
+Status HealthStore::PutPowerOverride(const PowerOverrideRow& o) {
+  Status st = in_->PutPowerOverride(o);
+  Record(st);
+  return st;
+}
+
+Status HealthStore::ClearPowerOverride(const std::string& site) {
+  Status st = in_->ClearPowerOverride(site);
+  Record(st);
+  return st;
+}
+
 Status HealthStore::PutToken(const TokenRow& t) {
   Status st = in_->PutToken(t);
   Record(st);

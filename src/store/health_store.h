@@ -33,6 +33,9 @@ class HealthStore final : public Store {
   Status Reopen(int64_t id, const std::string& reason, double time) override;
   Result<std::vector<std::pair<int64_t, JobState>>> ArrayTasks(int64_t a) override { return in_->ArrayTasks(a); }
   Status PutTenant(const TenantRow& t) override;
+  Status PutPowerOverride(const PowerOverrideRow& o) override;
+  Status ClearPowerOverride(const std::string& site) override;
+  Result<std::vector<PowerOverrideRow>> PowerOverrides() override { return in_->PowerOverrides(); }
   Status PutToken(const TokenRow& t) override;
   Status CheckWritable() override;
   Result<TokenRow> RevokeToken(const std::string& id, double time) override;

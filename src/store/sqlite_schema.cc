@@ -76,6 +76,16 @@ CREATE INDEX jobs_array ON jobs(array_id, id) WHERE array_id <> 0;
 ALTER TABLE jobs ADD COLUMN energy_j REAL NOT NULL DEFAULT 0;
 ALTER TABLE jobs ADD COLUMN energy_source TEXT NOT NULL DEFAULT '';
 )sql",
+    // 5: admins' power-budget overrides per site, kept across restarts.
+    R"sql(
+CREATE TABLE IF NOT EXISTS power_overrides (
+  site TEXT PRIMARY KEY,
+  kw REAL NOT NULL,
+  reason TEXT NOT NULL DEFAULT '',
+  set_by TEXT NOT NULL DEFAULT '',
+  set_at REAL NOT NULL DEFAULT 0
+);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 

@@ -62,6 +62,9 @@ class SqliteStore final : public Store {
   Result<std::vector<EventRow>> Events(int64_t job_id) override;
   Result<std::map<std::string, int64_t>> CountByState() override;
   Status PutTenant(const TenantRow& t) override;
+  Status PutPowerOverride(const PowerOverrideRow& o) override;
+  Status ClearPowerOverride(const std::string& site) override;
+  Result<std::vector<PowerOverrideRow>> PowerOverrides() override;
   Result<std::optional<TenantRow>> GetTenant(const std::string& name) override;
   Result<std::vector<TenantRow>> ListTenants() override;
   Status PutToken(const TokenRow& t) override;

@@ -29,6 +29,42 @@ Status SqliteStore::PutTenant(const TenantRow& t) {
   return st;
 }
 
+Status SqliteStore::PutPowerOverride(const PowerOverrideRow& o) {
+  if (o.site.empty()) return InvalidArgument("power override: site must not be empty");
+  std::lock_guard l(write_mu_);
+  Status st = [&] {
+    CNET_ASSIGN_OR_RETURN(Stmt s, w_.Prepare("INSERT OR REPLACE INTO power_overrides (site, kw, reason, set_by, set_at) "
+                                             "VALUES (?, ?, ?, ?, ?)"));
+    s.Bind(1, o.site).Bind(2, o.kw).Bind(3, o.reason).Bind(4, o.set_by).Bind(5, o.set_at);
+    return s.Run("put power override");
+  }();
+  AfterWriteFault(st);
+  return st;
+}
+
+Status SqliteStore::ClearPowerOverride(const std::string& site) {
+  std::lock_guard l(write_mu_);
+  Status st = [&] {
+    CNET_ASSIGN_OR_RETURN(Stmt s, w_.Prepare("DELETE FROM power_overrides WHERE site = ?"));
+    s.Bind(1, site);
+    return s.Run("clear power override");
+  }();
+  AfterWriteFault(st);
+  return st;
+}
+
+Result<std::vector<PowerOverrideRow>> SqliteStore::PowerOverrides() {
+  std::lock_guard l(read_mu_);
+  CNET_ASSIGN_OR_RETURN(Stmt s, r_.Prepare("SELECT site, kw, reason, set_by, set_at FROM power_overrides ORDER BY site"));
+  std::vector<PowerOverrideRow> out;
+  for (;;) {
+    CNET_ASSIGN_OR_RETURN(bool row, s.Step("power overrides"));
+    if (!row) break;
+    out.push_back({s.Text(0), s.Real(1), s.Text(2), s.Text(3), s.Real(4)});
+  }
+  return out;
+}
+
 Result<std::optional<TenantRow>> SqliteStore::GetTenant(const std::string& name) {
   std::lock_guard l(read_mu_);
   CNET_ASSIGN_OR_RETURN(Stmt s, r_.Prepare("SELECT name, max_queued_jobs, max_accelerators, unix_user "

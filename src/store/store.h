@@ -105,6 +105,14 @@ struct OpenOptions {
   double integrity_check_s = 30;
 };
 
+// An admin's override of a site's power budget (service/power_budget.h), kept until cleared.
+struct PowerOverrideRow {
+  std::string site;
+  double kw = 0;
+  std::string reason, set_by;
+  double set_at = 0;  // epoch s
+};
+
 class Store {
  public:
   // Opens or creates `path` (parent directory must exist; created with mode 0600). Applies the
@@ -192,6 +200,12 @@ class Store {
   virtual Result<TokenRow> RevokeToken(const std::string& id, double time) = 0;
   // last_used = max(last_used, t) for each token hash -> t given; one transaction.
   virtual Status RecordTokenUse(const std::map<std::string, double>& last_used) = 0;
+
+  // Sets (insert or replace) or clears a site's power-budget override; committed on return.
+  // Clearing one that is not set is not an error.
+  virtual Status PutPowerOverride(const PowerOverrideRow& o) = 0;
+  virtual Status ClearPowerOverride(const std::string& site) = 0;
+  virtual Result<std::vector<PowerOverrideRow>> PowerOverrides() = 0;  // by site name
 
   // One small committed write transaction that changes nothing: Ok when writes commit now,
   // kUnavailable (disk full, read-only, I/O error) when they do not. For health checks.

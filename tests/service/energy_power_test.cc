@@ -114,6 +114,39 @@ TEST_F(EnergyServiceTest, ABudgetDropMakesNewJobsWaitAndRaisingItLetsThemRun) {
   EXPECT_EQ(h_.State(*third), JobState::kRunning);
 }
 
+// An admin's override is recorded before it is answered and kept across a restart until cleared;
+// one the store refuses is answered 503 and takes no effect.
+TEST_F(EnergyServiceTest, AnOverrideSurvivesARestartAndOneNotRecordedTakesNoEffect) {
+  ASSERT_TRUE(h_.Start().ok());
+  h_.store().fail_put_tenant = 1;  // the next admin write fails
+  auto refused = h_.svc().SetPowerBudget(kAdmin, "a", 1, "grid");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kUnavailable) << refused.status().ToString();
+  auto views = h_.svc().PowerBudgetView(kAdmin);
+  ASSERT_TRUE(views.ok());
+  EXPECT_FALSE(views->front().override_kw.has_value());
+
+  ASSERT_TRUE(h_.svc().SetPowerBudget(kAdmin, "a", 1.5, "grid demand response").ok());
+  ASSERT_TRUE(h_.Start().ok());  // restart: a second Service on the same data dir
+  views = h_.svc().PowerBudgetView(kAdmin);
+  ASSERT_TRUE(views.ok());
+  ASSERT_TRUE(views->front().override_kw.has_value());
+  EXPECT_DOUBLE_EQ(*views->front().override_kw, 1.5);
+  EXPECT_EQ(views->front().override_reason.rfind("grid demand response, set by admin", 0), 0u) << views->front().override_reason;
+  auto job = h_.Submit("t", LoopHarness::Job(1, 1));  // 800 W idle + 600 W = 1.4 kW: fits; two do not
+  auto two = h_.Submit("t", LoopHarness::Job(1, 1));
+  ASSERT_TRUE(job.ok() && two.ok());
+  h_.Tick(3);
+  EXPECT_EQ(h_.State(*job), JobState::kRunning);
+  EXPECT_EQ(h_.State(*two), JobState::kPending) << "the override was lost in the restart";
+
+  ASSERT_TRUE(h_.svc().SetPowerBudget(kAdmin, "a", std::nullopt, "").ok());
+  ASSERT_TRUE(h_.Start().ok());
+  views = h_.svc().PowerBudgetView(kAdmin);
+  ASSERT_TRUE(views.ok());
+  EXPECT_FALSE(views->front().override_kw.has_value()) << "a cleared override came back";
+}
+
 TEST_F(EnergyServiceTest, BudgetCallsAreForAdminsAndNameKnownSites) {
   ASSERT_TRUE(h_.Start().ok());
   EXPECT_EQ(h_.svc().SetPowerBudget(Caller{"t", false}, "a", 1, "").status().code(), Code::kPermissionDenied);

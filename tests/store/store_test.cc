@@ -687,5 +687,27 @@ TEST_F(StoreTest, AcknowledgedInsertsSurviveSigkill) {
   EXPECT_GT(r->job.id, *std::max_element(acked.begin(), acked.end()));
 }
 
+TEST_F(StoreTest, PowerOverridesAreKeptAcrossReopeningUntilCleared) {
+  {
+    auto s = Open();
+    ASSERT_TRUE(s->PutPowerOverride({"b", 2.5, "grid", "admin", 1000}).ok());
+    ASSERT_TRUE(s->PutPowerOverride({"a", 1, "", "admin (token tok_1)", 1001}).ok());
+    ASSERT_TRUE(s->PutPowerOverride({"a", 3, "peak", "admin", 1002}).ok());  // replaces
+    EXPECT_EQ(s->PutPowerOverride({"", 1, "", "", 0}).code(), Code::kInvalidArgument);
+    EXPECT_TRUE(s->ClearPowerOverride("none").ok());
+  }
+  auto s = Open();
+  auto rows = s->PowerOverrides();
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].site, "a");
+  EXPECT_DOUBLE_EQ((*rows)[0].kw, 3);
+  EXPECT_EQ((*rows)[0].reason, "peak");
+  EXPECT_DOUBLE_EQ((*rows)[0].set_at, 1002);
+  EXPECT_EQ((*rows)[1].site, "b");
+  ASSERT_TRUE(s->ClearPowerOverride("a").ok());
+  EXPECT_EQ(s->PowerOverrides()->size(), 1u);
+}
+
 }  // namespace
 }  // namespace cnet::store

@@ -68,6 +68,15 @@ class FaultyStore final : public store::Store {
   }
   Result<std::optional<store::TenantRow>> GetTenant(const std::string& n) override { return in_->GetTenant(n); }
   Result<std::vector<store::TenantRow>> ListTenants() override { return in_->ListTenants(); }
+  Status PutPowerOverride(const store::PowerOverrideRow& o) override {
+    if (Take(fail_put_tenant)) return Injected();  // the same switch: an admin's write fails
+    return in_->PutPowerOverride(o);
+  }
+  Status ClearPowerOverride(const std::string& site) override {
+    if (Take(fail_put_tenant)) return Injected();
+    return in_->ClearPowerOverride(site);
+  }
+  Result<std::vector<store::PowerOverrideRow>> PowerOverrides() override { return in_->PowerOverrides(); }
   Status PutToken(const store::TokenRow& t) override {
     if (Take(fail_put_token)) return Injected();
     return in_->PutToken(t);
