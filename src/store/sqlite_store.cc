@@ -58,9 +58,23 @@ Status SqliteStore::CheckWritable() {
 
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path) { return Open(path, OpenOptions{}); }
 
+namespace {
+
+// SQLite's own words for a damaged file, wherever in opening it they come (schema, WAL, a page).
+bool SaysCorrupt(const Status& st) {
+  const std::string& m = st.message();
+  return m.find(sqlite3_errstr(SQLITE_CORRUPT)) != std::string::npos ||
+         m.find(sqlite3_errstr(SQLITE_NOTADB)) != std::string::npos;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const OpenOptions& opts) {
   auto s = std::make_unique<SqliteStore>(path, opts);
-  CNET_RETURN_IF_ERROR(s->Init());
+  Status st = s->Init();
+  if (!st.ok() && st.code() != Code::kFailedPrecondition && SaysCorrupt(st))
+    return FailedPrecondition("store " + path + ": corrupt database (" + st.message() + "); restore it from a backup");
+  CNET_RETURN_IF_ERROR(st);
   return std::unique_ptr<Store>(std::move(s));
 }
 

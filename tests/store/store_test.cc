@@ -63,10 +63,11 @@ TEST_F(StoreTest, OpenCreatesPrivateFileAndFailsWithPath) {
   FILE* f = std::fopen(junk.c_str(), "w");
   std::fputs("this is definitely not a sqlite database file, just some text....", f);
   std::fclose(f);
-  auto r2 = Store::Open(junk);
+  auto r2 = Store::Open(junk);  // refused as a damaged database, whatever step found it
   ASSERT_FALSE(r2.ok());
-  EXPECT_EQ(r2.status().code(), Code::kUnavailable);
+  EXPECT_EQ(r2.status().code(), Code::kFailedPrecondition) << r2.status().ToString();
   EXPECT_NE(r2.status().message().find(junk), std::string::npos);
+  EXPECT_NE(r2.status().message().find("corrupt database"), std::string::npos) << r2.status().ToString();
 }
 
 TEST_F(StoreTest, InsertAssignsIncreasingIdsAndWritesSubmittedEvent) {
