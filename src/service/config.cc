@@ -11,7 +11,7 @@ const std::set<std::string>& SharedSiteKeys() {
   static const std::set<std::string> keys{"name", "type", "region", "power_cap_kw", "device_env",
                                           "inventory_interval_s", "redispatch_after_s",
                                           "redispatch_unconfirmed_after_s", "queue_ahead", "attributes",
-                                          "price_per_hour_usd", "carbon", "power_budget"};
+                                          "price_per_hour_usd", "carbon", "tariff_usd_per_kwh", "power_budget"};
   return keys;
 }
 

@@ -1,6 +1,7 @@
 #include "service/economics_config.h"
 
 #include "common/strings.h"
+#include "model/tariff_yaml.h"
 #include "sched/estimate/site_carbon.h"
 
 namespace cnet::service {
@@ -27,11 +28,17 @@ Status LoadCarbonKeys(const YamlCtx& c, const YAML::Node& sites, const ServiceCo
   auto carbon = std::make_shared<SiteCarbon>();
   bool any = false;
   for (size_t i = 0; sites && sites.IsSequence() && i < sites.size(); ++i) {
-    const YAML::Node v = sites[i]["carbon"];
-    if (!v) continue;
-    CNET_ASSIGN_OR_RETURN(CarbonSignal s, ParseCarbonKey(c, v, "sites[" + std::to_string(i) + "].carbon"));
-    carbon->SetSignal(cfg.sites[i].name, std::move(s));
-    any = true;
+    const std::string p = "sites[" + std::to_string(i) + "]";
+    if (const YAML::Node v = sites[i]["carbon"]) {
+      CNET_ASSIGN_OR_RETURN(CarbonSignal s, ParseCarbonKey(c, v, p + ".carbon"));
+      carbon->SetSignal(cfg.sites[i].name, std::move(s));
+      any = true;
+    }
+    if (const YAML::Node v = sites[i]["tariff_usd_per_kwh"]) {  // energy becomes part of `cheapest`'s cost
+      CNET_ASSIGN_OR_RETURN(Tariff t, ParseTariff(c, v, p + ".tariff_usd_per_kwh"));
+      carbon->SetTariff(cfg.sites[i].name, std::move(t));
+      any = true;
+    }
   }
   if (any) econ->SetCarbon(std::move(carbon));
   return Status::Ok();

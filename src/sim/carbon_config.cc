@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/strings.h"
+#include "model/tariff_yaml.h"
 #include "model/yaml_util.h"
 #include "sched/estimate/economics.h"
 
@@ -25,26 +26,6 @@ Result<double> Num(const YamlCtx& c, const YAML::Node& map, const std::string& k
 std::string DirOf(const std::string& path) {
   const size_t slash = path.rfind('/');
   return slash == std::string::npos ? "" : path.substr(0, slash + 1);
-}
-
-Result<Tariff> ParseTariff(const YamlCtx& c, const YAML::Node& n, const std::string& path) {
-  std::vector<double> prices;
-  if (n.IsScalar()) {
-    std::optional<double> d = ParseDouble(n.Scalar());
-    if (!d) return YamlErrorAt(c, n, path, "expected a price per kWh or a list of 24");
-    prices.push_back(*d);
-  } else if (n.IsSequence()) {
-    for (size_t i = 0; i < n.size(); ++i) {
-      std::optional<double> d = n[i].IsScalar() ? ParseDouble(n[i].Scalar()) : std::nullopt;
-      if (!d) return YamlErrorAt(c, n[i], path + "[" + std::to_string(i) + "]", "expected a number");
-      prices.push_back(*d);
-    }
-  } else {
-    return YamlErrorAt(c, n, path, "expected a price per kWh or a list of 24");
-  }
-  auto t = Tariff::FromPrices(std::move(prices));
-  if (!t.ok()) return YamlErrorAt(c, n, path, t.status().message());
-  return std::move(t).value();
 }
 
 // The site's signal on its own clock (the caller moves it to simulated time).

@@ -59,6 +59,40 @@ TEST(DispatchObjective, CheapestGoesToTheCheaperSiteFastestTakesBestFit) {
   }
 }
 
+// Issue 13: a site's energy tariff (tariff_usd_per_kwh in its block) is part of `cheapest`'s cost:
+// with the same hourly price, the site whose energy costs less wins, and explain counts it.
+TEST(DispatchObjective, CheapestCountsEachSitesEnergyTariff) {
+  const std::string path = std::filesystem::temp_directory_path() / "cnet_tariff_service.yaml";
+  std::ofstream(path) << "sites:\n"
+                         "  - {name: dear, type: fake, price_per_hour_usd: 2, tariff_usd_per_kwh: 0.90}\n"
+                         "  - {name: cheap, type: fake, price_per_hour_usd: 2, tariff_usd_per_kwh: "
+                         "[0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, "
+                         "0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05]}\n";
+  auto cfg = service::LoadConfig(path);
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  ASSERT_TRUE(cfg->economics->carbon());
+  ASSERT_TRUE(cfg->economics->carbon()->tariff("dear"));
+  EXPECT_DOUBLE_EQ(cfg->economics->carbon()->tariff("cheap")->At(3600 * 5), 0.05);
+  LoopHarness h;
+  h.AddSite("dear", {GpuNode("d0", "H100", 8)});  // listed first: best fit alone would take it
+  h.AddSite("cheap", {GpuNode("c0", "H100", 8)});
+  h.config().economics = cfg->economics;
+  h.AddTenant("t");
+  ASSERT_TRUE(h.Start().ok());
+  auto id = h.Submit("t", Job(2, "cheapest"));
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  h.Tick(2);
+  EXPECT_EQ(SiteOfLaunch(h), "cheap");
+  auto v = h.svc().Explain(kT, *id);
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  const Candidate* dear = nullptr;
+  for (const auto& c : v->candidates)
+    if (c.site_name == "dear") dear = &c;
+  ASSERT_TRUE(dear);
+  EXPECT_NEAR(dear->energy_usd, dear->energy_kwh * 0.90, 1e-9);
+  EXPECT_GT(dear->energy_usd, 0);
+}
+
 const Candidate* Find(const service::ExplainView& v, const std::string& site, const std::string& type) {
   for (const auto& c : v.candidates)
     if (c.site_name == site && c.accel_name == type) return &c;
@@ -227,6 +261,8 @@ TEST(EconomicsConfig, ParsesAndRefusesWithLineAndColumn) {
       {"sites:\n  - {name: a, type: fake}\ntenants:\n  - {name: t, objective: budget}\n", "tenants[0].objective"},
       {"sites:\n  - {name: a, type: fake, carbon: -1}\n", ":2:35: field 'sites[0].carbon': must be between 0 and 5000"},
       {"sites:\n  - {name: a, type: fake, carbon: nowhere.csv}\n", "field 'sites[0].carbon': "},
+      {"sites:\n  - {name: a, type: fake, tariff_usd_per_kwh: [0.1, x]}\n", ":2:53: field 'sites[0].tariff_usd_per_kwh[1]': expected a number"},
+      {"sites:\n  - {name: a, type: fake, tariff_usd_per_kwh: [0.1, 0.2]}\n", "field 'sites[0].tariff_usd_per_kwh'"},
   };
   for (const Case& c : bad) {
     auto r = load(c.text);
