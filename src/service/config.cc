@@ -2,6 +2,7 @@
 
 #include "common/csv.h"
 #include "model/yaml_util.h"
+#include "sched/estimate/shift_yaml.h"
 #include "service/site_attributes.h"
 #include "service/economics_config.h"
 
@@ -133,7 +134,7 @@ Result<ServiceConfig> LoadConfig(const std::string& path) {
   CNET_ASSIGN_OR_RETURN(YAML::Node root, LoadYamlFile(path));
   YamlCtx c{path};
   CNET_RETURN_IF_ERROR(YamlOnlyKeys(c, root, {"addr", "data", "policy", "catalogue", "catalogue_extensions", "throughputs",
-                                              "cycle_interval_s", "round_s", "restore_s", "http_threads", "max_body_bytes", "integrity_check_s",
+                                              "cycle_interval_s", "round_s", "restore_s", "temporal_shift", "http_threads", "max_body_bytes", "integrity_check_s",
                                               "max_connections", "max_connections_per_client",
                                               "request_deadline_s", "max_list_bytes", "tls_cert", "tls_key",
                                               "sites", "tenants", "allowed_hosts", "metrics_listen", "network", "max_array_size"}, ""));
@@ -169,6 +170,10 @@ Result<ServiceConfig> LoadConfig(const std::string& path) {
   CNET_ASSIGN_OR_RETURN(cfg.restore_s, YamlDouble(c, root, "restore_s", "", &cfg.restore_s));
   if (cfg.restore_s < 0 || cfg.restore_s > 86400)
     return c.Error(root["restore_s"], "restore_s", "must be between 0 and 86400 seconds");
+  if (root["temporal_shift"]) {
+    CNET_ASSIGN_OR_RETURN(ShiftOptions o, ParseShiftOptions(c, root["temporal_shift"], "temporal_shift"));
+    cfg.temporal_shift = o;
+  }
   CNET_ASSIGN_OR_RETURN(cfg.integrity_check_s, YamlDouble(c, root, "integrity_check_s", "", &cfg.integrity_check_s));
   if (cfg.integrity_check_s < 0 || cfg.integrity_check_s > 86400)
     return c.Error(root["integrity_check_s"], "integrity_check_s", "must be between 0 (no check) and 86400 seconds");

@@ -7,6 +7,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "api/http_limits.h"
 #include "api/job_request.h"
 #include "common/status.h"
+#include "sched/estimate/temporal_shift.h"
 #include "model/job.h"
 #include "sched/estimate/economics.h"
 #include "service/power_budget.h"
@@ -76,6 +78,9 @@ struct ServiceConfig {
   // the restore cost charged for a restart of a job whose spec gives none (docs/elastic.md).
   double round_s = 360;
   double restore_s = 60;
+  // Temporal shifting (docs/energy.md): a greenest job with a deadline may wait for a lower-carbon
+  // window the sites' signals predict; absent (nullopt): jobs are queued at once.
+  std::optional<ShiftOptions> temporal_shift;
   double integrity_check_s = 30;  // bound on the start-up database check (store::OpenOptions); 0 = skip
   int http_threads = 128;  // no longer used: each connection has its own thread (http.max_connections)
   api::Limits limits;

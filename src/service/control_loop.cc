@@ -1,5 +1,6 @@
 #include "service/control_loop.h"
 #include "service/residency.h"
+#include "service/time_shift.h"
 
 #include "service/explain.h"
 #include "service/power_limits.h"
@@ -139,6 +140,7 @@ void ControlLoop::TakeCommands() {
 }
 
 void ControlLoop::Enqueue(Active& a) {
+  PlanTimeShift(st_, a);
   if (Gates::HasGate(a)) gates_.Gate(a);
   else st_.Hold(a, "queued", false);
 }

@@ -1,5 +1,7 @@
 #include "service/gates.h"
 
+#include <algorithm>
+#include <limits>
 #include <vector>
 
 namespace cnet::service {
@@ -7,7 +9,7 @@ namespace cnet::service {
 using store::JobState;
 
 bool Gates::HasGate(const Active& a) {
-  return !a.held_by.empty() || !a.req.dependency.empty() || a.array_limit > 0;
+  return !a.held_by.empty() || !a.req.dependency.empty() || a.array_limit > 0 || a.not_before > 0;
 }
 
 void Gates::Gate(Active& a) {
@@ -102,6 +104,10 @@ std::string Gates::Blocked(const Active& a, const std::map<int64_t, int>& releas
   }
   if (!a.held_by.empty()) return "held by " + a.held_by + " (cnet release " + std::to_string(a.id) + ")";
   if (!waiting.empty()) return waiting;
+  if (a.not_before > st_.clock.Now()) {  // temporal shifting (service/time_shift.h)
+    next_time_ = std::min(next_time_, a.not_before);
+    return a.not_before_why;
+  }
   if (a.array_limit > 0) {
     auto it = released.find(a.array_id);
     const int n = it == released.end() ? 0 : it->second;
@@ -113,13 +119,14 @@ std::string Gates::Blocked(const Active& a, const std::map<int64_t, int>& releas
 }
 
 bool Gates::Evaluate() {
-  if (retry_) dirty_ = true;
+  if (retry_ || st_.clock.Now() >= next_time_) dirty_ = true;
   retry_ = false;
   bool any = false;
   while (dirty_ || seen_finished_ != st_.finished) {
     dirty_ = false;
     seen_finished_ = st_.finished;
     round_.clear();
+    next_time_ = std::numeric_limits<double>::infinity();
     if (gated_.empty()) break;
     std::map<int64_t, int> released;  // array id -> its tasks past the gate (queued, dispatched, running)
     for (const auto& [id, a] : st_.jobs.jobs())

@@ -1,6 +1,7 @@
 // What keeps a pending job out of the scheduler besides quotas: a user hold, dependencies on other
-// jobs (api/array_deps.h), and its array's concurrency limit (%N: at most N tasks of the array
-// outside the gate, i.e. queued in the scheduler, dispatched or running, at once).
+// jobs (api/array_deps.h), its array's concurrency limit (%N: at most N tasks of the array
+// outside the gate, i.e. queued in the scheduler, dispatched or running, at once), and a planned
+// start for a lower-carbon window (Active::not_before, service/time_shift.h).
 // A gated job waits in `gated_` (not in the scheduler, not in its tenant's quota queue); Evaluate
 // lets through those whose gates opened (to the quota queue, LoopState::Hold) and ends the jobs
 // whose dependencies can never be met: CANCELLED with a reason starting kNeverSatisfied, and so
@@ -10,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -55,6 +57,7 @@ class Gates {
   // Verdicts within one round of Evaluate: many dependants of one array read its tasks once.
   std::map<std::pair<int, int64_t>, DepResult> round_;
   bool dirty_ = true;
+  double next_time_ = std::numeric_limits<double>::infinity();  // the earliest not_before still ahead
   bool retry_ = false;       // a read failed: look again next tick
   uint64_t seen_finished_ = 0;
 };

@@ -61,6 +61,10 @@ struct Active {
   // requeue_requested is set too, so the run is stopped as a requeue stops it; when it has stopped,
   // the job is PREEMPTED and waits in the scheduler, its record (attained service) kept.
   bool preempting = false;
+  // Temporal shifting (service/time_shift.h): it waits behind its gates until this time (epoch s;
+  // 0 = none), for the reason given.
+  double not_before = 0;
+  std::string not_before_why;
   std::vector<backends::SiteEvent> early_events;  // site events that came before its launch result
   Standing standing;               // as last reported to the ledger
 };

@@ -4,6 +4,7 @@
 
 #include "service/dispatcher.h"
 #include "service/gates.h"
+#include "service/time_shift.h"
 
 namespace cnet::service {
 
@@ -100,6 +101,7 @@ Status RecoverRow(LoopState& st, const store::JobRow& row, int* quarantined) {
     return FailRow(st, row, a.status().message());
   }
   if (row.state == JobState::kPending || row.state == JobState::kPreempted) {
+    PlanTimeShift(st, **a);  // planned afresh, from now (the deadline is absolute)
     (*a)->gated = Gates::HasGate(**a);  // the control loop puts it behind its gates
     Active& in = st.jobs.Insert(std::move(a).value(), Standing{});
     if (!in.gated) st.Hold(in, "queued", false);

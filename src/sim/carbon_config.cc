@@ -4,6 +4,7 @@
 
 #include "common/strings.h"
 #include "model/tariff_yaml.h"
+#include "sched/estimate/shift_yaml.h"
 #include "model/yaml_util.h"
 #include "sched/estimate/economics.h"
 
@@ -93,16 +94,7 @@ Result<CarbonSetup> LoadCarbonFile(const std::string& path, const std::vector<st
   for (const std::string& s : sites)
     if (!out.carbon->signal(s)) return YamlErrorAt(c, ss, "sites", "site '" + s + "' has no signal");
   if (const YAML::Node sh = root["shift"]) {
-    CNET_RETURN_IF_ERROR(YamlOnlyKeys(c, sh, {"step_min", "horizon_h", "min_gain", "margin", "margin_min"}, "shift"));
-    ShiftOptions o;
-    CNET_ASSIGN_OR_RETURN(double step, Num(c, sh, "step_min", "shift", o.step_s / 60, 1, 1440));
-    CNET_ASSIGN_OR_RETURN(double horizon, Num(c, sh, "horizon_h", "shift", o.horizon_s / 3600, 0, 24 * 14));
-    CNET_ASSIGN_OR_RETURN(o.min_gain, Num(c, sh, "min_gain", "shift", o.min_gain, 0, 1));
-    CNET_ASSIGN_OR_RETURN(o.margin, Num(c, sh, "margin", "shift", o.margin, 0, 10));
-    CNET_ASSIGN_OR_RETURN(double margin_min, Num(c, sh, "margin_min", "shift", o.margin_s / 60, 0, 1440));
-    o.step_s = step * 60;
-    o.horizon_s = horizon * 3600;
-    o.margin_s = margin_min * 60;
+    CNET_ASSIGN_OR_RETURN(ShiftOptions o, ParseShiftOptions(c, sh, "shift"));
     out.shift = o;
   }
   if (const YAML::Node d = root["deadlines"]) {
