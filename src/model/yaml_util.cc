@@ -1,6 +1,9 @@
 #include "model/yaml_util.h"
 
+#include <optional>
+
 #include "common/csv.h"
+#include "common/strings.h"
 #include "common/suggest.h"
 #include "common/yaml_strict.h"
 
@@ -51,6 +54,17 @@ Result<double> YamlDouble(const YamlCtx& c, const YAML::Node& map, const std::st
   if (!v.IsScalar()) return c.Error(v, Join(path, key), "expected a number");
   auto d = ParseDouble(v.Scalar());
   if (!d) return c.Error(v, Join(path, key), "not a number: '" + v.Scalar() + "'");
+  return *d;
+}
+
+Result<double> YamlNumberIn(const YamlCtx& c, const YAML::Node& map, const std::string& key, const std::string& path,
+                            double def, double lo, double hi) {
+  if (!map[key]) return def;
+  const YAML::Node v = map[key];
+  std::optional<double> d = v.IsScalar() ? ParseDouble(v.Scalar()) : std::nullopt;
+  if (!d) return c.Error(v, Join(path, key), "expected a number");
+  if (!(*d >= lo && *d <= hi))
+    return c.Error(v, Join(path, key), "must be between " + FormatNumber("%g", lo) + " and " + FormatNumber("%g", hi));
   return *d;
 }
 

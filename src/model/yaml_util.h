@@ -31,6 +31,10 @@ Result<std::string> YamlString(const YamlCtx& c, const YAML::Node& map, const st
                                const std::string& path, const std::string* def = nullptr);
 Result<double> YamlDouble(const YamlCtx& c, const YAML::Node& map, const std::string& key,
                           const std::string& path, const double* def = nullptr);
+// An optional number within [lo, hi]; `def` when absent. "expected a number" / "must be between
+// lo and hi", at the value.
+Result<double> YamlNumberIn(const YamlCtx& c, const YAML::Node& map, const std::string& key, const std::string& path,
+                            double def, double lo, double hi);
 Result<int64_t> YamlInt(const YamlCtx& c, const YAML::Node& map, const std::string& key,
                         const std::string& path, const int64_t* def = nullptr);
 // Fails if the map has a key not in `allowed` (catches typos such as "power_cap_kW").

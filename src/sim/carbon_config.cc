@@ -4,25 +4,14 @@
 
 #include "common/strings.h"
 #include "model/tariff_yaml.h"
-#include "sched/estimate/shift_yaml.h"
 #include "model/yaml_util.h"
 #include "sched/estimate/economics.h"
+#include "sched/estimate/shift_yaml.h"
 
 namespace cnet {
 
 namespace {
 
-Result<double> Num(const YamlCtx& c, const YAML::Node& map, const std::string& key, const std::string& path, double def,
-                   double lo, double hi) {
-  if (!map[key]) return def;
-  const YAML::Node v = map[key];
-  std::optional<double> d = v.IsScalar() ? ParseDouble(v.Scalar()) : std::nullopt;
-  if (!d) return YamlErrorAt(c, v, path + "." + key, "expected a number");
-  if (!(*d >= lo && *d <= hi))
-    return YamlErrorAt(c, v, path + "." + key,
-                       "must be between " + FormatNumber("%g", lo) + " and " + FormatNumber("%g", hi));
-  return *d;
-}
 
 std::string DirOf(const std::string& path) {
   const size_t slash = path.rfind('/');
@@ -34,12 +23,12 @@ Result<CarbonSignal> ParseSiteSignal(const YamlCtx& c, const YAML::Node& n, cons
   CNET_RETURN_IF_ERROR(YamlOnlyKeys(c, n, {"constant", "series", "shift_h", "note", "tariff"}, path));
   if (!n["constant"] == !n["series"]) return YamlErrorAt(c, n, path, "give exactly one of constant or series");
   if (n["constant"]) {
-    CNET_ASSIGN_OR_RETURN(double g, Num(c, n, "constant", path, 0, 0, 5000));
+    CNET_ASSIGN_OR_RETURN(double g, YamlNumberIn(c, n, "constant", path, 0, 0, 5000));
     return CarbonSignal::Constant(g, "constant " + FormatNumber("%g", g) + " g/kWh");
   }
   const std::string file = n["series"].IsScalar() ? n["series"].Scalar() : "";
   if (file.empty()) return YamlErrorAt(c, n["series"], path + ".series", "expected a CSV path");
-  CNET_ASSIGN_OR_RETURN(double shift_h, Num(c, n, "shift_h", path, 0, -24 * 366, 24 * 366));
+  CNET_ASSIGN_OR_RETURN(double shift_h, YamlNumberIn(c, n, "shift_h", path, 0, -24 * 366, 24 * 366));
   std::string note = n["note"] && n["note"].IsScalar() ? n["note"].Scalar() : "";
   if (shift_h != 0 && note.empty())
     return YamlErrorAt(c, n["shift_h"], path + ".shift_h", "a shifted series must say why (note: ...)");
@@ -67,10 +56,10 @@ Result<CarbonSetup> LoadCarbonFile(const std::string& path, const std::vector<st
   if (const YAML::Node f = root["forecast"]) {
     CNET_RETURN_IF_ERROR(YamlOnlyKeys(c, f, {"sigma0", "sigma_per_day", "sigma_max", "seed"}, "forecast"));
     ForecastError e;
-    CNET_ASSIGN_OR_RETURN(e.sigma0, Num(c, f, "sigma0", "forecast", e.sigma0, 0, 5));
-    CNET_ASSIGN_OR_RETURN(e.sigma_per_day, Num(c, f, "sigma_per_day", "forecast", e.sigma_per_day, 0, 5));
-    CNET_ASSIGN_OR_RETURN(e.sigma_max, Num(c, f, "sigma_max", "forecast", e.sigma_max, 0, 5));
-    CNET_ASSIGN_OR_RETURN(double seed, Num(c, f, "seed", "forecast", 0, 0, 1e15));
+    CNET_ASSIGN_OR_RETURN(e.sigma0, YamlNumberIn(c, f, "sigma0", "forecast", e.sigma0, 0, 5));
+    CNET_ASSIGN_OR_RETURN(e.sigma_per_day, YamlNumberIn(c, f, "sigma_per_day", "forecast", e.sigma_per_day, 0, 5));
+    CNET_ASSIGN_OR_RETURN(e.sigma_max, YamlNumberIn(c, f, "sigma_max", "forecast", e.sigma_max, 0, 5));
+    CNET_ASSIGN_OR_RETURN(double seed, YamlNumberIn(c, f, "seed", "forecast", 0, 0, 1e15));
     e.seed = static_cast<uint64_t>(seed);
     out.carbon->SetForecastError(e);
   }
@@ -99,9 +88,9 @@ Result<CarbonSetup> LoadCarbonFile(const std::string& path, const std::vector<st
   }
   if (const YAML::Node d = root["deadlines"]) {
     CNET_RETURN_IF_ERROR(YamlOnlyKeys(c, d, {"fraction", "slack", "seed"}, "deadlines"));
-    CNET_ASSIGN_OR_RETURN(out.deadlines.fraction, Num(c, d, "fraction", "deadlines", 0, 0, 1));
-    CNET_ASSIGN_OR_RETURN(out.deadlines.slack, Num(c, d, "slack", "deadlines", 3, 1, 1000));
-    CNET_ASSIGN_OR_RETURN(double seed, Num(c, d, "seed", "deadlines", 0, 0, 1e15));
+    CNET_ASSIGN_OR_RETURN(out.deadlines.fraction, YamlNumberIn(c, d, "fraction", "deadlines", 0, 0, 1));
+    CNET_ASSIGN_OR_RETURN(out.deadlines.slack, YamlNumberIn(c, d, "slack", "deadlines", 3, 1, 1000));
+    CNET_ASSIGN_OR_RETURN(double seed, YamlNumberIn(c, d, "seed", "deadlines", 0, 0, 1e15));
     out.deadlines.seed = static_cast<uint64_t>(seed);
   }
   return out;
