@@ -192,12 +192,13 @@ void ControlLoop::ReleaseHeld() {
 
 void ControlLoop::RunCycle() {
   const double now = st_.clock.Now();
-  if (!st_.dirty && now - last_cycle_ < kCycleEveryS) return;
+  // A time-sharing policy's round comes on time, not at the next periodic cycle.
+  const bool round = st_.sched->policy().time_sharing() && now - last_round_ >= st_.cfg.round_s;
+  if (!st_.dirty && !round && now - last_cycle_ < kCycleEveryS) return;
   st_.dirty = false;
   last_cycle_ = now;
   const double t0 = MonotonicSeconds();
   const std::vector<NodeId> fenced = ahead_.Fence();
-  const bool round = now - last_round_ >= st_.cfg.round_s;  // only time-sharing policies read it
   if (round) last_round_ = now;
   CycleResult cr = st_.sched->RunCycle(now, round, st_.rng);
   ahead_.Unfence(fenced);

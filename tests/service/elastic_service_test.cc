@@ -155,3 +155,31 @@ TEST_F(ElasticService, ARangeNeedsAJobTypeAndMustHoldTheDeclaredSize) {
 
 }  // namespace
 }  // namespace cnet::testing
+
+namespace cnet::testing {
+namespace {
+
+// A round comes on time even when nothing else makes the loop run a cycle (it once waited for the
+// periodic 5-s cycle): with 2-s rounds, the resize for a newcomer is ordered within a tick of the round.
+TEST(ElasticServiceRounds, ARoundComesOnTimeWithoutOtherWork) {
+  LoopHarness h;
+  auto& site = h.AddSite("a", {GpuNode("g0", "V100", 4)});
+  h.AddTenant("t");
+  h.config().policy = "elastic-hetero";
+  h.config().round_s = 2;
+  h.config().restore_s = 0;
+  h.SetThroughputs(kMatrix);
+  ASSERT_TRUE(h.Start().ok());
+  auto a = h.Submit("t", Train(2, 1, 4));
+  ASSERT_TRUE(a.ok());
+  h.Tick(3);
+  ASSERT_EQ(site.launches().size(), 1u);
+  const double first = h.clock().Now();
+  ASSERT_TRUE(h.Submit("t", Train(2)).ok());
+  while (site.kills().empty() && h.clock().Now() < first + 10) h.Tick();
+  ASSERT_FALSE(site.kills().empty());
+  EXPECT_LE(h.clock().Now() - first, 2.2) << "the resize waited for a periodic cycle, not the round";
+}
+
+}  // namespace
+}  // namespace cnet::testing
