@@ -171,8 +171,8 @@ class SlurmService : public ::testing::Test {
     }
     return j;
   }
-  std::string Log(int64_t id) {
-    auto p = svc_->Logs(admin_, id, "stdout", 0);
+  std::string Log(int64_t id, const std::string& stream = "stdout") {
+    auto p = svc_->Logs(admin_, id, stream, 0);
     if (!p.ok()) return "";
     auto t = ReadWholeFile(p->path);
     return t.ok() ? *t : "";
@@ -369,7 +369,7 @@ TEST_F(SlurmService, NodeAddedToSlurmIsUsedWithoutARestart) {
   ASSERT_EQ(Slurm("nodes.sh add"), 0);
   std::shared_ptr<void> shrink(nullptr, [this](void*) { Slurm("nodes.sh remove"); });
   json j = Wait(probe, "", 30);
-  EXPECT_EQ(j["state"], "SUCCEEDED") << j.dump(1);
+  EXPECT_EQ(j["state"], "SUCCEEDED") << j.dump(1) << "\nstdout:\n" << Log(probe) << "\nstderr:\n" << Log(probe, "stderr");
   EXPECT_EQ(j["placement"]["nodes"], json({"node5"})) << j.dump(1);
   json hpc = Site("hpc");
   EXPECT_EQ(hpc["capacity"]["H100-SXM"], 40) << hpc.dump();
