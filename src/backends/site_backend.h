@@ -60,6 +60,9 @@ struct Capabilities {
   bool dynamic_inventory = false;
   // How many Launch calls the service may run at once on this site.
   int launch_concurrency = 1;
+  // Launch honours LaunchRequest::any_of: the site itself picks the node of a one-node request
+  // when it starts the run, and kStarted names it (SiteEvent::nodes).
+  bool chooses_node = false;
 };
 
 // The workers placed on one node.
@@ -91,6 +94,10 @@ struct LaunchRequest {
   // ASCEND_RT_VISIBLE_DEVICES, ROCR_VISIBLE_DEVICES; "" when the job has no accelerators.
   std::string device_env;
   std::vector<NodeShare> nodes;                 // the exact shape the scheduler reserved
+  // A one-node request the site may run on any of these nodes instead of nodes[0] (which is one of
+  // them), the site choosing when it starts it (Capabilities::chooses_node; service/queue_ahead.h).
+  // Empty: exactly `nodes`.
+  std::vector<std::string> any_of;
   double time_limit_s = 0;                      // 0 = none
 
   int workers() const {
@@ -127,6 +134,7 @@ struct SiteEvent {
   bool oom_killed = false;  // killed for lack of memory at its limit (cgroup OOM, Slurm OUT_OF_MEMORY)
   std::string reason;
   std::string handle;       // kStarted: the run's handle, if it changed
+  std::vector<std::string> nodes;  // kStarted: the nodes the run started on, where the backend knows them
   std::map<std::string, std::string> fields;  // e.g. {"slurm_job_id": "17"}
 };
 

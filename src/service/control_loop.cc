@@ -198,7 +198,7 @@ void ControlLoop::RunCycle() {
   st_.dirty = false;
   last_cycle_ = now;
   const double t0 = MonotonicSeconds();
-  const std::vector<NodeId> fenced = ahead_.Fence();
+  const QueueAhead::Fenced fenced = ahead_.Fence();
   if (round) last_round_ = now;
   CycleResult cr = st_.sched->RunCycle(now, round, st_.rng);
   ahead_.Unfence(fenced);

@@ -11,7 +11,8 @@ using nlohmann::json;
 using store::JobState;
 
 std::string PlacementJson(const std::string& site, const std::string& accelerator,
-                          const std::vector<backends::NodeShare>& shape, const std::vector<std::vector<int>>& devices) {
+                          const std::vector<backends::NodeShare>& shape, const std::vector<std::vector<int>>& devices,
+                          const std::vector<std::string>& any_of) {
   json nodes = json::array(), sh = json::array();
   for (const auto& n : shape) {
     nodes.push_back(n.node);
@@ -19,7 +20,21 @@ std::string PlacementJson(const std::string& site, const std::string& accelerato
   }
   json p{{"site", site}, {"accelerator", accelerator}, {"node", shape.empty() ? "" : shape.front().node},
          {"nodes", nodes}, {"shape", sh}, {"devices", devices}};
+  if (!any_of.empty()) p["any_of"] = any_of;
   return p.dump();
+}
+
+Result<std::vector<std::string>> AnyOfFromPlacementJson(const std::string& text) {
+  json p = json::parse(text.empty() ? "{}" : text, nullptr, false);
+  if (!p.is_object()) return InvalidArgument("placement_json: not a JSON object");
+  std::vector<std::string> out;
+  if (!p.contains("any_of")) return out;
+  if (!p["any_of"].is_array()) return InvalidArgument("placement_json.any_of: not a list of node names");
+  for (const auto& n : p["any_of"]) {
+    if (!n.is_string()) return InvalidArgument("placement_json.any_of: not a list of node names");
+    out.push_back(n.get<std::string>());
+  }
+  return out;
 }
 
 Result<std::vector<backends::NodeShare>> ShapeFromPlacementJson(const std::string& text, int workers) {
@@ -73,6 +88,7 @@ backends::LaunchRequest Dispatcher::RequestFor(const Active& a, int site) const 
   r.cpus_per_worker = a.req.cpus_per_worker;
   r.memory_gib_per_worker = a.req.memory_gib_per_worker;
   r.nodes = a.shape;
+  r.any_of = a.any_of;
   r.time_limit_s = a.req.time_limit_s;
   auto accel = a.accelerator.empty() ? st_.admission.cpu_type() : *st_.cat.Find(a.accelerator);
   r.device_env = st_.DeviceEnv(site, accel);
@@ -95,7 +111,7 @@ void Dispatcher::Dispatch(const std::vector<Decision>& places) {
       a->shape.push_back({st_.view.Origin(sl.node).node, sl.count / std::max(1, a->spec.unit)});
     Transition t{a->id, JobState::kScheduled, d.reason, now, {}};
     t.update.site = st_.sites[site].cfg.name;
-    t.update.placement_json = PlacementJson(t.update.site.value(), st_.cat.Get(d.placement.accel).name, a->shape, {});
+    t.update.placement_json = PlacementJson(t.update.site.value(), st_.cat.Get(d.placement.accel).name, a->shape, {}, a->any_of);
     t.update.increment_attempts = true;
     ts.push_back(std::move(t));
     placed.push_back(a);
@@ -127,7 +143,7 @@ void Dispatcher::Started(Active& a, const LaunchOutcome& o, std::vector<Transiti
   t.update.runtime_json = r.handle;
   if (!r.devices.empty())
     t.update.placement_json = PlacementJson(site, a.accelerator.empty() ? st_.cat.Get(st_.admission.cpu_type()).name : a.accelerator,
-                                            a.shape, r.devices);
+                                            a.shape, r.devices, a.any_of);
   if (r.started) {
     t.to = JobState::kRunning;
     t.reason = "started " + std::to_string(o.req.workers()) + " process(es) on " + site + "/" +

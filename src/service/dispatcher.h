@@ -17,10 +17,14 @@
 namespace cnet::service {
 
 // Placement JSON as stored: {"site", "accelerator", "nodes": [..], "shape": [{"node", "workers"}],
-// "devices": [[..] per worker]}; parsing accepts rows written before "shape" existed.
+// "devices": [[..] per worker], and "any_of": [..] while the site may still choose the node
+// (Active::any_of)}; parsing accepts rows written before "shape" existed.
 std::string PlacementJson(const std::string& site, const std::string& accelerator,
                           const std::vector<backends::NodeShare>& shape,
-                          const std::vector<std::vector<int>>& devices);
+                          const std::vector<std::vector<int>>& devices,
+                          const std::vector<std::string>& any_of = {});
+// The stored "any_of" (empty when absent); kInvalidArgument naming the field when malformed.
+Result<std::vector<std::string>> AnyOfFromPlacementJson(const std::string& json);
 // The shape of a stored placement; kInvalidArgument naming the field when it is malformed.
 Result<std::vector<backends::NodeShare>> ShapeFromPlacementJson(const std::string& json, int workers);
 

@@ -45,6 +45,9 @@ struct Active {
   // Dispatched ahead of free capacity (service/queue_ahead.h) and not yet booked in the scheduler:
   // `shape` names the nodes it is pinned to; quotas charge it as if it were in the scheduler.
   bool ahead = false;
+  // An ahead job the site places itself (Capabilities::chooses_node): submitted to run on any of
+  // `any_of`; `shape` is the policy's pick until kStarted names the node the site chose.
+  std::vector<std::string> any_of;
   std::vector<backends::NodeShare> shape;  // where it runs (the exact nodes and workers)
   std::string accelerator;         // catalogue name of its placement, "" = CPU
   std::string reason;              // why it waits outside the scheduler

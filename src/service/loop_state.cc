@@ -76,6 +76,7 @@ void LoopState::LeaveScheduler(Active& a) {
   }
   if (a.ahead) dirty = true;  // its place in its site's queue ahead is free
   a.ahead = false;
+  a.any_of.clear();
   a.shape.clear();
   a.accelerator.clear();
   jobs.Restand(a);
@@ -114,6 +115,7 @@ Status LoopState::Preempted(Active& a, const std::string& site_reason) {
   a.requeue_requested = false;
   a.requeued_by.clear();
   a.site = -1;
+  a.any_of.clear();
   a.shape.clear();
   a.accelerator.clear();
   if (notes.erase(a.id)) notes_changed = true;

@@ -81,9 +81,14 @@ void QueueAhead::Book() {
     else if (a->state == JobState::kScheduled) waiting.push_back(a);
   }
   // Then in job id order, as the site's own queue orders them (age): a later job does not take
-  // packages on a node where an earlier one still waits for more.
+  // packages on a node where an earlier one still waits for more, or may be started by the site.
   std::set<NodeId> blocked;
   for (Active* a : waiting) {
+    if (!a->any_of.empty()) {  // booked where the site starts it, once it says so
+      for (const std::string& node : a->any_of)
+        if (auto id = st_.view.FindFor(st_.sites[a->site].cfg.name, node, false)) blocked.insert(*id);
+      continue;
+    }
     std::optional<Placement> p = PlacementOf(*a);
     if (!p) continue;
     bool behind = false;
@@ -93,9 +98,36 @@ void QueueAhead::Book() {
   }
 }
 
-std::vector<NodeId> QueueAhead::Fence() {
-  std::vector<NodeId> fenced;
+std::optional<Placement> QueueAhead::RoomFor(const Active& a) const {
+  std::optional<Placement> want = PlacementOf(a);
+  if (!want || want->slots.size() != 1) return std::nullopt;
+  const Capacity& cap = st_.sched->capacity();
+  std::optional<Placement> best;
+  int best_free = 0;
+  for (const std::string& node : a.any_of) {
+    std::optional<NodeId> id = st_.view.FindFor(st_.sites[a.site].cfg.name, node, false);
+    if (!id || !cap.Usable(*id)) continue;
+    Placement p = *want;
+    p.slots.front().node = *id;
+    if (cap.CanTake(p) && (!best || cap.Free(*id) < best_free)) {
+      best = std::move(p);
+      best_free = cap.Free(*id);
+    }
+  }
+  return best;
+}
+
+QueueAhead::Fenced QueueAhead::Fence() {
+  Fenced f;
+  std::vector<Active*> pinned;
   for (Active* a : Waiting()) {
+    if (a->any_of.empty() || a->state != JobState::kScheduled) {
+      pinned.push_back(a);
+    } else if (std::optional<Placement> room = RoomFor(*a); room && st_.sched->HoldOutside(*room)) {
+      f.held.push_back(std::move(*room));
+    }
+  }
+  for (Active* a : pinned) {
     std::optional<Placement> p = PlacementOf(*a);
     if (!p) continue;
     // Only nodes with packages free: a full node takes nothing anyway, and one marked unusable
@@ -103,14 +135,30 @@ std::vector<NodeId> QueueAhead::Fence() {
     for (const Slot& sl : p->slots)
       if (st_.sched->capacity().Usable(sl.node) && st_.sched->capacity().Free(sl.node) > 0) {
         st_.sched->SetNodeUsable(sl.node, false);
-        fenced.push_back(sl.node);
+        f.nodes.push_back(sl.node);
       }
   }
-  return fenced;
+  return f;
 }
 
-void QueueAhead::Unfence(const std::vector<NodeId>& fenced) {
-  for (NodeId n : fenced) st_.sched->SetNodeUsable(n, true);
+void QueueAhead::Unfence(const Fenced& fenced) {
+  for (NodeId n : fenced.nodes) st_.sched->SetNodeUsable(n, true);
+  for (const Placement& p : fenced.held) st_.sched->ReleaseOutside(p);
+}
+
+std::vector<std::string> QueueAhead::AnyOf(int site, const Active& a, const Placement& p) const {
+  std::vector<std::string> out;
+  if (!st_.sites[site].caps.chooses_node || p.slots.size() != 1 || p.accel == st_.admission.cpu_type()) return out;
+  const Node& placed = st_.cluster->node(p.slots.front().node);
+  const int need = p.slots.front().count;
+  for (NodeId id : st_.cluster->NodesWith(p.accel)) {
+    const Node& n = st_.cluster->node(id);
+    if (n.rack != placed.rack || n.accel_count < need || !st_.sched->capacity().Usable(id)) continue;
+    if (!st_.sched->rules().AllowsNode(a.spec, n)) continue;
+    out.push_back(st_.view.Origin(id).node);
+  }
+  if (out.size() < 2) out.clear();
+  return out;
 }
 
 std::vector<Decision> QueueAhead::Choose() {
@@ -139,9 +187,14 @@ std::vector<Decision> QueueAhead::Choose() {
       if (!a || !a->in_sched) continue;
       st_.LeaveScheduler(*a);
       a->ahead = true;
+      a->any_of = AnyOf(site, *a, d.placement);
       ids_.insert(a->id);
       st_.jobs.Restand(*a);
-      d.reason = "queued ahead on " + name + " (starts when its nodes free): " + d.reason;
+      d.reason = "queued ahead on " + name +
+                 (a->any_of.empty() ? " (starts when its nodes free): "
+                                    : " (starts on the first of " + std::to_string(a->any_of.size()) + " nodes to free): ") +
+                 d.reason;
+      if (!a->any_of.empty()) st_.metrics.Inc("cnet_queue_ahead_site_placed_total", "");
       out.push_back(std::move(d));
       --room;
     }

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "common/strings.h"
+#include "service/dispatcher.h"
 
 namespace cnet::service {
 
@@ -23,6 +24,17 @@ std::optional<std::pair<double, std::string>> MeasuredEnergy(const SiteEvent& e)
 }
 
 }  // namespace
+
+std::optional<std::vector<backends::NodeShare>> Reconciler::SiteChoice(const Active& a, const SiteEvent& e) const {
+  if (a.any_of.empty() || a.shape.size() != 1) return std::nullopt;
+  const std::string& site = st_.sites[a.site].cfg.name;
+  if (e.nodes.size() != 1 || !st_.view.FindFor(site, e.nodes.front(), st_.admission.CpuOnly(a.spec))) {
+    st_.log->warn("job {}: {} started it without naming one known node ({}): kept on {}", a.id, site,
+                  e.nodes.size(), a.shape.front().node);
+    return std::nullopt;
+  }
+  return std::vector<backends::NodeShare>{{e.nodes.front(), a.shape.front().workers}};
+}
 
 void Reconciler::ApplySiteEvents() {
   std::vector<std::pair<int, SiteEvent>> retry;
@@ -62,9 +74,15 @@ bool Reconciler::ApplyOne(int site, const SiteEvent& e) {
       Transition t{a->id, JobState::kRunning, e.reason.empty() ? "running on " + name : e.reason, st_.clock.Now(), {}};
       t.update.start_time = t.time;
       if (!e.handle.empty()) t.update.runtime_json = e.handle;
+      std::optional<std::vector<backends::NodeShare>> chosen = SiteChoice(*a, e);
+      if (chosen) t.update.placement_json = PlacementJson(name, a->accelerator, *chosen, {});
       if (st_.notes.erase(a->id)) st_.notes_changed = true;
       Status s = st_.jobs.Apply(t);
       if (!s.ok()) st_.log->warn("job {}: start not recorded: {}", a->id, s.message());
+      if (s.ok() && !a->any_of.empty()) {  // from now on it is where the site said (or stays pinned)
+        if (chosen) a->shape = std::move(*chosen);
+        a->any_of.clear();
+      }
       return s.ok();
     }
     case SiteEvent::kEnded: {

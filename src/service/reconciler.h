@@ -4,6 +4,7 @@
 // Loop thread only.
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "service/loop_state.h"
@@ -30,6 +31,9 @@ class Reconciler {
  private:
   bool ApplyOne(int site, const backends::SiteEvent& e);  // false: not committed, retry
   void Grow(int site, backends::SiteInventory& inv);
+  // A job the site placed itself (Active::any_of): the shape it started with, from kStarted's
+  // node; nullopt when it has no any_of or the event names no one node the site reports.
+  std::optional<std::vector<backends::NodeShare>> SiteChoice(const Active& a, const backends::SiteEvent& e) const;
   LoopState& st_;
   std::vector<std::pair<int, backends::SiteEvent>> retry_;
 };

@@ -26,6 +26,12 @@ Status RestorePlacement(LoopState& st, Active& a, const store::JobRow& row) {
   }
   a.shape = *shape;
   a.accelerator = pl.accel == st.admission.cpu_type() ? "" : st.cat.Get(pl.accel).name;
+  auto any_of = AnyOfFromPlacementJson(row.placement_json);
+  if (!any_of.ok()) return InvalidArgument("job " + std::to_string(row.id) + ": " + any_of.status().message());
+  if (row.state == JobState::kScheduled && !any_of->empty()) {  // the site places it (queue_ahead.h)
+    a.any_of = *any_of;
+    return Status(Code::kFailedPrecondition, "queued ahead; its site chooses the node");
+  }
   const double now = st.clock.Now();
   return st.sched->AdoptRunning(a.spec, pl, row.start_time > 0 ? row.start_time : now, now);
 }

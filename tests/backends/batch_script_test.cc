@@ -169,6 +169,23 @@ TEST(BatchScriptTest, EveryNodeButThePlacedIsExcluded) {
   EXPECT_EQ(MakeJobSpec(Req({{"node2", 1}}), bs)->exclude_nodes, "");
 }
 
+// A one-node request Slurm may place itself (LaunchRequest::any_of) excludes only the nodes outside
+// that set; its workers run on the one node Slurm allocates, whichever it is.
+TEST(BatchScriptTest, ASitePlacedRequestExcludesOnlyTheNodesOutsideItsSet) {
+  BatchSettings bs = Settings("gpu:h100");
+  bs.site_nodes = {"node1", "node2", "node3", "node4"};
+  LaunchRequest r = Req({{"node2", 2}}, 1);
+  r.any_of = {"node2", "node3"};
+  auto spec = MakeJobSpec(r, bs);
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec->nodes, 1);
+  EXPECT_EQ(spec->exclude_nodes, "node1,node4");
+  EXPECT_EQ(spec->gres_per_node, "gpu:h100:2");
+  // The step names node2 but falls back to the allocation's only node (cnet_node).
+  EXPECT_NE(spec->script.find("cnet_node 'node2' 0"), std::string::npos);
+  EXPECT_NE(spec->script.find("echo \"${cnet_alloc[$2]}\""), std::string::npos);
+}
+
 
 // Issue 16 item 1: both workers of a 2 x 2 gang on one node saw CUDA_VISIBLE_DEVICES=0,1,2,3.
 TEST(BatchScriptTest, GpuWorkersOnOneNodeSeeDisjointSlicesOfTheStepsDevices) {

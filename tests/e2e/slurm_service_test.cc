@@ -389,6 +389,48 @@ TEST_F(SlurmService, NodeAddedToSlurmIsUsedWithoutARestart) {
   EXPECT_EQ(node5()["reason"], "no longer reported by the site");
 }
 
+// Issue 16 items 2 and 6: a one-GPU job queued ahead is one Slurm may start on any node (as a
+// plain sbatch job): it starts on the first node to free, not the one the policy previewed, and
+// the model books it where Slurm ran it (the job's placement and the node's free count).
+TEST_F(SlurmService, AQueuedAheadJobRunsWhereSlurmStartsItAndIsBookedThere) {
+  cfg_.sites[1].queue_ahead = 2;
+  StartService();
+  std::vector<int64_t> fill;
+  for (int i = 0; i < 4; ++i) {
+    json j = Marked("fill" + std::to_string(i), 8, i == 3 ? 3 : 120);
+    j["sites"] = {"hpc"};
+    fill.push_back(Submit(j));
+  }
+  for (int64_t id : fill) ASSERT_EQ(Wait(id, "RUNNING")["state"], "RUNNING");
+  const std::string first_free = JobJson(fill[3])["placement"]["nodes"][0];
+  std::vector<int64_t> q;
+  for (int i = 0; i < 2; ++i) {
+    json j = Marked("q" + std::to_string(i), 1, 60);
+    j["sites"] = {"hpc"};
+    j["command"] = "echo gpus=$CUDA_VISIBLE_DEVICES; " + j["command"].get<std::string>();
+    q.push_back(Submit(j));
+  }
+  for (int64_t id : q) {
+    json j = Wait(id, "RUNNING", 30);
+    ASSERT_EQ(j["state"], "RUNNING") << j.dump(1);
+    EXPECT_EQ(j["placement"]["nodes"], json({first_free})) << j.dump(1);
+    EXPECT_FALSE(j["placement"].contains("any_of")) << j.dump(1);
+  }
+  EXPECT_EQ(State(fill[0]), "RUNNING") << "the others still run: Slurm chose the freed node";
+  auto free_on = [&] {
+    const json hpc = Site("hpc");
+    for (const auto& n : hpc["nodes"])
+      if (n["name"] == first_free) return n["free"].get<int>();
+    return -1;
+  };
+  EXPECT_TRUE(WaitFor([&] { return free_on() == 6; }, 5)) << "the model books both where Slurm ran them: " << Site("hpc").dump();
+  EXPECT_NE(Log(q[0]), Log(q[1])) << "each its own GPU";
+  for (int64_t id : fill) (void)svc_->Cancel(tenant_, id);
+  for (int64_t id : q) (void)svc_->Cancel(tenant_, id);
+  for (int64_t id : q) EXPECT_EQ(Wait(id)["state"], "CANCELLED");
+  ASSERT_TRUE(WaitFor([&] { return Slurm("test -z \"$(squeue -h)\"") == 0; }, 30));
+}
+
 // The real `cnet serve` with one local site (2 declared V100) and the Slurm site (32 H100), driven
 // by the `cnet` CLI: `cnet sites` shows both with their capacity, and each job goes where the
 // policy (fifo-hetero: the fastest acceptable type with room) and its `sites` put it.

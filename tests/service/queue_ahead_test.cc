@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "service/dispatcher.h"
 #include "service/loop_harness.h"
 
 namespace cnet::testing {
@@ -75,6 +76,91 @@ TEST(QueueAhead, DispatchesUpToTheDepthInQueueOrderPinnedToTheNodes) {
   EXPECT_EQ(FreeOn(h, "hpc", "n1"), 0);
   auto usage = h.Usage("t");
   EXPECT_EQ(usage.charged_all, 3) << "two booked, one queued ahead";
+}
+
+backends::Capabilities ChoosesNode() {
+  backends::Capabilities c = SlurmLike();
+  c.chooses_node = true;
+  return c;
+}
+
+std::string NodeOfRow(LoopHarness& h, int64_t id) {
+  auto shape = service::ShapeFromPlacementJson(h.Row(id).placement_json, 1);
+  return shape.ok() && shape->size() == 1 ? shape->front().node : "?";
+}
+
+// Where the site picks the node itself (Slurm), a one-node job queued ahead may run on any node
+// that could hold it: the site starts it on whichever frees first, and the model books it there,
+// not where the policy previewed it. Until then the freed room is held for it.
+TEST(QueueAhead, TheSitePlacesAOneNodeJobAndTheModelBooksItWhereItStarted) {
+  LoopHarness h;
+  auto& hpc = h.AddSite("hpc", {GpuNode("n1", "H100", 2), GpuNode("n2", "H100", 2)}, ChoosesNode());
+  h.config().sites[0].queue_ahead = 1;
+  h.AddTenant("t");
+  ASSERT_TRUE(h.Start().ok());
+  std::vector<int64_t> j;
+  for (int i = 0; i < 6; ++i) j.push_back(Must(h.Submit("t", OneGpu())));
+  h.Tick(3);
+  ASSERT_EQ(Launched(hpc), (std::vector<int64_t>{j[0], j[1], j[2], j[3], j[4]}));
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(hpc.launches()[i].any_of.empty()) << "dispatched on free capacity: pinned";
+  EXPECT_EQ(hpc.launches()[4].any_of, (std::vector<std::string>{"n1", "n2"}));
+  auto v = h.svc().GetJob(service::Caller{"", true}, j[4], true);
+  ASSERT_TRUE(v.ok());
+  bool said = false;
+  for (const auto& e : v->events) said |= e.reason.find("queued ahead on hpc (starts on the first of 2 nodes to free)") == 0;
+  EXPECT_TRUE(said) << "its history says the site picks among 2 nodes";
+  for (int i = 0; i < 4; ++i) hpc.Start(j[i]);
+  h.Tick(2);
+  // Find a job on the node the policy did not preview the queued one on, and end it there.
+  const std::string previewed = hpc.launches()[4].nodes.front().node;
+  const std::string other = previewed == "n1" ? "n2" : "n1";
+  int64_t on_other = -1;
+  for (int i = 0; i < 4; ++i)
+    if (hpc.launches()[i].nodes.front().node == other) on_other = j[i];
+  ASSERT_GE(on_other, 0);
+  hpc.End(on_other, 0);
+  h.Tick(3);
+  EXPECT_EQ(FreeOn(h, "hpc", other), 1) << "the model has seen the end";
+  EXPECT_EQ(h.State(j[5]), JobState::kPending) << "the freed GPU is the queued job's: held for it";
+  EXPECT_EQ(hpc.launches().size(), 5u);
+  hpc.Start(j[4], other);
+  h.Tick(2);
+  EXPECT_EQ(h.State(j[4]), JobState::kRunning);
+  EXPECT_EQ(FreeOn(h, "hpc", other), 0) << "booked where the site started it";
+  EXPECT_EQ(FreeOn(h, "hpc", previewed), 0);
+  EXPECT_EQ(NodeOfRow(h, j[4]), other) << "the row names the node it runs on";
+  EXPECT_EQ(h.Row(j[4]).placement_json.find("any_of"), std::string::npos);
+  ASSERT_EQ(Launched(hpc).back(), j[5]) << "its place in the queue went to the next job";
+  EXPECT_EQ(h.Usage("t").charged_all, 5);
+}
+
+// A site-placed job still waiting at a restart is taken back as such: not booked anywhere until
+// the site starts it, then booked there.
+TEST(QueueAhead, ASitePlacedJobIsBookedWhereItStartsAfterARestart) {
+  LoopHarness h;
+  auto& hpc = h.AddSite("hpc", {GpuNode("n1", "H100", 1), GpuNode("n2", "H100", 1)}, ChoosesNode());
+  h.config().sites[0].queue_ahead = 1;
+  h.AddTenant("t");
+  ASSERT_TRUE(h.Start().ok());
+  const int64_t a = Must(h.Submit("t", OneGpu()));
+  const int64_t b = Must(h.Submit("t", OneGpu()));
+  const int64_t q = Must(h.Submit("t", OneGpu()));
+  h.Tick(3);
+  ASSERT_EQ(Launched(hpc), (std::vector<int64_t>{a, b, q}));
+  hpc.Start(a);
+  hpc.Start(b);
+  h.Tick(2);
+  ASSERT_TRUE(h.Start().ok());
+  h.Tick(2);
+  EXPECT_EQ(h.State(q), JobState::kScheduled);
+  EXPECT_EQ(FreeOn(h, "hpc", "n1") + FreeOn(h, "hpc", "n2"), 0);
+  const std::string where = hpc.launches()[0].nodes.front().node;  // a's node
+  hpc.End(a, 0);
+  hpc.Start(q, where);
+  h.Tick(3);
+  EXPECT_EQ(h.State(q), JobState::kRunning);
+  EXPECT_EQ(NodeOfRow(h, q), where);
+  EXPECT_EQ(FreeOn(h, "hpc", "n1") + FreeOn(h, "hpc", "n2"), 0) << "q booked on a's node, b on its own";
 }
 
 // Off by default: nothing is dispatched before capacity frees.

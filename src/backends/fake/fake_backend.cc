@@ -63,6 +63,8 @@ Result<LaunchResult> FakeBackend::Launch(const LaunchRequest& req) {
   if (req.argv.empty()) return InvalidArgument("launch: empty argv");
   if (req.nodes.empty() || req.workers() < 1) return InvalidArgument("launch: no workers placed");
   if (runs_.count(req.job_id)) return Status(Code::kAlreadyExists, "job " + std::to_string(req.job_id) + " runs here");
+  if (!req.any_of.empty() && (!opts_.caps.chooses_node || req.nodes.size() != 1))
+    return InvalidArgument("launch: any_of needs a one-node request and a site that chooses nodes");
   launches_.push_back(req);
   auto run = std::make_unique<Run>();
   run->req = req;
@@ -91,6 +93,7 @@ std::vector<SiteEvent> FakeBackend::Poll(double now) {
       r.started = true;
       SiteEvent e = Event(SiteEvent::kStarted, it->first, r.req.attempt);
       e.handle = r.handle;
+      for (const NodeShare& n : r.req.nodes) e.nodes.push_back(n.node);
       events_.push_back(std::move(e));
     }
     if (r.started && r.started_at < 0) r.started_at = now;
@@ -171,7 +174,9 @@ std::vector<int64_t> FakeBackend::active() const {
   return out;
 }
 
-void FakeBackend::Start(int64_t job_id) {
+void FakeBackend::Start(int64_t job_id) { Start(job_id, ""); }
+
+void FakeBackend::Start(int64_t job_id, const std::string& node) {
   std::lock_guard<std::mutex> l(mu_);
   auto it = runs_.find(job_id);
   if (it == runs_.end() || it->second->started) return;
@@ -179,6 +184,9 @@ void FakeBackend::Start(int64_t job_id) {
   SiteEvent e = Event(SiteEvent::kStarted, job_id, it->second->req.attempt);
   e.handle = it->second->handle;
   e.reason = "running on " + name_;
+  if (!node.empty()) e.nodes = {node};
+  else
+    for (const NodeShare& n : it->second->req.nodes) e.nodes.push_back(n.node);
   events_.push_back(std::move(e));
 }
 

@@ -46,8 +46,10 @@ class FakeBackend final : public SiteBackend {
   std::vector<LaunchRequest> launches() const;
   // Runs the backend knows and has not reported ended, by job id.
   std::vector<int64_t> active() const;
-  // A submitted (not started) run starts: the next Poll reports kStarted.
+  // A submitted (not started) run starts: the next Poll reports kStarted, on the placed nodes.
   void Start(int64_t job_id);
+  // The same on `node`, the site's choice (a request with LaunchRequest::any_of), when not "".
+  void Start(int64_t job_id, const std::string& node);
   // A submitted run waits, in the site's words: the next Poll reports kNote.
   void Note(int64_t job_id, std::string note);
   // A run ends with `exit_code` (0 = success): the next Poll reports kEnded.

@@ -166,9 +166,11 @@ Result<SlurmJobSpec> MakeJobSpec(const LaunchRequest& req, const BatchSettings& 
   spec.qos = s.qos;
   spec.reservation = s.reservation;
   spec.nodes = static_cast<int>(req.nodes.size());
-  // The exact nodes: Slurm must choose the placed ones when every other node is excluded.
+  // The exact nodes: Slurm must choose the placed ones when every other node is excluded. A
+  // one-node request with `any_of` excludes all but those: Slurm starts it on the first to free.
   std::set<std::string> placed;
   for (const NodeShare& n : req.nodes) placed.insert(n.node);
+  if (req.nodes.size() == 1) placed.insert(req.any_of.begin(), req.any_of.end());
   for (const std::string& n : s.site_nodes)
     if (!placed.count(n)) spec.exclude_nodes += (spec.exclude_nodes.empty() ? "" : ",") + n;
   spec.tasks_per_node = share;

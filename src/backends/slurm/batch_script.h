@@ -10,6 +10,8 @@
 // SLURM_PROCID + the share's offset) and CNET_WORLD_SIZE is the total. (A node Slurm has that
 // site_nodes lacks cannot be excluded; if Slurm chose it, share i runs on the allocation's i-th.)
 // A job of one worker on one node runs in the batch step itself (no srun step: one launch less).
+// A one-node request with LaunchRequest::any_of excludes only the nodes outside that set: Slurm
+// picks among them (the script names no node; its step runs on the allocation's one node).
 //
 // Devices: TaskPlugin=task/none binds nothing per task, so each task computes its own: the slice
 // [SLURM_LOCALID * a, (SLURM_LOCALID + 1) * a) of its step's device list, where the list is

@@ -24,11 +24,13 @@ double WallNow() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-// The request's node names, sorted (compared with the nodes Slurm reports at start).
+// The nodes the request may run on, sorted (compared with the nodes Slurm reports at start).
 std::vector<std::string> PlacedNodes(const LaunchRequest& req) {
   std::vector<std::string> out;
   for (const NodeShare& n : req.nodes) out.push_back(n.node);
+  if (req.nodes.size() == 1) out.insert(out.end(), req.any_of.begin(), req.any_of.end());
   std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 
@@ -94,6 +96,7 @@ Capabilities SlurmBackend::capabilities() const {
   c.can_withdraw = true;
   c.dynamic_inventory = true;
   c.launch_concurrency = static_cast<int>(submitters_.size());
+  c.chooses_node = true;
   return c;
 }
 

@@ -88,7 +88,7 @@ class SlurmBackend final : public SiteBackend {
     double unknown_since = 0;  // Slurm stopped knowing it (it started): when we first noticed
     std::string note;          // the last waiting reason reported
     double since = 0;          // MonotonicSeconds when tracking began
-    std::vector<std::string> placed;  // the nodes the service placed it on (sorted); empty after a restart
+    std::vector<std::string> placed;  // the nodes the service placed it on, or let Slurm choose from (sorted); empty after a restart
     // Kill asked (stays set once the cancel is delivered): a failed end is then reported killed,
     // from whichever source (the job read or the exit file the killed script wrote) comes first.
     bool killed = false;

@@ -205,12 +205,14 @@ SlurmBackend::Decision SlurmBackend::Decide(int64_t job_id, Run run, const JobIn
     std::vector<std::string> ran = j->nodes;
     std::sort(ran.begin(), ran.end());
     // exclude_nodes cannot name a node added to Slurm since the last inventory read: say so.
-    const std::string differs = !r.placed.empty() && ran != r.placed ? "; not the placed " + Join(r.placed) : "";
+    const bool placed = r.placed.empty() || std::includes(r.placed.begin(), r.placed.end(), ran.begin(), ran.end());
+    const std::string differs = placed ? "" : "; not the placed " + Join(r.placed);
     SiteEvent e = MakeEvent(SiteEvent::kStarted, job_id, r.attempt,
                             "running on " + name_ + " as Slurm job " + std::to_string(j->job_id) + " (" + Join(j->nodes) +
                                 differs + ")");
     e.handle = Handle(j->job_id, r.name, r.attempt, j->cluster);
     e.fields = {{"slurm_job_id", std::to_string(j->job_id)}, {"slurm_cluster", j->cluster}, {"nodes", Join(j->nodes)}};
+    e.nodes = j->nodes;
     d.events.push_back(std::move(e));
   }
   if (recovering && r.started && !j->Terminal()) {
