@@ -208,6 +208,7 @@ TEST(BatchScriptTest, SoleWorkerRunsInTheBatchStepWithItsDevices) {
   ASSERT_FALSE(bs.run_dir.empty());
   std::string script = BatchScript(DeviceReq({{"node3", 1}}, 2, "CUDA_VISIBLE_DEVICES", "H100-SXM"), bs);
   EXPECT_EQ(script.find("srun "), std::string::npos) << script;
+  EXPECT_EQ(script.find("scontrol"), std::string::npos) << "it names no node: no scontrol run\n" << script;
   ScriptRun r = RunWithFakeSlurm(script, "node3", "2,5", "", bs.run_dir);
   EXPECT_EQ(r.rc, 0) << r.stderr_text;
   EXPECT_EQ(r.exit_file, "0\n");

@@ -31,11 +31,13 @@ bool IsGpuGres(const std::string& gres) { return gres == "gpu" || gres.rfind("gp
 // NODE: the job's indices of `gres` on NODE, comma separated, from `scontrol show job -d`
 // ("Nodes=node[1-2] ... GRES=npu:910b:4(IDX:0-1,4-5)"): Slurm 22.05 sets no variable for a GRES
 // other than gpu, and shows a step's indices nowhere.
-std::string Functions(const std::string& gres, bool generic) {
+// A sole worker names no node (SoleWorkerLine): no cnet_node, and one scontrol run less per job.
+std::string Functions(const std::string& gres, bool generic, bool sole) {
   std::string f =
-      "mapfile -t cnet_alloc < <(scontrol show hostnames \"$SLURM_JOB_NODELIST\")\n"
-      "cnet_node() { local h; for h in \"${cnet_alloc[@]}\"; do [ \"$h\" = \"$1\" ] && { echo \"$1\"; return; }; done; "
-      "echo \"${cnet_alloc[$2]}\"; }\n";
+      sole ? ""
+           : "mapfile -t cnet_alloc < <(scontrol show hostnames \"$SLURM_JOB_NODELIST\")\n"
+             "cnet_node() { local h; for h in \"${cnet_alloc[@]}\"; do [ \"$h\" = \"$1\" ] && { echo \"$1\"; return; }; done; "
+             "echo \"${cnet_alloc[$2]}\"; }\n";
   if (!generic) return f;
   f += "cnet_fail() { echo \"computenet: $*\" >&2; echo 1 > " + std::string("\"$CNET_RUN_DIR\"") +
        "/exit.tmp && mv -f \"$CNET_RUN_DIR\"/exit.tmp \"$CNET_RUN_DIR\"/exit; exit 1; }\n"
@@ -120,15 +122,16 @@ std::string SoleWorkerLine(const LaunchRequest& req, const BatchSettings& s, boo
 std::string BatchScript(const LaunchRequest& req, const BatchSettings& s) {
   const std::string d = ShQuote(s.run_dir);
   const bool generic = req.accelerators_per_worker > 0 && !IsGpuGres(s.gres);
+  const bool sole = req.nodes.size() == 1 && req.nodes[0].workers == 1;
   std::string script =
       "#!/bin/bash\n"
       "# " + JobName(req.job_id, req.attempt) + ": " + std::to_string(req.workers()) + " workers on " +
       std::to_string(req.nodes.size()) + " nodes\n"
       "mkdir " + d + "/claim 2>/dev/null || { echo 'computenet: this attempt was withdrawn; not running it' >&2; exit 0; }\n"
-      "CNET_RUN_DIR=" + d + "\n" + Functions(s.gres, generic) +
+      "CNET_RUN_DIR=" + d + "\n" + Functions(s.gres, generic, sole) +
       "pids=()\n";
   int offset = 0;
-  if (req.nodes.size() == 1 && req.nodes[0].workers == 1) {
+  if (sole) {
     script += SoleWorkerLine(req, s, generic);
   } else {
     for (size_t i = 0; i < req.nodes.size(); ++i) {
