@@ -126,7 +126,8 @@ void GetDataset(service::Service& svc, const service::Caller& c, const Req& req,
 void PatchDataset(service::Service& svc, const service::Caller& c, const Req& req, Res& res) {
   auto b = Body(req);
   if (!b.ok()) return SendError(res, b.status());
-  if (Status s = OnlyKeys(*b, {"size_bytes", "replicas", "policy", "expires"}); !s.ok()) return SendError(res, s);
+  if (Status s = OnlyKeys(*b, {"size_bytes", "replicas", "policy", "expires", "enforce_running"}); !s.ok())
+    return SendError(res, s);
   service::DatasetUpdate u;
   if (b->contains("policy")) {
     auto v = Get<std::string>(*b, "policy");
@@ -148,11 +149,27 @@ void PatchDataset(service::Service& svc, const service::Caller& c, const Req& re
     if (!v.ok()) return SendError(res, v.status());
     u.expires = *v;
   }
+  if (b->contains("enforce_running")) {
+    auto v = Get<bool>(*b, "enforce_running");
+    if (!v.ok()) return SendError(res, v.status());
+    u.enforce_running = *v;
+  }
   Reply(res, 200, svc.datasets().Update(c, req.matches[1], u));
 }
 
+// ?enforce_running=true|false (default false); anything else is a 400 naming the parameter.
+static Result<bool> EnforceParam(const Req& req) {
+  if (!req.has_param("enforce_running")) return false;
+  const std::string v = req.get_param_value("enforce_running");
+  if (v == "true" || v == "1") return true;
+  if (v == "false" || v == "0") return false;
+  return InvalidArgument("enforce_running: expected true or false, got '" + v + "'");
+}
+
 void DeleteDataset(service::Service& svc, const service::Caller& c, const Req& req, Res& res) {
-  Status s = svc.datasets().Remove(c, req.matches[1]);
+  auto enforce = EnforceParam(req);
+  if (!enforce.ok()) return SendError(res, enforce.status());
+  Status s = svc.datasets().Remove(c, req.matches[1], *enforce);
   if (!s.ok()) return SendError(res, s);
   SendJson(res, 200, {{"removed", std::string(req.matches[1])}});
 }
@@ -175,7 +192,9 @@ void PutGrant(service::Service& svc, const service::Caller& c, const Req& req, R
 }
 
 void DeleteGrant(service::Service& svc, const service::Caller& c, const Req& req, Res& res) {
-  Status s = svc.datasets().Revoke(c, req.matches[1], req.matches[2]);
+  auto enforce = EnforceParam(req);
+  if (!enforce.ok()) return SendError(res, enforce.status());
+  Status s = svc.datasets().Revoke(c, req.matches[1], req.matches[2], *enforce);
   if (!s.ok()) return SendError(res, s);
   SendJson(res, 200, {{"dataset", std::string(req.matches[1])}, {"revoked", std::string(req.matches[2])}});
 }

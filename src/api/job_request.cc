@@ -316,6 +316,8 @@ Result<JobRequest> JobRequestFromJson(const json& doc, const Limits& L) {
     CNET_ASSIGN_OR_RETURN(r.env, GetStringMap(doc["env"], "env", L.max_env, 256, L.max_env_value_bytes, true));
     for (const char* reserved : {"CUDA_VISIBLE_DEVICES", "ASCEND_RT_VISIBLE_DEVICES", "CNET_ARRAY_JOB_ID", "CNET_ARRAY_TASK_ID"})
       if (r.env.count(reserved)) return FieldError(std::string("env.") + reserved, "is set by the scheduler");
+    for (const auto& [k, v] : r.env)  // where each input is (docs/data.md, "Stage-in")
+      if (k.rfind("CNET_INPUT_", 0) == 0) return FieldError("env." + k, "is set by the scheduler (the job's inputs)");
   }
   if (has("working_dir")) {
     CNET_ASSIGN_OR_RETURN(r.working_dir, GetString(doc["working_dir"], "working_dir", 4096));

@@ -72,6 +72,13 @@ struct NodeShare {
   bool operator==(const NodeShare&) const = default;
 };
 
+// One input dataset a run copies before its command starts (stage-in, backends/stage_in.h).
+struct StageItem {
+  std::string name;    // the dataset; the run finds its copy at $CNET_INPUT_<NAME> (InputEnvName)
+  std::string source;  // where the site's nodes read it: a path (cp -a) or host:path (rsync -a)
+  bool operator==(const StageItem&) const = default;
+};
+
 // One placed job, as the backend must run it: exactly `nodes`, in order; worker ranks are
 // assigned node by node (node 0 runs ranks 0..w0-1, node 1 the next w1, ...).
 struct LaunchRequest {
@@ -99,6 +106,11 @@ struct LaunchRequest {
   // Empty: exactly `nodes`.
   std::vector<std::string> any_of;
   double time_limit_s = 0;                      // 0 = none
+  // Inputs the site lacks, copied into the run's inputs directory before the command starts, by
+  // the job's own account (so it reads only what the job itself may read); the copy's bytes and
+  // seconds come back in kEnded's kStageInBytesField / kStageInSecondsField. Inputs the site holds
+  // are named in `env` (CNET_INPUT_<NAME>) by the service.
+  std::vector<StageItem> stage_in;
 
   int workers() const {
     int w = 0;
@@ -143,6 +155,9 @@ struct SiteEvent {
 // Absent: not measured; the service then estimates it from the model.
 inline constexpr const char* kEnergyJoulesField = "energy_j";
 inline constexpr const char* kEnergySourceField = "energy_source";
+// kEnded fields for the run's stage-in (LaunchRequest::stage_in): bytes copied and seconds taken.
+inline constexpr const char* kStageInBytesField = "stage_in_bytes";
+inline constexpr const char* kStageInSecondsField = "stage_in_s";
 
 enum class WithdrawOutcome {
   kWithdrawn,     // it had not started and never will; the backend forgot it

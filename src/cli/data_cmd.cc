@@ -21,7 +21,12 @@ struct DataOpts {
   int64_t size = -1;
   std::vector<std::string> replicas, purposes;
   double expires = -1;
+  bool enforce_running = false;  // --enforce-running: stop running jobs the change denies
 };
+
+constexpr const char* kEnforceHelp =
+    "also stop running jobs the change takes off their site: queued again under the new policy, "
+    "cancelled where it allows no site (default: they keep their run, reported)";
 
 Result<json> ReplicaMap(const std::vector<std::string>& specs) {
   json m = json::object();
@@ -89,8 +94,10 @@ void AddUpdate(CLI::App* data, int* rc) {
   s->add_option("--policy", o->policy, "new residency expression");
   s->add_option("--replica", o->replicas, "SITE=PATH (repeatable; replaces the replicas)");
   s->add_option("--expires", o->expires, "epoch seconds (0: never)");
+  s->add_flag("--enforce-running", o->enforce_running, kEnforceHelp);
   AddWithConn(s, o, rc, [](DataOpts& o) {
     json b = json::object();
+    if (o.enforce_running) b["enforce_running"] = true;
     if (o.size >= 0) b["size_bytes"] = o.size;
     if (!o.policy.empty()) b["policy"] = o.policy;
     auto rep = ReplicaMap(o.replicas);
@@ -126,8 +133,9 @@ void AddSimple(CLI::App* data, int* rc) {
   auto rm = std::make_shared<DataOpts>();
   s = data->add_subcommand("rm", "remove a dataset you own (queued jobs that read it fail)");
   s->add_option("name", rm->name, "dataset name")->required();
+  s->add_flag("--enforce-running", rm->enforce_running, kEnforceHelp);
   AddWithConn(s, rm, rc, [](DataOpts& o) {
-    auto r = Call(o.c, "DELETE", "/v1/datasets/" + o.name);
+    auto r = Call(o.c, "DELETE", "/v1/datasets/" + o.name + (o.enforce_running ? "?enforce_running=true" : ""));
     if (!r.ok()) return ReportError(r.status());
     std::cout << (o.c.json_out ? r->doc.dump(2) : "dataset " + o.name + " removed") << "\n";
     return 0;
@@ -151,8 +159,10 @@ void AddSimple(CLI::App* data, int* rc) {
   s = data->add_subcommand("revoke", "withdraw a grant (the grantee's queued jobs are re-checked)");
   s->add_option("name", revoke->name, "dataset name")->required();
   s->add_option("tenant", revoke->tenant, "grantee tenant")->required();
+  s->add_flag("--enforce-running", revoke->enforce_running, kEnforceHelp);
   AddWithConn(s, revoke, rc, [](DataOpts& o) {
-    auto r = Call(o.c, "DELETE", "/v1/datasets/" + o.name + "/grants/" + o.tenant);
+    auto r = Call(o.c, "DELETE", "/v1/datasets/" + o.name + "/grants/" + o.tenant +
+                                 (o.enforce_running ? "?enforce_running=true" : ""));
     if (!r.ok()) return ReportError(r.status());
     std::cout << (o.c.json_out ? r->doc.dump(2) : "revoked " + o.name + " from " + o.tenant) << "\n";
     return 0;

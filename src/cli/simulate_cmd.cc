@@ -9,6 +9,7 @@
 #include "common/csv.h"
 #include "sched/policy_registry.h"
 #include "sim/carbon_config.h"
+#include "sim/datasets.h"
 #include "sim/elastic_variant.h"
 #include "sim/generator.h"
 #include "sim/multi_run.h"
@@ -25,6 +26,8 @@ struct SimArgs {
   std::vector<std::string> catalogue_extensions;
   std::string jobs_out, util_out, restore_costs, elastic, economics, objectives, carbon;
   std::string share_scorers = "best-fit", share_mix;
+  int datasets = 0;                                      // --datasets N (sim/datasets.h)
+  std::string dataset_gb = "10:10000", data_placement = "aware";
   bool check_invariants = false;
   double util_interval = 0, restore_gbs = 0;
   double rate = 0, round = 360, penalty = 0;
@@ -112,6 +115,19 @@ Status RunSimulate(const SimArgs& a, const char* argv0) {
     CNET_ASSIGN_OR_RETURN(ElasticRange er, ParseElasticRange(a.elastic));
     MakeElastic(&wl, er);
   }
+  DataGen data;
+  data.count = a.datasets;
+  data.seed = a.seed + 1;
+  CNET_RETURN_IF_ERROR(ParseDatasetSizes(a.dataset_gb, "--dataset-gb", &data));
+  CNET_RETURN_IF_ERROR(AssignDatasets(data, cluster, &wl));
+  // Each variant runs with data-aware placement, compute-only placement, or both (to compare).
+  std::vector<bool> aware;
+  for (const auto& p : SplitList(a.data_placement)) {
+    if (p != "aware" && p != "compute-only")
+      return InvalidArgument("--data-placement: expected aware or compute-only (comma-separated), got '" + p + "'");
+    aware.push_back(p == "aware");
+  }
+  if (aware.empty()) return InvalidArgument("--data-placement: expected aware or compute-only");
   for (const auto& w : cat.AmbiguousUses()) std::fprintf(stderr, "warning: %s\n", w.c_str());
   if (!a.economics.empty()) {
     std::vector<std::string> sites;
@@ -148,13 +164,20 @@ Status RunSimulate(const SimArgs& a, const char* argv0) {
   const bool tty = !a.quiet && isatty(STDERR_FILENO);
   std::vector<SimResult> results;
   std::vector<std::pair<std::string, Status>> failures;  // policy, why
-  std::vector<std::pair<std::optional<Objective>, ShareScorer>> variants;
+  struct Variant {
+    std::optional<Objective> objective;
+    ShareScorer scorer;
+    bool data_aware;
+  };
+  std::vector<Variant> variants;
   for (const auto& objective : objectives)
-    for (ShareScorer scorer : scorers) variants.push_back({objective, scorer});
-  for (const auto& [objective, scorer] : variants) {
+    for (ShareScorer scorer : scorers)
+      for (bool da : aware) variants.push_back({objective, scorer, da});
+  for (const auto& [objective, scorer, data_aware] : variants) {
     SimOptions oo = opts;
     oo.objective = objective;
     oo.share_scorer = scorer;
+    oo.data_aware = data_aware;
     // One policy's failure does not lose the others' results: it is reported after them.
     MultiRunResult runs = SimulatePolicies(cluster, perf, reg, names, wl, oo, [tty](const std::string& n, SimOptions& o) {
       o.keep_policy_type_order = n == "cost-hetero";  // as the service runs it
@@ -170,6 +193,7 @@ Status RunSimulate(const SimArgs& a, const char* argv0) {
     for (SimResult& r : runs.results) {
       if (objective) r.policy += std::string("/") + ObjectiveName(*objective);
       if (wl.HasShares()) r.policy += std::string("/") + ShareScorerName(scorer);
+      if (data.count > 0) r.policy += data_aware ? "/data-aware" : "/compute-only";
       results.push_back(std::move(r));
     }
     for (auto& f : runs.failures) failures.push_back(std::move(f));
@@ -262,6 +286,12 @@ void AddSimulateCommand(CLI::App& app, int* rc, const char* argv0) {
       ->capture_default_str();
   s->add_option("--share-mix", a->share_mix,
                 "D:W,... demand mix that fragmentation of shared accelerators is measured against (default: the workload's)");
+  s->add_option("--datasets", a->datasets, "give every job one of N input datasets (sim/datasets.h; docs/data.md)")
+      ->check(CLI::NonNegativeNumber);
+  s->add_option("--dataset-gb", a->dataset_gb, "dataset sizes MIN:MAX in GB, drawn log-uniformly")->capture_default_str();
+  s->add_option("--data-placement", a->data_placement,
+                "aware (the scorers count stage-in), compute-only, or both comma-separated")
+      ->capture_default_str();
   s->add_flag("--check-invariants", a->check_invariants,
               "check after every event that no accelerator is over-committed (slower)");
   s->add_flag("--quiet", a->quiet, "no progress bar");

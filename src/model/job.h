@@ -36,6 +36,15 @@ inline std::optional<Objective> ParseObjective(const std::string& s) {
 // longer than fastest's predicted time to finish.
 constexpr double kDefaultGreenestSlowdown = 1.25;
 
+// One input dataset of a job as the estimates need it (the service's datasets; the simulator's
+// trace): its size and the sites holding a copy.
+struct InputData {
+  std::string name;
+  double bytes = 0;
+  std::vector<std::string> replicas;  // site names
+  std::vector<std::string> paths;     // the copy's path at each of `replicas` (same order; may be empty)
+};
+
 struct JobSpec {
   JobId id;
   std::string name;
@@ -71,6 +80,9 @@ struct JobSpec {
   // Where the job's input data may go (model/data_residency.h), enforced by the placement rules'
   // ResidencyFilter on every placement; null: no data constraint.
   std::shared_ptr<const DataResidency> residency;
+  // Its input datasets (sizes, replicas), for stage-in estimates (sched/estimate/replica_stage_in.h);
+  // null: none.
+  std::shared_ptr<const std::vector<InputData>> inputs;
 
   bool Elastic() const { return min_workers > 0 || max_workers > 0; }
   int MinWorkers() const { return min_workers > 0 ? min_workers : workers; }

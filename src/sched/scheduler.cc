@@ -170,6 +170,13 @@ void Scheduler::Stop(JobRecord& j, Seconds now, bool hold) {
   j.phase = JobPhase::kPending;
 }
 
+StageIn Scheduler::StageAt(const JobSpec& spec, const Placement& p) const {
+  if (!opts_.stage_in || !spec.inputs || p.empty()) return {};
+  static const SiteEconomics kDefaultLinks;
+  const SiteEconomics& econ = opts_.economics ? *opts_.economics : kDefaultLinks;
+  return StageInAt(opts_.stage_in.get(), econ, spec, cluster_.site(cluster_.node(p.slots.front().node).site).name);
+}
+
 Status Scheduler::Apply(const Decision& d, Seconds now) {
   auto it = jobs_.find(d.job);
   if (it == jobs_.end()) return NotFound("no active job " + std::to_string(d.job.value()));
@@ -208,8 +215,10 @@ Status Scheduler::Apply(const Decision& d, Seconds now) {
       j.placement = p;
       j.phase = JobPhase::kRunning;
       j.anchor_s = now;
+      const StageIn stage = StageAt(j.spec, p);
+      staged_bytes_ += stage.bytes;
       j.penalty_until_s = now + (j.starts > 0 ? j.spec.restore_s.value_or(opts_.preempt_penalty_s)
-                                              : j.spec.first_start_cost_s);
+                                              : j.spec.first_start_cost_s) + stage.seconds;
       j.rate_now = rate;
       if (j.first_start_s < 0) j.first_start_s = now;
       ++j.starts;

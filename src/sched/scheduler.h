@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "perf/perf_model.h"
+#include "sched/estimate/candidates.h"
 #include "sched/policy.h"
 
 namespace cnet {
@@ -27,6 +28,11 @@ struct SchedulerOptions {
   // Placements that meet capacity still held so are deferred (CycleResult::deferred), not rejected.
   bool preempted_hold_until_stopped = false;
   bool fill_between_rounds = false;  // Snapshot::fill_between_rounds
+  // Jobs' input datasets (JobSpec::inputs): a start on a site lacking some makes no progress for
+  // their stage-in first (StageInAt with `economics`' links), as the service's runs copy before
+  // their command. Null: no stage-in is charged.
+  std::shared_ptr<const StageInSource> stage_in;
+  std::shared_ptr<const SiteEconomics> economics;  // null with stage_in: the default links
 };
 
 // The JobSpec field an admission failure is about, so callers can point at their input without
@@ -109,6 +115,8 @@ class Scheduler {
   const PerfModel& perf() const { return perf_; }
   const SchedulerOptions& options() const { return opts_; }
   const PlacementRules& rules() const { return *opts_.rules; }
+  // Bytes every start so far staged in (SchedulerOptions::stage_in).
+  double staged_bytes() const { return staged_bytes_; }
 
  private:
   // The policy's view of the queue over `cap` (the pending and running jobs as they stand now).
@@ -129,6 +137,9 @@ class Scheduler {
   std::vector<JobId> pending_;  // (submit time, id) order
   std::vector<JobId> running_;
   std::unordered_map<JobId, Placement> stopping_;  // preempted runs not yet stopped, and their gangs
+  double staged_bytes_ = 0;
+  // The stage-in of `spec` on the site of placement `p` (none without SchedulerOptions::stage_in).
+  StageIn StageAt(const JobSpec& spec, const Placement& p) const;
 };
 
 }  // namespace cnet

@@ -52,6 +52,8 @@ AcctRow Account(const store::JobRow& row, const api::JobRequest& req, const Cata
     r.energy_j = row.energy_j;
     r.energy_source = row.energy_source;
   }
+  r.stage_in_bytes = row.stage_in_bytes;
+  r.stage_in_s = row.stage_in_s;
   r.energy_kwh = r.energy_j / 3.6e6;
   if (pred.has_estimate && pred.rate > 0 && pred.total_steps > 0) {
     r.predicted_run_s = pred.total_steps / pred.rate;

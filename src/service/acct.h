@@ -30,7 +30,7 @@ struct AcctRow {
   // Where energy_j comes from: the site's measuring source ("rapl", "nvidia-smi", "slurm", ...),
   // "estimated", or "" (it never ran on a known type).
   std::string energy_source;
-  double stage_in_bytes = 0, stage_in_s = 0;  // 0 until jobs have inputs
+  double stage_in_bytes = 0, stage_in_s = 0;  // its run's stage-in as its site reported it (0: none)
   std::optional<double> predicted_run_s;  // the model's run time on the type and shape it ran on
   std::optional<double> run_error;        // (predicted - actual) / actual, SUCCEEDED jobs only
 };

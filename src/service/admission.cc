@@ -60,6 +60,7 @@ Result<JobSpec> Admission::ToSpec(const ModelSnapshot& m, int64_t id, const std:
   if (!req.inputs.empty()) {  // the inputs' policies and grants: a hard filter in the core
     if (!datasets_) return InvalidArgument("inputs: this service keeps no datasets");
     CNET_ASSIGN_OR_RETURN(j.residency, datasets_->Resolve(tenant, req.inputs, *m.cluster));
+    CNET_ASSIGN_OR_RETURN(j.inputs, datasets_->Inputs(tenant, req.inputs));
   }
   if (!req.job_type.empty() && matrix_->FindJobType(req.job_type)) {
     // A CPU job whose type the matrix measured on no CPU runs as a job with no type (1 step/s).

@@ -1,4 +1,5 @@
 #include "service/control_loop.h"
+#include "service/datasets.h"
 #include "service/residency.h"
 #include "service/time_shift.h"
 
@@ -51,10 +52,10 @@ void ControlLoop::Submitted(store::JobRow row, api::JobRequest req) {
   Wake();
 }
 
-void ControlLoop::DatasetChanged(const std::string& name) {
+void ControlLoop::DatasetChanged(const std::string& name, bool enforce_running) {
   {
     std::lock_guard l(mu_);
-    changed_datasets_.insert(name);
+    changed_datasets_[name] = changed_datasets_[name] || enforce_running;
     urgent_ = true;  // a revoke takes effect at the next tick, not after a batching gap
   }
   Wake();
@@ -101,7 +102,7 @@ void ControlLoop::Wake() {
 void ControlLoop::TakeCommands() {
   std::deque<std::pair<store::JobRow, api::JobRequest>> subs;
   std::deque<CancelCmd> cancels;
-  std::set<std::string> changed;
+  std::map<std::string, bool> changed;
   std::deque<ActCmd> acts;
   {
     std::lock_guard l(mu_);
@@ -331,7 +332,20 @@ void ControlLoop::Publish() {
   }
 }
 
+// Datasets that expired since the last look are re-checked as if changed (their readers that
+// wait fail; docs/data.md). Once a second; the first look only starts the clock (recovery
+// already refused jobs whose inputs had expired).
+void ControlLoop::NoteExpiries() {
+  const Datasets* ds = st_.admission.datasets();
+  const double now = st_.clock.Now();
+  if (!ds || now - expiry_checked_ < 1) return;
+  if (expiry_checked_ > -1e17)
+    for (const std::string& name : ds->ExpiringIn(expiry_checked_, now)) DatasetChanged(name);
+  expiry_checked_ = now;
+}
+
 void ControlLoop::Tick() {
+  NoteExpiries();
   TakeCommands();
   TakeLaunchOutcomes();
   preemptions_.Step();  // marks the store refused before

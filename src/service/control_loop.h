@@ -65,7 +65,7 @@ class ControlLoop {
   std::future<std::vector<Result<CancelOutcome>>> Cancel(std::vector<int64_t> ids, std::string by);
   // A dataset's policy or grants changed (service/datasets.h): the next tick re-checks the jobs
   // that read it (service/residency.h).
-  void DatasetChanged(const std::string& name);
+  void DatasetChanged(const std::string& name, bool enforce_running = false);
   // Hold (a pending job leaves the scheduler until released), release, or requeue (a dispatched
   // job's run is stopped as a cancel stops it, then it is PENDING again; a job that ended is PENDING
   // again) for `by`. Returns the job's state after the action. kNotFound / kFailedPrecondition
@@ -76,6 +76,7 @@ class ControlLoop {
   void Wake();
   // One iteration now (tests drive the loop with this and a manual clock).
   void Tick();
+  void NoteExpiries();  // datasets whose expiry came: DatasetChanged
   Launcher& launcher() { return launcher_; }
   Reconciler& reconciler() { return reconciler_; }
 
@@ -121,6 +122,7 @@ class ControlLoop {
   Preemptions preemptions_;
   double last_cycle_ = -1e18;
   double last_round_ = -1e18;  // a time-sharing policy's last round (ServiceConfig::round_s)
+  double expiry_checked_ = -1e18;  // NoteExpiries' last look (epoch s)
   bool reasons_dirty_ = true;
   uint64_t ticks_ = 0;
   size_t work_ = 0;  // jobs and launch outcomes the current tick took in
@@ -134,7 +136,7 @@ class ControlLoop {
   std::condition_variable cv_;
   std::deque<std::pair<store::JobRow, api::JobRequest>> submitted_;
   std::deque<CancelCmd> cancels_;
-  std::set<std::string> changed_datasets_;
+  std::map<std::string, bool> changed_datasets_;  // name -> enforce_running (Datasets::SetOnChange)
   std::deque<ActCmd> acts_;
   bool woken_ = false;
   bool urgent_ = false;  // a cancel waits: the next tick comes without a batching gap

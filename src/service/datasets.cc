@@ -89,8 +89,8 @@ store::AuditRecord Datasets::Change(const Caller& c, const std::string& action, 
   return a;
 }
 
-void Datasets::Changed(const std::string& name) const {
-  if (on_change_) on_change_(name);
+void Datasets::Changed(const std::string& name, bool enforce_running) const {
+  if (on_change_) on_change_(name, enforce_running);
 }
 
 Result<DatasetView> Datasets::Register(const Caller& c, store::DatasetRow d) {
@@ -147,12 +147,13 @@ Result<DatasetView> Datasets::Update(const Caller& c, const std::string& name, c
   }
   if (u.expires) d.expires = *u.expires;
   d.updated = clock_.Now();
+  if (u.enforce_running) what += std::string(what.empty() ? "" : "; ") + "running jobs it denies are stopped";
   CNET_RETURN_IF_ERROR(store_->PutDataset(d, false, Change(c, "update", d, what)));
   {
     std::unique_lock l(mu_);
     datasets_[name] = d;
   }
-  Changed(name);
+  Changed(name, u.enforce_running);
   return Show(c, name);
 }
 
@@ -174,28 +175,31 @@ Result<store::GrantRow> Datasets::Grant(const Caller& c, const std::string& name
   return g;
 }
 
-Status Datasets::Revoke(const Caller& c, const std::string& name, const std::string& tenant) {
+Status Datasets::Revoke(const Caller& c, const std::string& name, const std::string& tenant, bool enforce_running) {
   std::lock_guard w(write_mu_);
   CNET_ASSIGN_OR_RETURN(store::DatasetRow d, Owned(c, name));
-  CNET_RETURN_IF_ERROR(store_->DeleteGrant(name, tenant, Change(c, "revoke", d, "from tenant '" + tenant + "'")));
+  CNET_RETURN_IF_ERROR(store_->DeleteGrant(
+      name, tenant,
+      Change(c, "revoke", d, "from tenant '" + tenant + "'" + (enforce_running ? "; running jobs it denies are stopped" : ""))));
   {
     std::unique_lock l(mu_);
     grants_[name].erase(tenant);
   }
-  Changed(name);
+  Changed(name, enforce_running);
   return Status::Ok();
 }
 
-Status Datasets::Remove(const Caller& c, const std::string& name) {
+Status Datasets::Remove(const Caller& c, const std::string& name, bool enforce_running) {
   std::lock_guard w(write_mu_);
   CNET_ASSIGN_OR_RETURN(store::DatasetRow d, Owned(c, name));
-  CNET_RETURN_IF_ERROR(store_->DeleteDataset(name, Change(c, "remove", d, "")));
+  CNET_RETURN_IF_ERROR(
+      store_->DeleteDataset(name, Change(c, "remove", d, enforce_running ? "running jobs it denies are stopped" : "")));
   {
     std::unique_lock l(mu_);
     datasets_.erase(name);
     grants_.erase(name);
   }
-  Changed(name);
+  Changed(name, enforce_running);
   return Status::Ok();
 }
 
@@ -244,6 +248,31 @@ Result<std::shared_ptr<const DataResidency>> Datasets::Resolve(const std::string
     return Infeasible("inputs: no site may hold this job's data: " + why);
   }
   return std::shared_ptr<const DataResidency>(std::move(r));
+}
+
+Result<std::shared_ptr<const std::vector<InputData>>> Datasets::Inputs(const std::string& tenant,
+                                                                       const std::vector<std::string>& inputs) const {
+  auto out = std::make_shared<std::vector<InputData>>();
+  std::shared_lock l(mu_);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    auto v = Visible(Caller{tenant, false}, inputs[i]);
+    if (!v.ok()) return NotFound("inputs[" + std::to_string(i) + "]: no dataset '" + inputs[i] + "'");
+    InputData d{v->row.name, static_cast<double>(v->row.size_bytes), {}};
+    for (const auto& [site, path] : v->row.replicas) {
+      d.replicas.push_back(site);
+      d.paths.push_back(path);
+    }
+    out->push_back(std::move(d));
+  }
+  return std::shared_ptr<const std::vector<InputData>>(std::move(out));
+}
+
+std::vector<std::string> Datasets::ExpiringIn(double after, double until) const {
+  std::vector<std::string> out;
+  std::shared_lock l(mu_);
+  for (const auto& [name, d] : datasets_)
+    if (d.expires > after && d.expires <= until) out.push_back(name);
+  return out;
 }
 
 Result<std::string> Datasets::StrictestPolicy(const std::string& tenant, const std::vector<std::string>& inputs) const {

@@ -37,6 +37,9 @@ struct DatasetUpdate {
   std::optional<std::map<std::string, std::string>> replicas;
   std::optional<int64_t> size_bytes;
   std::optional<double> expires;
+  // Running (and started) jobs this change takes off their site are stopped and queued again
+  // under the new policy (cancelled if it allows no site); else they keep their run (reported).
+  bool enforce_running = false;
 };
 
 class Datasets {
@@ -46,8 +49,9 @@ class Datasets {
   static Result<std::unique_ptr<Datasets>> Open(const std::string& db_path, const std::vector<SiteConfig>& sites,
                                                 const Clock& clock);
 
-  // Called after every committed change, with the dataset's name (any thread; must not block).
-  void SetOnChange(std::function<void(const std::string&)> f) { on_change_ = std::move(f); }
+  // Called after every committed change, with the dataset's name and whether the owner asked that
+  // running jobs it denies be stopped (any thread; must not block).
+  void SetOnChange(std::function<void(const std::string&, bool)> f) { on_change_ = std::move(f); }
 
   // kInvalidArgument naming the field (name, policy with its column, replicas' sites, size);
   // kAlreadyExists when the name is taken. Admins own nothing: kPermissionDenied.
@@ -58,8 +62,9 @@ class Datasets {
   // policy "": the dataset's own policy; else a narrower expression for this grantee.
   Result<store::GrantRow> Grant(const Caller& c, const std::string& name, const std::string& tenant,
                                 const std::string& policy);
-  Status Revoke(const Caller& c, const std::string& name, const std::string& tenant);
-  Status Remove(const Caller& c, const std::string& name);
+  // enforce_running: as DatasetUpdate::enforce_running.
+  Status Revoke(const Caller& c, const std::string& name, const std::string& tenant, bool enforce_running = false);
+  Status Remove(const Caller& c, const std::string& name, bool enforce_running = false);
   // The owner's (or an admin's) view of the log; `dataset` "" only for admins.
   Result<std::vector<store::AuditRecord>> Audit(const Caller& c, const std::string& dataset, int64_t after_seq,
                                                 int limit);
@@ -70,6 +75,13 @@ class Datasets {
   // site of `cl` is allowed, or a dataset has expired.
   Result<std::shared_ptr<const DataResidency>> Resolve(const std::string& tenant, const std::vector<std::string>& inputs,
                                                        const Cluster& cl) const;
+  // The sizes and replica sites of `inputs` as `tenant` sees them (JobSpec::inputs, for stage-in
+  // estimates). kNotFound for an input the tenant may not see.
+  Result<std::shared_ptr<const std::vector<InputData>>> Inputs(const std::string& tenant,
+                                                               const std::vector<std::string>& inputs) const;
+  // Datasets whose expiry falls in (after, until] (epoch s): the control loop re-checks the jobs
+  // that read them when that time comes, as after a policy change.
+  std::vector<std::string> ExpiringIn(double after, double until) const;
   // The strictest policy of `inputs` for `tenant`: their policies and grants joined with `&`.
   Result<std::string> StrictestPolicy(const std::string& tenant, const std::vector<std::string>& inputs) const;
   // Records residency decisions (job placed on a site: allow, one record per input; or deny).
@@ -88,12 +100,12 @@ class Datasets {
   Status CheckReplicas(const std::map<std::string, std::string>& replicas) const;
   store::AuditRecord Change(const Caller& c, const std::string& action, const store::DatasetRow& d,
                             const std::string& reason) const;
-  void Changed(const std::string& name) const;
+  void Changed(const std::string& name, bool enforce_running = false) const;
 
   std::unique_ptr<store::DatasetStore> store_;
   std::map<std::string, SiteAttributes> sites_;  // by site name
   const Clock& clock_;
-  std::function<void(const std::string&)> on_change_;
+  std::function<void(const std::string&, bool)> on_change_;
   std::mutex write_mu_;
   mutable std::shared_mutex mu_;
   std::map<std::string, store::DatasetRow> datasets_;

@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "backends/stage_in.h"
 #include "backends/unix_account.h"
 
 namespace cnet::service {
@@ -89,10 +90,24 @@ backends::LaunchRequest Dispatcher::RequestFor(const Active& a, int site) const 
   r.memory_gib_per_worker = a.req.memory_gib_per_worker;
   r.nodes = a.shape;
   r.any_of = a.any_of;
+  AddInputs(a, site, r);
   r.time_limit_s = a.req.time_limit_s;
   auto accel = a.accelerator.empty() ? st_.admission.cpu_type() : *st_.cat.Find(a.accelerator);
   r.device_env = st_.DeviceEnv(site, accel);
   return r;
+}
+
+// Each input: named where the site holds a copy (CNET_INPUT_<NAME>), else staged in from the
+// replica it moves fastest from (the estimates' choice: ReplicaStageIn).
+void Dispatcher::AddInputs(const Active& a, int site, backends::LaunchRequest& r) const {
+  if (!a.spec.inputs) return;
+  const std::string& name = st_.sites[site].cfg.name;
+  for (const InputData& in : *a.spec.inputs) {
+    if (int held = ReplicaStageIn::HeldAt(in, name); held >= 0 && static_cast<size_t>(held) < in.paths.size())
+      r.env[backends::InputEnvName(in.name)] = in.paths[held];
+    else if (int from = st_.stage_in->SourceOf(in, name); from >= 0 && static_cast<size_t>(from) < in.paths.size())
+      r.stage_in.push_back({in.name, in.paths[from]});
+  }
 }
 
 void Dispatcher::Dispatch(const std::vector<Decision>& places) {

@@ -38,6 +38,8 @@ class Dispatcher {
 
  private:
   backends::LaunchRequest RequestFor(const Active& a, int site) const;
+  // The job's inputs at `site`: env for the copies it holds, stage-in items for the others.
+  void AddInputs(const Active& a, int site, backends::LaunchRequest& r) const;
   void Started(Active& a, const LaunchOutcome& o, std::vector<Transition>& out) const;
   LoopState& st_;
   Launcher& launcher_;

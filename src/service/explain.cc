@@ -30,6 +30,7 @@ Result<ExplainView> Explain(const ExplainInputs& in, const JobSpec& spec) {
   ei.catalogue = in.catalogue;
   ei.rules = &in.probe->rules();
   ei.economics = in.economics;
+  ei.stage_in = in.stage_in;
   ei.now = in.now;
   if (in.base && in.base->cluster == in.cluster) {
     ei.capacity = &in.base->capacity;

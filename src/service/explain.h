@@ -50,6 +50,7 @@ struct ExplainInputs {
   std::shared_ptr<const EstimateBase> base;      // may be null or over an older cluster
   const Catalogue* catalogue = nullptr;
   const SiteEconomics* economics = nullptr;
+  const StageInSource* stage_in = nullptr;       // may be null: no stage-in
   std::optional<store::TenantRow> tenant;
   double now = 0;
 };

@@ -1,6 +1,7 @@
 #include "service/loop_state.h"
 
 #include "service/energy_metrics.h"
+#include "sched/estimate/replica_stage_in.h"
 #include "sched/placement/scorers/objective.h"
 #include "service/control_loop.h"
 
@@ -22,6 +23,7 @@ LoopState::LoopState(const ServiceConfig& c, const Clock& cl, std::shared_ptr<sp
       ledger(le),
       policies(po),
       view(ca, ad.cpu_type()),
+      stage_in(std::make_shared<ReplicaStageIn>(c.economics)),
       jobs(s, le, [this](const Active& a) { return StandingOf(a); }, log) {}
 
 void LoopState::PublishModel() {
@@ -198,7 +200,7 @@ Status LoopState::RebuildModel() {
   if (!rules) {
     auto r = std::make_shared<PlacementRules>();
     // cost-hetero orders types by cost itself (and by deadline); the objective's order would replace it.
-    InstallObjectiveScorers(*r, cfg.economics, cat, nullptr, cfg.policy != "cost-hetero");
+    InstallObjectiveScorers(*r, cfg.economics, cat, stage_in.get(), cfg.policy != "cost-hetero");
     rules = std::move(r);
   }
   SchedulerOptions so;
@@ -211,6 +213,8 @@ Status LoopState::RebuildModel() {
   so.preempt_penalty_s = cfg.restore_s;
   so.preempted_hold_until_stopped = true;
   so.fill_between_rounds = true;
+  so.stage_in = stage_in;  // a run that stages in its inputs starts its work that much later
+  so.economics = cfg.economics;
   auto next = std::make_unique<Scheduler>(*cl, perf, std::move(pol), so);
   for (const auto& [node, twin] : view.twins()) next->SetCpuTwin(node, twin);  // one node's CPUs, both views
   if (sched) {  // nodes keep their ids when the model grows, so jobs and node states carry over

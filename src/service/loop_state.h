@@ -16,6 +16,7 @@
 #include "backends/site_backend.h"
 #include "common/clock.h"
 #include "common/rng.h"
+#include "sched/estimate/replica_stage_in.h"
 #include "sched/policy_registry.h"
 #include "sched/scheduler.h"
 #include "service/admission.h"
@@ -62,6 +63,8 @@ struct LoopState {
   // Filters and scorers of every scheduler the loop builds (and of the admission probe): the
   // defaults plus the job objective's scorers (placement/scorers/objective.h). Built once.
   std::shared_ptr<const PlacementRules> rules;
+  // Stage-in of jobs' input datasets, for the rules' objective scorers and explain. Immutable.
+  std::shared_ptr<const ReplicaStageIn> stage_in;
   JobTable jobs;
   std::map<std::string, std::deque<int64_t>> held;  // tenant -> jobs waiting outside the scheduler
   std::unordered_map<int64_t, std::string> notes;   // dispatched jobs: the site's word (kNote)

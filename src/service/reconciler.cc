@@ -23,6 +23,16 @@ std::optional<std::pair<double, std::string>> MeasuredEnergy(const SiteEvent& e)
   return std::make_pair(*v, src->second);
 }
 
+// The stage-in a kEnded event reports (backends/stage_in.h), into the row's update.
+void AddStageIn(const SiteEvent& e, store::Store::Update& u) {
+  auto b = e.fields.find(backends::kStageInBytesField), s = e.fields.find(backends::kStageInSecondsField);
+  if (b == e.fields.end() || s == e.fields.end()) return;
+  std::optional<double> bytes = ParseDouble(b->second), secs = ParseDouble(s->second);
+  if (!bytes || !secs || !std::isfinite(*bytes) || !std::isfinite(*secs) || *bytes < 0 || *secs < 0) return;
+  u.stage_in_bytes = *bytes;
+  u.stage_in_s = *secs;
+}
+
 }  // namespace
 
 std::optional<std::vector<backends::NodeShare>> Reconciler::SiteChoice(const Active& a, const SiteEvent& e) const {
@@ -102,7 +112,15 @@ bool Reconciler::ApplyOne(int site, const SiteEvent& e) {
       if (!energy && e.fields.count(backends::kEnergyJoulesField))
         st_.log->warn("job {}: site {} reported energy '{}', not a number of joules: estimated instead", a->id, name,
                       e.fields.at(backends::kEnergyJoulesField));
-      return st_.Finish(*a, to, why, e.exit_code, std::nullopt, energy).ok();
+      Transition t = st_.FinishTransition(*a, to, why, e.exit_code, std::nullopt, energy);
+      AddStageIn(e, t.update);
+      Status s = st_.jobs.Apply(t);
+      if (!s.ok()) {  // nothing moved; retried next tick
+        st_.log->error("job {}: {} not recorded: {}", a->id, store::StateName(to), s.message());
+        return false;
+      }
+      st_.Finished(*a, t);
+      return true;
     }
   }
   return true;

@@ -9,8 +9,45 @@ namespace cnet::service {
 
 namespace {
 
-bool Reads(const Active& a, const std::set<std::string>& changed) {
+bool Reads(const Active& a, const std::map<std::string, bool>& changed) {
   return std::any_of(a.req.inputs.begin(), a.req.inputs.end(), [&](const std::string& d) { return changed.count(d); });
+}
+
+// The owner of one of its changed inputs asked that running jobs the change denies be stopped.
+bool Enforced(const Active& a, const std::map<std::string, bool>& changed) {
+  return std::any_of(a.req.inputs.begin(), a.req.inputs.end(), [&](const std::string& d) {
+    auto it = changed.find(d);
+    return it != changed.end() && it->second;
+  });
+}
+
+SiteId SiteIdOf(const LoopState& st, int site) {
+  for (const cnet::Site& cs : st.cluster->sites())
+    if (cs.name == st.sites[site].cfg.name) return cs.id;
+  return SiteId();
+}
+
+// Stops the run of a dispatched job its data may no longer use (enforce_running): recorded first
+// (the requeue or cancel mark), then killed; its end requeues it (or cancels it: `cancel`).
+void StopDenied(LoopState& st, Active& a, bool cancel, const std::string& why) {
+  if (a.cancel_requested || a.requeue_requested || a.site < 0) return;
+  const std::string by = "the data owner (" + why + ")";
+  Status mark = st.store.SetReason(a.id, std::string(cancel ? kCancelMark : kRequeueMark) + by);
+  if (!mark.ok()) {
+    st.log->error("job {}: its stop for a data policy change could not be recorded ({}); it keeps running", a.id,
+                  mark.message());
+    return;
+  }
+  if (cancel) {
+    a.cancel_requested = true;
+    a.cancelled_by = by;
+  } else {
+    a.requeue_requested = true;
+    a.requeued_by = by;
+  }
+  Status k = st.StopRun(a, (cancel ? "cancelled by " : "requeued by ") + by);
+  if (!k.ok()) st.log->warn("job {}: stopping it for a data policy change: {}", a.id, k.message());
+  st.log->info("job {}: stopped: {}", a.id, why);
 }
 
 store::AuditRecord Decision(const LoopState& st, const Active& a, const std::string& dataset, const std::string& site,
@@ -34,9 +71,7 @@ store::AuditRecord Decision(const LoopState& st, const Active& a, const std::str
 bool WithdrawIfDenied(LoopState& st, Active& a) {
   if (a.state != store::JobState::kScheduled || a.launching || a.site < 0) return false;
   SiteRuntime& s = st.sites[a.site];
-  SiteId sid;
-  for (const cnet::Site& cs : st.cluster->sites())
-    if (cs.name == s.cfg.name) sid = cs.id;
+  const SiteId sid = SiteIdOf(st, a.site);
   if (!a.spec.residency || a.spec.residency->Allows(sid) || !s.caps.can_withdraw) return false;
   auto w = s.backend->Withdraw(a.id, a.attempts);
   if (!w.ok() || *w != backends::WithdrawOutcome::kWithdrawn) return false;  // it may have started
@@ -47,7 +82,7 @@ bool WithdrawIfDenied(LoopState& st, Active& a) {
 
 }  // namespace
 
-void RecheckResidency(LoopState& st, const std::set<std::string>& changed) {
+void RecheckResidency(LoopState& st, const std::map<std::string, bool>& changed) {
   std::vector<int64_t> ids;
   for (const auto& [id, a] : st.jobs.jobs())
     if (!store::IsTerminal(a->state) && Reads(*a, changed)) ids.push_back(id);
@@ -71,11 +106,19 @@ void RecheckResidency(LoopState& st, const std::set<std::string>& changed) {
         continue;
       }
       // Dispatched or running: reported; it may go nowhere else from now on.
-      st.log->warn("job {}: {} (it keeps its current run)", a->id, reason);
       a->spec.residency = std::make_shared<DataResidency>();
+      if (Enforced(*a, changed)) StopDenied(st, *a, true, reason);
+      else st.log->warn("job {}: {} (it keeps its current run)", a->id, reason);
     } else {
       a->spec.residency = spec->residency;
+      a->spec.inputs = spec->inputs;  // replicas may have changed: later estimates count them
       if (WithdrawIfDenied(st, *a)) continue;  // re-enters the scheduler with the new set
+      const SiteId here = a->site >= 0 ? SiteIdOf(st, a->site) : SiteId();
+      if (!waiting && here.valid() && !a->spec.residency->Allows(here) && Enforced(*a, changed)) {
+        const std::string reason = "data policy changed: " + a->spec.residency->WhyNot(here);
+        for (const auto& d : a->req.inputs) audit.push_back(Decision(st, *a, d, st.sites[a->site].cfg.name, "deny", reason));
+        StopDenied(st, *a, false, reason);
+      }
     }
     if (a->in_sched) {
       Status s = st.sched->SetResidency(JobId(a->id), a->spec.residency);

@@ -3,7 +3,7 @@
 // Loop thread only.
 #pragma once
 
-#include <set>
+#include <map>
 #include <string>
 
 #include "service/loop_state.h"
@@ -11,11 +11,14 @@
 
 namespace cnet::service {
 
-// For every job not yet ended that reads one of `changed`: resolves its inputs again. A job that
-// waits gets the new allowed-site set at once, or FAILS with the reason when no site may hold it
-// any more; a dispatched or running job is reported (logged, audited) and carries the new set, so
-// a requeue or re-dispatch never takes it where its data may not go now.
-void RecheckResidency(LoopState& st, const std::set<std::string>& changed);
+// For every job not yet ended that reads one of `changed` (dataset -> the owner's
+// enforce_running): resolves its inputs again. A job that waits gets the new allowed-site set at
+// once, or FAILS with the reason when no site may hold it any more; a dispatched or running job
+// is reported (logged, audited) and carries the new set, so a requeue or re-dispatch never takes
+// it where its data may not go now. Where the owner asked (enforce_running) and the job's site is
+// now denied, its run is stopped: the job is queued again under the new set, or CANCELLED when
+// no site is allowed; the stop is recorded before it is asked (a restart still carries it out).
+void RecheckResidency(LoopState& st, const std::map<std::string, bool>& changed);
 
 // One `allow` audit record per input of job `a`, placed on site `site` (index into st.sites).
 void AuditPlacement(const LoopState& st, const Active& a, int site, std::vector<store::AuditRecord>* out);

@@ -86,7 +86,7 @@ Result<std::unique_ptr<Service>> Service::Create(ServiceConfig cfg, ServiceDeps 
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   CNET_RETURN_IF_ERROR(Recover(*s->st_));
   s->loop_ = std::make_unique<ControlLoop>(*s->st_, deps.inline_launches);
-  s->datasets_->SetOnChange([loop = s->loop_.get()](const std::string& d) { loop->DatasetChanged(d); });
+  s->datasets_->SetOnChange([loop = s->loop_.get()](const std::string& d, bool enforce) { loop->DatasetChanged(d, enforce); });
   // After recovery, so its running jobs are re-taken also on nodes that are down now.
   for (size_t i = 0; i < s->st_->sites.size(); ++i)
     s->loop_->reconciler().TakeInventory(static_cast<int>(i), s->st_->sites[i].inventory);

@@ -12,6 +12,7 @@ ExplainInputs Service::ExplainBase(const ModelSnapshot& m, const std::string& te
   in.base = loop_->Read()->estimate;
   in.catalogue = cat_.get();
   in.economics = cfg_.economics.get();
+  in.stage_in = st_->stage_in.get();
   in.tenant = ledger_.Tenant(tenant);
   in.now = deps_.clock->Now();
   return in;

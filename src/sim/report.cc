@@ -32,6 +32,7 @@ nlohmann::json ToJson(const SimResult& r) {
   j["deadline_misses"] = r.deadline_misses;
   j["shifted"] = r.shifted;
   j["shift_wait_hours"] = r.shift_wait_hours;
+  j["stage_in_tb"] = r.stage_in_tb;
   return j;
 }
 
@@ -72,6 +73,16 @@ std::string FormatTable(const std::vector<SimResult>& rs) {
                       r.carbon_g / 1e6, r.busy_energy_kwh / 1000,
                       r.busy_energy_kwh > 0 ? r.carbon_g / r.busy_energy_kwh : 0.0, r.avg_jct_hours, r.deadline_jobs,
                       r.deadline_misses, r.shifted, r.shifted ? r.shift_wait_hours / r.shifted : 0.0);
+        out += b;
+      }
+    }
+    bool staged = false;
+    for (const auto& r : rs) staged = staged || r.stage_in_tb > 0;
+    if (staged) {
+      out += "input data moved to the sites jobs started on (stage-in):\n";
+      for (const auto& r : rs) {
+        std::snprintf(b, sizeof b, "  %-32s %10.3f TB   avg JCT %.2f h   cost $%.0f\n", r.policy.c_str(), r.stage_in_tb,
+                      r.avg_jct_hours, r.cost_usd);
         out += b;
       }
     }

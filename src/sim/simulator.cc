@@ -8,6 +8,7 @@
 
 #include "common/clock.h"
 #include "sched/placement.h"
+#include "sched/estimate/replica_stage_in.h"
 #include "sched/estimate/site_carbon.h"
 #include "sched/placement/scorers/objective.h"
 #include "sim/share_lane.h"
@@ -88,10 +89,15 @@ class Run {
     SchedulerOptions so;
     so.round_s = o.round_s;
     so.preempt_penalty_s = o.preempt_penalty_s;
+    auto econ = o.economics ? o.economics : std::make_shared<const SiteEconomics>();
+    // Every start pays its inputs' stage-in; the scorers see it only when placement is data-aware.
+    auto stage_in = std::make_shared<const ReplicaStageIn>(econ);
+    so.stage_in = stage_in;
+    so.economics = econ;
     if (o.economics || o.objective) {
       auto rules = std::make_shared<PlacementRules>();
-      auto econ = o.economics ? o.economics : std::make_shared<const SiteEconomics>();
-      InstallObjectiveScorers(*rules, econ, cat, nullptr, !o.keep_policy_type_order);
+      // The scorers keep a plain pointer: the scheduler owns the source (so.stage_in) with the rules.
+      InstallObjectiveScorers(*rules, econ, cat, o.data_aware ? stage_in.get() : nullptr, !o.keep_policy_type_order);
       so.rules = std::move(rules);
     }
     return so;
@@ -375,6 +381,7 @@ class Run {
       res_.cost_usd += b / 3600 * s.price_per_hour_usd;
     }
     if (opts_.economics) res_.cost_usd = site_cost_usd_;
+    res_.stage_in_tb = sched_.staged_bytes() / 1e12;
     std::sort(measured_jct_.begin(), measured_jct_.end());
     std::vector<double> jct;
     for (auto& [id, h] : measured_jct_) jct.push_back(h);

@@ -36,6 +36,10 @@ struct SimOptions {
   // With the scorers: keep the policy's own type order (only the node scorer), as the service
   // does for cost-hetero.
   bool keep_policy_type_order = false;
+  // Jobs with inputs (JobSpec::inputs, sim/datasets.h) always pay their stage-in at each start;
+  // data-aware placement lets the objective's scorers count it too (as the service does), false
+  // places by compute alone (the baseline it is compared with).
+  bool data_aware = true;
   // Temporal shifting (estimate/temporal_shift.h; needs economics with carbon signals): a greenest
   // job with a deadline is held until the start its plan picks, then admitted. JCT still counts
   // from its submission.
@@ -99,6 +103,7 @@ struct SimResult {
   // With carbon signals (economics->carbon()): emissions of the busy packages (board power x busy
   // time x the site's true intensity over each stint), and that busy energy.
   double carbon_g = 0, busy_energy_kwh = 0;
+  double stage_in_tb = 0;  // input data moved to the sites jobs started on (decimal TB)
   size_t deadline_jobs = 0, deadline_misses = 0;  // completed jobs with a deadline; finished after it
   size_t shifted = 0;                             // jobs held for a lower-carbon window
   double shift_wait_hours = 0;                    // their total hold time

@@ -42,6 +42,8 @@ Result<JobRow> ReadJob(const Stmt& s) {
   j.held_by = s.Text(17);
   j.energy_j = s.Real(18);
   j.energy_source = s.Text(19);
+  j.stage_in_bytes = s.Real(20);
+  j.stage_in_s = s.Real(21);
   return j;
 }
 
@@ -175,7 +177,7 @@ Status SqliteStore::ReopenLocked(int64_t id, const std::string& reason, double t
   {
     CNET_ASSIGN_OR_RETURN(Stmt s, w_.Prepare("UPDATE jobs SET state = 'PENDING', reason = ?, start_time = 0, "
                                              "end_time = 0, exit_code = NULL, site = '', placement_json = '', "
-                                             "runtime_json = '', energy_j = 0, energy_source = '' WHERE id = ?"));
+                                             "runtime_json = '', energy_j = 0, energy_source = '', stage_in_bytes = 0, stage_in_s = 0 WHERE id = ?"));
     s.Bind(1, reason).BindInt(2, id);
     CNET_RETURN_IF_ERROR(s.Run("reopen"));
   }
@@ -350,11 +352,14 @@ Status SqliteStore::TransitionLocked(int64_t id, JobState to, const std::string&
                            "held_by = COALESCE(?, held_by), "
                            "energy_j = COALESCE(?, energy_j), "
                            "energy_source = COALESCE(?, energy_source), "
+                           "stage_in_bytes = COALESCE(?, stage_in_bytes), "
+                           "stage_in_s = COALESCE(?, stage_in_s), "
                            "attempts = attempts + ? WHERE id = ?"));
     s.Bind(1, StateName(to)).Bind(2, reason).BindOpt(3, u.start_time).BindOpt(4, u.end_time);
     s.BindOpt(5, u.exit_code).BindOpt(6, u.site).BindOpt(7, u.placement_json);
     s.BindOpt(8, u.runtime_json).BindOpt(9, u.held_by).BindOpt(10, u.energy_j).BindOpt(11, u.energy_source);
-    s.BindInt(12, u.increment_attempts ? 1 : 0).BindInt(13, id);
+    s.BindOpt(12, u.stage_in_bytes).BindOpt(13, u.stage_in_s);
+    s.BindInt(14, u.increment_attempts ? 1 : 0).BindInt(15, id);
     CNET_RETURN_IF_ERROR(s.Run("transition"));
   }
   return InsertEvent(id, time, from_name, StateName(to), reason);

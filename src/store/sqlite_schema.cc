@@ -86,6 +86,11 @@ CREATE TABLE IF NOT EXISTS power_overrides (
   set_at REAL NOT NULL DEFAULT 0
 );
 )sql",
+    // 6: a run's stage-in of its input datasets (bytes, seconds).
+    R"sql(
+ALTER TABLE jobs ADD COLUMN stage_in_bytes REAL NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN stage_in_s REAL NOT NULL DEFAULT 0;
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 

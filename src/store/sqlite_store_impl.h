@@ -29,7 +29,7 @@ namespace cnet::store {
 inline constexpr const char* kJobCols =
     "id, tenant, name, spec_json, state, reason, submit_time, start_time, end_time, exit_code, "
     "site, placement_json, runtime_json, attempts, idempotency_key, array_id, array_index, held_by, energy_j, "
-    "energy_source";
+    "energy_source, stage_in_bytes, stage_in_s";
 
 // The current row of a statement that selected kJobCols; kInternal for an unknown state.
 Result<JobRow> ReadJob(const Stmt& s);

@@ -49,6 +49,8 @@ struct JobRow {
   // "nvidia-smi", "rapl+nvidia-smi", "slurm"); "" = not measured (the service estimates it).
   double energy_j = 0;
   std::string energy_source;
+  // Its run's stage-in (docs/data.md): bytes copied and seconds taken; 0 = none.
+  double stage_in_bytes = 0, stage_in_s = 0;
 };
 
 struct EventRow {
@@ -143,6 +145,7 @@ class Store {
     std::optional<std::string> held_by;  // sets the user hold ("" releases it)
     std::optional<double> energy_j;               // measured energy (JobRow::energy_j)
     std::optional<std::string> energy_source;     // and its source
+    std::optional<double> stage_in_bytes, stage_in_s;  // its run's stage-in (JobRow)
   };
   virtual Status Transition(int64_t id, JobState to, const std::string& reason, double time,
                             const Update& u) = 0;

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "backends/stage_in.h"
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -224,6 +226,41 @@ TEST(BatchScriptTest, SoleWorkerRunsInTheBatchStepWithItsDevices) {
   std::filesystem::remove_all(bs.run_dir);
 }
 
+// Issue 12: inputs the site lacks are copied into the run directory before any worker starts;
+// the command reads them at $CNET_INPUT_<NAME>; a copy that fails fails the job, saying which.
+TEST(BatchScriptTest, StageInCopiesInputsBeforeTheWorkersAndRecordsTheBytes) {
+  namespace fs = std::filesystem;
+  BatchSettings bs = Settings("gpu:h100");
+  bs.run_dir = TempRunDir("cnet-bs-stage");
+  ASSERT_FALSE(bs.run_dir.empty());
+  const std::string src = bs.run_dir + "-src";
+  fs::create_directories(src);
+  std::ofstream(src + "/f") << "hello from the replica";
+  LaunchRequest req = Req({{"node3", 1}});
+  req.argv = {"sh", "-c", "cat \"$CNET_INPUT_TRAIN_SET/f\""};
+  req.stage_in = {{"train-set", src}};
+  ScriptRun r = RunWithFakeSlurm(BatchScript(req, bs), "node3", "", "", bs.run_dir);
+  EXPECT_EQ(r.rc, 0) << r.stderr_text;
+  EXPECT_EQ(r.stdout_text, "hello from the replica");
+  SiteEvent e;
+  AddStageInFields(bs.run_dir + "/inputs", &e);
+  EXPECT_EQ(e.fields[kStageInBytesField], "22");
+  EXPECT_TRUE(e.fields.count(kStageInSecondsField));
+  fs::remove_all(bs.run_dir);
+
+  bs.run_dir = TempRunDir("cnet-bs-stage2");
+  req.stage_in = {{"train-set", src + "/missing"}};
+  r = RunWithFakeSlurm(BatchScript(req, bs), "node3", "", "", bs.run_dir);
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.exit_file, "1\n");
+  EXPECT_NE(r.stderr_text.find("computenet: stage-in of dataset 'train-set' from '" + src + "/missing' failed"),
+            std::string::npos)
+      << r.stderr_text;
+  EXPECT_EQ(r.stdout_text, "") << "no worker ran";
+  fs::remove_all(bs.run_dir);
+  fs::remove_all(src);
+}
+
 // Issue 16 item 1: on an npu:910b site no device variable was set at all. The indices come from
 // the job's allocation per node (here node[1-2] grouped, and a non-contiguous list).
 TEST(BatchScriptTest, NpuWorkersGetAscendVariableFromTheJobsIndicesPerNode) {
@@ -306,7 +343,10 @@ TEST(BatchScriptTest, FenceFirstExitFileLastArgvQuoted) {
   const std::string& s = spec->script;
   EXPECT_EQ(s.rfind("#!/bin/bash\n", 0), 0u);
   size_t fence = s.find("mkdir '/out/42/2'/claim");
-  size_t step = s.find("SLURM_PROCID=0 SLURM_LOCALID=0 sh -c ");  // one worker: no srun step
+  size_t started = s.find("echo \"$SLURM_JOB_NODELIST\" > '/out/42/2'/started");
+  size_t step = s.find("( export SLURM_PROCID=0 SLURM_LOCALID=0;");  // one worker: no srun step, no shell
+  EXPECT_LT(fence, started) << "the start is told only by the attempt that won the fence";
+  EXPECT_LT(started, step);
   size_t exit_file = s.find("'/out/42/2'/exit.tmp");
   ASSERT_NE(fence, std::string::npos);
   EXPECT_LT(fence, step);

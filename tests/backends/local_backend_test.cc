@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "common/clock.h"
@@ -112,6 +114,54 @@ TEST_F(LocalBackendTest, FindInterruptedHandleRetakesDevices) {
   EXPECT_TRUE(restarted.BusyDevices("gpu").empty());
   ASSERT_TRUE(b_->Kill(5, "test").ok());  // the first instance still tracks it too
   (void)WaitEnded(5);
+}
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Issue 12: an input the site lacks is copied into the run before its command, by the job's own
+// account: both workers of a gang read the copy at $CNET_INPUT_<NAME>, and the end reports the
+// bytes and seconds. A source only root may read is not copied: the run fails saying so.
+TEST_F(LocalBackendTest, StageInCopiesAsTheJobsAccountBeforeTheCommand) {
+  namespace fs = std::filesystem;
+  const std::string src = dir_ + "-src";
+  fs::remove_all(src);
+  fs::create_directories(src + "/genome");
+  fs::permissions(src, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec | fs::perms::others_read |
+                           fs::perms::others_exec);
+  fs::permissions(src + "/genome", fs::perms(0755));
+  std::ofstream(src + "/genome/data.bin") << std::string(1 << 20, 'x');
+  fs::permissions(src + "/genome/data.bin", fs::perms(0644));
+  std::ofstream(src + "/secret") << "root only";
+  fs::permissions(src + "/secret", fs::perms(0600));
+
+  LaunchRequest r = Req(6, {{"cpu", 2}}, 0, "echo \"$CNET_WORKER_INDEX $(wc -c < \"$CNET_INPUT_GENOME_V1/data.bin\")\"");
+  r.stage_in = {{"genome.v1", src + "/genome"}};
+  auto l = b_->Launch(r);
+  ASSERT_TRUE(l.ok()) << l.status().ToString();
+  SiteEvent e = WaitEnded(6);
+  EXPECT_TRUE(e.success) << e.reason << "\n" << Slurp(b_->LogPath(6, 1, "stderr"));
+  const std::string out = Slurp(b_->LogPath(6, 1, "stdout"));
+  EXPECT_NE(out.find("[0] 0 1048576"), std::string::npos) << out;
+  EXPECT_NE(out.find("[1] 1 1048576"), std::string::npos) << out;
+  EXPECT_EQ(e.fields[kStageInBytesField], "1048576");
+  ASSERT_TRUE(e.fields.count(kStageInSecondsField));
+  EXPECT_GE(std::stod(e.fields[kStageInSecondsField]), 0);
+
+  LaunchRequest bad = Req(7, {{"cpu", 1}}, 0, "echo ran");
+  bad.stage_in = {{"secret", src + "/secret"}};
+  ASSERT_TRUE(b_->Launch(bad).ok());
+  SiteEvent f = WaitEnded(7);
+  EXPECT_FALSE(f.success);
+  EXPECT_NE(Slurp(b_->LogPath(7, 1, "stderr")).find("computenet: stage-in of dataset 'secret' from '" + src + "/secret' failed"),
+            std::string::npos)
+      << Slurp(b_->LogPath(7, 1, "stderr"));
+  EXPECT_EQ(Slurp(b_->LogPath(7, 1, "stdout")).find("ran"), std::string::npos) << "the command did not run";
+  fs::remove_all(src);
 }
 
 }  // namespace

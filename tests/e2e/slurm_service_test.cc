@@ -431,6 +431,37 @@ TEST_F(SlurmService, AQueuedAheadJobRunsWhereSlurmStartsItAndIsBookedThere) {
   ASSERT_TRUE(WaitFor([&] { return Slurm("test -z \"$(squeue -h)\"") == 0; }, 30));
 }
 
+// Issue 12: an input the Slurm site holds no replica of is copied by the batch script into the
+// run before the command (which reads it at $CNET_INPUT_<NAME>); its bytes are the job's accounting.
+TEST_F(SlurmService, AnInputTheSiteLacksIsStagedInByTheBatchScript) {
+  const std::string replica = RanDir() + "/replica";
+  fs::create_directories(replica);
+  std::ofstream(replica + "/part-0") << "payload of the replica";
+  store::DatasetRow d;
+  d.name = "corpus";
+  d.size_bytes = 22;
+  d.replicas = {{"local", replica}};
+  ASSERT_TRUE(svc_->datasets().Register(tenant_, d).ok());
+  int64_t id = Submit({{"name", "reads"}, {"command", "cat \"$CNET_INPUT_CORPUS/part-0\""}, {"sites", {"hpc"}},
+                       {"inputs", {"corpus"}}, {"accelerators_per_worker", 1}, {"accelerator_types", {"H100-SXM"}},
+                       {"time_limit_s", 60}});
+  ASSERT_GT(id, 0) << last_error_.message();
+  json j = Wait(id);
+  ASSERT_EQ(j["state"], "SUCCEEDED") << j.dump(1) << "\n" << Log(id, "stderr");
+  EXPECT_EQ(Log(id), "payload of the replica");
+  bool truncated = false;
+  auto rows = svc_->Acct(tenant_, {}, &truncated);
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  bool seen = false;
+  for (const auto& r : *rows)
+    if (r.id == id) {
+      seen = true;
+      EXPECT_DOUBLE_EQ(r.stage_in_bytes, 22);
+      EXPECT_GE(r.stage_in_s, 0);
+    }
+  EXPECT_TRUE(seen);
+}
+
 // The real `cnet serve` with one local site (2 declared V100) and the Slurm site (32 H100), driven
 // by the `cnet` CLI: `cnet sites` shows both with their capacity, and each job goes where the
 // policy (fifo-hetero: the fastest acceptable type with room) and its `sites` put it.

@@ -39,6 +39,12 @@ std::string SiteOfLaunch(LoopHarness& h) {
   return "";
 }
 
+const Candidate* Find(const service::ExplainView& v, const std::string& site, const std::string& type) {
+  for (const auto& c : v.candidates)
+    if (c.site_name == site && c.accel_name == type) return &c;
+  return nullptr;
+}
+
 TEST(DispatchObjective, CheapestGoesToTheCheaperSiteFastestTakesBestFit) {
   struct Case {
     const char* objective;
@@ -57,6 +63,74 @@ TEST(DispatchObjective, CheapestGoesToTheCheaperSiteFastestTakesBestFit) {
     h.Tick(2);
     EXPECT_EQ(SiteOfLaunch(h), c.want) << "objective '" << c.objective << "', tenant default " << c.tenant_default;
   }
+}
+
+// Issue 12: a job's inputs count. Best fit alone puts a job on "dear" (the first test); one that
+// reads a 100 GB dataset held only at "cheap" goes there under `fastest`, since "dear" would first
+// stage it in over the default 10 Gb/s link (80 s). Explain shows the bytes and seconds per site.
+TEST(DispatchObjective, FastestCountsTheStageInFromTheInputsReplica) {
+  LoopHarness h;
+  TwoPricedSites(h);
+  h.AddTenant("t");
+  ASSERT_TRUE(h.Start().ok());
+  store::DatasetRow d;
+  d.name = "big";
+  d.size_bytes = 100'000'000'000;
+  d.replicas = {{"cheap", "/data/big"}};
+  ASSERT_TRUE(h.svc().datasets().Register(kT, d).ok());
+  api::JobRequest j = Job(2, "fastest");
+  j.inputs = {"big"};
+  auto plan = h.svc().DryRun(kT, j);
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  const Candidate* dear = Find(*plan, "dear", kH100);
+  const Candidate* cheap = Find(*plan, "cheap", kH100);
+  ASSERT_TRUE(dear && cheap);
+  EXPECT_DOUBLE_EQ(dear->stage_in_bytes, 1e11);
+  EXPECT_NEAR(dear->stage_in_s, 80, 1e-6);
+  EXPECT_DOUBLE_EQ(cheap->stage_in_bytes, 0);
+  EXPECT_NEAR(dear->finish_s - cheap->finish_s, 80, 1e-6);
+  auto id = h.Submit("t", j);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  h.Tick(2);
+  EXPECT_EQ(SiteOfLaunch(h), "cheap");
+  // Where the site holds the copy the job is told its path; where not, the site stages it in
+  // from the replica, and the bytes and seconds it reports are the job's accounting.
+  ASSERT_EQ(h.fake("cheap").launches().size(), 1u);
+  EXPECT_EQ(h.fake("cheap").launches()[0].env["CNET_INPUT_BIG"], "/data/big");
+  EXPECT_TRUE(h.fake("cheap").launches()[0].stage_in.empty());
+  api::JobRequest there = j;
+  there.sites = {"dear"};
+  auto far = h.Submit("t", there);
+  ASSERT_TRUE(far.ok()) << far.status().ToString();
+  h.Tick(2);
+  ASSERT_EQ(h.fake("dear").launches().size(), 1u);
+  EXPECT_EQ(h.fake("dear").launches()[0].stage_in, (std::vector<backends::StageItem>{{"big", "/data/big"}}));
+  EXPECT_EQ(h.fake("dear").launches()[0].env.count("CNET_INPUT_BIG"), 0u) << "the staged copy's path is the site's to set";
+  h.fake("dear").End(*far, 0, "exit code 0",
+                     {{backends::kStageInBytesField, "100000000000"}, {backends::kStageInSecondsField, "83.5"}});
+  h.Tick(2);
+  ASSERT_EQ(h.State(*far), JobState::kSucceeded);
+  EXPECT_DOUBLE_EQ(h.Row(*far).stage_in_bytes, 1e11);
+  EXPECT_DOUBLE_EQ(h.Row(*far).stage_in_s, 83.5);
+  bool truncated = true;
+  auto rows = h.svc().Acct(kT, {}, &truncated);
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  bool seen = false;
+  for (const service::AcctRow& r : *rows)
+    if (r.id == *far) {
+      seen = true;
+      EXPECT_DOUBLE_EQ(r.stage_in_bytes, 1e11);
+      EXPECT_DOUBLE_EQ(r.stage_in_s, 83.5);
+    }
+  EXPECT_TRUE(seen);
+  // The same job without inputs: best fit, "dear".
+  LoopHarness h2;
+  TwoPricedSites(h2);
+  h2.AddTenant("t");
+  ASSERT_TRUE(h2.Start().ok());
+  ASSERT_TRUE(h2.Submit("t", Job(2, "fastest")).ok());
+  h2.Tick(2);
+  EXPECT_EQ(SiteOfLaunch(h2), "dear");
 }
 
 // Issue 13: a site's energy tariff (tariff_usd_per_kwh in its block) is part of `cheapest`'s cost:
@@ -91,12 +165,6 @@ TEST(DispatchObjective, CheapestCountsEachSitesEnergyTariff) {
   ASSERT_TRUE(dear);
   EXPECT_NEAR(dear->energy_usd, dear->energy_kwh * 0.90, 1e-9);
   EXPECT_GT(dear->energy_usd, 0);
-}
-
-const Candidate* Find(const service::ExplainView& v, const std::string& site, const std::string& type) {
-  for (const auto& c : v.candidates)
-    if (c.site_name == site && c.accel_name == type) return &c;
-  return nullptr;
 }
 
 // Issue 13 part A: greenest in the service follows each site's `carbon` signal (the same scorers),

@@ -6,6 +6,8 @@
 // is in the hash-chained audit log.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "service/loop_harness.h"
 #include "store/dataset_store.h"
 
@@ -243,6 +245,81 @@ TEST(ResidencyService, ADispatchedJobIsWithdrawnFromASiteTheNewPolicyDenies) {
   bool withdrawn = false;
   for (const auto& e : v->events) withdrawn |= e.reason.find("requeued: data policy changed") != std::string::npos;
   EXPECT_TRUE(withdrawn);
+}
+
+// --enforce-running: running jobs whose site the new policy denies keep their runs unless the
+// owner asks; then their runs are stopped and they run again where the policy allows, or, when a
+// change leaves a job no site (a revoked grant), it ends CANCELLED. The stops are audited.
+TEST(ResidencyService, EnforceRunningStopsRunsTheChangeDeniesAndRequeuesOrCancelsThem) {
+  LoopHarness h;
+  TwoSites(h);
+  ASSERT_TRUE(h.Start().ok());
+  auto& ds = h.svc().datasets();
+  ASSERT_TRUE(ds.Register(kAlice, Genome("country=US")).ok());
+  ASSERT_TRUE(ds.Grant(kAlice, "genome", "bob", "").ok());
+  auto alices = h.Submit("alice", Reads({"genome"}));
+  auto bobs = h.Submit("bob", Reads({"genome"}));
+  ASSERT_TRUE(alices.ok() && bobs.ok());
+  h.Tick(3);
+  for (int64_t id : {*alices, *bobs}) {
+    ASSERT_EQ(h.State(id), JobState::kRunning);
+    ASSERT_EQ(h.Row(id).site, "us");
+  }
+  // Without the flag nothing running stops.
+  ASSERT_TRUE(ds.Update(kAlice, "genome", NewPolicy("country=CN")).ok());
+  h.Tick(3);
+  EXPECT_EQ(h.State(*alices), JobState::kRunning);
+  EXPECT_TRUE(h.fake("us").kills().empty());
+  // With it, both are stopped on us and run again on cn.
+  service::DatasetUpdate u = NewPolicy("country=CN");
+  u.enforce_running = true;
+  ASSERT_TRUE(ds.Update(kAlice, "genome", u).ok());
+  h.Tick(3);
+  std::vector<int64_t> kills = h.fake("us").kills();
+  std::sort(kills.begin(), kills.end());
+  EXPECT_EQ(kills, (std::vector<int64_t>{*alices, *bobs}));
+  for (int64_t id : {*alices, *bobs}) {
+    EXPECT_EQ(h.State(id), JobState::kRunning);
+    EXPECT_EQ(h.Row(id).site, "cn");
+    EXPECT_EQ(h.Row(id).attempts, 2);
+  }
+  // Revoking bob's grant with the flag leaves his job no site: it is cancelled; alice's runs on.
+  ASSERT_TRUE(ds.Revoke(kAlice, "genome", "bob", true).ok());
+  h.Tick(3);
+  EXPECT_EQ(h.State(*bobs), JobState::kCancelled);
+  EXPECT_NE(h.Row(*bobs).reason.find("the data owner"), std::string::npos) << h.Row(*bobs).reason;
+  EXPECT_EQ(h.State(*alices), JobState::kRunning);
+  auto log = ds.Audit(kAlice, "genome", 0, 100);
+  ASSERT_TRUE(log.ok());
+  bool stopped = false, noted = false;
+  for (const auto& r : *log) {
+    stopped |= r.decision == "deny" && r.job == *alices && r.site == "us";
+    noted |= r.action == "update" && r.reason.find("running jobs it denies are stopped") != std::string::npos;
+  }
+  EXPECT_TRUE(stopped) << "the stop is a deny record for the job on its old site";
+  EXPECT_TRUE(noted) << "the owner's change records the flag";
+}
+
+// A dataset's expiry is a change too: when it comes, a job still waiting to read it fails, saying
+// so, without any other event to trigger the re-check.
+TEST(ResidencyService, AQueuedJobFailsWhenItsInputExpires) {
+  LoopHarness h;
+  TwoSites(h);
+  ASSERT_TRUE(h.Start().ok());
+  store::DatasetRow d = Genome("country=CN");
+  d.expires = h.clock().Now() + 10;
+  ASSERT_TRUE(h.svc().datasets().Register(kAlice, d).ok());
+  auto fill = h.Submit("eve", [] { auto r = LoopHarness::Job(1, 4, {"K80"}); r.sites = {"cn"}; return r; }());
+  ASSERT_TRUE(fill.ok());
+  h.Tick(3);
+  auto waits = h.Submit("alice", Reads({"genome"}));
+  ASSERT_TRUE(waits.ok()) << waits.status().ToString();
+  h.Tick(20);
+  ASSERT_EQ(h.State(*waits), JobState::kPending) << "cn is full";
+  h.clock().Advance(10);
+  h.Tick(12);
+  EXPECT_EQ(h.State(*waits), JobState::kFailed);
+  EXPECT_NE(h.Row(*waits).reason.find("has expired"), std::string::npos) << h.Row(*waits).reason;
 }
 
 TEST(ResidencyService, AnOutputInheritsTheStrictestInputPolicy) {

@@ -140,7 +140,8 @@ TEST_F(StoreArrays, MigratesAVersionTwoDatabase) {
   const char* down =
       "DROP INDEX jobs_array; ALTER TABLE jobs DROP COLUMN array_id; ALTER TABLE jobs DROP COLUMN array_index;"
       "ALTER TABLE jobs DROP COLUMN held_by; ALTER TABLE jobs DROP COLUMN energy_j;"
-      "ALTER TABLE jobs DROP COLUMN energy_source; UPDATE schema_version SET version = 2;";
+      "ALTER TABLE jobs DROP COLUMN energy_source; ALTER TABLE jobs DROP COLUMN stage_in_bytes;"
+      "ALTER TABLE jobs DROP COLUMN stage_in_s; UPDATE schema_version SET version = 2;";
   ASSERT_EQ(sqlite3_exec(db, down, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
   sqlite3_close(db);
   auto s = Open();

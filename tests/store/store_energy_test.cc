@@ -72,6 +72,7 @@ TEST_F(StoreEnergy, MigratesAVersionThreeDatabase) {
   ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
   const char* down =
       "ALTER TABLE jobs DROP COLUMN energy_j; ALTER TABLE jobs DROP COLUMN energy_source;"
+      "ALTER TABLE jobs DROP COLUMN stage_in_bytes; ALTER TABLE jobs DROP COLUMN stage_in_s;"
       "UPDATE schema_version SET version = 3;";
   ASSERT_EQ(sqlite3_exec(db, down, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
   sqlite3_close(db);

@@ -10,6 +10,7 @@
 
 #include "backends/config_block.h"
 #include "backends/local/proc_scan.h"
+#include "backends/stage_in.h"
 #include "backends/unix_account.h"
 #include "common/csv.h"
 
@@ -250,6 +251,18 @@ Result<LaunchResult> LocalBackend::Launch(const LaunchRequest& req) {
     ls.devices = devices;
     ls.device_env = req.device_env.empty() ? "CUDA_VISIBLE_DEVICES" : req.device_env;
   }
+  // Inputs the site lacks: worker 0 copies them as the job's account before the command, the
+  // others wait for it (backends/stage_in.h). The wrapper is sh; the command is exec'd.
+  const std::string inputs = runner_.WorkDir(req.job_id, req.attempt) + "/inputs";
+  if (!req.stage_in.empty()) {
+    const std::string q = ShellWord(inputs);
+    ls.argv = {"/bin/sh", "-c",
+               "if [ \"${CNET_WORKER_INDEX:-0}\" = 0 ]; then " + StageInCopy(req.stage_in, q, "exit 1") + ": > " + q +
+                   "/.ready; else while [ ! -e " + q + "/.ready ]; do sleep 0.1; done; " + StageInExports(req.stage_in, q) +
+                   "fi; exec \"$@\"",
+               "cnet-stage-in"};
+    ls.argv.insert(ls.argv.end(), req.argv.begin(), req.argv.end());
+  }
   // The devices go beside the run before it starts, so that FindInterrupted can re-take them.
   std::error_code ec;
   std::filesystem::create_directories(RunDir(req.job_id, req.attempt), ec);
@@ -264,6 +277,7 @@ Result<LaunchResult> LocalBackend::Launch(const LaunchRequest& req) {
   {
     std::lock_guard<std::mutex> l(mu_);
     held_[req.job_id] = held;
+    if (!req.stage_in.empty()) staged_[req.job_id] = inputs;
   }
   if (power_) {
     std::vector<int> ids;
@@ -295,6 +309,15 @@ std::vector<SiteEvent> LocalBackend::Poll(double now) {
     ev.timed_out = e.timed_out;
     ev.oom_killed = e.oom_killed;
     ev.reason = e.success ? "exit code 0" : e.reason;
+    std::string inputs;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (auto it = staged_.find(e.job_id); it != staged_.end()) {
+        inputs = it->second;
+        staged_.erase(it);
+      }
+    }
+    if (!inputs.empty()) AddStageInFields(inputs, &ev);
     if (power_) {
       if (JobEnergy en = power_->JobEnded(e.job_id, WallNow()); !en.source.empty()) {
         ev.fields[kEnergyJoulesField] = FormatNumber("%.3f", en.joules);
@@ -329,8 +352,12 @@ Result<AdoptOutcome> LocalBackend::Adopt(int64_t job_id, int attempt, const std:
     Status st = ledger_.Retake(node, ids);
     if (!st.ok() && shared.ok()) shared = st;
   }
+  const std::string inputs = runner_.WorkDir(job_id, attempt) + "/inputs";
+  std::error_code ec;
+  const bool staged = std::filesystem::exists(inputs, ec);
   std::lock_guard<std::mutex> l(mu_);
   held_[job_id] = held;
+  if (staged) staged_[job_id] = inputs;
   // The run is tracked either way; devices another run holds too are the caller's to report.
   if (!shared.ok()) return Status(shared.code(), "adopt: job " + std::to_string(job_id) + " adopted, but " + shared.message());
   return AdoptOutcome::kAdopted;

@@ -107,6 +107,7 @@ class LocalBackend final : public SiteBackend {
   DeviceLedger ledger_;
   std::mutex mu_;
   std::map<int64_t, Held> held_;   // guarded by mu_: devices of runs not yet reported ended
+  std::map<int64_t, std::string> staged_;  // guarded by mu_: inputs dir of runs that stage in
   std::vector<SiteEvent> ended_;   // guarded by mu_: adopted runs that had already ended
   std::unique_ptr<PowerSampler> power_;  // null: not measuring
 };

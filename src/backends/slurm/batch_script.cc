@@ -1,4 +1,5 @@
 #include "backends/slurm/batch_script.h"
+#include "backends/stage_in.h"
 
 #include <algorithm>
 #include <cmath>
@@ -59,11 +60,12 @@ std::string Functions(const std::string& gres, bool generic, bool sole) {
   return f;
 }
 
-// The command each task runs: rank and world size from the step; with accelerators, its own
-// devices: the slice [SLURM_LOCALID * a, + a) of the step's list (Slurm's CUDA_VISIBLE_DEVICES
-// for gpu, CNET_STEP_DEVICES from cnet_devices otherwise), exported as the vendor's variable
-// while Slurm's whole-step variables are unset. A task given fewer than `a` devices fails.
-std::string TaskCommand(const LaunchRequest& req, const BatchSettings& s, int offset) {
+// What each task sets up before its command (bash): rank and world size from the step; with
+// accelerators, its own devices: the slice [SLURM_LOCALID * a, + a) of the step's list (Slurm's
+// CUDA_VISIBLE_DEVICES for gpu, CNET_STEP_DEVICES from cnet_devices otherwise), exported as the
+// vendor's variable while Slurm's whole-step variables are unset. A task given fewer than `a`
+// devices fails. Shell builtins only: no process is started before the command (issue 16 item 6).
+std::string TaskSetup(const LaunchRequest& req, const BatchSettings& s, int offset) {
   std::string setup = "CNET_WORKER_INDEX=$((SLURM_PROCID+" + std::to_string(offset) + ")) CNET_WORLD_SIZE=" +
                       std::to_string(req.workers()) + "; export CNET_WORKER_INDEX CNET_WORLD_SIZE;";
   const int a = req.accelerators_per_worker;
@@ -71,28 +73,32 @@ std::string TaskCommand(const LaunchRequest& req, const BatchSettings& s, int of
     const std::string var = req.device_env.empty() ? "CUDA_VISIBLE_DEVICES" : req.device_env;
     const std::string list = IsGpuGres(s.gres) ? "$CUDA_VISIBLE_DEVICES" : "$CNET_STEP_DEVICES";
     const std::string a_s = std::to_string(a);
-    setup += " l=\"" + list + "\"; f=$((SLURM_LOCALID*" + a_s + "+1));"
-             " d=$(printf %s \"$l\" | cut -d, -f$f-$((f+" + a_s + "-1)));"
-             " [ $(printf %s \"$d\" | tr , \"\\n\" | grep -c .) -eq " + a_s + " ] ||"
+    setup += " l=\"" + list + "\"; IFS=, read -ra cnet_all <<< \"$l\"; f=$((SLURM_LOCALID*" + a_s + "));"
+             " cnet_mine=(\"${cnet_all[@]:f:" + a_s + "}\"); printf -v d '%s,' \"${cnet_mine[@]}\"; d=${d%,};"
+             " [ ${#cnet_mine[@]} -eq " + a_s + " ] ||"
              " { echo \"computenet: task $SLURM_LOCALID: want " + a_s + " devices from the step's list [$l], got [$d]\" >&2; exit 1; };"
              " unset CUDA_VISIBLE_DEVICES ROCR_VISIBLE_DEVICES HIP_VISIBLE_DEVICES GPU_DEVICE_ORDINAL"
              " ASCEND_RT_VISIBLE_DEVICES CNET_STEP_DEVICES;"
              " " + var + "=$d; export " + var + ";";
   }
-  std::string cmd;
-  if (req.workers() > 1) {
-    // A gang's workers share the job's log files: each line goes there after its worker's rank
-    // ("[k] ", as on the local site, and as srun --label would with the step-local id). Both
-    // labellers are waited for, so no line is lost at the end; the command's exit code is kept.
-    const std::string label =
-        " l=\"[$CNET_WORKER_INDEX] \"; exec 4> >(sed -u \"s/^/$l/\" >&2); e=$!; exec 5> >(sed -u \"s/^/$l/\"); o=$!;"
-        " \"$@\" >&5 2>&4; rc=$?; exec 4>&- 5>&-; wait $o $e; exit $rc";
-    cmd = "bash -c " + ShQuote(setup + label) + " cnet";
-  } else {
-    cmd = "sh -c " + ShQuote(setup + " exec \"$@\"") + " cnet";
-  }
-  for (const std::string& arg : req.argv) cmd += " " + ShQuote(arg);
-  return cmd;
+  return setup;
+}
+
+std::string QuotedArgv(const LaunchRequest& req) {
+  std::string out;
+  for (const std::string& arg : req.argv) out += " " + ShQuote(arg);
+  return out;
+}
+
+// A gang task's command, run by srun: its setup, then the command with its output labelled.
+std::string TaskCommand(const LaunchRequest& req, const BatchSettings& s, int offset) {
+  // A gang's workers share the job's log files: each line goes there after its worker's rank
+  // ("[k] ", as on the local site, and as srun --label would with the step-local id). Both
+  // labellers are waited for, so no line is lost at the end; the command's exit code is kept.
+  const std::string label =
+      " l=\"[$CNET_WORKER_INDEX] \"; exec 4> >(sed -u \"s/^/$l/\" >&2); e=$!; exec 5> >(sed -u \"s/^/$l/\"); o=$!;"
+      " \"$@\" >&5 2>&4; rc=$?; exec 4>&- 5>&-; wait $o $e; exit $rc";
+  return "bash -c " + ShQuote(TaskSetup(req, s, offset) + label) + " cnet" + QuotedArgv(req);
 }
 
 std::string StepLine(const LaunchRequest& req, const BatchSettings& s, size_t i, int offset) {
@@ -111,10 +117,13 @@ std::string StepLine(const LaunchRequest& req, const BatchSettings& s, size_t i,
 // One worker on one node: the batch step already runs there with the job's whole allocation (its
 // CPUs, memory and GRES on that node), so the worker runs in it, without an srun step (a step
 // launch costs a round trip to slurmctld and slurmd per job: issue 16 item 6).
+// It runs in a subshell of the script: no shell is started for it, only its command.
 std::string SoleWorkerLine(const LaunchRequest& req, const BatchSettings& s, bool generic) {
   std::string line;
-  if (generic) line += "sd=$(cnet_devices \"$SLURMD_NODENAME\") || exit 1\nCNET_STEP_DEVICES=$sd ";
-  return line + "SLURM_PROCID=0 SLURM_LOCALID=0 " + TaskCommand(req, s, 0) + " &\npids+=($!)\n";
+  if (generic) line += "sd=$(cnet_devices \"$SLURMD_NODENAME\") || exit 1\n";
+  line += "( export SLURM_PROCID=0 SLURM_LOCALID=0;";
+  if (generic) line += " CNET_STEP_DEVICES=$sd;";
+  return line + " " + TaskSetup(req, s, 0) + " exec" + QuotedArgv(req) + " ) &\npids+=($!)\n";
 }
 
 }  // namespace
@@ -128,8 +137,16 @@ std::string BatchScript(const LaunchRequest& req, const BatchSettings& s) {
       "# " + JobName(req.job_id, req.attempt) + ": " + std::to_string(req.workers()) + " workers on " +
       std::to_string(req.nodes.size()) + " nodes\n"
       "mkdir " + d + "/claim 2>/dev/null || { echo 'computenet: this attempt was withdrawn; not running it' >&2; exit 0; }\n"
-      "CNET_RUN_DIR=" + d + "\n" + Functions(s.gres, generic, sole) +
-      "pids=()\n";
+      // Its start and nodes, for the backend to see within kExitCheckS instead of at its next job
+      // read (a reader that finds the file empty looks again).
+      "echo \"$SLURM_JOB_NODELIST\" > " + d + "/started\n"
+      "CNET_RUN_DIR=" + d + "\n" + Functions(s.gres, generic, sole);
+  // Inputs the site lacks: copied by the job's own account before any worker starts.
+  if (!req.stage_in.empty())
+    script += StageInCopy(req.stage_in, "\"$CNET_RUN_DIR/inputs\"",
+                          "echo 1 > \"$CNET_RUN_DIR\"/exit.tmp && mv -f \"$CNET_RUN_DIR\"/exit.tmp \"$CNET_RUN_DIR\"/exit; exit 1") +
+              "\n";
+  script += "pids=()\n";
   int offset = 0;
   if (sole) {
     script += SoleWorkerLine(req, s, generic);

@@ -20,7 +20,8 @@
 // goes into LaunchRequest::device_env; Slurm's whole-step CUDA/ROCR/GPU_DEVICE_ORDINAL are unset.
 //
 // Fence: the script first mkdirs <run_dir>/claim; Withdraw mkdirs it too, and the loser of that
-// race does not run the command. The script writes the gang's exit code (the first failing step's,
+// race does not run the command. The winner then writes its allocation's nodes to
+// <run_dir>/started (how the backend sees the start within 0.1 s). The script writes the gang's exit code (the first failing step's,
 // else 0) to <run_dir>/exit, so the outcome survives Slurm forgetting the job.
 #pragma once
 

@@ -4,8 +4,8 @@
 // counts; each worker's devices through the vendor's variable).
 //
 // Threads and locks: a refresher thread reads nodes every inventory_interval_s and jobs every
-// poll_interval_s, started runs' exit files every 0.1 s (a completion is reported within that, not
-// at the next poll), delivers queued cancels, and turns what it saw into events. All network I/O and
+// poll_interval_s, its runs' started and exit files every 0.1 s (a start or a completion is
+// reported within that, not at the next poll), delivers queued cancels, and turns what it saw into events. All network I/O and
 // file writes (fence, exit files, the inventory cache) happen outside the lock that Inventory,
 // Poll and Kill take, so those never wait on slurmrestd or on the file system. Launch waits on a
 // submit (one of submit_connections connections); Withdraw and FindInterrupted may wait too.
@@ -39,7 +39,11 @@ struct SlurmOptions {
   std::string partition;            // "" = the cluster's default
   std::string account, qos, reservation;        // for every job ("" = Slurm's defaults)
   std::map<std::string, std::string> gres_map;  // "gpu:h100" -> "H100-SXM"
-  double poll_interval_s = 1;       // jobs are read this often
+  // Jobs are read this often. Starts and ends come sooner from the run directory (started, exit:
+  // slurm_exit_files.cc), so the read is for waiting reasons and runs Slurm lost or ended itself;
+  // each read lists every job slurmctld keeps (MinJobAge: ended ones for 5 minutes by default),
+  // which costs slurmrestd and slurmctld CPU the cluster's own jobs then lack.
+  double poll_interval_s = 5;
   int submit_connections = 4;       // slurmrestd connections submitting at once
   double inventory_interval_s = 2;  // nodes and health are read this often
   std::string output_dir;           // run directories; "" = <data_dir>/slurm; must be shared with the nodes

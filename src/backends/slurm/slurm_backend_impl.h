@@ -128,6 +128,7 @@ class SlurmBackend final : public SiteBackend {
   std::string RunDir(int64_t job, int attempt) const;
   // The exit code the attempt's batch script wrote to its run directory, if any.
   std::optional<int64_t> RecordedExit(int64_t job, int attempt) const;
+  std::optional<std::vector<std::string>> RecordedStart(int64_t job, int attempt) const;
   // Claims the attempt's run directory before its script can: true if its command will never run.
   bool Fence(int64_t job, int attempt) const;
   // Whether a Fence of ours (not the batch script) claimed the attempt.
@@ -149,6 +150,9 @@ class SlurmBackend final : public SiteBackend {
   Decision Decide(int64_t job_id, Run run, const JobIndex& idx, double fetched, double now, bool recovering);
   bool DecideGone(Decision& d, double fetched, double now);
   void Apply(std::vector<Decision> decisions);
+  // Adds what each ended run's directory says (its stage-in: backends/stage_in.h) to its kEnded
+  // event; file reads, so outside the lock.
+  void AddRunFields(std::vector<Decision>& decisions) const;
 
   const std::string name_;
   const SlurmOptions opts_;

@@ -143,6 +143,7 @@ void SlurmBackend::PollJobs() {
     std::lock_guard<std::mutex> l(mu_);
     to_cancel_.insert(to_cancel_.end(), left.begin(), left.end());
   }
+  AddRunFields(ds);
   Apply(std::move(ds));
 }
 
