@@ -6,10 +6,10 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "common/clock.h"
+#include "common/csv.h"
 
 namespace cnet::backends::local {
 namespace {
@@ -117,10 +117,8 @@ TEST_F(LocalBackendTest, FindInterruptedHandleRetakesDevices) {
 }
 
 std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  auto text = ReadWholeFile(path);
+  return text.ok() ? *text : "";
 }
 
 // Issue 12: an input the site lacks is copied into the run before its command, by the job's own

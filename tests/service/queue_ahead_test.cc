@@ -84,6 +84,17 @@ backends::Capabilities ChoosesNode() {
   return c;
 }
 
+// Site "hpc" of two nodes of `gpus` H100 each that picks nodes itself, queue_ahead 1, tenant t;
+// the service started.
+backends::FakeBackend& StartChoosingSite(LoopHarness& h, int gpus) {
+  auto& hpc = h.AddSite("hpc", {GpuNode("n1", "H100", gpus), GpuNode("n2", "H100", gpus)}, ChoosesNode());
+  h.config().sites[0].queue_ahead = 1;
+  h.AddTenant("t");
+  Status st = h.Start();
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  return hpc;
+}
+
 std::string NodeOfRow(LoopHarness& h, int64_t id) {
   auto shape = service::ShapeFromPlacementJson(h.Row(id).placement_json, 1);
   return shape.ok() && shape->size() == 1 ? shape->front().node : "?";
@@ -94,10 +105,7 @@ std::string NodeOfRow(LoopHarness& h, int64_t id) {
 // not where the policy previewed it. Until then the freed room is held for it.
 TEST(QueueAhead, TheSitePlacesAOneNodeJobAndTheModelBooksItWhereItStarted) {
   LoopHarness h;
-  auto& hpc = h.AddSite("hpc", {GpuNode("n1", "H100", 2), GpuNode("n2", "H100", 2)}, ChoosesNode());
-  h.config().sites[0].queue_ahead = 1;
-  h.AddTenant("t");
-  ASSERT_TRUE(h.Start().ok());
+  auto& hpc = StartChoosingSite(h, 2);
   std::vector<int64_t> j;
   for (int i = 0; i < 6; ++i) j.push_back(Must(h.Submit("t", OneGpu())));
   h.Tick(3);
@@ -138,10 +146,7 @@ TEST(QueueAhead, TheSitePlacesAOneNodeJobAndTheModelBooksItWhereItStarted) {
 // the site starts it, then booked there.
 TEST(QueueAhead, ASitePlacedJobIsBookedWhereItStartsAfterARestart) {
   LoopHarness h;
-  auto& hpc = h.AddSite("hpc", {GpuNode("n1", "H100", 1), GpuNode("n2", "H100", 1)}, ChoosesNode());
-  h.config().sites[0].queue_ahead = 1;
-  h.AddTenant("t");
-  ASSERT_TRUE(h.Start().ok());
+  auto& hpc = StartChoosingSite(h, 1);
   const int64_t a = Must(h.Submit("t", OneGpu()));
   const int64_t b = Must(h.Submit("t", OneGpu()));
   const int64_t q = Must(h.Submit("t", OneGpu()));
