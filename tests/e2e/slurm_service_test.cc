@@ -355,6 +355,83 @@ TEST_F(SlurmService, PendingJobIsRedispatchedWhenItsSiteStaysDown) {
   EXPECT_EQ(Wait(blocker)["state"], "SUCCEEDED");
 }
 
+// Issue 12 end to end on a real Slurm: data that may only be computed on in the US (hpc) stays
+// submitted there through a controller outage that moves a job without inputs to the local site
+// (CN); explain names the policy's clause for the local candidate; when Slurm returns the job runs
+// on hpc, its input staged in from the replica the local site holds (real bytes, in acct), and
+// the audit log has the placement on hpc and none elsewhere.
+TEST_F(SlurmService, DataThatMayOnlyGoToSlurmStaysThereThroughAnOutage) {
+  cfg_.sites[0].block["accelerator"] = "H100-SXM";
+  cfg_.sites[0].block["accelerators"] = 1;
+  cfg_.sites[0].attributes["country"] = "CN";
+  cfg_.sites[1].attributes["country"] = "US";
+  cfg_.sites[1].redispatch_after_s = 1;
+  StartService();
+  const std::string replica = RanDir() + "/usdata";
+  fs::create_directories(replica);
+  std::ofstream(replica + "/part-0") << "rows computed only in the US";
+  store::DatasetRow d;
+  d.name = "usdata";
+  d.size_bytes = 28;
+  d.policy = "country=US";
+  d.replicas = {{"local", replica}};
+  ASSERT_TRUE(svc_->datasets().Register(tenant_, d).ok());
+  ASSERT_EQ(Slurm("sbatch -Q -J foreign -N4 --gres=gpu:h100:8 -o /dev/null --wrap \"sleep 300\""), 0);
+  ASSERT_TRUE(WaitFor([&] { return Slurm("squeue -h -n foreign -t R | grep -q .") == 0; }, 20));
+  json local_blocker = Marked("local-blocker", 1, 3);
+  local_blocker["sites"] = {"local"};
+  int64_t blocker = Submit(local_blocker);
+  ASSERT_EQ(Wait(blocker, "RUNNING")["state"], "RUNNING");
+  json reads = Marked("resident", 1, 0);
+  reads["inputs"] = {"usdata"};
+  reads["command"] = "cat \"$CNET_INPUT_USDATA/part-0\"; " + reads["command"].get<std::string>();
+  int64_t resident = Submit(reads);
+  int64_t movable = Submit(Marked("movable", 1, 0));
+  ASSERT_GT(resident, 0) << last_error_.message();
+  for (int64_t id : {resident, movable}) ASSERT_EQ(Wait(id, "SCHEDULED")["site"], "hpc");
+  auto v = svc_->Explain(tenant_, resident);
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  bool local_h100 = false;
+  for (const auto& c : v->candidates)
+    if (c.site_name == "local" && c.accel_name == "H100-SXM") {
+      local_h100 = true;
+      EXPECT_NE(c.rejected.find("usdata"), std::string::npos) << c.rejected;
+      EXPECT_NE(c.rejected.find("country"), std::string::npos) << c.rejected;
+    }
+  EXPECT_TRUE(local_h100) << "explain lists the local H100 as a candidate";
+
+  ASSERT_TRUE(SlurmSavedItsJobState()) << "slurmctld did not save its job state";
+  ASSERT_EQ(Slurm("daemon.sh kill slurmctld"), 0);
+  json m = Wait(movable, "", 60);
+  EXPECT_EQ(m["state"], "SUCCEEDED") << m.dump(1);
+  EXPECT_EQ(m["site"], "local") << "the job without inputs was moved";
+  json r = JobJson(resident);
+  EXPECT_EQ(r["state"], "SCHEDULED") << r.dump(1);
+  EXPECT_EQ(r["site"], "hpc") << "its data may go nowhere else: it stays";
+  EXPECT_EQ(Runs(resident), 0);
+
+  ASSERT_EQ(Slurm("daemon.sh start slurmctld"), 0);
+  ASSERT_EQ(Slurm("scancel -n foreign"), 0);
+  r = Wait(resident, "", 90);
+  ASSERT_EQ(r["state"], "SUCCEEDED") << r.dump(1) << "\n" << Log(resident, "stderr");
+  EXPECT_EQ(r["site"], "hpc");
+  EXPECT_EQ(Runs(resident), 1);
+  EXPECT_NE(Log(resident).find("rows computed only in the US"), std::string::npos) << Log(resident);
+  bool truncated = false;
+  auto rows = svc_->Acct(tenant_, {}, &truncated);
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  for (const auto& row : *rows)
+    if (row.id == resident) EXPECT_DOUBLE_EQ(row.stage_in_bytes, 28);
+  auto audit = svc_->datasets().Audit(tenant_, "usdata", 0, 100);
+  ASSERT_TRUE(audit.ok()) << audit.status().ToString();
+  int on_hpc = 0, elsewhere = 0;
+  for (const auto& a : *audit)
+    if (a.action == "residency" && a.decision == "allow") (a.site == "hpc" ? on_hpc : elsewhere)++;
+  EXPECT_GE(on_hpc, 1);
+  EXPECT_EQ(elsewhere, 0);
+  EXPECT_EQ(Wait(blocker)["state"], "SUCCEEDED");
+}
+
 // A node added to Slurm while the service runs is taken into the model (no restart) and used; one
 // removed takes no new work.
 TEST_F(SlurmService, NodeAddedToSlurmIsUsedWithoutARestart) {
