@@ -70,6 +70,13 @@ json ExplainJson(const service::ExplainView& v) {
   if (!v.reason.empty()) j["reason"] = v.reason;
   for (size_t i = 0; i < v.candidates.size(); ++i)
     j["candidates"].push_back(CandidateJson(v.candidates[i], static_cast<int>(i) == v.chosen, v));
+  if (v.shift) {
+    json considered = json::array();
+    for (const auto& c : v.shift->considered)
+      considered.push_back({{"start", c.start_s}, {"carbon_g", c.g}, {"site", c.site}, {"accelerator", c.accel}});
+    j["shift"] = {{"wait", v.shift->wait}, {"start", v.shift->start_s}, {"reason", v.shift->reason},
+                  {"considered", considered}};
+  }
   return j;
 }
 

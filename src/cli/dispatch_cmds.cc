@@ -74,6 +74,20 @@ std::string FormatExplain(const json& doc) {
   }
   o << "* the objective's pick" << (doc.contains("id") ? "; > where it was dispatched" : "")
     << ". START and FINISH are from now; starts count running jobs, not jobs queued ahead.\n";
+  if (doc.contains("shift") && doc["shift"].is_object()) {
+    const json& s = doc["shift"];
+    o << "temporal shifting: " << Str(s["reason"]) << "\n";
+    if (s.contains("considered") && !s["considered"].empty()) {
+      o << "  starts weighed (from now: least predicted gCO2eq of the options):\n";
+      int k = 0;
+      for (const json& c : s["considered"]) {
+        std::snprintf(line, sizeof line, "  +%-7s %9s", Dur(Num(c, "start") - Num(doc, "now")).c_str(),
+                      Fixed(Num(c, "carbon_g"), 0).c_str());
+        o << line << (++k % 6 == 0 ? "\n" : "");
+      }
+      if (k % 6 != 0) o << "\n";
+    }
+  }
   return o.str();
 }
 

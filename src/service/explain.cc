@@ -47,6 +47,10 @@ Result<ExplainView> Explain(const ExplainInputs& in, const JobSpec& spec) {
   v.candidates = EstimateCandidates(ei, rec);
   v.chosen = ChooseCandidate(v.candidates, spec, in.now);
   v.reason = ChoiceReason(v.candidates, spec, v.chosen, in.now);
+  const SiteCarbon* carbon = in.economics ? in.economics->carbon() : nullptr;
+  if (in.shift && carbon && spec.objective == Objective::kGreenest && spec.deadline_s)
+    v.shift = PlanStart(*carbon, ShiftOptionsFor(rec, *in.cluster, *in.catalogue, in.probe->rules(), in.now), spec, in.now,
+                        *in.shift);
   return v;
 }
 

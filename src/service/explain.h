@@ -13,6 +13,7 @@
 #include "model/cluster.h"
 #include "sched/capacity.h"
 #include "sched/estimate/candidates.h"
+#include "sched/estimate/temporal_shift.h"
 #include "sched/scheduler.h"
 #include "store/store.h"
 
@@ -38,6 +39,9 @@ struct ExplainView {
   int chosen = -1;                 // the objective's pick among the candidates, -1 if none
   std::string note;                // e.g. why starts are not known yet
   std::string reason;              // why the objective picks `chosen` (ChoiceReason)
+  // Temporal shifting's plan for a greenest job with a deadline (ServiceConfig::temporal_shift):
+  // whether it waits, and the predicted gCO2eq of every start time it weighed.
+  std::optional<ShiftPlan> shift;
 };
 
 // The quota rejection of type `a` for a job of `workers` packages under `tenant`'s limits: "" when
@@ -51,6 +55,7 @@ struct ExplainInputs {
   const Catalogue* catalogue = nullptr;
   const SiteEconomics* economics = nullptr;
   const StageInSource* stage_in = nullptr;       // may be null: no stage-in
+  const ShiftOptions* shift = nullptr;           // null: no temporal shifting
   std::optional<store::TenantRow> tenant;
   double now = 0;
 };

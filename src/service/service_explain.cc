@@ -13,6 +13,7 @@ ExplainInputs Service::ExplainBase(const ModelSnapshot& m, const std::string& te
   in.catalogue = cat_.get();
   in.economics = cfg_.economics.get();
   in.stage_in = st_->stage_in.get();
+  if (cfg_.temporal_shift) in.shift = &*cfg_.temporal_shift;
   in.tenant = ledger_.Tenant(tenant);
   in.now = deps_.clock->Now();
   return in;

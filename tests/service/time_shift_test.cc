@@ -68,6 +68,43 @@ TEST(TimeShift, AGreenestJobWaitsForTheCleanWindowThenRunsAndARestartKeepsTheWai
   EXPECT_EQ(h.State(*slack), JobState::kRunning) << Reason(h, *slack) << " now " << h.clock().Now();
 }
 
+// Explain shows the plan: every start time weighed, with its predicted gCO2eq; the dirty hours
+// before 02:00 cost ten times the clean ones, and the plan picks the first clean step.
+TEST(TimeShift, ExplainListsThePredictedEmissionsOfEveryStartTimeWeighed) {
+  LoopHarness h;
+  h.AddSite("a", {GpuNode("g0", "H100", 8)});
+  h.AddTenant("t");
+  DirtyThenClean(h, true);
+  if (HasFatalFailure()) return;
+  ASSERT_TRUE(h.Start().ok());
+  auto id = h.Submit("t", Green(6 * 3600));
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  h.Tick(3);
+  auto v = h.svc().Explain(service::Caller{"t", false}, *id);
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  ASSERT_TRUE(v->shift.has_value());
+  const ShiftPlan& p = *v->shift;
+  EXPECT_TRUE(p.wait) << p.reason;
+  ASSERT_GE(p.considered.size(), 10u);
+  EXPECT_DOUBLE_EQ(p.considered.front().start_s, v->now);
+  EXPECT_NEAR(p.considered[1].start_s - p.considered[0].start_s, 900, 1e-9) << "the plan's 15-min steps";
+  EXPECT_NEAR(p.considered.front().g, p.g_now, 1e-9);
+  double least = p.considered.front().g;
+  Seconds at = p.considered.front().start_s;
+  for (const auto& c : p.considered)
+    if (c.g < least) least = c.g, at = c.start_s;
+  EXPECT_NEAR(least, p.g_planned, 1e-9);
+  EXPECT_DOUBLE_EQ(at, p.start_s) << "the planned start is the least of those weighed";
+  EXPECT_NEAR(p.considered.back().g / p.considered.front().g, 0.1, 1e-6) << "clean against dirty";
+  EXPECT_EQ(p.considered.front().site, "a");
+  // A job that is not greenest has no plan.
+  api::JobRequest fast = Green(6 * 3600);
+  fast.objective = "fastest";
+  auto f = h.svc().DryRun(service::Caller{"t", false}, fast);
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  EXPECT_FALSE(f->shift.has_value());
+}
+
 TEST(TimeShift, WithoutTemporalShiftInTheConfigNothingWaits) {
   LoopHarness h;
   h.AddSite("a", {GpuNode("g0", "H100", 8)});

@@ -62,9 +62,12 @@ ShiftPlan PlanStart(const SiteCarbon& carbon, const std::vector<ShiftOption>& op
       if (g < best_now) best_now = g, now_opt = &opt;
     }
     const Seconds last = std::min(latest, now + o.horizon_s);
-    for (Seconds s = now; s <= last; s += o.step_s) {
+    size_t k = 0;
+    for (Seconds s = now; s <= last; s += o.step_s, ++k) {
       const double g = grams(s);
       if (g < best) best = g, best_start = s, best_latest = latest, best_opt = &opt;
+      if (k >= p.considered.size()) p.considered.push_back({s, g, opt.site, opt.accel_name});
+      else if (g < p.considered[k].g) p.considered[k] = {s, g, opt.site, opt.accel_name};
     }
   }
   if (!now_opt) {

@@ -42,6 +42,14 @@ struct ShiftPlan {
   double g_planned = 0;       // ... at the planned start
   Seconds latest_start_s = 0; // the planned option's latest safe start
   std::string reason;         // what it waits for and until when, or why it does not wait
+  // Every start time the plan weighed (now, now + step_s, ...) with the least predicted gCO2eq of
+  // the options that may still start then and meet the deadline; empty without a deadline.
+  struct Considered {
+    Seconds start_s = 0;
+    double g = 0;
+    std::string site, accel;  // the option that least
+  };
+  std::vector<Considered> considered;
 };
 
 // The (site, type) options of job `j` at `now`: every type the rules allow with a rate > 0, at
