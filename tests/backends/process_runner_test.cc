@@ -233,6 +233,20 @@ TEST_F(ProcessRunnerTest, GangLogLinesArePrefixedByRank) {
   EXPECT_EQ(ReadFile(site.StdoutPath(31, 1)), "one\ntwo");
 }
 
+// A worker's unfinished line is shown while the job is quiet (after 0.1 s); another worker's line
+// written meanwhile must not run into it (CI saw "[1] tail-1[0] line 2 of 0" once).
+TEST_F(ProcessRunnerTest, AnUnfinishedLineShownWhileQuietDoesNotTakeAnotherWorkersLine) {
+  ProcessRunner site(dir_);
+  LaunchSpec s = Spec(32, {"sh", "-c", "if [ \"$CNET_WORKER_INDEX\" = 1 ]; then printf tail-1; sleep 1; printf ' more'; "
+                                       "else sleep 0.5; echo late; fi"});
+  s.workers = 2;
+  ASSERT_TRUE(site.Launch(s).ok());
+  auto e = WaitFor(site, 32);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_TRUE(e->success) << e->reason;
+  EXPECT_EQ(ReadFile(site.StdoutPath(32, 1)), "[1] tail-1\n[0] late\n[1]  more\n");
+}
+
 TEST_F(ProcessRunnerTest, WorkersShareOneProcessGroupAndSession) {
   ProcessRunner site(dir_);
   LaunchSpec s = Spec(4, {"sh", "-c", "sleep 0.3"});

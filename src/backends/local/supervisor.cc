@@ -166,9 +166,10 @@ void DropPrivileges(const ChildCommon& c) {
 
 // A log file fed by a pipe, capped: at the cap (the file's size, which all workers share) one note
 // line is written and the rest is discarded. With a label (a gang's worker), each line goes to the
-// file whole (one append) after the label, so workers' lines do not mix mid-line; a line longer
-// than the buffer, or one left unfinished while the job is quiet, is written in pieces, and an
-// unfinished last line is ended with a newline.
+// file whole (one append) after the label, so workers' lines do not mix. A line longer than the
+// buffer, one left unfinished while the job is quiet, or an unfinished last line is written as a
+// labelled piece ended by a newline (its rest, if any, follows as another labelled line): the
+// file is never left mid-line, where another worker's next line would run into it.
 struct LogPump {
   static constexpr size_t kLine = 4096;
   int pipe_fd = -1;
@@ -178,7 +179,6 @@ struct LogPump {
   const char* label = "";
   char line[kLine];     // the current line's bytes not yet written (labelled mode)
   size_t held = 0;
-  bool mid_line = false;  // the current line's label is already in the file
 
   void Put(const char* buf, size_t n) {
     if (*label == '\0') return Write(buf, n);
@@ -194,27 +194,17 @@ struct LogPump {
   }
   void Flush() {
     if (held == 0) return;
-    char out[kLine + 32];
-    size_t k = 0;
-    if (!mid_line) {
-      const size_t l = std::min<size_t>(std::strlen(label), 32);
-      std::memcpy(out, label, l);
-      k = l;
-    }
+    char out[kLine + 33];
+    const size_t l = std::min<size_t>(std::strlen(label), 32);
+    std::memcpy(out, label, l);
+    size_t k = l;
     std::memcpy(out + k, line, held);
     k += held;
-    mid_line = line[held - 1] != '\n';
+    if (line[held - 1] != '\n') out[k++] = '\n';
     held = 0;
     Write(out, k);
   }
-  // At the end of the stream: a labelled last line without its newline gets one, so that another
-  // worker's next line does not run into it.
-  void End() {
-    Flush();
-    if (*label == '\0' || !mid_line) return;
-    Write("\n", 1);
-    mid_line = false;
-  }
+  void End() { Flush(); }
 
   void Write(const char* buf, size_t n) {
     if (cap > 0) {
